@@ -1,0 +1,91 @@
+"""Tensor core: uint8 sequence codes <-> one-hot, reverse complement.
+
+Codes are A0 C1 G2 T3 N4 (see :data:`chromseq._keys.BASE_CODES`); one-hot
+tensors are ``(N, 4, L)`` in ACGT order with N encoded as all zeros.
+Nothing here knows about AnnData.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+#: Lookup from ASCII byte to code; unknown letters (IUPAC ambiguity codes) become N.
+ASCII_TO_CODE = np.full(256, 4, dtype=np.uint8)
+for _letter, _code in zip("ACGTacgt", (0, 1, 2, 3, 0, 1, 2, 3), strict=True):
+    ASCII_TO_CODE[ord(_letter)] = _code
+CODE_TO_ASCII = np.frombuffer(b"ACGTN", dtype=np.uint8)
+_COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+
+
+def encode(seq: str | bytes | np.ndarray) -> np.ndarray:
+    """Encode DNA letters (any case) as uint8 codes; letters other than ACGT become N (4).
+
+    Parameters
+    ----------
+    seq
+        A string, bytes or a uint8 array of ASCII letters.
+
+    Returns
+    -------
+    np.ndarray
+        ``(len(seq),)`` uint8 codes.
+    """
+    if isinstance(seq, str):
+        seq = seq.encode("ascii")
+    buf = np.frombuffer(seq, dtype=np.uint8) if isinstance(seq, bytes | bytearray) else np.asarray(seq, np.uint8)
+    return ASCII_TO_CODE[buf]
+
+
+def decode(codes: np.ndarray) -> str | list[str]:
+    """Decode uint8 codes ``(L,)`` to a string, or ``(N, L)`` to a list of strings."""
+    codes = np.asarray(codes)
+    letters = CODE_TO_ASCII[codes]
+    if codes.ndim == 1:
+        return letters.tobytes().decode("ascii")
+    return [row.tobytes().decode("ascii") for row in letters]
+
+
+def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
+    """Reverse complement of codes ``(..., L)``; N stays N."""
+    return _COMPLEMENT[np.asarray(codes)][..., ::-1]
+
+
+def one_hot(codes: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """One-hot encode codes on their own device.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` integer codes A0 C1 G2 T3 N4.
+    dtype
+        Floating dtype of the result.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, 4, L)``; N positions are all zero.
+    """
+    codes = torch.as_tensor(codes)
+    eye = torch.eye(5, 4, dtype=dtype, device=codes.device)  # row 4 (N) is all zeros
+    return eye[codes.long()].transpose(1, 2)
+
+
+def reverse_complement_one_hot(x: torch.Tensor) -> torch.Tensor:
+    """Reverse complement of a one-hot ``(N, 4, L)`` tensor (ACGT order)."""
+    return x.flip(dims=(1, 2))
+
+
+def gc_fraction(codes: np.ndarray) -> np.ndarray:
+    """GC fraction of each row of codes ``(N, L)``, counting only non-N bases.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N,)`` float32; NaN for a row that is all N.
+    """
+    codes = np.asarray(codes)
+    gc = ((codes == 1) | (codes == 2)).sum(axis=-1)
+    called = (codes < 4).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (gc / called).astype(np.float32)

@@ -1,0 +1,69 @@
+"""AnnData key names used by chromseq, defined once.
+
+Every function in chromseq reads and writes AnnData fields through these
+constants; no key string is spelled twice in the code base.
+
+========================  =====================  ==================================================
+where                     constant               content
+========================  =====================  ==================================================
+``obs_names``                                    ``chrom:start-end`` (0-based, half-open)
+``obs['chrom']``          :data:`CHROM`          categorical chromosome name, as read
+``obs['start']``          :data:`START`          int64 start of the region (bp, 0-based)
+``obs['end']``            :data:`END`            int64 end of the region (bp, half-open)
+``obs['split']``          :data:`SPLIT`          categorical ``train``/``val``/``test``
+``obs['open']``           :data:`OPEN`           bool, accessible in some cell type
+``obs['background']``     :data:`BACKGROUND`     bool, sampled as closed-chromatin background
+``obs['gc']``             :data:`GC`             float GC fraction of the model input window
+``layers['signal']``      :data:`SIGNAL`         optional continuous accessibility
+``obsm['sequence']``      :data:`SEQUENCE`       uint8 codes (n_obs, width), A0 C1 G2 T3 N4
+``obsm['chromseq_pred']`` :data:`PRED`           DataFrame of predicted probabilities
+``obsm['contrib_<ct>']``  :func:`contrib_key`    float (n_obs, 4, width) contribution scores
+``uns['chromseq']``       :data:`UNS`            dict with ``genome``, ``models``, ``metrics``, ``motifs``
+========================  =====================  ==================================================
+"""
+
+from __future__ import annotations
+
+CHROM = "chrom"
+START = "start"
+END = "end"
+SPLIT = "split"
+OPEN = "open"
+BACKGROUND = "background"
+GC = "gc"
+
+SIGNAL = "signal"
+
+SEQUENCE = "sequence"
+PRED = "chromseq_pred"
+CONTRIB_PREFIX = "contrib_"
+
+UNS = "chromseq"
+UNS_GENOME = "genome"
+UNS_MODELS = "models"
+UNS_METRICS = "metrics"
+UNS_MOTIFS = "motifs"
+UNS_CONTRIB = "contributions"
+UNS_SEQLETS = "seqlets"
+UNS_PARAMS = "params"
+
+SPLITS = ("train", "val", "test")
+
+#: Integer code of each base in ``obsm['sequence']``.
+BASE_CODES = {"A": 0, "C": 1, "G": 2, "T": 3, "N": 4}
+ALPHABET = "ACGT"
+
+
+def contrib_key(celltype: str) -> str:
+    """Return the ``.obsm`` key holding contribution scores for ``celltype``.
+
+    Parameters
+    ----------
+    celltype
+        Cell type (a ``var_name``) or model name.
+
+    Returns
+    -------
+    The key, ``'contrib_<celltype>'``.
+    """
+    return f"{CONTRIB_PREFIX}{celltype}"

@@ -1,0 +1,134 @@
+"""Global settings of chromseq (``chromseq.settings``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Literal
+
+logger = logging.getLogger("chromseq")
+
+_VERBOSITY = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+
+DeviceName = Literal["auto", "cpu", "cuda", "mps"] | str
+
+
+class ChromseqSettings:
+    """Settings shared by all chromseq functions.
+
+    Attributes are read at call time, so changing them affects later calls only.
+    Nothing is changed at import: the logging configuration of the user's
+    program is left alone.
+    """
+
+    def __init__(self) -> None:
+        self._device: str = "auto"
+        self._seed: int = 0
+        self._verbosity: int = 1
+        self._cache_dir: Path = Path(os.environ.get("CHROMSEQ_CACHE_DIR", Path.home() / ".cache" / "chromseq"))
+        self._model_dir: Path = Path("chromseq_models")
+        self._n_workers: int = 0
+
+    # -- device ---------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        """Device for training and inference: ``'auto'`` (CUDA, then MPS, then CPU), or a torch device string."""
+        return self._device
+
+    @device.setter
+    def device(self, value: str) -> None:
+        import torch
+
+        if value != "auto":
+            torch.device(value)  # raises on nonsense such as 'gpu'
+        self._device = value
+
+    def resolve_device(self, device: str | None = None):
+        """Return the :class:`torch.device` that ``device`` (or :attr:`device`) names.
+
+        Parameters
+        ----------
+        device
+            ``None`` uses :attr:`device`; ``'auto'`` picks CUDA, then MPS, then CPU.
+
+        Returns
+        -------
+        torch.device
+        """
+        import torch
+
+        name = self._device if device is None else device
+        if name == "auto":
+            if torch.cuda.is_available():
+                return torch.device("cuda")
+            if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+                return torch.device("mps")
+            return torch.device("cpu")
+        dev = torch.device(name)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={name!r} was requested but CUDA is not available; use device='auto' or 'cpu'.")
+        return dev
+
+    # -- seed -----------------------------------------------------------------
+    @property
+    def seed(self) -> int:
+        """Default random seed of every function that takes ``random_state``/``seed``."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int) -> None:
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"seed must be a non-negative int, got {value!r}.")
+        self._seed = value
+
+    # -- verbosity ------------------------------------------------------------
+    @property
+    def verbosity(self) -> int:
+        """Logging level of the ``'chromseq'`` logger: 0 errors, 1 warnings, 2 info, 3 debug."""
+        return self._verbosity
+
+    @verbosity.setter
+    def verbosity(self, value: int) -> None:
+        if value not in _VERBOSITY:
+            raise ValueError(f"verbosity must be one of {sorted(_VERBOSITY)}, got {value!r}.")
+        self._verbosity = value
+        logger.setLevel(_VERBOSITY[value])
+
+    # -- directories ----------------------------------------------------------
+    @property
+    def cache_dir(self) -> Path:
+        """Folder for downloaded genomes and data (default ``~/.cache/chromseq`` or ``$CHROMSEQ_CACHE_DIR``)."""
+        return self._cache_dir
+
+    @cache_dir.setter
+    def cache_dir(self, value: str | os.PathLike) -> None:
+        self._cache_dir = Path(value)
+
+    @property
+    def model_dir(self) -> Path:
+        """Folder where trained models are saved when no ``save_dir`` is given (default ``./chromseq_models``)."""
+        return self._model_dir
+
+    @model_dir.setter
+    def model_dir(self, value: str | os.PathLike) -> None:
+        self._model_dir = Path(value)
+
+    @property
+    def n_workers(self) -> int:
+        """Number of DataLoader worker processes (0: load in the main process)."""
+        return self._n_workers
+
+    @n_workers.setter
+    def n_workers(self, value: int) -> None:
+        if not isinstance(value, int) or value < 0:
+            raise ValueError(f"n_workers must be a non-negative int, got {value!r}.")
+        self._n_workers = value
+
+    def __repr__(self) -> str:
+        fields = ("device", "seed", "verbosity", "cache_dir", "model_dir", "n_workers")
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in fields)
+        return f"ChromseqSettings({inner})"
+
+
+settings = ChromseqSettings()

@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def chromtransfer_chr20(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('datasets.chromtransfer_chr20 is not written yet')

@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def contributions(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('pl.contributions is not written yet')

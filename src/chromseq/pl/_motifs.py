@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def motifs(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('pl.motifs is not written yet')

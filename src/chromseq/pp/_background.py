@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def add_background(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('pp.add_background is not written yet')

@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def read_regions(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('pp.read_regions is not written yet')

@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def finetune(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('tl.finetune is not written yet')

@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def predict(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('tl.predict is not written yet')

@@ -1,0 +1,7 @@
+"""Placeholder: being written."""
+
+from __future__ import annotations
+
+
+def train(*args, **kwargs):  # noqa: D103
+    raise NotImplementedError('tl.train is not written yet')
