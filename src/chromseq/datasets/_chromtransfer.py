@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def chromtransfer_chr20(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('datasets.chromtransfer_chr20 is not written yet')
+def chromtransfer_chr20(*args, **kwargs):
+    raise NotImplementedError("datasets.chromtransfer_chr20 is not written yet")

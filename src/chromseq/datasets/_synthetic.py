@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def synthetic(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('datasets.synthetic is not written yet')
+def synthetic(*args, **kwargs):
+    raise NotImplementedError("datasets.synthetic is not written yet")

@@ -1,0 +1,1 @@
+"""ChromTransfer network: body, heads, presets, save/load."""

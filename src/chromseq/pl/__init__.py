@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ._history import history
-from ._curves import roc, pr
-from ._metrics import metrics
-from ._transfer import transfer_curve
 from ._contributions import contributions
+from ._curves import pr, roc
+from ._history import history
+from ._metrics import metrics
 from ._motifs import motifs
+from ._transfer import transfer_curve
 
 __all__ = ["history", "roc", "pr", "metrics", "transfer_curve", "contributions", "motifs"]

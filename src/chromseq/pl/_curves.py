@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 
-def roc(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pl.roc is not written yet')
+def roc(*args, **kwargs):
+    raise NotImplementedError("pl.roc is not written yet")
 
 
-def pr(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pl.pr is not written yet')
+def pr(*args, **kwargs):
+    raise NotImplementedError("pl.pr is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def history(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pl.history is not written yet')
+def history(*args, **kwargs):
+    raise NotImplementedError("pl.history is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def metrics(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pl.metrics is not written yet')
+def metrics(*args, **kwargs):
+    raise NotImplementedError("pl.metrics is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def motifs(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pl.motifs is not written yet')
+def motifs(*args, **kwargs):
+    raise NotImplementedError("pl.motifs is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def transfer_curve(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pl.transfer_curve is not written yet')
+def transfer_curve(*args, **kwargs):
+    raise NotImplementedError("pl.transfer_curve is not written yet")

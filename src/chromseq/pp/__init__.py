@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ._background import add_background
 from ._read_regions import read_regions
 from ._sequences import add_sequences
-from ._background import add_background
 from ._split import split_by_chromosome
 
 __all__ = ["read_regions", "add_sequences", "add_background", "split_by_chromosome"]

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def add_background(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pp.add_background is not written yet')
+def add_background(*args, **kwargs):
+    raise NotImplementedError("pp.add_background is not written yet")

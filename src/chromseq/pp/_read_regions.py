@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def read_regions(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pp.read_regions is not written yet')
+def read_regions(*args, **kwargs):
+    raise NotImplementedError("pp.read_regions is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def add_sequences(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pp.add_sequences is not written yet')
+def add_sequences(*args, **kwargs):
+    raise NotImplementedError("pp.add_sequences is not written yet")

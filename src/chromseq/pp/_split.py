@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def split_by_chromosome(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('pp.split_by_chromosome is not written yet')
+def split_by_chromosome(*args, **kwargs):
+    raise NotImplementedError("pp.split_by_chromosome is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def contributions(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('tl.contributions is not written yet')
+def contributions(*args, **kwargs):
+    raise NotImplementedError("tl.contributions is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def evaluate(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('tl.evaluate is not written yet')
+def evaluate(*args, **kwargs):
+    raise NotImplementedError("tl.evaluate is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def finetune(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('tl.finetune is not written yet')
+def finetune(*args, **kwargs):
+    raise NotImplementedError("tl.finetune is not written yet")

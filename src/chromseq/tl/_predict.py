@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def predict(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('tl.predict is not written yet')
+def predict(*args, **kwargs):
+    raise NotImplementedError("tl.predict is not written yet")

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def pretrain(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('tl.pretrain is not written yet')
+def pretrain(*args, **kwargs):
+    raise NotImplementedError("tl.pretrain is not written yet")

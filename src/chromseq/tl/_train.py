@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def train(*args, **kwargs):  # noqa: D103
-    raise NotImplementedError('tl.train is not written yet')
+def train(*args, **kwargs):
+    raise NotImplementedError("tl.train is not written yet")
