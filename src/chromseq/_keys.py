@@ -36,6 +36,8 @@ SIGNAL = "signal"
 
 SEQUENCE = "sequence"
 PRED = "chromseq_pred"
+#: obsm DataFrame of composition-baseline scores (``baseline_kmer_<target>`` columns), see ``tl.evaluate``.
+BASELINE = "chromseq_baseline"
 CONTRIB_PREFIX = "contrib_"
 
 UNS = "chromseq"
@@ -46,6 +48,26 @@ UNS_MOTIFS = "motifs"
 UNS_CONTRIB = "contributions"
 UNS_SEQLETS = "seqlets"
 UNS_PARAMS = "params"
+#: uns[UNS][UNS_PREDICTIONS][column] = {model, kind, target} for each obsm[PRED] column.
+UNS_PREDICTIONS = "predictions"
+#: uns[UNS][UNS_BASELINES][column]: fit record of each obsm[BASELINE] column.
+UNS_BASELINES = "baselines"
+#: uns[UNS][UNS_TRANSFER]: transfer-curve table (celltype, fraction, kind, metrics), see ``pl.transfer_curve``.
+UNS_TRANSFER = "transfer"
+UNS_SYNTHETIC = "synthetic"
+#: uns[UNS][UNS_CRESTED]: record of a chromseq.io conversion, read by the inverse conversion (see ``io.to_crested``).
+UNS_CRESTED = "crested"
+#: Layer of a CREsted-style AnnData (see ``io.to_crested``) holding chromseq's labels when its X holds another layer.
+CRESTED_LABELS = "chromseq_labels"
+#: var column: number of cells aggregated into each cell type (see ``pp.aggregate_celltypes``).
+N_CELLS = "n_cells"
+#: Inside uns[UNS][UNS_MOTIFS][<celltype>] (see ``tl.motifs``): pattern table, TOMTOM matches, and
+#: per-pattern matrices (name -> (4, width) arrays): contribution-weight, hypothetical CWM, probabilities.
+MOTIF_PATTERNS = "patterns"
+MOTIF_MATCHES = "matches"
+MOTIF_CWM = "cwm"
+MOTIF_HCWM = "hypothetical_cwm"
+MOTIF_PPM = "ppm"
 
 SPLITS = ("train", "val", "test")
 

@@ -1,7 +1,112 @@
-"""Placeholder: being written."""
+"""The ``chromseq`` command line: the API's steps for pipelines, and ``chromseq demo``.
+
+Every subcommand reads and writes ``.h5ad`` files (and model folders), logs to
+stderr, and writes its outputs under a temporary name first, renaming them
+into place only when the step has succeeded.
+"""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-def main(argv=None) -> int:  # noqa: D103
-    raise NotImplementedError("the chromseq command is not written yet")
+from ._settings import logger, settings
+
+_EPILOG = {
+    "demo": "example: chromseq demo --out demo_out",
+    "prepare": (
+        "example: chromseq prepare --regions K562=K562.bed HepG2=HepG2.narrowPeak --genome hg38.fa "
+        "--background 10000 --val chr8 --test chr2 chr3 -o regions.h5ad"
+    ),
+    "pretrain": "example: chromseq pretrain regions.h5ad -o pretrained.h5ad --preset tiny --save-dir models",
+    "finetune": "example: chromseq finetune pretrained.h5ad -o finetuned.h5ad --celltype K562 HepG2",
+    "train": "example: chromseq train pretrained.h5ad -o scratch.h5ad --celltype K562",
+    "predict": "example: chromseq predict new_regions.h5ad -o predicted.h5ad --models finetuned.h5ad",
+    "evaluate": "example: chromseq evaluate predicted.h5ad -o evaluated.h5ad --csv metrics.csv",
+    "contributions": "example: chromseq contributions evaluated.h5ad -o contrib.h5ad --celltype K562 --split test",
+    "motifs": "example: chromseq motifs contrib.h5ad -o motifs.h5ad --celltype K562",
+    "report": "example: chromseq report motifs.h5ad --out report/",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``chromseq`` command line.
+
+    Parameters
+    ----------
+    argv
+        Arguments without the program name; ``None`` reads :data:`sys.argv`.
+
+    Returns
+    -------
+    The process exit status: 0 on success, 1 on bad input or a failed step.
+    """
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if args.device is not None:
+        settings.device = args.device
+    if args.seed is not None:
+        settings.seed = args.seed
+    try:
+        args.func(args)
+    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"chromseq {args.command}: error: {message}", file=sys.stderr)  # noqa: T201 - CLI output
+        return 1
+    return 0
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.INFO if verbose == 0 else logging.DEBUG
+    settings.verbosity = 2 if verbose == 0 else 3
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chromseq",
+        description="Cell-type specific chromatin accessibility from DNA sequence (ChromTransfer).",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (debug)")
+    common.add_argument("--device", default=None, help="'auto' (default), 'cpu', 'cuda', 'cuda:1', 'mps'")
+    common.add_argument("--seed", type=int, default=None, help="random seed (default: chromseq.settings.seed)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from . import _cli_steps as steps
+
+    for name, (help_text, add_args, func) in steps.SUBCOMMANDS.items():
+        p = sub.add_parser(
+            name,
+            parents=[common],
+            help=help_text,
+            description=help_text,
+            epilog=_EPILOG.get(name),
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        add_args(p)
+        p.set_defaults(func=func)
+    return parser
+
+
+def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
+    """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
+    from ._io_utils import read_h5ad_checked, write_h5ad_atomic
+
+    adata = read_h5ad_checked(Path(args.input))
+    result = step(adata, **kwargs)
+    if result is not None and hasattr(result, "obs"):
+        adata = result
+    write_h5ad_atomic(adata, Path(args.output))
+    logger.info("wrote %s", args.output)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,8 +1,435 @@
-"""Placeholder: being written."""
+"""Genome access: FASTA files and genomepy genomes as uint8 code arrays.
+
+A :class:`Genome` reads whole chromosomes once, lazily, into uint8 code arrays
+(A0 C1 G2 T3 N4; soft-masked lower-case bases read as upper case) and cuts
+fixed-width windows out of them with vectorised fancy indexing. The FASTA index
+(``.fai``, and ``.gzi`` for bgzip) is read with :mod:`pyfaidx`; the bulk read of a
+chromosome decompresses the bgzip blocks directly, which is ~25x faster than
+``pyfaidx`` on a whole chromosome (0.6 s vs 14 s for GRCh37 chr20).
+"""
 
 from __future__ import annotations
 
+import gzip
+import os
+from pathlib import Path
+from typing import Any
 
-class Genome:  # noqa: D101
-    def __init__(self, *args, **kwargs):
-        raise NotImplementedError("Genome is not written yet")
+import numpy as np
+
+from ._codes import ASCII_TO_CODE
+from ._settings import logger
+
+__all__ = ["Genome"]
+
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".fa.gz", ".fasta.gz", ".fna.gz", ".fas.gz", ".fa.bgz", ".bgz")
+_MITO = ("chrM", "MT", "chrMT", "M")
+_CHUNK = 8192  # windows per chunk: keeps temporaries in cache
+_N_CODE = 4
+
+
+class Genome:
+    """A reference genome read from a FASTA file or a genomepy genome.
+
+    Parameters
+    ----------
+    genome
+        Path of a FASTA file (plain or bgzip-compressed, with or without ``.fai``),
+        or the name of a genomepy genome such as ``'hg38'`` or ``'GRCh37'``.
+    genomes_dir
+        genomepy's genomes folder (default: genomepy's configured ``genomes_dir``).
+    download
+        For a genomepy name that is not installed: install it with
+        ``genomepy.install_genome`` (needs internet). With ``False``, or when the
+        download fails, a :class:`FileNotFoundError` names the offline fix.
+    cache
+        Keep every chromosome read in memory (1 byte per bp) for later calls. With
+        ``False`` only the most recently read chromosome is kept.
+
+    Notes
+    -----
+    Chromosome names are reconciled both ways: regions on ``chr20`` read the
+    sequence named ``20`` and the reverse; ``chrM``, ``chrMT``, ``M`` and ``MT``
+    are one chromosome. Coordinates are 0-based, half-open (BED).
+
+    Examples
+    --------
+    >>> g = Genome("20.fa.gz")  # doctest: +SKIP
+    >>> g.windows("chr20", [60_000, 70_000], [60_600, 70_600]).shape  # doctest: +SKIP
+    (2, 600)
+    """
+
+    def __init__(
+        self,
+        genome: str | os.PathLike,
+        *,
+        genomes_dir: str | os.PathLike | None = None,
+        download: bool = True,
+        cache: bool = True,
+    ) -> None:
+        path, name, source = _locate(genome, genomes_dir, download)
+        self._path = path
+        self._name = name
+        self._source = source
+        self._records, self._blocks = _read_index(path)
+        self._cache_all = cache
+        self._cache: dict[str, np.ndarray] = {}
+        self._resolved: dict[str, str] = {}
+
+    # -- description ----------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """Name of the genome (the genomepy name, or the FASTA file name without suffix)."""
+        return self._name
+
+    @property
+    def path(self) -> Path:
+        """Path of the FASTA file."""
+        return self._path
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Length in bp of each sequence, by its name in the FASTA."""
+        return {k: int(v[0]) for k, v in self._records.items()}
+
+    @property
+    def chromosomes(self) -> list[str]:
+        """Sequence names as the FASTA spells them, in file order."""
+        return list(self._records)
+
+    def __repr__(self) -> str:
+        n = len(self._records)
+        return f"Genome({self._name!r}, path={str(self._path)!r}, {n} sequence{'s' * (n != 1)})"
+
+    def __contains__(self, chrom: object) -> bool:
+        try:
+            self.resolve(str(chrom))
+        except KeyError:
+            return False
+        return True
+
+    def info(self, chroms: list[str] | None = None) -> dict[str, Any]:
+        """Describe the genome as a plain (h5ad-safe) dict.
+
+        Parameters
+        ----------
+        chroms
+            Chromosome names used by the data; their mapping to FASTA names is kept
+            in ``chrom_map``.
+
+        Returns
+        -------
+        dict
+            ``name``, ``path``, ``source`` (``'fasta'`` or ``'genomepy'``), ``chrom_map``
+            (data name -> FASTA name) and ``sizes`` (FASTA name -> bp).
+        """
+        chrom_map = {str(c): self.resolve(c) for c in (chroms or [])}
+        return {
+            "name": self._name,
+            "path": str(self._path),
+            "source": self._source,
+            "chrom_map": chrom_map,
+            "sizes": self.sizes,
+        }
+
+    # -- names ----------------------------------------------------------------
+    def resolve(self, chrom: str) -> str:
+        """Return the FASTA name of ``chrom`` (``chr20`` <-> ``20``, ``chrM`` <-> ``MT``).
+
+        Raises
+        ------
+        KeyError
+            If no spelling of ``chrom`` is in the genome; the message lists what the genome has.
+        """
+        chrom = str(chrom)
+        if chrom in self._records:
+            return chrom
+        if chrom in self._resolved:
+            return self._resolved[chrom]
+        tried = _aliases(chrom)
+        for alias in tried:
+            if alias in self._records:
+                self._resolved[chrom] = alias
+                return alias
+        names = self.chromosomes
+        shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+        raise KeyError(
+            f"chromosome {chrom!r} is not in genome {self._name!r} ({self._path}); tried {tried}. "
+            f"The genome has: {shown}. Use regions on these chromosomes or another genome."
+        )
+
+    def size(self, chrom: str) -> int:
+        """Length in bp of ``chrom`` (any accepted spelling)."""
+        return int(self._records[self.resolve(chrom)][0])
+
+    # -- sequence -------------------------------------------------------------
+    def chromosome(self, chrom: str) -> np.ndarray:
+        """Return the whole chromosome as read-only uint8 codes ``(size,)``, read once and cached."""
+        name = self.resolve(chrom)
+        seq = self._cache.get(name)
+        if seq is None:
+            if not self._cache_all:
+                self._cache.clear()
+            seq = _read_chromosome(self._path, name, self._records[name], self._blocks)
+            seq.flags.writeable = False
+            self._cache[name] = seq
+        return seq
+
+    def clear_cache(self) -> None:
+        """Forget the chromosomes held in memory."""
+        self._cache.clear()
+
+    def fetch(self, chrom: str, start: int, end: int, *, pad: bool = False) -> np.ndarray:
+        """Return the codes of one region ``[start, end)`` as ``(end - start,)`` uint8."""
+        return self.windows([chrom], [start], [end], pad=pad)[0]
+
+    def windows(self, chrom, start, end, *, pad: bool = False) -> np.ndarray:
+        """Cut fixed-width windows out of the genome, vectorised per chromosome.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome of each window: one name, or an array-like ``(n,)``.
+        start, end
+            ``(n,)`` 0-based half-open coordinates (bp); every ``end - start`` must be equal.
+        pad
+            Fill the part of a window outside its chromosome with N (code 4). With
+            ``False`` such windows raise a :class:`ValueError` that names them.
+
+        Returns
+        -------
+        np.ndarray
+            ``(n, width)`` uint8 codes A0 C1 G2 T3 N4.
+        """
+        chroms, starts, width = _check_windows(chrom, start, end)
+        out = np.empty((len(starts), width), dtype=np.uint8)
+        codes, uniques = _factorize(chroms)
+        plan = []
+        for i, c in enumerate(uniques):  # validate every chromosome before reading any
+            rows = np.flatnonzero(codes == i)
+            size = self.size(c)
+            bad = (starts[rows] < 0) | (starts[rows] + width > size)
+            if bad.any() and not pad:
+                _raise_out_of_bounds(c, starts[rows[bad]], width, size)
+            plan.append((c, rows, bad))
+        for c, rows, bad in plan:
+            seq = self.chromosome(c)
+            _take_windows(seq, starts[rows[~bad]], width, out, rows[~bad])
+            if bad.any():
+                out[rows[bad]] = _padded_windows(seq, starts[rows[bad]], width)
+        return out
+
+
+# -- locating the FASTA ---------------------------------------------------------
+def _looks_like_path(genome: str) -> bool:
+    low = genome.lower()
+    return "/" in genome or os.sep in genome or genome.startswith(("~", ".")) or low.endswith(_FASTA_SUFFIXES)
+
+
+def _strip_suffix(filename: str) -> str:
+    low = filename.lower()
+    for suffix in sorted(_FASTA_SUFFIXES, key=len, reverse=True):
+        if low.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
+
+
+def _locate(genome, genomes_dir, download: bool) -> tuple[Path, str, str]:
+    if isinstance(genome, Genome):
+        raise TypeError("genome is already a Genome; pass it as is where a Genome is accepted.")
+    text = os.fspath(genome)
+    if Path(text).expanduser().is_file():
+        path = Path(text).expanduser().resolve()
+        return path, _strip_suffix(path.name), "fasta"
+    if isinstance(genome, os.PathLike) or _looks_like_path(text):
+        raise FileNotFoundError(
+            f"genome FASTA {text!r} does not exist. Pass the path of a FASTA file (plain or bgzip) "
+            "or the name of a genomepy genome such as 'hg38'."
+        )
+    return _genomepy_fasta(text, genomes_dir, download), text, "genomepy"
+
+
+def _offline_message(name: str, genomes_dir) -> str:
+    where = f" --genomes_dir {genomes_dir}" if genomes_dir else ""
+    return (
+        f"genome {name!r} is not installed in genomepy's genomes_dir{f' ({genomes_dir})' if genomes_dir else ''}. "
+        f"Install it once with `genomepy install {name}{where}` (needs internet), "
+        "or pass the path of a local FASTA file instead of a name."
+    )
+
+
+def _genomepy_fasta(name: str, genomes_dir, download: bool) -> Path:
+    import genomepy
+
+    gdir = None if genomes_dir is None else os.fspath(genomes_dir)
+    try:
+        fasta = genomepy.Genome(name, genomes_dir=gdir)
+    except FileNotFoundError as err:
+        if not download:
+            raise FileNotFoundError(_offline_message(name, gdir)) from err
+        logger.warning("genome %r is not installed: installing it with genomepy (download)", name)
+        try:
+            fasta = genomepy.install_genome(name, genomes_dir=gdir, annotation=False)
+        except Exception as err2:  # network errors come in many types
+            raise FileNotFoundError(f"{_offline_message(name, gdir)} The download failed: {err2}") from err2
+    try:
+        return Path(fasta.genome_file).resolve()
+    finally:
+        fasta.close()
+
+
+# -- reading --------------------------------------------------------------------
+def _read_index(path: Path) -> tuple[dict[str, tuple[int, int, int]], np.ndarray | None]:
+    """Read (or build) the .fai/.gzi index with pyfaidx; return plain records and bgzip blocks."""
+    import pyfaidx
+
+    try:
+        fai = pyfaidx.Faidx(str(path))
+    except pyfaidx.UnsupportedCompressionFormat as err:
+        raise ValueError(
+            f"{path} is compressed with plain gzip, which has no random access. Recompress it with "
+            f"`gunzip -c {path.name} | bgzip > {_strip_suffix(path.name)}.fa.gz` (htslib), or decompress it."
+        ) from err
+    except pyfaidx.FastaIndexingError as err:
+        raise ValueError(f"{path} is not a valid FASTA file: {err}") from err
+    except OSError as err:
+        raise ValueError(
+            f"cannot read or write the FASTA index of {path} ({err}). Create it with `samtools faidx {path}` "
+            "in a writable folder, or copy the FASTA to one."
+        ) from err
+    try:
+        records = {name: (int(r.rlen), int(r.offset), int(r.bend)) for name, r in fai.index.items()}
+        blocks = None
+        if fai._bgzf:  # (compressed start, uncompressed start) of each bgzip block
+            blocks = np.array([(b.cstart, b.ustart) for b in fai.gzi_index], dtype=np.int64)
+    finally:
+        fai.close()
+    if not records:
+        raise ValueError(f"{path} holds no sequences: is it a FASTA file?")
+    return records, blocks
+
+
+def _read_chromosome(path: Path, name: str, record: tuple[int, int, int], blocks: np.ndarray | None) -> np.ndarray:
+    size, offset, bend = record
+    nbytes = bend - offset
+    logger.info("reading %s (%s bp) from %s", name, f"{size:,}", path.name)
+    with open(path, "rb") as raw:
+        if blocks is None:
+            raw.seek(offset)
+            data = raw.read(nbytes)
+        else:
+            i = int(np.searchsorted(blocks[:, 1], offset, side="right")) - 1
+            raw.seek(int(blocks[i, 0]))
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                gz.read(offset - int(blocks[i, 1]))
+                data = gz.read(nbytes)
+    letters = np.frombuffer(data, dtype=np.uint8)
+    letters = letters[(letters != 10) & (letters != 13)]  # drop line breaks
+    if len(letters) != size:
+        raise ValueError(f"{path}: sequence {name!r} has {len(letters)} bases but the index says {size}; rebuild the .fai.")
+    return ASCII_TO_CODE[letters]
+
+
+# -- windows --------------------------------------------------------------------
+def _check_windows(chrom, start, end) -> tuple[np.ndarray, np.ndarray, int]:
+    starts = np.asarray(start)
+    ends = np.asarray(end)
+    if starts.ndim != 1 or ends.shape != starts.shape:
+        raise ValueError(f"start and end must be 1-d arrays of one length, got shapes {starts.shape} and {ends.shape}.")
+    if not (np.issubdtype(starts.dtype, np.integer) and np.issubdtype(ends.dtype, np.integer)):
+        raise ValueError("start and end must be integers (bp, 0-based half-open).")
+    chroms = np.full(len(starts), chrom, dtype=object) if isinstance(chrom, str) else np.asarray(chrom, dtype=object)
+    if chroms.shape != starts.shape:
+        raise ValueError(f"chrom has {chroms.shape[0]} entries but start has {starts.shape[0]}.")
+    widths = np.unique(ends - starts)
+    if len(starts) and (len(widths) != 1 or widths[0] <= 0):
+        raise ValueError(
+            f"windows must share one positive width (end - start); found widths {widths[:10].tolist()}. "
+            "Resize the regions, e.g. chromseq.pp.read_regions(..., width=600)."
+        )
+    return chroms, starts.astype(np.int64), int(widths[0]) if len(starts) else 0
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    import pandas as pd
+
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str))
+    return codes, list(uniques)
+
+
+def _raise_out_of_bounds(chrom: str, starts: np.ndarray, width: int, size: int) -> None:
+    shown = ", ".join(f"{chrom}:{s}-{s + width}" for s in starts[:5])
+    more = f" and {len(starts) - 5} more" if len(starts) > 5 else ""
+    raise ValueError(
+        f"{len(starts)} window(s) run outside chromosome {chrom} ({size:,} bp): {shown}{more}. "
+        "Pass pad=True to fill the missing bases with N, or drop these regions."
+    )
+
+
+def _take_windows(seq: np.ndarray, starts: np.ndarray, width: int, out: np.ndarray, rows: np.ndarray) -> None:
+    """Copy ``seq[s:s + width]`` for each start into ``out[rows]`` (one memcpy per window, in C)."""
+    if not len(starts):
+        return
+    void = np.dtype((np.void, width))
+    view = np.ndarray(shape=(len(seq) - width + 1,), dtype=void, buffer=seq, strides=(1,))
+    target = out.view(void).reshape(-1)
+    for a in range(0, len(starts), _CHUNK):
+        target[rows[a : a + _CHUNK]] = view[starts[a : a + _CHUNK]]
+
+
+def _padded_windows(seq: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    idx = starts[:, None] + np.arange(width)
+    inside = (idx >= 0) & (idx < len(seq))
+    return np.where(inside, seq[np.clip(idx, 0, max(len(seq) - 1, 0))], _N_CODE).astype(np.uint8)
+
+
+def _aliases(chrom: str) -> list[str]:
+    base = chrom[3:] if chrom.lower().startswith("chr") else chrom
+    names = [base, f"chr{base}", f"Chr{base}", f"CHR{base}"]
+    if base.upper() in ("M", "MT"):
+        names += list(_MITO)
+    return [n for n in dict.fromkeys(names) if n != chrom]
+
+
+def as_genome(genome: Genome | str | os.PathLike) -> Genome:
+    """Return ``genome`` if it is a :class:`Genome`, else open it."""
+    return genome if isinstance(genome, Genome) else Genome(genome)
+
+
+def base_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count G/C and N bases in each row of codes ``(n, width)``.
+
+    Uses byte-parallel sums on 64-bit words, in chunks that stay in cache
+    (~6x faster than ``np.count_nonzero`` on boolean masks).
+
+    Returns
+    -------
+    tuple of np.ndarray
+        ``(n,)`` int32 G+C counts and ``(n,)`` int32 N counts.
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    n, width = codes.shape
+    padded = -(-width // 8) * 8
+    gc = np.empty(n, np.int32)
+    nn = np.empty(n, np.int32)
+    shifted = np.empty((_CHUNK, width), np.uint8)
+    mask = np.zeros((_CHUNK, padded), bool)  # pad columns stay False
+    for a in range(0, n, _CHUNK):
+        block = codes[a : a + _CHUNK]
+        m = len(block)
+        np.subtract(block, 1, out=shifted[:m])  # C -> 0, G -> 1; A wraps to 255
+        np.less(shifted[:m], 2, out=mask[:m, :width])
+        gc[a : a + m] = _row_sums(mask[:m])
+        np.equal(block, _N_CODE, out=mask[:m, :width])
+        nn[a : a + m] = _row_sums(mask[:m])
+    return gc, nn
+
+
+def _row_sums(mask: np.ndarray) -> np.ndarray:
+    """Sum a boolean ``(m, 8k)`` array along rows by adding 8 bytes at a time (no lane exceeds 255 for k < 256)."""
+    if mask.shape[1] > 8 * 255:
+        return np.count_nonzero(mask, axis=1).astype(np.int32)
+    acc = mask.view(np.uint64).sum(axis=1, dtype=np.uint64)
+    m8 = np.uint64(0x00FF00FF00FF00FF)
+    pairs = (acc & m8) + ((acc >> np.uint64(8)) & m8)  # four 16-bit lanes
+    return ((pairs * np.uint64(0x0001000100010001)) >> np.uint64(48)).astype(np.int32)

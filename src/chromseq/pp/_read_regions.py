@@ -1,7 +1,352 @@
-"""Placeholder: being written."""
+"""``pp.read_regions``: per-cell-type region files (or a ready table) -> regions x cell types AnnData."""
 
 from __future__ import annotations
 
+import csv
+import gzip
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Literal
 
-def read_regions(*args, **kwargs):
-    raise NotImplementedError("pp.read_regions is not written yet")
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+
+from .. import _keys as K
+from .._settings import logger
+from .._validate import uns_chromseq
+from ._bed import RegionFile, chrom_order, parse_region_names, read_region_file
+
+Merge = Literal["auto", "exact", "overlap"]
+PathLike = str | os.PathLike
+
+
+def read_regions(
+    regions: Mapping[str, PathLike] | Sequence[tuple[str, PathLike]] | pd.DataFrame | PathLike,
+    *,
+    width: int | None = 600,
+    merge: Merge = "auto",
+    specific: bool | None = None,
+) -> AnnData:
+    """Read accessible regions of several cell types into one regions x cell types AnnData.
+
+    Parameters
+    ----------
+    regions
+        Either one file per cell type, as ``{celltype: path}`` (or ``(celltype, path)`` pairs), or a
+        ready table of regions x cell types (a DataFrame or a CSV path). Files may be gzipped and are:
+
+        * BED / BED6 / narrowPeak peaks (the narrowPeak summit, column 10, is used when set);
+        * ChromTransfer label files: BED6+1 whose 7th column is ``<CELL>`` (open), ``<CELL>_NEG``
+          (an accessible element closed in this cell type) or ``Negative`` (shared background),
+          or the CSV form ``chrom:start-end,LABEL``. Labels match the cell type name
+          case-insensitively (the HepG2 file says ``HEPG2``).
+
+        A table has columns ``chrom``, ``start``, ``end`` plus one column per cell type, or region
+        names ``chrom:start-end`` as index (first CSV column), with values 1, 0 or empty (unknown).
+    width
+        Width (bp) of every region: windows are centred on the summit, or the centre, of each input
+        region. ``None`` keeps the regions as read.
+    merge
+        How regions from different cell types become one row:
+
+        * ``'exact'``: identical windows (after resizing) are one region; distinct windows stay
+          distinct even when they overlap. For inputs that share a region universe
+          (ChromTransfer files).
+        * ``'overlap'``: consensus peaks by iterative overlap removal (Corces et al., Science 2018):
+          peaks of all cell types are ranked by significance within their own file (narrowPeak
+          p-value, else BED score; as a percentile so files are comparable), the best window is
+          kept, every window overlapping it is dropped, and so on. A cell type is open (1) in a
+          consensus region when one of its summits (or centres) lies inside it, else closed (0).
+        * ``'auto'``: ``'exact'`` for ChromTransfer files, ``'overlap'`` for peak files.
+    specific
+        Positives are cell-type specific: set X to 0 (closed) where a region is positive in another
+        cell type and unknown here. Default: on for ChromTransfer files, off otherwise.
+
+    Returns
+    -------
+    AnnData
+        ``n_regions x n_celltypes``, sorted by chromosome and start, with:
+
+        * ``X``: float32, 1 open, 0 closed, NaN unknown (for ChromTransfer files, a region missing
+          from a cell type's file is unknown);
+        * ``obs['chrom']`` (categorical), ``obs['start']``, ``obs['end']`` (int64, 0-based half-open
+          model window), ``obs['open']`` (accessible in some cell type: any positive or
+          ``<CELL>_NEG`` row), ``obs['background']`` (False); ``obs_names`` are ``chrom:start-end``;
+        * ``uns['chromseq']['params']['read_regions']``: the parameters and source files.
+
+    Examples
+    --------
+    >>> import chromseq as cs
+    >>> adata = cs.pp.read_regions({"K562": "K562.bed", "HepG2": "HepG2.bed"})  # doctest: +SKIP
+    """
+    _check_width(width)
+    if merge not in ("auto", "exact", "overlap"):
+        raise ValueError(f"merge must be 'auto', 'exact' or 'overlap', got {merge!r}.")
+    if isinstance(regions, pd.DataFrame | str | os.PathLike):
+        return _from_table(regions, width=width, specific=bool(specific))
+    files = [read_region_file(ct, path) for ct, path in _celltype_pairs(regions)]
+    merge = _choose_merge(files, merge)
+    if specific is None:
+        specific = all(f.format == "chromtransfer" for f in files)
+    rows = _stack(files, width)
+    region_of_row, windows = _merge_exact(rows) if merge == "exact" else _merge_overlap(rows)
+    x, is_open = _label_matrix(files, rows, region_of_row, len(windows))
+    if specific:
+        x = _fill_specific(x)
+    params = {
+        "merge": merge,
+        "specific": bool(specific),
+        "sources": {f.celltype: f.path for f in files},
+        "formats": {f.celltype: f.format for f in files},
+    }
+    return _build(windows, x, is_open, [f.celltype for f in files], params, width)
+
+
+# -- inputs -----------------------------------------------------------------------
+def _check_width(width: int | None) -> None:
+    if width is not None and (not isinstance(width, int | np.integer) or isinstance(width, bool) or width <= 0):
+        raise ValueError(f"width must be a positive int (bp) or None, got {width!r}.")
+
+
+def _celltype_pairs(regions) -> list[tuple[str, PathLike]]:
+    if isinstance(regions, Mapping):
+        pairs = list(regions.items())
+    else:
+        try:
+            pairs = [(ct, path) for ct, path in regions]
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                "regions must be {celltype: path}, a list of (celltype, path) pairs, a DataFrame or a CSV path."
+            ) from err
+    if not pairs:
+        raise ValueError("no region files given: pass {celltype: path, ...}.")
+    names = [ct for ct, _ in pairs]
+    if not all(isinstance(ct, str) and ct.strip() for ct in names):
+        raise ValueError(f"cell type names must be non-empty strings, got {names}.")
+    folded = pd.Series([ct.upper() for ct in names])
+    if folded.duplicated().any():
+        dup = [ct for ct, d in zip(names, folded.duplicated(keep=False), strict=True) if d]
+        raise ValueError(f"duplicate cell type names {dup} (names are compared ignoring case); give each one once.")
+    return pairs
+
+
+def _choose_merge(files: list[RegionFile], merge: Merge) -> Literal["exact", "overlap"]:
+    labelled = {f.format == "chromtransfer" for f in files}
+    if merge != "auto":
+        return merge
+    if labelled == {True, False}:
+        raise ValueError(
+            "ChromTransfer label files and peak files were mixed; pass merge='exact' or merge='overlap' to choose how "
+            "their regions are combined."
+        )
+    return "exact" if labelled == {True} else "overlap"
+
+
+def _stack(files: list[RegionFile], width: int | None) -> pd.DataFrame:
+    rows = pd.concat([f.table.assign(cell=i) for i, f in enumerate(files)], ignore_index=True)
+    if width is not None:
+        start = rows["center"].to_numpy() - width // 2
+        shifted = start < 0
+        if shifted.any():
+            logger.warning("read_regions: %d window(s) would start before 0 and were shifted to start at 0", shifted.sum())
+        rows["start"] = np.maximum(start, 0)
+        rows["end"] = rows["start"] + width
+    return rows
+
+
+# -- merging --------------------------------------------------------------------
+def _merge_exact(rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    keys = pd.MultiIndex.from_arrays([rows["chrom"], rows["start"], rows["end"]])
+    region_of_row, uniques = pd.factorize(keys)
+    windows = pd.DataFrame({"chrom": uniques.get_level_values(0), "start": uniques.get_level_values(1)})
+    windows["end"] = uniques.get_level_values(2).to_numpy()
+    return region_of_row.astype(np.int64), windows
+
+
+def _merge_overlap(rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    import pyranges as pr
+
+    rank = rows.groupby("cell")["score"].rank(pct=True, method="average").to_numpy()
+    remaining = pd.DataFrame(
+        {"Chromosome": rows["chrom"], "Start": rows["start"], "End": rows["end"], "rank": rank, "id": np.arange(len(rows))}
+    )
+    kept = []
+    while len(remaining):
+        clustered = pr.PyRanges(remaining).cluster().df
+        best = clustered.sort_values(["rank", "Start"], ascending=[False, True]).drop_duplicates("Cluster")
+        best = best.drop(columns="Cluster")
+        kept.append(best)
+        rest = pr.PyRanges(remaining).overlap(pr.PyRanges(best), invert=True)
+        remaining = rest.df if len(rest) else remaining.iloc[:0]
+    chosen = pd.concat(kept, ignore_index=True)
+    windows = pd.DataFrame({"chrom": chosen["Chromosome"].astype(str), "start": chosen["Start"], "end": chosen["End"]})
+    windows = windows.reset_index(drop=True)
+    centers = pd.DataFrame(
+        {"Chromosome": rows["chrom"], "Start": rows["center"], "End": rows["center"] + 1, "id": np.arange(len(rows))}
+    )
+    targets = windows.rename(columns={"chrom": "Chromosome", "start": "Start", "end": "End"}).assign(region=np.arange(len(windows)))
+    hits = pr.PyRanges(centers).join(pr.PyRanges(targets))
+    region_of_row = np.full(len(rows), -1, dtype=np.int64)
+    if len(hits):
+        region_of_row[hits.df["id"].to_numpy()] = hits.df["region"].to_numpy()
+    lost = int((region_of_row < 0).sum())
+    logger.info("read_regions: %d peaks -> %d consensus regions (%d peaks lost to overlap removal)", len(rows), len(windows), lost)
+    return region_of_row, windows
+
+
+def _label_matrix(files, rows: pd.DataFrame, region_of_row: np.ndarray, n_regions: int) -> tuple[np.ndarray, np.ndarray]:
+    mapped = region_of_row >= 0
+    cell = rows["cell"].to_numpy()[mapped]
+    region = region_of_row[mapped]
+    label = rows["label"].to_numpy(np.float32)[mapped]
+    _check_conflicts(files, rows[mapped], region)
+    fill = np.array([np.nan if f.format == "chromtransfer" else 0.0 for f in files], dtype=np.float32)
+    x = np.tile(fill, (n_regions, 1))
+    best = pd.DataFrame({"r": region, "c": cell, "y": label}).groupby(["r", "c"], sort=False)["y"].max()
+    x[best.index.get_level_values(0), best.index.get_level_values(1)] = best.to_numpy()
+    is_open = np.zeros(n_regions, dtype=bool)
+    is_open[region[rows["dhs"].to_numpy()[mapped]]] = True
+    return x, is_open
+
+
+def _check_conflicts(files, rows: pd.DataFrame, region: np.ndarray) -> None:
+    frame = pd.DataFrame({"r": region, "c": rows["cell"].to_numpy(), "y": rows["label"].to_numpy(), "line": rows["line"].to_numpy()})
+    labelled = np.array([f.format == "chromtransfer" for f in files])
+    frame = frame[labelled[frame["c"].to_numpy()]]
+    n_labels = frame.groupby(["r", "c"])["y"].transform("nunique")
+    if (n_labels > 1).any():
+        bad = frame[n_labels.to_numpy() > 1]
+        first = bad[bad["r"] == bad["r"].iloc[0]]
+        f = files[int(first["c"].iloc[0])]
+        raise ValueError(
+            f"{f.path}: lines {first['line'].tolist()} give one region both open and closed labels; "
+            "fix the file so that each region has one label."
+        )
+
+
+def _fill_specific(x: np.ndarray) -> np.ndarray:
+    positive_somewhere = (x == 1).any(axis=1, keepdims=True)
+    fill = positive_somewhere & np.isnan(x)
+    x = np.where(fill, np.float32(0), x)
+    logger.info("read_regions: specific=True set %d unknown labels to 0 (positive in another cell type)", fill.sum())
+    return x
+
+
+# -- table input ----------------------------------------------------------------
+def _from_table(table: pd.DataFrame | PathLike, *, width: int | None, specific: bool) -> AnnData:
+    source = "DataFrame" if isinstance(table, pd.DataFrame) else str(table)
+    frame = table.copy() if isinstance(table, pd.DataFrame) else _read_csv_table(Path(table))
+    if frame.columns.duplicated().any():
+        raise ValueError(f"duplicate cell type columns {sorted(set(frame.columns[frame.columns.duplicated()]))} in {source}.")
+    coord_cols = [K.CHROM, K.START, K.END]
+    if set(coord_cols) <= set(frame.columns):
+        coords = frame[coord_cols].reset_index(drop=True)
+        values = frame.drop(columns=coord_cols)
+    else:
+        coords = parse_region_names(frame.index)
+        if coords is None:
+            raise ValueError(
+                f"{source}: cannot find the regions. Give columns {coord_cols} or region names 'chrom:start-end' "
+                "as the index (the first column of a CSV)."
+            )
+        values = frame
+    coords = _table_coordinates(coords, source, width)
+    x = _table_values(values, source)
+    if len(x) == 0 or x.shape[1] == 0:
+        raise ValueError(f"{source} has no regions or no cell type columns.")
+    if specific:
+        x = _fill_specific(x)
+    params = {"merge": "table", "specific": specific, "sources": {str(c): source for c in values.columns}}
+    return _build(coords, x, (x == 1).any(axis=1), [str(c) for c in values.columns], params, width)
+
+
+def _read_csv_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"region table {str(path)!r} does not exist.")
+    if path.suffix.lower() in (".bed", ".narrowpeak", ".gz") and not path.name.lower().endswith(".csv.gz"):
+        raise ValueError(f"{path} looks like a region file: pass it with its cell type, read_regions({{'K562': path}}).")
+    with open(path, "rb") as fh:
+        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    if not header:
+        raise ValueError(f"{path} is empty: expected a CSV table of regions x cell types.")
+    dup = sorted({h for h in header if header.count(h) > 1 and h})
+    if dup:
+        raise ValueError(f"duplicate cell type columns {dup} in {path}.")
+    frame = pd.read_csv(path)
+    if K.CHROM not in frame.columns:
+        frame = frame.set_index(frame.columns[0])
+    return frame
+
+
+def _table_coordinates(coords: pd.DataFrame, source: str, width: int | None) -> pd.DataFrame:
+    start = pd.to_numeric(coords[K.START], errors="coerce").to_numpy(float)
+    end = pd.to_numeric(coords[K.END], errors="coerce").to_numpy(float)
+    for bad, problem in (
+        (~np.isfinite(start) | ~np.isfinite(end), "coordinates that are not integers"),
+        (start < 0, "a negative start coordinate"),
+        (start >= end, "start >= end (0-based, half-open)"),
+    ):
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{source}: row {i} ({coords.iloc[i].tolist()}) has {problem}.")
+    out = pd.DataFrame({"chrom": coords[K.CHROM].astype(str).to_numpy(), "start": start.astype(np.int64), "end": end.astype(np.int64)})
+    if width is not None:
+        out["start"] = np.maximum((out["start"] + out["end"]) // 2 - width // 2, 0)
+        out["end"] = out["start"] + width
+    dup = out.duplicated(keep=False)
+    if dup.any():
+        shown = out[dup].head(4).astype(str).agg(lambda r: f"{r['chrom']}:{r['start']}-{r['end']}", axis=1).tolist()
+        raise ValueError(f"{source}: {dup.sum()} rows give the same window (after resizing), e.g. {shown}; give each region once.")
+    return out
+
+
+def _table_values(values: pd.DataFrame, source: str) -> np.ndarray:
+    x = np.empty(values.shape, dtype=np.float32)
+    for j, col in enumerate(values.columns):
+        raw = values[col]
+        num = pd.to_numeric(raw.astype(object).where(raw.notna(), np.nan), errors="coerce")
+        if (num.isna() & raw.notna()).any():
+            raise ValueError(f"{source}: column {col!r} holds non-numeric values such as {raw[num.isna() & raw.notna()].iloc[0]!r}.")
+        vals = num.to_numpy(np.float64)
+        odd = ~np.isnan(vals) & (vals != 0) & (vals != 1)
+        if odd.any():
+            raise ValueError(
+                f"{source}: column {col!r} holds {np.unique(vals[odd])[:5].tolist()}; labels must be 1 (open), 0 (closed) "
+                "or empty (unknown)."
+            )
+        x[:, j] = vals
+    return x
+
+
+# -- output ---------------------------------------------------------------------
+def _build(windows: pd.DataFrame, x: np.ndarray, is_open: np.ndarray, celltypes: list[str], params: dict, width) -> AnnData:
+    order_chrom = chrom_order(windows["chrom"])
+    rank = pd.Categorical(windows["chrom"].astype(str), categories=order_chrom).codes
+    order = np.lexsort((windows["end"].to_numpy(), windows["start"].to_numpy(), rank))
+    chrom = windows["chrom"].astype(str).to_numpy()[order]
+    start = windows["start"].to_numpy(np.int64)[order]
+    end = windows["end"].to_numpy(np.int64)[order]
+    names = pd.Index(chrom).astype(str) + ":" + start.astype(str) + "-" + end.astype(str)
+    obs = pd.DataFrame(
+        {
+            K.CHROM: pd.Categorical(chrom, categories=[c for c in order_chrom if c in set(chrom)]),
+            K.START: start,
+            K.END: end,
+            K.OPEN: np.asarray(is_open, dtype=bool)[order],
+            K.BACKGROUND: np.zeros(len(order), dtype=bool),
+        },
+        index=pd.Index(names, name=None),
+    )
+    adata = AnnData(X=np.ascontiguousarray(x[order], dtype=np.float32), obs=obs, var=pd.DataFrame(index=pd.Index(celltypes)))
+    if width is not None:
+        params = {"width": int(width), **params}
+    uns_chromseq(adata).setdefault(K.UNS_PARAMS, {})[read_regions.__name__] = params
+    logger.info(
+        "read_regions: %d regions x %d cell types; wrote X, obs[%r, %r, %r, %r, %r]",
+        adata.n_obs, adata.n_vars, K.CHROM, K.START, K.END, K.OPEN, K.BACKGROUND,
+    )  # fmt: skip
+    return adata

@@ -1,7 +1,379 @@
-"""Placeholder: being written."""
+"""Contribution scores of a model's logit: DeepLIFT/SHAP, in-silico mutagenesis, gradient x input (tangermeme)."""
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING, Any, Literal
 
-def contributions(*args, **kwargs):
-    raise NotImplementedError("tl.contributions is not written yet")
+import numpy as np
+import pandas as pd
+
+from chromseq import _keys as K
+from chromseq._settings import logger, settings
+from chromseq._validate import require_celltypes, require_obsm, uns_chromseq
+
+if TYPE_CHECKING:
+    import torch
+    from anndata import AnnData
+
+Method = Literal["deep_lift_shap", "ism", "grad_x_input"]
+METHODS: tuple[str, ...] = ("deep_lift_shap", "ism", "grad_x_input")
+#: Regions passed to tangermeme per call; bounds memory and drives the progress bar.
+_CHUNK = 512
+
+
+def contributions(
+    adata: AnnData,
+    celltype: str | None = None,
+    *,
+    mask: np.ndarray | pd.Series | str | None = None,
+    method: Method = "deep_lift_shap",
+    model: str | torch.nn.Module | None = None,
+    n_shuffles: int = 20,
+    batch_size: int = 128,
+    device: str | None = None,
+    dtype: Literal["float32", "float16"] = "float32",
+    random_state: int | None = None,
+    copy: bool = False,
+) -> AnnData | None:
+    """Compute hypothetical contribution scores of each base to a model's logit, with tangermeme.
+
+    ``deep_lift_shap`` runs :func:`tangermeme.deep_lift_shap.deep_lift_shap` against
+    ``n_shuffles`` dinucleotide-shuffled references per region (reference ``k`` of every region
+    is seeded with ``random_state + k``, so results do not depend on batching); ``ism`` runs
+    :func:`tangermeme.saturation_mutagenesis.saturation_mutagenesis` (change of the logit for
+    each single-base substitution, centred over the four bases); ``grad_x_input`` runs
+    :func:`tangermeme.saliency.saliency` (the gradient, centred over the four bases; times the
+    one-hot input it is gradient x input). All three explain the logit (before the sigmoid) of
+    the forward strand.
+
+    The ChromTransfer network only has layers for which DeepLIFT's rules are exact: its one
+    non-linearity is :class:`torch.nn.ReLU` (modules, handled by tangermeme's rescale rule),
+    while convolutions, batch normalisation and dropout in eval mode, residual additions,
+    concatenation, global average pooling and dense layers are linear. So DeepLIFT/SHAP scores
+    satisfy summation-to-delta: for each region, the contributions of the observed bases sum to
+    the logit minus the mean logit of its references (up to float rounding); tangermeme warns
+    if a model breaks this.
+
+    Parameters
+    ----------
+    adata
+        Regions AnnData with ``obsm['sequence']``. May be a view such as ``adata[adata.obs.open]``:
+        the scores are then written into the AnnData it was taken from (``adata`` itself sees
+        them), at the view's rows, so that ``cs.tl.contributions(adata[mask], ...)`` works.
+    celltype
+        Cell type (a ``var_name``) whose fine-tuned model is explained, and the name the scores
+        are stored under. May be ``None`` when ``model`` is given: the model name is used.
+    mask
+        Regions to compute: a boolean array (``n_obs``), a boolean Series aligned on
+        ``obs_names``, or the name of a boolean ``obs`` column. ``None``: all regions.
+    method
+        ``'deep_lift_shap'``, ``'ism'`` or ``'grad_x_input'``.
+    model
+        ``None``: the fine-tuned model of ``celltype`` (``finetuned_<celltype>``, or the
+        multi-head ``finetuned`` model with that output). A name in ``uns['chromseq']['models']``
+        (e.g. ``'pretrained'``), or a :class:`torch.nn.Module` mapping one-hot (N, 4, L) to logits
+        (N, n_outputs); for several outputs, the one named ``celltype`` in ``model.outputs``.
+    n_shuffles
+        References per region for ``deep_lift_shap`` (ignored otherwise).
+    batch_size
+        Sequences per forward/backward pass (``deep_lift_shap``: region-reference pairs;
+        ``ism``: mutated sequences).
+    device
+        Torch device; ``None`` uses :attr:`chromseq.settings.device`.
+    dtype
+        Storage dtype of the scores (computation is float32).
+    random_state
+        Seed of the references; ``None`` uses :attr:`chromseq.settings.seed`.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy if ``copy=True``. Sets the following fields:
+
+    ``obsm['contrib_<celltype>']``
+        float (n_obs, 4, L) hypothetical contributions (ACGT, logit units per base); rows
+        not computed are NaN. Rows computed earlier with the same method and model are kept;
+        otherwise the field is replaced. Multiply by the one-hot sequence for the actual
+        contributions.
+    ``uns['chromseq']['contributions'][<celltype>]``
+        dict of the method and its parameters, the model, and the number of regions computed.
+
+    Examples
+    --------
+    >>> import chromseq as cs
+    >>> cs.tl.contributions(adata[adata.obs.split == "test"], "K562")  # doctest: +SKIP
+    >>> adata.obsm["contrib_K562"].shape  # doctest: +SKIP
+    (12000, 4, 600)
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not supported; choose one of {list(METHODS)}.")
+    if dtype not in ("float32", "float16"):
+        raise ValueError(f"dtype={dtype!r}: choose 'float32' or 'float16'.")
+    if method == "deep_lift_shap" and (not isinstance(n_shuffles, int) or n_shuffles < 1):
+        raise ValueError(f"n_shuffles must be a positive int, got {n_shuffles!r}.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+    if copy:
+        adata = adata.copy()
+    require_obsm(adata, K.SEQUENCE)
+    if celltype is not None:
+        require_celltypes(adata, celltype)
+    rows = select_rows(adata, mask)
+    net, model_info, target = _resolve_model(adata, celltype, model)
+    key = celltype if celltype is not None else model_info["model"]
+    seed = settings.seed if random_state is None else int(random_state)
+    dev = settings.resolve_device(device)
+
+    codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
+    skipped = np.zeros(len(rows), dtype=bool)
+    if method == "deep_lift_shap":  # tangermeme's shuffles and DeepLIFT need fully called sequences
+        skipped = (codes > 3).any(axis=1)
+        if skipped.all():
+            raise ValueError(
+                "every selected region contains N: deep_lift_shap needs ACGT-only sequences; "
+                "use method='ism' or 'grad_x_input', or select other regions."
+            )
+        if skipped.any():
+            logger.warning(
+                "contributions: %d of %d regions contain N and are left NaN (deep_lift_shap needs "
+                "ACGT-only sequences; ism and grad_x_input accept N).",
+                skipped.sum(),
+                len(rows),
+            )
+    scores = attribute(
+        net,
+        codes[~skipped],
+        method=method,
+        target=target,
+        n_shuffles=n_shuffles,
+        batch_size=batch_size,
+        device=dev,
+        random_state=seed,
+    )
+
+    params = {
+        "method": method,
+        **model_info,
+        "target": "logit",
+        "output": int(target),
+        "hypothetical": True,
+        "width": int(codes.shape[1]),
+        "batch_size": int(batch_size),
+        "random_state": int(seed),
+        "dtype": dtype,
+        "device": str(dev),
+    }
+    if method == "deep_lift_shap":
+        params["n_shuffles"] = int(n_shuffles)
+        params["references"] = "dinucleotide_shuffle"
+    _write(adata, key, rows[~skipped], scores, params, np.dtype(dtype))
+    return adata if copy else None
+
+
+def attribute(
+    model: torch.nn.Module,
+    codes: np.ndarray,
+    *,
+    method: Method = "deep_lift_shap",
+    target: int = 0,
+    n_shuffles: int = 20,
+    batch_size: int = 128,
+    device: str | torch.device = "cpu",
+    random_state: int = 0,
+) -> np.ndarray:
+    """Hypothetical contributions of sequences, the tensor core of :func:`contributions`.
+
+    Parameters
+    ----------
+    model
+        Maps one-hot (N, 4, L) float to logits (N, n_outputs); left on its device and mode.
+    codes
+        uint8 codes (N, L), A0 C1 G2 T3 N4 (no N for ``deep_lift_shap``).
+    method, target, n_shuffles, batch_size, device, random_state
+        As in :func:`contributions`; ``target`` is the output column.
+
+    Returns
+    -------
+    float32 array (N, 4, L).
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    from chromseq._codes import one_hot
+
+    out = np.empty((len(codes), 4, codes.shape[1]), dtype=np.float32)
+    bar = tqdm(
+        total=len(codes),
+        desc=f"contributions ({method})",
+        unit="region",
+        disable=settings.verbosity < 1 or not sys.stderr.isatty() or len(codes) <= _CHUNK,
+    )
+    for start in range(0, len(codes), _CHUNK):
+        X = one_hot(torch.from_numpy(np.ascontiguousarray(codes[start : start + _CHUNK])))
+        out[start : start + len(X)] = _run(model, X, method, target, n_shuffles, batch_size, device, random_state)
+        bar.update(len(X))
+    bar.close()
+    return out
+
+
+def _run(model, X, method, target, n_shuffles, batch_size, device, random_state) -> np.ndarray:
+    """One tangermeme call on one-hot X (N, 4, L): hypothetical scores as float32 numpy."""
+    if method == "deep_lift_shap":
+        from tangermeme.deep_lift_shap import deep_lift_shap
+
+        attr = deep_lift_shap(
+            model,
+            X,
+            target=target,
+            batch_size=batch_size,
+            n_shuffles=n_shuffles,
+            hypothetical=True,
+            device=device,
+            random_state=random_state,
+        )
+    elif method == "ism":
+        from tangermeme.saturation_mutagenesis import saturation_mutagenesis
+
+        attr = saturation_mutagenesis(model, X, target=target, batch_size=batch_size, hypothetical=True, device=device)
+    else:
+        from tangermeme.saliency import saliency
+
+        attr = saliency(model, X, target=target, batch_size=batch_size, hypothetical=True, device=device)
+    return attr.numpy(force=True).astype(np.float32, copy=False)
+
+
+def select_rows(adata: AnnData, mask: np.ndarray | pd.Series | str | None) -> np.ndarray:
+    """Return the positions (int64, sorted) of the rows ``mask`` selects; raise if none."""
+    if mask is None:
+        rows = np.arange(adata.n_obs)
+    else:
+        if isinstance(mask, str):
+            if mask not in adata.obs.columns:
+                raise KeyError(f"mask={mask!r} is not an obs column; obs has {list(adata.obs.columns)}.")
+            mask = adata.obs[mask]
+        if isinstance(mask, pd.Series):
+            if not mask.index.equals(adata.obs_names):
+                mask = mask.reindex(adata.obs_names)
+            if mask.isna().any():
+                raise ValueError(
+                    "mask Series does not cover every obs_name (or holds NA); align it on adata.obs_names."
+                )
+        arr = np.asarray(mask)
+        if arr.dtype != bool or arr.shape != (adata.n_obs,):
+            raise ValueError(
+                f"mask must be a boolean array of length n_obs={adata.n_obs}, got dtype {arr.dtype} "
+                f"and shape {arr.shape}."
+            )
+        rows = np.flatnonzero(arr)
+    if rows.size == 0:
+        raise ValueError("the selection is empty: no region to compute; check mask / the subset passed.")
+    return rows
+
+
+def root_of(adata: AnnData) -> AnnData:
+    """Return ``adata``, or for a view the AnnData it was taken from."""
+    return adata._adata_ref if adata.is_view else adata
+
+
+def root_rows(adata: AnnData, rows: np.ndarray) -> tuple[AnnData, np.ndarray]:
+    """Return the AnnData to write into and the positions of ``rows`` in it.
+
+    For a view, that is the AnnData it was taken from (anndata keeps it as ``_adata_ref``,
+    with the view's rows as ``_oidx``), so that results of ``f(adata[mask])`` are not lost.
+    """
+    if not adata.is_view:
+        return adata, rows
+    root = adata._adata_ref
+    return root, np.arange(root.n_obs)[adata._oidx][rows]
+
+
+def _write(adata: AnnData, key: str, rows: np.ndarray, scores: np.ndarray, params: dict[str, Any], dtype) -> None:
+    """Write scores at ``rows`` of ``obsm[contrib_<key>]`` (of the root AnnData) and params to uns."""
+    root, pos = root_rows(adata, rows)
+    obsm_key = K.contrib_key(key)
+    shape = (root.n_obs, *scores.shape[1:])
+    old = uns_chromseq(root).get(K.UNS_CONTRIB, {}).get(key)
+    current = root.obsm[obsm_key] if obsm_key in root.obsm else None
+    keep = (
+        isinstance(current, np.ndarray)
+        and current.shape == shape
+        and current.dtype == dtype
+        and old is not None
+        and all(old.get(f) == params.get(f) for f in ("method", "model", "output", "n_shuffles", "fingerprint"))
+    )
+    if keep:
+        current[pos] = scores
+        action = "updated"
+    else:
+        current = np.full(shape, np.nan, dtype=dtype)
+        current[pos] = scores
+        action = "replaced" if obsm_key in root.obsm else "added"
+        root.obsm[obsm_key] = current
+    params["n_computed"] = int((~np.isnan(current[:, 0, 0])).sum())
+    uns_chromseq(root).setdefault(K.UNS_CONTRIB, {})[key] = params
+    logger.info(
+        "contributions: %s %d rows of obsm[%r] (%s; %d regions computed in all) and uns[%r][%r][%r]",
+        action,
+        len(pos),
+        obsm_key,
+        params["method"],
+        params["n_computed"],
+        K.UNS,
+        K.UNS_CONTRIB,
+        key,
+    )
+
+
+def _resolve_model(
+    adata: AnnData, celltype: str | None, model: str | torch.nn.Module | None
+) -> tuple[torch.nn.Module, dict[str, Any], int]:
+    """Return the network, a description for uns, and the output column to explain."""
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        outputs = list(getattr(model, "outputs", []) or [])
+        target = 0
+        if len(outputs) > 1:
+            if celltype not in outputs:
+                raise ValueError(f"the model has outputs {outputs}; pass celltype= one of them.")
+            target = outputs.index(celltype)
+        name = type(model).__name__
+        return model, {"model": name, "model_kind": "module"}, target
+    if model is not None and not isinstance(model, str):
+        raise TypeError(f"model must be None, a model name or a torch.nn.Module, got {type(model).__name__}.")
+    if model is None and celltype is None:
+        raise ValueError("pass celltype=<a var_name> (its fine-tuned model is used) or model=<a model name>.")
+    from chromseq.tl import _models
+
+    adata = root_of(adata)
+    models = adata.uns.get(K.UNS, {}).get(K.UNS_MODELS, {})
+    name = model if model is not None else _default_model(models, celltype)
+    if name not in models:
+        raise KeyError(
+            f"no model {name!r} in adata.uns['chromseq']['models'] (found {sorted(models)}): "
+            "run chromseq.tl.pretrain / chromseq.tl.finetune first, or pass a model name listed there."
+        )
+    info = models[name]
+    kind = str(info.get("kind", ""))
+    target = 0 if kind == "pretrain" or celltype is None else int(_models.output_index(adata, name, celltype))
+    net = _models.get_model(adata, name)
+    desc = {"model": name, "model_kind": kind, "fingerprint": str(info.get("fingerprint", ""))}
+    return net, desc, target
+
+
+def _default_model(models: dict[str, Any], celltype: str) -> str:
+    from chromseq.tl import _models
+
+    own = _models.model_name("finetune", celltype)
+    if own in models:
+        return own
+    joint = [n for n, m in models.items() if m.get("kind") == "finetune" and celltype in list(m.get("celltypes", []))]
+    if joint:
+        return joint[0]
+    raise KeyError(
+        f"no fine-tuned model for cell type {celltype!r} in adata.uns['chromseq']['models'] "
+        f"(found {sorted(models)}): run chromseq.tl.finetune(adata, celltype={celltype!r}) first, "
+        "or pass model='pretrained'."
+    )

@@ -1,7 +1,231 @@
-"""Placeholder: being written."""
+"""``tl.evaluate``: metrics of every prediction and composition baseline, per target and split."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-def evaluate(*args, **kwargs):
-    raise NotImplementedError("tl.evaluate is not written yet")
+import numpy as np
+import pandas as pd
+
+from chromseq import _keys as K
+from chromseq._metrics import METRIC_COLUMNS, binary_metrics
+from chromseq._settings import logger
+from chromseq._validate import FIX, require_obsm, uns_chromseq
+
+from ._baselines import composition_baseline
+from ._targets import (
+    ScoreSource,
+    baseline_sources,
+    kind_rank,
+    labels,
+    prediction_sources,
+    resolve_targets,
+    select_predictions,
+    targets_of,
+)
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: Columns of the metrics table, in order.
+COLUMNS = ("model", "kind", "target", "split", *METRIC_COLUMNS)
+#: ``split`` value of rows computed on all regions together (``splits=None``).
+ALL_SPLITS = "all"
+
+
+def evaluate(
+    adata: AnnData,
+    models: str | Sequence[str] | None = None,
+    *,
+    targets: str | Sequence[str] | None = None,
+    splits: Sequence[str] | None = K.SPLITS,
+    baselines: bool = True,
+    kmer_k: int | Sequence[int] = (1, 2, 3, 4),
+    key_added: str = K.UNS_METRICS,
+    copy: bool = False,
+) -> AnnData | None:
+    """Score predictions against labels: AUROC, AUPRC, F1, accuracy per model, target and split.
+
+    Each prediction column of ``obsm['chromseq_pred']`` is compared with the labels of its target
+    (``obs['open']`` for the pretrained model, the cell type's column of ``X`` otherwise), separately
+    in each split. Regions with a NaN label (or NaN score) are left out and counted in the log.
+    Beside every model, two composition baselines show what sequence composition alone achieves
+    (see the "composition is a confound" section of the design): ``baseline_gc`` (``obs['gc']`` used
+    as the score) and ``baseline_kmer`` (logistic regression on k-mer frequencies, fitted on the train
+    split; see :func:`chromseq.tl.composition_baseline`). Baselines are computed even when there is no
+    prediction yet.
+
+    Parameters
+    ----------
+    adata
+        Regions AnnData (``obs['split']``, labels in ``X`` / ``obs['open']``), with predictions from
+        :func:`chromseq.tl.predict` and/or ``obsm['sequence']`` for the baselines.
+    models
+        Model (or prediction column) name(s) to evaluate; ``None``: every prediction column.
+    targets
+        Restrict to these targets (``'open'`` or cell types). ``None``: the targets of the evaluated
+        predictions or, without predictions, ``'open'`` and every cell type.
+    splits
+        ``obs['split']`` categories to report, each in its own rows; ``None`` evaluates all regions
+        together (``split='all'``) and does not need ``obs['split']``.
+    baselines
+        Add the ``baseline_gc`` and ``baseline_kmer`` rows (the k-mer fit needs a ``'train'`` split).
+    kmer_k
+        k-mer length(s) of the k-mer baseline (frequencies of each are concatenated, reverse complements merged).
+    key_added
+        Name of the table under ``uns['chromseq']``.
+    copy
+        Return a modified copy instead of writing to ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy if ``copy=True``. Sets the following fields:
+
+    ``adata.uns['chromseq'][key_added]`` (default ``'metrics'``)
+        DataFrame, one row per score source x target x split, columns ``model``, ``kind``
+        (``pretrain``/``finetune``/``scratch``/``baseline``), ``target``, ``split``, ``n`` (regions used),
+        ``n_pos``, ``auroc``, ``auprc`` (average precision), ``f1_at_05`` (F1 of score >= 0.5),
+        ``f1_best`` and ``best_threshold`` (F1-maximising threshold), ``accuracy`` (at 0.5). With a
+        single class in a split, ``auroc`` and ``auprc`` are NaN (and a warning is logged). For
+        ``baseline_gc`` the thresholds are GC fractions.
+    ``adata.uns['chromseq']['params'][key_added]``
+        The parameters of this call.
+    ``adata.obsm['chromseq_baseline']``, ``adata.uns['chromseq']['baselines']``
+        The k-mer baseline scores and fits, when ``baselines=True`` (see :func:`chromseq.tl.composition_baseline`).
+
+    Examples
+    --------
+    >>> adata = chromseq.datasets.chromtransfer_chr20()  # doctest: +SKIP
+    >>> chromseq.tl.evaluate(adata)  # composition baselines only, before any model  # doctest: +SKIP
+    >>> m = adata.uns["chromseq"]["metrics"]  # doctest: +SKIP
+    >>> m[m.split == "test"].pivot(index="target", columns="model", values="auroc")  # doctest: +SKIP
+    """
+    meta = select_predictions(adata, models)
+    names = _targets(adata, meta, targets, baselines)
+    split_masks = _split_masks(adata, splits)
+    if baselines:
+        require_obsm(adata, K.SEQUENCE)
+    adata = adata.copy() if copy else adata
+    if baselines:
+        _fit_baselines(adata, names, split_masks, kmer_k)
+    rows = []
+    for target in names:
+        y = labels(adata, target)
+        _log_unlabelled(target, y, split_masks)
+        sources = prediction_sources(adata, meta, target) + (baseline_sources(adata, target) if baselines else [])
+        rows += [row for source in sources for row in _rows(source, y, split_masks)]
+    params = {
+        "models": sorted({m["model"] for m in meta.values()}),
+        "targets": names,
+        "splits": list(split_masks),
+        "baselines": baselines,
+        "kmer_k": sorted({int(kmer_k)} if np.isscalar(kmer_k) else {int(x) for x in kmer_k}),
+    }
+    _write(adata, _table(rows, names), key_added, params)
+    return adata if copy else None
+
+
+def _targets(adata: AnnData, meta: dict, targets: str | Sequence[str] | None, baselines: bool) -> list[str]:
+    if targets is not None:
+        return resolve_targets(adata, targets)
+    if meta:
+        names = targets_of(meta)
+        unlabelled = [t for t in names if t not in adata.var_names and not (t == K.OPEN and K.OPEN in adata.obs)]
+        if unlabelled:
+            logger.warning("no labels in adata for prediction target(s) %s: not evaluated.", unlabelled)
+        names = [t for t in names if t not in unlabelled]
+        if not names:
+            raise KeyError(f"none of the prediction targets {targets_of(meta)} has labels in adata.")
+        return names
+    if not baselines:
+        raise ValueError(
+            f"nothing to evaluate: adata has no obsm[{K.PRED!r}] and baselines=False; run {FIX[K.PRED]} first."
+        )
+    return resolve_targets(adata, None)
+
+
+def _split_masks(adata: AnnData, splits: Sequence[str] | None) -> dict[str, np.ndarray]:
+    if splits is None:
+        return {ALL_SPLITS: np.ones(adata.n_obs, dtype=bool)}
+    if isinstance(splits, str):
+        splits = [splits]
+    if K.SPLIT not in adata.obs.columns:
+        raise KeyError(
+            f"adata.obs[{K.SPLIT!r}] is missing: run {FIX[K.SPLIT]} first, or pass splits=None to evaluate all regions together."
+        )
+    values = adata.obs[K.SPLIT].to_numpy()
+    masks = {s: values == s for s in splits}
+    empty = [s for s, m in masks.items() if not m.any()]
+    if empty:
+        logger.warning("split(s) %s have no region in obs[%r]: no rows for them.", empty, K.SPLIT)
+    return {s: m for s, m in masks.items() if m.any()}
+
+
+def _fit_baselines(adata: AnnData, names: list[str], split_masks: dict, kmer_k) -> None:
+    if K.SPLIT not in adata.obs.columns or not (adata.obs[K.SPLIT] == "train").any():
+        logger.warning("no 'train' split in obs[%r]: the k-mer baseline is not fitted (GC baseline only).", K.SPLIT)
+        return
+    composition_baseline(adata, names, k=kmer_k)
+
+
+def _rows(source: ScoreSource, y: np.ndarray, split_masks: dict[str, np.ndarray]) -> list[dict]:
+    out = []
+    for split, mask in split_masks.items():
+        y_split, s_split = y[mask], source.scores[mask]
+        n_unscored = int((np.isnan(s_split) & ~np.isnan(y_split)).sum())
+        if n_unscored:
+            logger.warning(
+                "%s / %s / %s: %d labelled regions have no score: left out.",
+                source.model,
+                source.target,
+                split,
+                n_unscored,
+            )
+        metrics = binary_metrics(y_split, s_split)
+        if metrics["n"] and np.isnan(metrics["auroc"]):
+            logger.warning(
+                "%s / %s / %s: only one class among %d labelled regions (%d positive): AUROC and AUPRC are NaN.",
+                source.model,
+                source.target,
+                split,
+                metrics["n"],
+                metrics["n_pos"],
+            )
+        out.append({"model": source.model, "kind": source.kind, "target": source.target, "split": split, **metrics})
+    return out
+
+
+def _log_unlabelled(target: str, y: np.ndarray, split_masks: dict[str, np.ndarray]) -> None:
+    counts = {s: int(np.isnan(y[m]).sum()) for s, m in split_masks.items()}
+    if any(counts.values()):
+        logger.info("%s: regions with NaN label left out, per split: %s", target, counts)
+
+
+def _table(rows: list[dict], names: list[str]) -> pd.DataFrame:
+    """Rows ordered by target (as given), kind, model and split, with string and int64 columns (h5ad-safe)."""
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    split_rank = {s: i for i, s in enumerate((*K.SPLITS, ALL_SPLITS))}
+    key = pd.DataFrame(
+        {
+            "target": table["target"].map({t: i for i, t in enumerate(names)}),
+            "kind": table["kind"].map(kind_rank),
+            "model": table["model"],
+            "split": table["split"].map(lambda s: split_rank.get(s, len(split_rank))),
+        }
+    )
+    table = table.loc[key.sort_values(list(key.columns), kind="stable").index].reset_index(drop=True)
+    for col in ("model", "kind", "target", "split"):
+        table[col] = table[col].astype(str)
+    return table.astype({"n": np.int64, "n_pos": np.int64})
+
+
+def _write(adata: AnnData, table: pd.DataFrame, key_added: str, params: dict) -> None:
+    uns = uns_chromseq(adata)
+    if key_added in uns:
+        logger.info("replacing uns[%r][%r]", K.UNS, key_added)
+    uns[key_added] = table
+    uns.setdefault(K.UNS_PARAMS, {})[key_added] = params
+    logger.info(
+        "added uns[%r][%r] (%d rows) and uns[%r][%r][%r]", K.UNS, key_added, len(table), K.UNS, K.UNS_PARAMS, key_added
+    )

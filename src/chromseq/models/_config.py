@@ -1,0 +1,182 @@
+"""Configuration of the ChromTransfer network: a frozen dataclass and named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+HeadKind = Literal["pretrain", "finetune"]
+
+#: Fields that define the body; two configs with equal values share body weights.
+BODY_FIELDS = (
+    "seq_len",
+    "stem_filters",
+    "stem_kernel",
+    "inner_filters",
+    "block_kernels",
+    "n_blocks",
+    "tail_filters",
+    "tail_kernels",
+)
+
+
+@dataclass(frozen=True)
+class ChromTransferConfig:
+    """Hyper-parameters of the ChromTransfer network (saved next to its weights).
+
+    The body follows Salvatore et al. (2023), layer for layer; every size is a field
+    so that a smaller preset keeps the same structure.
+
+    Parameters
+    ----------
+    preset
+        Name of the preset the config came from (``'custom'`` otherwise).
+    seq_len
+        Input width L (bp) the model is trained on; the network itself accepts any
+        width (global average pooling), but ``tl`` functions check the data against it.
+    stem_filters, stem_kernel
+        First convolution: 64 channels, kernel 25 bp.
+    inner_filters
+        F, the inner filter count: residual blocks have F/2 (first stage) and F
+        (second stage) channels. The published model uses F = 64.
+    block_kernels
+        Kernel sizes (bp) of the first projection block, the identity blocks of the
+        first stage, the projection block and the identity blocks of the second stage:
+        ``(20, 15, 10, 5)``.
+    n_blocks
+        Identity residual blocks per stage (3); the first stage's outputs are
+        concatenated (``n_blocks * F/2`` channels).
+    tail_filters, tail_kernels
+        The two last convolutions (64 channels, kernels 10 and 5); ``tail_filters`` is
+        the embedding size (64) after global average pooling.
+    dropout
+        Dropout rate after every batch normalisation (0.1).
+    l2
+        L2 penalty on convolution kernels (1e-4, as in Keras: ``l2 * sum(w**2)``).
+    bn_momentum, bn_eps
+        Batch normalisation momentum (torch convention) and epsilon (1e-3 as in Keras).
+    pretrain_hidden, finetune_hidden
+        Dense sizes of the pre-training head (512, 128) and the fine-tuning head (1024, 32).
+    head
+        Which head type the model carries.
+    outputs
+        Names of the outputs, one head each: ``('open',)`` for pre-training, cell types otherwise.
+    """
+
+    preset: str = "custom"
+    seq_len: int = 600
+    stem_filters: int = 64
+    stem_kernel: int = 25
+    inner_filters: int = 64
+    block_kernels: tuple[int, int, int, int] = (20, 15, 10, 5)
+    n_blocks: int = 3
+    tail_filters: int = 64
+    tail_kernels: tuple[int, int] = (10, 5)
+    dropout: float = 0.1
+    l2: float = 1e-4
+    bn_momentum: float = 0.1
+    bn_eps: float = 1e-3
+    pretrain_hidden: tuple[int, ...] = (512, 128)
+    finetune_hidden: tuple[int, ...] = (1024, 32)
+    head: HeadKind = "pretrain"
+    outputs: tuple[str, ...] = field(default=("open",))
+
+    def __post_init__(self) -> None:
+        for name in ("seq_len", "stem_filters", "stem_kernel", "inner_filters", "n_blocks", "tail_filters"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"ChromTransferConfig.{name} must be a positive int, got {value!r}.")
+        if self.inner_filters % 2:
+            raise ValueError(f"inner_filters (F) must be even (blocks use F/2 channels), got {self.inner_filters}.")
+        if len(self.block_kernels) != 4 or len(self.tail_kernels) != 2:
+            raise ValueError("block_kernels needs 4 kernel sizes and tail_kernels 2.")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if self.head not in ("pretrain", "finetune"):
+            raise ValueError(f"head must be 'pretrain' or 'finetune', got {self.head!r}.")
+        if not self.outputs or len(set(self.outputs)) != len(self.outputs):
+            raise ValueError(f"outputs must be non-empty and unique, got {self.outputs!r}.")
+
+    @property
+    def embed_dim(self) -> int:
+        """Size of the body's embedding (``tail_filters``)."""
+        return self.tail_filters
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs (heads)."""
+        return len(self.outputs)
+
+    def body_key(self) -> dict[str, Any]:
+        """Return the fields that define the body (equal keys mean interchangeable body weights)."""
+        return {f: _plain(getattr(self, f)) for f in BODY_FIELDS}
+
+    def replace(self, **changes: Any) -> ChromTransferConfig:
+        """Return a copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON/h5ad-safe dict (tuples become lists)."""
+        return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChromTransferConfig:
+        """Build a config from :meth:`to_dict` output (unknown keys raise)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown ChromTransferConfig field(s) {unknown}; known fields are {sorted(names)}.")
+        kw = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in d.items()}
+        kw = {k: tuple(str(x) for x in v) if k == "outputs" else v for k, v in kw.items()}
+        kw = {k: _to_int(v) for k, v in kw.items()}
+        return cls(**kw)
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
+
+
+def _to_int(v: Any) -> Any:
+    # h5ad round trips may give numpy ints/strings; keep Python types
+    if hasattr(v, "item") and not isinstance(v, tuple):
+        return v.item()
+    if isinstance(v, tuple):
+        return tuple(x.item() if hasattr(x, "item") else x for x in v)
+    return v
+
+
+#: Named configurations. ``chromtransfer``: the published network (F = 64).
+#: ``tiny``: the same structure, narrower and with shorter kernels, for tests and the CPU demo.
+PRESETS: dict[str, ChromTransferConfig] = {
+    "chromtransfer": ChromTransferConfig(preset="chromtransfer"),
+    "tiny": ChromTransferConfig(
+        preset="tiny",
+        stem_filters=16,
+        stem_kernel=15,
+        inner_filters=16,
+        block_kernels=(9, 7, 5, 3),
+        n_blocks=2,
+        tail_filters=32,
+        tail_kernels=(5, 3),
+        pretrain_hidden=(64, 32),
+        finetune_hidden=(64, 16),
+    ),
+}
+
+
+def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransferConfig:
+    """Return the config of ``preset`` (a name in :data:`PRESETS` or a config) with ``changes`` applied.
+
+    Raises
+    ------
+    ValueError
+        If ``preset`` is not a known name.
+    """
+    if isinstance(preset, ChromTransferConfig):
+        base = preset
+    elif preset in PRESETS:
+        base = PRESETS[preset]
+    else:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or pass a ChromTransferConfig.")
+    return base.replace(**changes) if changes else base

@@ -1,0 +1,157 @@
+"""Model folders: ``model.safetensors`` (weights), ``config.json`` (config + card), ``README.md`` (card).
+
+A folder is written under a temporary name and renamed into place, so a reader
+never sees a half-written model. Nothing is unpickled when loading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ._config import ChromTransferConfig
+from ._network import ChromTransfer, count_parameters
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "README.md"
+FORMAT_VERSION = 1
+
+
+def save_model(model: ChromTransfer, path: str | os.PathLike, *, card: dict[str, Any] | None = None) -> Path:
+    """Save ``model`` to the folder ``path`` (replaced atomically if it exists).
+
+    Parameters
+    ----------
+    model
+        The network; its ``config`` is saved with the weights.
+    path
+        Destination folder.
+    card
+        JSON-safe metadata kept in ``config.json`` under ``'card'`` and rendered in
+        ``README.md`` (e.g. kind, cell types, training-data fingerprint, history).
+
+    Returns
+    -------
+    The folder's path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from chromseq.models import ChromTransfer, PRESETS, save_model, load_model
+    >>> d = save_model(ChromTransfer(PRESETS["tiny"]), tempfile.mkdtemp() + "/m")
+    >>> load_model(d).config.preset
+    'tiny'
+    """
+    path = Path(path)
+    card = dict(card or {})
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "n_parameters": count_parameters(model),
+        "saved": datetime.now(UTC).isoformat(timespec="seconds"),
+        "card": card,
+    }
+    text = json.dumps(meta, indent=1, allow_nan=True)  # fails here, before anything is written
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        save_file(state, tmp / WEIGHTS_FILE, metadata={"format": "pt", "chromseq_format": str(FORMAT_VERSION)})
+        (tmp / CONFIG_FILE).write_text(text)
+        (tmp / CARD_FILE).write_text(_render_card(meta))
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move folder ``src`` to ``dst``, replacing ``dst``; ``dst`` is never left half-written."""
+    old = None
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.{os.getpid()}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_model_card(path: str | os.PathLike) -> dict[str, Any]:
+    """Return the metadata of the model folder ``path``: ``config``, ``n_parameters``, ``saved``, ``card``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a chromseq model folder.
+    """
+    path = Path(path)
+    cfg_file = path / CONFIG_FILE
+    if not cfg_file.is_file() or not (path / WEIGHTS_FILE).is_file():
+        raise FileNotFoundError(
+            f"{str(path)!r} is not a chromseq model folder (expected {CONFIG_FILE} and {WEIGHTS_FILE} in it)."
+        )
+    meta = json.loads(cfg_file.read_text())
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"model folder {str(path)!r} was written by a newer chromseq; upgrade chromseq to load it.")
+    return meta
+
+
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> ChromTransfer:
+    """Load a model saved by :func:`save_model`, in eval mode.
+
+    Parameters
+    ----------
+    path
+        Model folder.
+    device
+        Where to put the weights.
+
+    Returns
+    -------
+    The :class:`~chromseq.models.ChromTransfer` with its config; weights are read with
+    safetensors (no unpickling).
+    """
+    meta = read_model_card(path)
+    config = ChromTransferConfig.from_dict(meta["config"])
+    model = ChromTransfer(config)
+    state = load_file(Path(path) / WEIGHTS_FILE, device="cpu")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"weights in {str(path)!r} do not fit its config (missing {missing[:3]}, unexpected {unexpected[:3]});"
+            " the folder is corrupt or was edited by hand."
+        )
+    return model.to(device).eval()
+
+
+def _render_card(meta: dict[str, Any]) -> str:
+    cfg, card = meta["config"], meta["card"]
+    lines = [
+        f"# chromseq model: {card.get('name', 'ChromTransfer')}",
+        "",
+        "ChromTransfer network (Salvatore et al. 2023, NAR Genom Bioinform lqad026), saved by chromseq.",
+        "",
+        f"- preset: `{cfg['preset']}`; inner filters F = {cfg['inner_filters']}; input width {cfg['seq_len']} bp",
+        f"- head: {cfg['head']}; outputs: {', '.join(cfg['outputs'])}",
+        f"- parameters: {meta['n_parameters']:,}",
+        f"- saved: {meta['saved']}",
+    ]
+    for key in ("kind", "target", "base", "fingerprint", "chromseq_version"):
+        if key in card:
+            lines.append(f"- {key}: {card[key]}")
+    hist = card.get("history") or {}
+    if hist.get("epoch"):
+        lines.append(f"- epochs trained: {len(hist['epoch'])}; best val_loss: {min(hist['val_loss']):.4g}")
+    lines += ["", "Load with `chromseq.models.load_model(path)` (safetensors; nothing is unpickled).", ""]
+    return "\n".join(lines)

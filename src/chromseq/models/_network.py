@@ -1,0 +1,206 @@
+"""The ChromTransfer network (Salvatore et al. 2023) as pure torch modules.
+
+Layer order follows the published Keras code: every convolution is
+``Conv1d('same') -> ReLU -> BatchNorm -> Dropout``; identity residual blocks add their
+input, projection blocks add a convolved shortcut of the same kernel size. The
+modules hold no training code (that lives in :mod:`chromseq.tl._engine`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._config import ChromTransferConfig
+
+
+class SameConv1d(nn.Conv1d):
+    """``Conv1d`` with Keras' ``'same'`` padding: (N, c_in, L) -> (N, c_out, L).
+
+    For an even kernel k the window at position i spans ``i - (k/2 - 1) .. i + k/2``,
+    as in Keras; computed with symmetric padding k/2 and the first output dropped,
+    which avoids torch's padded copy of the input.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int) -> None:
+        super().__init__(c_in, c_out, kernel, padding=kernel // 2)
+        self._crop = kernel % 2 == 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, c_in, L) -> (N, c_out, L)."""
+        out = super().forward(x)
+        return out[..., 1:] if self._crop else out
+
+
+class ConvUnit(nn.Sequential):
+    """``Conv1d(k, 'same') -> ReLU -> BatchNorm1d -> Dropout``: (N, c_in, L) -> (N, c_out, L)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, cfg: ChromTransferConfig) -> None:
+        super().__init__(
+            SameConv1d(c_in, c_out, kernel),
+            nn.ReLU(),
+            nn.BatchNorm1d(c_out, eps=cfg.bn_eps, momentum=cfg.bn_momentum),
+            nn.Dropout(cfg.dropout),
+        )
+
+
+class ResidualBlock(nn.Module):
+    """Two :class:`ConvUnit` plus a shortcut: the input itself, or a :class:`ConvUnit` when ``c_in != c_out``.
+
+    Parameters
+    ----------
+    c_in, c_out
+        Channels in and out.
+    kernel
+        Kernel size (bp) of every convolution in the block, shortcut included.
+    cfg
+        Network config (dropout, batch-norm settings).
+    projection
+        Use a convolutional shortcut (forced when ``c_in != c_out``).
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, cfg: ChromTransferConfig, *, projection: bool) -> None:
+        super().__init__()
+        self.main = nn.Sequential(ConvUnit(c_in, c_out, kernel, cfg), ConvUnit(c_out, c_out, kernel, cfg))
+        self.shortcut = ConvUnit(c_in, c_out, kernel, cfg) if projection or c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, c_in, L) -> (N, c_out, L)."""
+        return self.main(x) + self.shortcut(x)
+
+
+class ChromTransferBody(nn.Module):
+    """Convolutional body: one-hot (N, 4, L) -> embedding (N, ``cfg.embed_dim``).
+
+    1. conv k=25, 64 ch; 2. projection block k=20, F/2 ch; 3. ``n_blocks`` identity blocks
+    k=15, F/2 ch, whose outputs are concatenated (``n_blocks`` * F/2 ch); 4. projection block
+    k=10, F ch and ``n_blocks`` identity blocks k=5, F ch; 5. conv k=10, 64 ch (with BN and
+    dropout), conv k=5, 64 ch (ReLU only); 6. global average pooling over positions.
+    """
+
+    def __init__(self, cfg: ChromTransferConfig) -> None:
+        super().__init__()
+        half, full = cfg.inner_filters // 2, cfg.inner_filters
+        k_proj1, k_id1, k_proj2, k_id2 = cfg.block_kernels
+        self.stem = ConvUnit(4, cfg.stem_filters, cfg.stem_kernel, cfg)
+        self.proj1 = ResidualBlock(cfg.stem_filters, half, k_proj1, cfg, projection=True)
+        self.stage1 = nn.ModuleList(
+            [ResidualBlock(half, half, k_id1, cfg, projection=False) for _ in range(cfg.n_blocks)]
+        )
+        self.proj2 = ResidualBlock(half * cfg.n_blocks, full, k_proj2, cfg, projection=True)
+        self.stage2 = nn.Sequential(
+            *[ResidualBlock(full, full, k_id2, cfg, projection=False) for _ in range(cfg.n_blocks)]
+        )
+        self.tail = ConvUnit(full, cfg.tail_filters, cfg.tail_kernels[0], cfg)
+        self.last = nn.Sequential(SameConv1d(cfg.tail_filters, cfg.tail_filters, cfg.tail_kernels[1]), nn.ReLU())
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (N, 4, L) -> last convolution's output (N, ``embed_dim``, L), before pooling."""
+        h = self.proj1(self.stem(x))
+        stage1 = []
+        for block in self.stage1:
+            h = block(h)
+            stage1.append(h)
+        h = self.stage2(self.proj2(torch.cat(stage1, dim=1)))
+        return self.last(self.tail(h))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (N, 4, L) -> embedding (N, ``embed_dim``) by global average pooling."""
+        return self.feature_map(x).mean(dim=-1)
+
+
+class Head(nn.Sequential):
+    """Dense head: ``[Linear -> ReLU -> BatchNorm -> Dropout] * len(hidden) -> Linear(1)``.
+
+    (N, ``c_in``) -> logit (N, 1).
+    """
+
+    def __init__(self, c_in: int, hidden: tuple[int, ...], cfg: ChromTransferConfig) -> None:
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers += [
+                nn.Linear(c_in, width),
+                nn.ReLU(),
+                nn.BatchNorm1d(width, eps=cfg.bn_eps, momentum=cfg.bn_momentum),
+                nn.Dropout(cfg.dropout),
+            ]
+            c_in = width
+        layers.append(nn.Linear(c_in, 1))
+        super().__init__(*layers)
+
+
+class ChromTransfer(nn.Module):
+    """ChromTransfer network: body plus one head per output.
+
+    Parameters
+    ----------
+    config
+        Architecture (see :class:`~chromseq.models.ChromTransferConfig`); ``config.head``
+        picks the pre-training head (Dense 512-128-1) or the fine-tuning head (Dense
+        1024-32-1), one per name in ``config.outputs``.
+    generator
+        Seeds the He-normal initialisation (``None``: torch's global generator).
+
+    Attributes
+    ----------
+    body
+        :class:`ChromTransferBody`, one-hot (N, 4, L) -> (N, 64).
+    heads
+        :class:`torch.nn.ModuleList` of :class:`Head`, in the order of ``outputs``.
+    outputs
+        Output names, e.g. ``['open']`` or cell types.
+
+    Notes
+    -----
+    The ``chromtransfer`` preset (F = 64, L = 600) has 652,513 parameters with the
+    pre-training head (body 552,160) and 653,665 with one fine-tuning head; 0.66 GFLOP
+    (a multiply-add counted as 2) per 600-bp sequence, forward.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from chromseq.models import ChromTransfer, PRESETS
+    >>> model = ChromTransfer(PRESETS["tiny"]).eval()
+    >>> model(torch.zeros(2, 4, 600)).shape
+    torch.Size([2, 1])
+    """
+
+    def __init__(self, config: ChromTransferConfig, *, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.body = ChromTransferBody(config)
+        hidden = config.pretrain_hidden if config.head == "pretrain" else config.finetune_hidden
+        self.heads = nn.ModuleList([Head(config.embed_dim, hidden, config) for _ in config.outputs])
+        self.reset_parameters(generator=generator)
+
+    @property
+    def outputs(self) -> list[str]:
+        """Output names, one per logit column."""
+        return list(self.config.outputs)
+
+    def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
+        """He-normal convolution kernels, Glorot-uniform dense weights, zero biases, unit BN."""
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight, generator=generator)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm1d):
+                m.reset_parameters()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One-hot (N, 4, L) -> logits (N, n_outputs)."""
+        if x.ndim != 3 or x.shape[1] != 4:
+            raise ValueError(f"expected one-hot input of shape (N, 4, L), got {tuple(x.shape)}.")
+        emb = self.body(x)
+        return torch.cat([head(emb) for head in self.heads], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"preset={self.config.preset!r}, head={self.config.head!r}, outputs={self.outputs}"
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Return the number of parameters of ``module`` (trainable or not; buffers excluded)."""
+    return sum(p.numel() for p in module.parameters())

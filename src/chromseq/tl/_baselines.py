@@ -1,0 +1,249 @@
+"""Composition baselines: what GC content and k-mer composition alone predict.
+
+On the ChromTransfer data, positives are GC-richer than negatives, so a model
+can score well by learning composition only. Two baselines show how much:
+
+- ``baseline_gc``: the GC fraction of the input window (``obs['gc']``) used directly as the score;
+- ``baseline_kmer``: a logistic regression on standardised k-mer frequencies, fitted on the train split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from chromseq import _keys as K
+from chromseq._codes import gc_fraction
+from chromseq._settings import logger
+from chromseq._validate import require_obs, require_obsm, uns_chromseq
+
+from ._targets import labels, resolve_targets
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+BASELINE_GC = "baseline_gc"
+BASELINE_KMER = "baseline_kmer"
+BASELINE_KIND = "baseline"
+
+
+# -- tensor core: k-mer counting on uint8 codes ----------------------------------------------------------------------
+def kmer_names(k: int, *, rc_collapse: bool = True) -> list[str]:
+    """Names of the k-mer columns of :func:`kmer_counts` (lexicographic; canonical = smaller of k-mer and its RC)."""
+    return [_decode_kmer(i, k) for i in _kmer_columns(k, rc_collapse)[1]]
+
+
+def _decode_kmer(index: int, k: int) -> str:
+    return "".join(K.ALPHABET[(index // 4 ** (k - 1 - j)) % 4] for j in range(k))
+
+
+def _kmer_columns(k: int, rc_collapse: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Map every k-mer index to its column; return (column of each of the 4**k k-mers, k-mer index of each column)."""
+    idx = np.arange(4**k, dtype=np.int64)
+    if not rc_collapse:
+        return idx, idx
+    powers = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
+    digits = (idx[:, None] // powers) % 4  # (4**k, k), most significant first
+    rc = ((3 - digits)[:, ::-1] * powers).sum(axis=1)
+    canonical = np.minimum(idx, rc)
+    kept, column = np.unique(canonical, return_inverse=True)
+    return column, kept
+
+
+def kmer_counts(codes: np.ndarray, k: int, *, rc_collapse: bool = True, chunk_size: int = 4096) -> np.ndarray:
+    """Count the k-mers of each sequence, vectorised over sequences and positions.
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` uint8 codes A0 C1 G2 T3 N4.
+    k
+        k-mer length (1-8).
+    rc_collapse
+        Count a k-mer and its reverse complement in one column (the canonical, lexicographically smaller one).
+    chunk_size
+        Sequences counted at once (bounds memory at about ``chunk_size * L * 8`` bytes).
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, n_kmers)`` float32 counts, columns as :func:`kmer_names`; windows containing N are skipped.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must be (N, L) uint8, got shape {codes.shape}.")
+    if not 1 <= k <= 8:
+        raise ValueError(f"k must be between 1 and 8, got {k}.")
+    column, kept = _kmer_columns(k, rc_collapse)
+    n, width = codes.shape
+    out = np.zeros((n, kept.size), dtype=np.float32)
+    if width < k:
+        return out
+    powers = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
+    for lo in range(0, n, chunk_size):
+        block = codes[lo : lo + chunk_size].astype(np.int64)
+        m = block.shape[0]
+        index = np.zeros((m, width - k + 1), dtype=np.int64)
+        valid = np.ones((m, width - k + 1), dtype=bool)
+        for j in range(k):  # loop over the k offsets only
+            part = block[:, j : width - k + 1 + j]
+            valid &= part < 4
+            index += np.minimum(part, 3) * powers[j]
+        rows = np.broadcast_to(np.arange(m)[:, None], index.shape)
+        flat = rows[valid] * kept.size + column[index[valid]]
+        out[lo : lo + m] = np.bincount(flat, minlength=m * kept.size).reshape(m, kept.size)
+    return out
+
+
+def kmer_features(codes: np.ndarray, ks: Sequence[int], *, rc_collapse: bool = True) -> tuple[np.ndarray, list[str]]:
+    """K-mer frequencies for several k, concatenated: ``(N, n_features)`` float32 and the feature names.
+
+    Each block of one k is divided by the number of valid windows of the sequence, so that
+    sequences with N bases or of another width stay comparable.
+    """
+    blocks, names = [], []
+    for k in ks:
+        counts = kmer_counts(codes, k, rc_collapse=rc_collapse)
+        total = counts.sum(axis=1, keepdims=True)
+        blocks.append(np.divide(counts, total, out=np.zeros_like(counts), where=total > 0))
+        names += kmer_names(k, rc_collapse=rc_collapse)
+    return np.concatenate(blocks, axis=1), names
+
+
+def fit_kmer_model(features: np.ndarray, y: np.ndarray, *, C: float = 1.0):
+    """Fit standardisation + class-balanced logistic regression; return the sklearn pipeline."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
+    return model.fit(features, y)
+
+
+# -- AnnData layer ---------------------------------------------------------------------------------------------------
+def _normalise_ks(k: int | Sequence[int]) -> list[int]:
+    ks = sorted({int(k)} if np.isscalar(k) else {int(x) for x in k})
+    if not ks or ks[0] < 1 or ks[-1] > 8:
+        raise ValueError(f"k must be an int or a list of ints between 1 and 8, got {k!r}.")
+    return ks
+
+
+def gc_scores(adata: AnnData) -> np.ndarray:
+    """Return the ``baseline_gc`` score: ``obs['gc']``, or the GC fraction of ``obsm['sequence']`` when it is absent."""
+    if K.GC in adata.obs.columns:
+        return adata.obs[K.GC].to_numpy(dtype=np.float64)
+    require_obsm(adata, K.SEQUENCE)
+    return gc_fraction(np.asarray(adata.obsm[K.SEQUENCE])).astype(np.float64)
+
+
+def kmer_column(target: str) -> str:
+    """Column of ``obsm['chromseq_baseline']`` holding the k-mer baseline's probability for ``target``."""
+    return f"{BASELINE_KMER}_{target}"
+
+
+def composition_baseline(
+    adata: AnnData,
+    targets: str | Sequence[str] | None = None,
+    *,
+    k: int | Sequence[int] = (1, 2, 3, 4),
+    rc_collapse: bool = True,
+    C: float = 1.0,
+    train_split: str = "train",
+    copy: bool = False,
+) -> AnnData | None:
+    """Fit the k-mer composition baseline for each target on the train split and score every region.
+
+    A logistic regression (class-balanced, L2 with inverse strength ``C``) on standardised k-mer
+    frequencies, fitted only on regions of ``obs['split'] == train_split`` with a known label, then
+    applied to all regions. It shows what sequence composition alone predicts; the GC baseline needs
+    no fit (it is ``obs['gc']``). :func:`chromseq.tl.evaluate` runs this for you.
+
+    Parameters
+    ----------
+    adata
+        Regions AnnData with ``obsm['sequence']`` and ``obs['split']``.
+    targets
+        ``'open'`` (the pretraining target ``obs['open']``), cell types (``var_names``), or a list;
+        ``None``: ``'open'`` when present, then every cell type.
+    k
+        k-mer length(s); frequencies of every listed k are concatenated (default 1- to 4-mers: 180 features
+        with ``rc_collapse``).
+    rc_collapse
+        Merge each k-mer with its reverse complement (the models average both strands too).
+    C
+        Inverse L2 regularisation strength of the logistic regression.
+    train_split
+        The ``obs['split']`` category the model is fitted on.
+    copy
+        Return a modified copy instead of writing to ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy if ``copy=True``. Sets the following fields:
+
+    ``adata.obsm['chromseq_baseline']``
+        DataFrame, one float32 column ``baseline_kmer_<target>`` per target (probability; NaN if no fit was possible).
+        Columns of other targets already there are kept.
+    ``adata.uns['chromseq']['baselines'][column]``
+        ``model`` (``'baseline_kmer'``), ``kind`` (``'baseline'``), ``target``, ``n_train``, the parameters
+        (``k``, ``rc_collapse``, ``C``, ``train_split``), ``features`` (k-mer names) and ``coef``
+        (coefficients on standardised frequencies).
+
+    Examples
+    --------
+    >>> adata = chromseq.datasets.chromtransfer_chr20()  # doctest: +SKIP
+    >>> chromseq.tl.composition_baseline(adata, "K562")  # doctest: +SKIP
+    >>> adata.obsm["chromseq_baseline"]["baseline_kmer_K562"].head()  # doctest: +SKIP
+    """
+    names = resolve_targets(adata, targets)
+    ks = _normalise_ks(k)
+    require_obsm(adata, K.SEQUENCE)
+    require_obs(adata, K.SPLIT)
+    label_sets = {t: labels(adata, t) for t in names}  # validates every target before any fit or write
+    adata = adata.copy() if copy else adata
+    train = adata.obs[K.SPLIT].to_numpy() == train_split
+    features, feature_names = kmer_features(np.asarray(adata.obsm[K.SEQUENCE]), ks, rc_collapse=rc_collapse)
+    params = {"k": ks, "rc_collapse": rc_collapse, "C": C, "train_split": train_split}
+    scores, meta = {}, {}
+    for target in names:
+        column = kmer_column(target)
+        scores[column], meta[column] = _fit_one(features, label_sets[target], train, target, C=C)
+        meta[column].update(params)
+        if np.isfinite(scores[column]).any():
+            meta[column]["features"] = feature_names
+    _write_baselines(adata, scores, meta)
+    return adata if copy else None
+
+
+def _fit_one(
+    features: np.ndarray, y: np.ndarray, train: np.ndarray, target: str, *, C: float
+) -> tuple[np.ndarray, dict]:
+    rows = train & ~np.isnan(y)
+    meta = {"model": BASELINE_KMER, "kind": BASELINE_KIND, "target": target, "n_train": int(rows.sum())}
+    n_pos = int(y[rows].sum())
+    if n_pos == 0 or n_pos == rows.sum():
+        logger.warning(
+            "k-mer baseline for %r not fitted: the train split has %d labelled regions, %d positive (need both classes).",
+            target,
+            int(rows.sum()),
+            n_pos,
+        )
+        return np.full(y.shape, np.nan, dtype=np.float32), meta
+    model = fit_kmer_model(features[rows], y[rows].astype(np.int8), C=C)
+    meta["coef"] = model[-1].coef_.ravel().astype(np.float32)
+    logger.info("k-mer baseline for %r fitted on %d train regions (%d positive).", target, int(rows.sum()), n_pos)
+    return model.predict_proba(features)[:, 1].astype(np.float32), meta
+
+
+def _write_baselines(adata: AnnData, scores: dict, meta: dict) -> None:
+    old = adata.obsm.get(K.BASELINE)
+    frame = old.copy() if isinstance(old, pd.DataFrame) else pd.DataFrame(index=adata.obs_names)
+    for column, values in scores.items():
+        frame[column] = values
+    adata.obsm[K.BASELINE] = frame
+    uns = uns_chromseq(adata)
+    uns[K.UNS_BASELINES] = {**uns.get(K.UNS_BASELINES, {}), **meta}
+    logger.info("added obsm[%r] columns %s and uns[%r][%r]", K.BASELINE, sorted(scores), K.UNS, K.UNS_BASELINES)

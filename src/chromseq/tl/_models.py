@@ -1,0 +1,156 @@
+"""Access to the models recorded in ``adata.uns['chromseq']['models']``.
+
+A record is a plain, h5ad-safe dict: ``kind`` ('pretrain' | 'finetune' | 'scratch'),
+``celltypes`` (list of str, empty for pretrain), ``outputs`` (output names, in logit
+order), ``target`` ('open', a cell type, or a list of them), ``path`` (model folder),
+``preset``, ``config`` (dict), ``history`` (dict of equal-length lists), ``fingerprint``,
+``base`` (pretrained model a fine-tune started from) and ``params``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from chromseq import _keys as K
+from chromseq._settings import logger
+from chromseq._validate import FIX
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+    from chromseq.models import ChromTransfer
+
+ModelKind = Literal["pretrain", "finetune", "scratch"]
+
+_PREFIX = {"pretrain": "pretrained", "finetune": "finetuned", "scratch": "scratch"}
+
+
+def model_name(kind: ModelKind, celltype: str | list[str] | None = None) -> str:
+    """Default name of a model.
+
+    Parameters
+    ----------
+    kind
+        ``'pretrain'``, ``'finetune'`` or ``'scratch'``.
+    celltype
+        One cell type (single-head model), or ``None``/a list (one multi-head model).
+
+    Returns
+    -------
+    ``'pretrained'``, ``'finetuned_<ct>'``, ``'scratch_<ct>'``; ``'finetuned'``/``'scratch'``
+    for a multi-head model.
+
+    Examples
+    --------
+    >>> model_name("finetune", "K562")
+    'finetuned_K562'
+    """
+    if kind not in _PREFIX:
+        raise ValueError(f"kind must be one of {sorted(_PREFIX)}, got {kind!r}.")
+    if kind == "pretrain" or celltype is None or not isinstance(celltype, str):
+        return _PREFIX[kind]
+    return f"{_PREFIX[kind]}_{celltype}"
+
+
+def models_of(adata: AnnData) -> dict[str, dict[str, Any]]:
+    """Return ``adata.uns['chromseq']['models']`` (an empty dict if there is none; nothing is created)."""
+    return adata.uns.get(K.UNS, {}).get(K.UNS_MODELS, {})
+
+
+def get_record(adata: AnnData, name: str) -> dict[str, Any]:
+    """Return the record of model ``name``.
+
+    Raises
+    ------
+    KeyError
+        If ``adata`` has no model of that name (the message lists those it has).
+    """
+    models = models_of(adata)
+    if name not in models:
+        if not models:
+            raise KeyError(f"adata has no trained models (looked for {name!r}): run {FIX[K.UNS_MODELS]} first.")
+        raise KeyError(f"no model named {name!r} in adata.uns['chromseq']['models']; it has {sorted(models)}.")
+    return models[name]
+
+
+def record_outputs(record: dict[str, Any]) -> list[str]:
+    """Output names of a record, in logit order (``['open']`` for a pretrained model)."""
+    if "outputs" in record:
+        return [str(o) for o in np.atleast_1d(record["outputs"])]
+    return [str(c) for c in np.atleast_1d(record.get("celltypes", []))] or ["open"]
+
+
+def get_model(adata: AnnData, name: str) -> ChromTransfer:
+    """Load the model recorded under ``name``, in eval mode on CPU.
+
+    Parameters
+    ----------
+    adata
+        AnnData with ``uns['chromseq']['models'][name]``.
+    name
+        Model name, e.g. ``'pretrained'`` or ``'finetuned_K562'`` (see :func:`model_name`).
+
+    Returns
+    -------
+    :class:`~chromseq.models.ChromTransfer` mapping one-hot float (N, 4, L) to logits
+    (N, n_outputs); ``model.body`` gives the (N, 64) embedding.
+
+    Raises
+    ------
+    KeyError
+        Unknown name.
+    FileNotFoundError
+        The recorded folder no longer exists.
+
+    Examples
+    --------
+    >>> model = get_model(adata, "finetuned_K562")  # doctest: +SKIP
+    >>> logits = model(one_hot(adata.obsm["sequence"][:8]))  # doctest: +SKIP
+    """
+    from chromseq.models import load_model
+
+    record = get_record(adata, name)
+    path = Path(str(record["path"]))
+    if not path.exists():
+        raise FileNotFoundError(
+            f"model {name!r} was saved to {str(path)!r}, which no longer exists; retrain it, or point "
+            f"adata.uns['chromseq']['models'][{name!r}]['path'] at the folder's new place."
+        )
+    model = load_model(path)
+    logger.debug("loaded model %r from %s", name, path)
+    return model
+
+
+def output_index(adata: AnnData, name: str, celltype: str | None = None) -> int:
+    """Column of ``celltype`` in the logits of model ``name``.
+
+    Parameters
+    ----------
+    adata
+        AnnData with the model recorded.
+    name
+        Model name.
+    celltype
+        A cell type the model predicts; ``None`` is allowed for single-output models
+        (the pretrained model's output is ``'open'``).
+
+    Returns
+    -------
+    The 0-based output column.
+
+    Raises
+    ------
+    KeyError
+        If the model has no output for ``celltype`` (the message lists its outputs).
+    """
+    outputs = record_outputs(get_record(adata, name))
+    if celltype is None:
+        if len(outputs) == 1:
+            return 0
+        raise ValueError(f"model {name!r} has several outputs {outputs}: pass celltype=<one of them>.")
+    if celltype not in outputs:
+        raise KeyError(f"model {name!r} has no output for {celltype!r}; its outputs are {outputs}.")
+    return outputs.index(celltype)

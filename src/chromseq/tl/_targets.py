@@ -1,0 +1,137 @@
+"""Labels and scores of evaluation targets, shared by ``tl.evaluate`` and the ``pl`` curve plots.
+
+A *target* is ``'open'`` (the pretraining label ``obs['open']``) or a cell type (a column of ``X``).
+A *score source* is one column of scores for a target: a model prediction (``obsm['chromseq_pred']``
+with its metadata in ``uns['chromseq']['predictions']``) or a composition baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from chromseq import _keys as K
+from chromseq._settings import logger
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: Order in which kinds are listed in tables, legends and bar groups.
+KIND_ORDER = ("pretrain", "finetune", "scratch", "baseline")
+
+
+@dataclass(frozen=True)
+class ScoreSource:
+    """One score column for one target: ``model`` and ``kind`` as in the metrics table, ``scores`` ``(n_obs,)``."""
+
+    model: str
+    kind: str
+    target: str
+    scores: np.ndarray
+
+
+def resolve_targets(adata: AnnData, targets: str | Sequence[str] | None) -> list[str]:
+    """Return targets as a list; ``None`` means ``'open'`` (if ``obs['open']`` exists) then every cell type.
+
+    Raises
+    ------
+    KeyError
+        For a name that is neither ``'open'`` (with ``obs['open']`` present) nor a ``var_name``.
+    """
+    if targets is None:
+        names = ([K.OPEN] if K.OPEN in adata.obs.columns else []) + list(adata.var_names)
+    else:
+        names = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
+    unknown = [t for t in names if t not in adata.var_names and not (t == K.OPEN and K.OPEN in adata.obs.columns)]
+    if unknown:
+        raise KeyError(
+            f"unknown target(s) {unknown}: a target is 'open' (needs obs['open'], from chromseq.pp.read_regions) "
+            f"or a cell type in adata.var_names {list(adata.var_names)}."
+        )
+    if not names:
+        raise ValueError("no target to evaluate: adata has no obs['open'] and no var_names.")
+    return names
+
+
+def labels(adata: AnnData, target: str) -> np.ndarray:
+    """Labels of ``target`` as ``(n_obs,)`` float64: 1 open, 0 closed, NaN unknown."""
+    if target in adata.var_names:
+        column = adata.X[:, adata.var_names.get_loc(target)]
+        column = column.toarray() if hasattr(column, "toarray") else np.asarray(column)
+        return np.asarray(column, dtype=np.float64).ravel()
+    if target == K.OPEN and K.OPEN in adata.obs.columns:
+        return adata.obs[K.OPEN].to_numpy(dtype=np.float64, na_value=np.nan)
+    raise KeyError(f"no labels for target {target!r}: not 'open' and not in adata.var_names {list(adata.var_names)}.")
+
+
+def prediction_meta(adata: AnnData) -> dict[str, dict]:
+    """``{column: {'model', 'kind', 'target'}}`` of the ``obsm['chromseq_pred']`` columns; ``{}`` when none.
+
+    Raises
+    ------
+    KeyError
+        When predictions exist without their metadata, or a column has no metadata.
+    """
+    if K.PRED not in adata.obsm:
+        return {}
+    meta = adata.uns.get(K.UNS, {}).get(K.UNS_PREDICTIONS)
+    columns = list(adata.obsm[K.PRED].columns)
+    missing = [c for c in columns if meta is None or c not in meta]
+    if missing:
+        raise KeyError(
+            f"obsm[{K.PRED!r}] columns {missing} have no entry in uns[{K.UNS!r}][{K.UNS_PREDICTIONS!r}]: "
+            "run chromseq.tl.predict(adata) to write predictions together with their metadata."
+        )
+    return {c: {f: str(meta[c][f]) for f in ("model", "kind", "target")} for c in columns}
+
+
+def select_predictions(adata: AnnData, models: str | Sequence[str] | None) -> dict[str, dict]:
+    """Prediction columns to use: all of them, or those of the named models (model or column names)."""
+    meta = prediction_meta(adata)
+    if models is None:
+        return meta
+    wanted = [models] if isinstance(models, str) else list(models)
+    known = {m["model"] for m in meta.values()} | set(meta)
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        raise KeyError(
+            f"no predictions for model(s) {unknown}; predicted models are {sorted({m['model'] for m in meta.values()})}. "
+            "Run chromseq.tl.predict(adata, models=...) first."
+        )
+    return {c: m for c, m in meta.items() if c in wanted or m["model"] in wanted}
+
+
+def prediction_sources(adata: AnnData, meta: dict[str, dict], target: str) -> list[ScoreSource]:
+    """Score sources of the selected prediction columns whose target is ``target``."""
+    frame = adata.obsm.get(K.PRED)
+    return [
+        ScoreSource(m["model"], m["kind"], target, frame[c].to_numpy(dtype=np.float64))
+        for c, m in meta.items()
+        if m["target"] == target
+    ]
+
+
+def baseline_sources(adata: AnnData, target: str) -> list[ScoreSource]:
+    """Return the GC baseline and, when fitted, the k-mer baseline of ``target``."""
+    from ._baselines import BASELINE_GC, BASELINE_KIND, BASELINE_KMER, gc_scores, kmer_column
+
+    out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
+    frame = adata.obsm.get(K.BASELINE)
+    if frame is not None and kmer_column(target) in frame.columns:
+        out.append(ScoreSource(BASELINE_KMER, BASELINE_KIND, target, frame[kmer_column(target)].to_numpy(np.float64)))
+    else:
+        logger.debug("no k-mer baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
+    return out
+
+
+def targets_of(meta: dict[str, dict]) -> list[str]:
+    """Distinct targets of prediction metadata, in column order."""
+    return list(dict.fromkeys(m["target"] for m in meta.values()))
+
+
+def kind_rank(kind: str) -> int:
+    """Sort key of a model kind (unknown kinds after the known ones)."""
+    return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
