@@ -40,6 +40,7 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
 
 def sha256(path: Path) -> str:
+    """Return the sha256 hex digest of a file."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -52,6 +53,7 @@ def gzip_bytes(data: bytes) -> bytes:
 
 
 def write_label_beds(src: Path, out: Path) -> dict[str, dict]:
+    """Copy the six label BEDs gzipped; return their sha256 and row counts."""
     sources = {}
     for ct in CELLTYPES:
         bed = src / f"{ct}.bed"
@@ -61,8 +63,8 @@ def write_label_beds(src: Path, out: Path) -> dict[str, dict]:
     return sources
 
 
-def draw_background(out: Path, genome: cs.Genome, n: int, seed: int) -> pd.DataFrame:
-    """Run the real pipeline on the bundled BEDs and keep the background windows it draws."""
+def draw_background(out: Path, genome: cs.Genome, n: int, seed: int) -> tuple[pd.DataFrame, dict]:
+    """Run the real pipeline on the bundled BEDs; keep the background windows it draws and its parameters."""
     adata = cs.pp.read_regions({ct: out / f"{ct}.bed.gz" for ct in CELLTYPES}, specific=True)
     cs.pp.add_sequences(adata, genome=genome)
     cs.pp.add_background(adata, genome=genome, n=n, random_state=seed)
@@ -75,7 +77,8 @@ def draw_background(out: Path, genome: cs.Genome, n: int, seed: int) -> pd.DataF
         adata.obs.loc[~adata.obs[K.BACKGROUND], K.GC].mean(),
     )
     (out / "background.bed.gz").write_bytes(gzip_bytes(bg.to_csv(sep="\t", header=False, index=False).encode()))
-    return bg
+    params = dict(adata.uns[K.UNS][K.UNS_PARAMS]["add_background"])
+    return bg, {"method": "chromseq.pp.add_background", **params}
 
 
 def write_slice(src: Path, out: Path, genome: cs.Genome, bg: pd.DataFrame) -> GenomeSlice:
@@ -88,11 +91,17 @@ def write_slice(src: Path, out: Path, genome: cs.Genome, bg: pd.DataFrame) -> Ge
     chrom = genome.resolve("chr20")
     sl = GenomeSlice.from_chromosome(chrom, genome.chromosome(chrom), starts, ends)
     sl.save(out / "sequences.npz")
-    logging.info("sequences.npz: %d intervals, %d bp, %d bytes", len(sl.starts), sl.codes.size, (out / "sequences.npz").stat().st_size)
+    logging.info(
+        "sequences.npz: %d intervals, %d bp, %d bytes",
+        len(sl.starts),
+        sl.codes.size,
+        (out / "sequences.npz").stat().st_size,
+    )
     return sl
 
 
 def main() -> None:
+    """Rebuild the bundle."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     parser.add_argument("--out", type=Path, default=BUNDLE_DIR, help="bundle folder to (re)write")
@@ -107,7 +116,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     sources = write_label_beds(src, args.out)
     genome = cs.Genome(fasta)
-    bg = draw_background(args.out, genome, args.n_background, args.seed)
+    bg, bg_params = draw_background(args.out, genome, args.n_background, args.seed)
     sl = write_slice(src, args.out, genome, bg)
 
     files = sorted(p for p in args.out.iterdir() if p.name != "manifest.json")
@@ -116,7 +125,7 @@ def main() -> None:
         "description": "ChromTransfer labels (six cell lines) on GRCh37 chr20, with the region sequences",
         "genome": {"build": GENOME_BUILD, "chrom": GENOME_CHROM, "fasta": fasta.name, "sha256": sha256(fasta)},
         "sources": sources,
-        "background": {"n": len(bg), "seed": args.seed, "method": "chromseq.pp.add_background"},
+        "background": bg_params,
         "slice": {"intervals": len(sl.starts), "bases": int(sl.codes.size), "n_bases": int((sl.codes == 4).sum())},
         "files": {p.name: {"bytes": p.stat().st_size, "sha256": sha256(p)} for p in files},
         "builder": "scripts/build_chr20_bundle.py",

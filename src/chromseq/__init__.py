@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import datasets, pl, pp, tl
+from . import datasets, io, pl, pp, tl
 from ._settings import settings
 from .genome import Genome
 
@@ -13,4 +13,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["Genome", "datasets", "pl", "pp", "settings", "tl", "__version__"]
+__all__ = ["Genome", "datasets", "io", "pl", "pp", "settings", "tl", "__version__"]

@@ -3,9 +3,9 @@
 Every function in chromseq reads and writes AnnData fields through these
 constants; no key string is spelled twice in the code base.
 
-========================  =====================  ==================================================
+========================= =====================  ==================================================
 where                     constant               content
-========================  =====================  ==================================================
+========================= =====================  ==================================================
 ``obs_names``                                    ``chrom:start-end`` (0-based, half-open)
 ``obs['chrom']``          :data:`CHROM`          categorical chromosome name, as read
 ``obs['start']``          :data:`START`          int64 start of the region (bp, 0-based)
@@ -19,7 +19,7 @@ where                     constant               content
 ``obsm['chromseq_pred']`` :data:`PRED`           DataFrame of predicted probabilities
 ``obsm['contrib_<ct>']``  :func:`contrib_key`    float (n_obs, 4, width) contribution scores
 ``uns['chromseq']``       :data:`UNS`            dict with ``genome``, ``models``, ``metrics``, ``motifs``
-========================  =====================  ==================================================
+========================= =====================  ==================================================
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ MOTIF_MATCHES = "matches"
 MOTIF_CWM = "cwm"
 MOTIF_HCWM = "hypothetical_cwm"
 MOTIF_PPM = "ppm"
+#: pattern -> (4, width) probabilities of its best database match, on the strand it matched.
+MOTIF_MATCH_PPM = "match_ppm"
 
 SPLITS = ("train", "val", "test")
 

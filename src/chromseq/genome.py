@@ -189,7 +189,8 @@ class Genome:
         Parameters
         ----------
         chrom
-            Chromosome of each window: one name, or an array-like ``(n,)``.
+            Chromosome of each window: one name, or an array-like ``(n,)`` (a
+            :class:`pandas.Categorical` is used through its codes, the fastest).
         start, end
             ``(n,)`` 0-based half-open coordinates (bp); every ``end - start`` must be equal.
         pad
@@ -204,9 +205,13 @@ class Genome:
         chroms, starts, width = _check_windows(chrom, start, end)
         out = np.empty((len(starts), width), dtype=np.uint8)
         codes, uniques = _factorize(chroms)
+        if (codes < 0).any():
+            raise ValueError("chrom has missing values; every window needs a chromosome.")
         plan = []
         for i, c in enumerate(uniques):  # validate every chromosome before reading any
             rows = np.flatnonzero(codes == i)
+            if not len(rows):
+                continue
             size = self.size(c)
             bad = (starts[rows] < 0) | (starts[rows] + width > size)
             if bad.any() and not pad:
@@ -326,7 +331,9 @@ def _read_chromosome(path: Path, name: str, record: tuple[int, int, int], blocks
     letters = np.frombuffer(data, dtype=np.uint8)
     letters = letters[(letters != 10) & (letters != 13)]  # drop line breaks
     if len(letters) != size:
-        raise ValueError(f"{path}: sequence {name!r} has {len(letters)} bases but the index says {size}; rebuild the .fai.")
+        raise ValueError(
+            f"{path}: sequence {name!r} has {len(letters)} bases but the index says {size}; rebuild the .fai."
+        )
     return ASCII_TO_CODE[letters]
 
 
@@ -338,9 +345,14 @@ def _check_windows(chrom, start, end) -> tuple[np.ndarray, np.ndarray, int]:
         raise ValueError(f"start and end must be 1-d arrays of one length, got shapes {starts.shape} and {ends.shape}.")
     if not (np.issubdtype(starts.dtype, np.integer) and np.issubdtype(ends.dtype, np.integer)):
         raise ValueError("start and end must be integers (bp, 0-based half-open).")
-    chroms = np.full(len(starts), chrom, dtype=object) if isinstance(chrom, str) else np.asarray(chrom, dtype=object)
-    if chroms.shape != starts.shape:
-        raise ValueError(f"chrom has {chroms.shape[0]} entries but start has {starts.shape[0]}.")
+    if isinstance(chrom, str):
+        chroms = np.full(len(starts), chrom, dtype=object)
+    elif type(chrom).__name__ == "Categorical":  # pandas, kept as codes: no per-region strings
+        chroms = chrom
+    else:
+        chroms = np.asarray(chrom, dtype=object)
+    if len(chroms) != len(starts):
+        raise ValueError(f"chrom has {len(chroms)} entries but start has {len(starts)}.")
     widths = np.unique(ends - starts)
     if len(starts) and (len(widths) != 1 or widths[0] <= 0):
         raise ValueError(
@@ -350,9 +362,11 @@ def _check_windows(chrom, start, end) -> tuple[np.ndarray, np.ndarray, int]:
     return chroms, starts.astype(np.int64), int(widths[0]) if len(starts) else 0
 
 
-def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def _factorize(values) -> tuple[np.ndarray, list[str]]:
     import pandas as pd
 
+    if isinstance(values, pd.Categorical):
+        return values.codes, [str(c) for c in values.categories]
     codes, uniques = pd.factorize(pd.Series(values, dtype=object).astype(str))
     return codes, list(uniques)
 

@@ -71,6 +71,8 @@ class GenomeSlice:
     ----------
     chrom
         Chromosome name as the source FASTA spells it.
+    size
+        Length of the whole chromosome (bp).
     starts, ends
         ``(k,)`` int64 sorted disjoint intervals (bp, 0-based half-open).
     codes
@@ -78,6 +80,7 @@ class GenomeSlice:
     """
 
     chrom: str
+    size: int
     starts: np.ndarray
     ends: np.ndarray
     codes: np.ndarray
@@ -91,7 +94,7 @@ class GenomeSlice:
         delta = np.zeros(sequence.size + 1, dtype=np.int32)
         np.add.at(delta, s, 1)
         np.add.at(delta, e, -1)
-        return cls(chrom, s, e, np.asarray(sequence)[np.cumsum(delta[:-1]) > 0])
+        return cls(chrom, int(sequence.size), s, e, np.asarray(sequence)[np.cumsum(delta[:-1]) > 0])
 
     def save(self, path: str | os.PathLike) -> None:
         """Write to a compressed ``.npz`` (2-bit packed bases, N runs, intervals)."""
@@ -99,6 +102,7 @@ class GenomeSlice:
         np.savez_compressed(
             path,
             chrom=np.array(self.chrom),
+            size=np.array(self.size, dtype=np.int64),
             starts=self.starts,
             ends=self.ends,
             length=np.array(self.codes.size, dtype=np.int64),
@@ -112,7 +116,7 @@ class GenomeSlice:
         with np.load(path, allow_pickle=False) as z:
             codes = unpack_2bit(z["packed"], int(z["length"]), z["n_runs"])
             codes.flags.writeable = False
-            return cls(str(z["chrom"]), z["starts"], z["ends"], codes)
+            return cls(str(z["chrom"]), int(z["size"]), z["starts"], z["ends"], codes)
 
     def covered(self, starts: np.ndarray, width: int) -> np.ndarray:
         """Return a bool ``(n,)``: whether each window ``[start, start + width)`` lies inside one interval."""

@@ -9,9 +9,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._codes import gc_fraction
+from chromseq._validate import uns_chromseq
 from chromseq.datasets._bundle import GenomeSlice
 
 logger = logging.getLogger("chromseq")
@@ -22,6 +25,7 @@ BUNDLE_DIR = Path(__file__).parent / "_data" / "chromtransfer_chr20"
 CELLTYPES = ("A549", "GM12878", "HCT116", "HepG2", "K562", "MCF7")
 GENOME_BUILD = "GRCh37"
 GENOME_CHROM = "20"
+REGION_CHROM = "chr20"
 BUNDLED_WIDTH = 600
 
 
@@ -75,14 +79,63 @@ def chromtransfer_chr20(
     from chromseq import pp
 
     cts = _check_celltypes(celltypes)
-    if not 0 < width <= BUNDLED_WIDTH:
+    if not isinstance(width, int | np.integer) or not 0 < width <= BUNDLED_WIDTH:
         raise ValueError(
-            f"width={width}: the bundled sequences cover the {BUNDLED_WIDTH}-bp regions, so width must be in "
+            f"width={width!r}: the bundled sequences cover the {BUNDLED_WIDTH}-bp regions, so width must be an int in "
             f"1..{BUNDLED_WIDTH}. For wider windows use chromseq.pp.add_sequences(adata, genome=<GRCh37 FASTA>)."
         )
     _require_bundle()
-    adata = pp.read_regions({ct: BUNDLE_DIR / f"{ct}.bed.gz" for ct in cts}, specific=True, width=width)
-    raise NotImplementedError(str(adata))
+    adata = pp.read_regions({ct: BUNDLE_DIR / f"{ct}.bed.gz" for ct in cts}, specific=True, width=int(width))
+    genome = _slice()
+    _attach_sequences(adata, genome)
+    if background:
+        _append_background(adata, genome, int(width))
+    if split:
+        pp.split_by_chromosome(adata)
+    manifest = _manifest()
+    uns_chromseq(adata).setdefault(K.UNS_PARAMS, {})["chromtransfer_chr20"] = {
+        "celltypes": cts,
+        "width": int(width),
+        "background": bool(background),
+        "split": bool(split),
+        "background_source": manifest["background"],
+        "genome_sha256": manifest["genome"]["sha256"],
+    }
+    logger.info(
+        "chromtransfer_chr20: %d regions (%d background) x %d cell lines from the bundled files",
+        adata.n_obs,
+        int(adata.obs[K.BACKGROUND].sum()),
+        adata.n_vars,
+    )
+    return adata
+
+
+def _attach_sequences(adata: AnnData, genome: GenomeSlice) -> None:
+    """Set what ``pp.add_sequences`` sets, reading the bundled bases instead of a genome."""
+    chrom, start, end = (adata.obs[k].to_numpy() for k in (K.CHROM, K.START, K.END))
+    if set(chrom.astype(str)) != {REGION_CHROM}:
+        raise ValueError(f"bundled regions must all be on {REGION_CHROM}, found {sorted(set(chrom.astype(str)))}.")
+    codes = genome.windows(start, int(end[0] - start[0]))
+    adata.obsm[K.SEQUENCE] = codes
+    adata.obs[K.GC] = gc_fraction(codes)
+    uns_chromseq(adata)[K.UNS_GENOME] = {
+        "name": GENOME_BUILD,
+        "path": str(BUNDLE_DIR / "sequences.npz"),
+        "source": "chromseq.datasets.chromtransfer_chr20",
+        "chrom_map": {REGION_CHROM: genome.chrom},
+        "sizes": {genome.chrom: int(genome.size)},
+    }
+
+
+def _append_background(adata: AnnData, genome: GenomeSlice, width: int) -> None:
+    """Append the bundled background windows as ``pp.add_background`` appends the windows it draws."""
+    from chromseq.pp._background import _append
+
+    start, end = _background_windows()
+    start = (start + end) // 2 - width // 2  # centred, as read_regions resizes the regions
+    codes = genome.windows(start, width)
+    windows = pd.DataFrame({"chrom": REGION_CHROM, "start": start, "end": start + width, "gc": gc_fraction(codes)})
+    adata._init_as_actual(_append(adata, windows, codes))
 
 
 def _check_celltypes(celltypes: Sequence[str] | None) -> list[str]:
@@ -115,7 +168,5 @@ def _manifest() -> dict:
 
 
 def _background_windows() -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
-
     bed = pd.read_csv(BUNDLE_DIR / "background.bed.gz", sep="\t", header=None, names=[K.CHROM, K.START, K.END])
     return bed[K.START].to_numpy(np.int64), bed[K.END].to_numpy(np.int64)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -15,8 +14,7 @@ from anndata import AnnData
 from chromseq import _keys as K
 from chromseq._codes import gc_fraction
 from chromseq._jaspar import DEFAULT_RELEASE, available_releases
-
-logger = logging.getLogger("chromseq")
+from chromseq._settings import logger, settings
 
 #: Default cell-type grammar: clearly distinct JASPAR (CORE, vertebrates) motifs per cell type.
 DEFAULT_MOTIFS: dict[str, tuple[str, ...]] = {
@@ -102,7 +100,8 @@ def synthetic(
     jaspar_release
         JASPAR release shipped with pyjaspar (``'JASPAR2014'`` ... ``'JASPAR2026'``).
     random_state
-        Seed or :class:`numpy.random.Generator`; the same seed gives the same data.
+        Seed or :class:`numpy.random.Generator` (``None``: ``chromseq.settings.seed``); the same
+        seed gives the same data.
 
     Returns
     -------
@@ -139,8 +138,9 @@ def synthetic(
         "gc_sd": float(gc_sd),
         "cpg_depletion": float(cpg_depletion),
         "jaspar_release": jaspar_release,
-        "random_state": random_state if isinstance(random_state, int) else -1,
     }
+    seed = settings.seed if random_state is None else random_state
+    params["random_state"] = int(seed) if isinstance(seed, int | np.integer) else -1  # -1: a Generator was passed
     _check_params(params)
     table, pwms = _resolve_motifs(spec, jaspar_release)
     if width // hi < int(table["length"].max()):
@@ -149,16 +149,11 @@ def synthetic(
             f"({int(table['length'].max())} bp): increase width or lower n_sites."
         )
 
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(seed)
     groups = [*celltypes, SHARED] if shared else list(celltypes)
     region_class = _assign_classes(n_regions, len(celltypes), frac_background, frac_shared, rng)
     sites = _place_sites(region_class, groups, table, width, lo, hi, rng)
-    codes = _sample_instances(sites, table, pwms, sharpen, rng)
-    seq = _background(sites, codes, n_regions, width, gc, gc_sd, cpg_depletion, rng)
-    for mid, block in codes.items():
-        is_m = sites["matrix_id"] == mid
-        seq[sites["region"][is_m, None], sites["start"][is_m, None] + np.arange(block.shape[1])] = block
-
+    seq = _sequences(sites, table, pwms, params, rng)
     adata = _to_anndata(seq, region_class, celltypes, shared, width)
     adata.uns[K.UNS][K.UNS_SYNTHETIC] = {
         "motifs": table.reset_index(),
@@ -181,6 +176,16 @@ def synthetic(
         K.UNS_SYNTHETIC,
     )
     return adata
+
+
+def _sequences(sites: dict[str, np.ndarray], table, pwms, p: dict, rng) -> np.ndarray:
+    """Sample the instances, draw the GC-compensated background around them, and plant them."""
+    codes = _sample_instances(sites, table, pwms, p["sharpen"], rng)
+    seq = _background(sites, codes, p["n_regions"], p["width"], p["gc"], p["gc_sd"], p["cpg_depletion"], rng)
+    for mid, block in codes.items():
+        is_m = sites["matrix_id"] == mid
+        seq[sites["region"][is_m, None], sites["start"][is_m, None] + np.arange(block.shape[1])] = block
+    return seq
 
 
 def _site_table(sites: dict[str, np.ndarray], table: pd.DataFrame, groups: list[str], obs_names) -> pd.DataFrame:

@@ -67,7 +67,9 @@ def coordinates(table: pd.DataFrame, *, what: str) -> tuple[pd.DataFrame, str | 
     for col in (K.START, K.END):
         values = pd.to_numeric(table[col], errors="coerce")
         if values.isna().any() or not np.all(np.mod(values.to_numpy(dtype=float), 1) == 0):
-            raise ValueError(f"{what}[{col!r}] must hold whole numbers (bp), found {table[col].dtype} with gaps or fractions.")
+            raise ValueError(
+                f"{what}[{col!r}] must hold whole numbers (bp), found {table[col].dtype} with gaps or fractions."
+            )
         frame[col] = values.to_numpy().astype(np.int64)
     check_coordinates(frame, what=what)
     return frame, chrom_col

@@ -194,7 +194,10 @@ class ChromTransfer(nn.Module):
         """One-hot (N, 4, L) -> logits (N, n_outputs)."""
         if x.ndim != 3 or x.shape[1] != 4:
             raise ValueError(f"expected one-hot input of shape (N, 4, L), got {tuple(x.shape)}.")
-        emb = self.body(x)
+        return self.head_logits(self.body(x))
+
+    def head_logits(self, emb: torch.Tensor) -> torch.Tensor:
+        """Embedding (N, ``embed_dim``) -> logits (N, n_outputs), one column per head."""
         return torch.cat([head(emb) for head in self.heads], dim=1)
 
     def extra_repr(self) -> str:

@@ -181,5 +181,9 @@ def parse_region_names(names: pd.Index | pd.Series) -> pd.DataFrame | None:
     if len(parts) == 0 or parts["chrom"].isna().any():
         return None
     return pd.DataFrame(
-        {"chrom": parts["chrom"].to_numpy(), "start": parts["start"].astype(np.int64), "end": parts["end"].astype(np.int64)}
+        {
+            "chrom": parts["chrom"].to_numpy(),
+            "start": parts["start"].astype(np.int64),
+            "end": parts["end"].astype(np.int64),
+        }
     )

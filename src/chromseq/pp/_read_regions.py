@@ -13,9 +13,10 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from .. import _keys as K
-from .._settings import logger
-from .._validate import uns_chromseq
+from chromseq import _keys as K
+from chromseq._settings import logger
+from chromseq._validate import uns_chromseq
+
 from ._bed import RegionFile, chrom_order, parse_region_names, read_region_file
 
 Merge = Literal["auto", "exact", "overlap"]
@@ -150,7 +151,9 @@ def _stack(files: list[RegionFile], width: int | None) -> pd.DataFrame:
         start = rows["center"].to_numpy() - width // 2
         shifted = start < 0
         if shifted.any():
-            logger.warning("read_regions: %d window(s) would start before 0 and were shifted to start at 0", shifted.sum())
+            logger.warning(
+                "read_regions: %d window(s) would start before 0 and were shifted to start at 0", shifted.sum()
+            )
         rows["start"] = np.maximum(start, 0)
         rows["end"] = rows["start"] + width
     return rows
@@ -170,7 +173,13 @@ def _merge_overlap(rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
 
     rank = rows.groupby("cell")["score"].rank(pct=True, method="average").to_numpy()
     remaining = pd.DataFrame(
-        {"Chromosome": rows["chrom"], "Start": rows["start"], "End": rows["end"], "rank": rank, "id": np.arange(len(rows))}
+        {
+            "Chromosome": rows["chrom"],
+            "Start": rows["start"],
+            "End": rows["end"],
+            "rank": rank,
+            "id": np.arange(len(rows)),
+        }
     )
     kept = []
     while len(remaining):
@@ -186,17 +195,26 @@ def _merge_overlap(rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     centers = pd.DataFrame(
         {"Chromosome": rows["chrom"], "Start": rows["center"], "End": rows["center"] + 1, "id": np.arange(len(rows))}
     )
-    targets = windows.rename(columns={"chrom": "Chromosome", "start": "Start", "end": "End"}).assign(region=np.arange(len(windows)))
+    targets = windows.rename(columns={"chrom": "Chromosome", "start": "Start", "end": "End"}).assign(
+        region=np.arange(len(windows))
+    )
     hits = pr.PyRanges(centers).join(pr.PyRanges(targets))
     region_of_row = np.full(len(rows), -1, dtype=np.int64)
     if len(hits):
         region_of_row[hits.df["id"].to_numpy()] = hits.df["region"].to_numpy()
     lost = int((region_of_row < 0).sum())
-    logger.info("read_regions: %d peaks -> %d consensus regions (%d peaks lost to overlap removal)", len(rows), len(windows), lost)
+    logger.info(
+        "read_regions: %d peaks -> %d consensus regions (%d peaks lost to overlap removal)",
+        len(rows),
+        len(windows),
+        lost,
+    )
     return region_of_row, windows
 
 
-def _label_matrix(files, rows: pd.DataFrame, region_of_row: np.ndarray, n_regions: int) -> tuple[np.ndarray, np.ndarray]:
+def _label_matrix(
+    files, rows: pd.DataFrame, region_of_row: np.ndarray, n_regions: int
+) -> tuple[np.ndarray, np.ndarray]:
     mapped = region_of_row >= 0
     cell = rows["cell"].to_numpy()[mapped]
     region = region_of_row[mapped]
@@ -212,7 +230,9 @@ def _label_matrix(files, rows: pd.DataFrame, region_of_row: np.ndarray, n_region
 
 
 def _check_conflicts(files, rows: pd.DataFrame, region: np.ndarray) -> None:
-    frame = pd.DataFrame({"r": region, "c": rows["cell"].to_numpy(), "y": rows["label"].to_numpy(), "line": rows["line"].to_numpy()})
+    frame = pd.DataFrame(
+        {"r": region, "c": rows["cell"].to_numpy(), "y": rows["label"].to_numpy(), "line": rows["line"].to_numpy()}
+    )
     labelled = np.array([f.format == "chromtransfer" for f in files])
     frame = frame[labelled[frame["c"].to_numpy()]]
     n_labels = frame.groupby(["r", "c"])["y"].transform("nunique")
@@ -239,7 +259,9 @@ def _from_table(table: pd.DataFrame | PathLike, *, width: int | None, specific: 
     source = "DataFrame" if isinstance(table, pd.DataFrame) else str(table)
     frame = table.copy() if isinstance(table, pd.DataFrame) else _read_csv_table(Path(table))
     if frame.columns.duplicated().any():
-        raise ValueError(f"duplicate cell type columns {sorted(set(frame.columns[frame.columns.duplicated()]))} in {source}.")
+        raise ValueError(
+            f"duplicate cell type columns {sorted(set(frame.columns[frame.columns.duplicated()]))} in {source}."
+        )
     coord_cols = [K.CHROM, K.START, K.END]
     if set(coord_cols) <= set(frame.columns):
         coords = frame[coord_cols].reset_index(drop=True)
@@ -266,7 +288,9 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"region table {str(path)!r} does not exist.")
     if path.suffix.lower() in (".bed", ".narrowpeak", ".gz") and not path.name.lower().endswith(".csv.gz"):
-        raise ValueError(f"{path} looks like a region file: pass it with its cell type, read_regions({{'K562': path}}).")
+        raise ValueError(
+            f"{path} looks like a region file: pass it with its cell type, read_regions({{'K562': path}})."
+        )
     with open(path, "rb") as fh:
         opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
     with opener(path, "rt", encoding="utf-8", newline="") as fh:
@@ -293,14 +317,18 @@ def _table_coordinates(coords: pd.DataFrame, source: str, width: int | None) -> 
         if bad.any():
             i = int(np.argmax(bad))
             raise ValueError(f"{source}: row {i} ({coords.iloc[i].tolist()}) has {problem}.")
-    out = pd.DataFrame({"chrom": coords[K.CHROM].astype(str).to_numpy(), "start": start.astype(np.int64), "end": end.astype(np.int64)})
+    out = pd.DataFrame(
+        {"chrom": coords[K.CHROM].astype(str).to_numpy(), "start": start.astype(np.int64), "end": end.astype(np.int64)}
+    )
     if width is not None:
         out["start"] = np.maximum((out["start"] + out["end"]) // 2 - width // 2, 0)
         out["end"] = out["start"] + width
     dup = out.duplicated(keep=False)
     if dup.any():
         shown = out[dup].head(4).astype(str).agg(lambda r: f"{r['chrom']}:{r['start']}-{r['end']}", axis=1).tolist()
-        raise ValueError(f"{source}: {dup.sum()} rows give the same window (after resizing), e.g. {shown}; give each region once.")
+        raise ValueError(
+            f"{source}: {dup.sum()} rows give the same window (after resizing), e.g. {shown}; give each region once."
+        )
     return out
 
 
@@ -310,7 +338,9 @@ def _table_values(values: pd.DataFrame, source: str) -> np.ndarray:
         raw = values[col]
         num = pd.to_numeric(raw.astype(object).where(raw.notna(), np.nan), errors="coerce")
         if (num.isna() & raw.notna()).any():
-            raise ValueError(f"{source}: column {col!r} holds non-numeric values such as {raw[num.isna() & raw.notna()].iloc[0]!r}.")
+            raise ValueError(
+                f"{source}: column {col!r} holds non-numeric values such as {raw[num.isna() & raw.notna()].iloc[0]!r}."
+            )
         vals = num.to_numpy(np.float64)
         odd = ~np.isnan(vals) & (vals != 0) & (vals != 1)
         if odd.any():
@@ -323,7 +353,9 @@ def _table_values(values: pd.DataFrame, source: str) -> np.ndarray:
 
 
 # -- output ---------------------------------------------------------------------
-def _build(windows: pd.DataFrame, x: np.ndarray, is_open: np.ndarray, celltypes: list[str], params: dict, width) -> AnnData:
+def _build(
+    windows: pd.DataFrame, x: np.ndarray, is_open: np.ndarray, celltypes: list[str], params: dict, width
+) -> AnnData:
     order_chrom = chrom_order(windows["chrom"])
     rank = pd.Categorical(windows["chrom"].astype(str), categories=order_chrom).codes
     order = np.lexsort((windows["end"].to_numpy(), windows["start"].to_numpy(), rank))
@@ -341,7 +373,9 @@ def _build(windows: pd.DataFrame, x: np.ndarray, is_open: np.ndarray, celltypes:
         },
         index=pd.Index(names, name=None),
     )
-    adata = AnnData(X=np.ascontiguousarray(x[order], dtype=np.float32), obs=obs, var=pd.DataFrame(index=pd.Index(celltypes)))
+    adata = AnnData(
+        X=np.ascontiguousarray(x[order], dtype=np.float32), obs=obs, var=pd.DataFrame(index=pd.Index(celltypes))
+    )
     if width is not None:
         params = {"width": int(width), **params}
     uns_chromseq(adata).setdefault(K.UNS_PARAMS, {})[read_regions.__name__] = params

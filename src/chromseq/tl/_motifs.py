@@ -104,6 +104,8 @@ def motifs(
     ``cwm``, ``hypothetical_cwm``, ``ppm``
         dicts pattern -> (4, length) float32 arrays (ACGT): contribution-weight matrix,
         hypothetical CWM and position probability matrix.
+    ``match_ppm``
+        dict pattern -> (4, width) float32 probabilities of the best match, on the matching strand.
     ``seqlets``
         DataFrame of seqlets per region: region (obs name), start, end (bp in the window,
         0-based half-open), sign, summed attribution, seqlet p-value, best motif and its TOMTOM p-value.
@@ -238,11 +240,22 @@ def _pattern_results(patterns, db: MotifDatabase, n_matches: int, trim_threshold
         table[col] = best[src].reindex(table.index).to_numpy() if len(table) else np.array([], best[src].dtype)
     return {
         K.MOTIF_PATTERNS: table[list(PATTERN_COLUMNS)],
+        K.MOTIF_MATCH_PPM: _match_ppms(best, db),
         K.MOTIF_MATCHES: matches,
         K.MOTIF_CWM: cwm,
         K.MOTIF_HCWM: hcwm,
         K.MOTIF_PPM: ppm,
     }
+
+
+def _match_ppms(best: pd.DataFrame, db: MotifDatabase) -> dict[str, np.ndarray]:
+    """Best match of each pattern as (4, width) float32 probabilities, reverse-complemented if matched on '-'."""
+    index = {motif_id: i for i, motif_id in enumerate(db.ids)}
+    out = {}
+    for pattern, row in best.iterrows():
+        ppm = np.asarray(db.ppms[index[row["motif_id"]]], dtype=np.float32)
+        out[str(pattern)] = np.ascontiguousarray(ppm[::-1, ::-1] if row["strand"] == "-" else ppm)
+    return out
 
 
 def _trim(cwm: np.ndarray, threshold: float) -> tuple[int, int]:

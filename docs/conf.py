@@ -1,0 +1,106 @@
+"""Sphinx configuration of the chromseq documentation.
+
+Build (offline, warnings as errors): ``sphinx-build -W -b html docs docs/_build/html``.
+Environment variables:
+
+- ``CHROMSEQ_DOCS_INTERSPHINX=1``: also use intersphinx (needs the network); without it,
+  third-party references are linked from the URL table in ``_ext/chromseq_docs.py``.
+- ``CHROMSEQ_DOCS_EXECUTE``: myst-nb execution mode for notebooks (``cache`` by default,
+  ``off`` to skip executing them, e.g. in the quick docs test).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from importlib.metadata import metadata
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE / "_ext"))
+
+# -- project --------------------------------------------------------------------------------------
+_meta = metadata("chromseq")
+project = _meta["Name"]
+author = "chromseq developers"
+copyright = f"{date.today().year}, {author}"  # noqa: A001
+version = release = _meta["Version"]
+
+# -- extensions -----------------------------------------------------------------------------------
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx_autodoc_typehints",  # after napoleon
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "sphinxcontrib.bibtex",
+    "chromseq_docs",
+]
+ONLINE = os.environ.get("CHROMSEQ_DOCS_INTERSPHINX", "0") == "1"
+if ONLINE:
+    extensions.append("sphinx.ext.intersphinx")
+    intersphinx_mapping = {
+        "python": ("https://docs.python.org/3", None),
+        "numpy": ("https://numpy.org/doc/stable/", None),
+        "pandas": ("https://pandas.pydata.org/docs/", None),
+        "anndata": ("https://anndata.readthedocs.io/en/stable/", None),
+        "scanpy": ("https://scanpy.readthedocs.io/en/stable/", None),
+        "torch": ("https://docs.pytorch.org/docs/stable/", None),
+        "matplotlib": ("https://matplotlib.org/stable/", None),
+        "scipy": ("https://docs.scipy.org/doc/scipy/", None),
+    }
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+master_doc = "index"
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "jupyter_execute"]
+templates_path = ["_templates"]
+nitpicky = True
+# Names that are not objects anyone documents: typing placeholders of private aliases.
+nitpick_ignore: list[tuple[str, str]] = []
+
+# -- autodoc / autosummary / napoleon / typehints -------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_member_order = "bysource"
+autodoc_default_options = {"show-inheritance": False}
+autodoc_typehints = "description"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_include_init_with_doc = False
+napoleon_use_rtype = True
+napoleon_use_param = True
+napoleon_use_ivar = True
+typehints_defaults = "comma"
+typehints_use_signature = False
+typehints_use_signature_return = False
+always_use_bars_union = True
+typehints_document_rtype = True
+
+# -- myst / myst-nb -------------------------------------------------------------------------------
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "substitution"]
+myst_heading_anchors = 3
+nb_execution_mode = os.environ.get("CHROMSEQ_DOCS_EXECUTE", "cache")
+nb_execution_timeout = 900
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# -- bibliography ---------------------------------------------------------------------------------
+bibtex_bibfiles = ["references.bib"]
+bibtex_default_style = "plain"
+bibtex_reference_style = "author_year"
+
+# -- html -----------------------------------------------------------------------------------------
+html_theme = "sphinx_book_theme"
+html_title = "chromseq"
+html_theme_options = {
+    "repository_url": "https://github.com/chromseq/chromseq",
+    "use_repository_button": True,
+    "path_to_docs": "docs/",
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_show_sourcelink = False

@@ -1,0 +1,432 @@
+"""The one training loop of chromseq; ``tl.pretrain``, ``tl.finetune`` and ``tl.train`` all call :func:`fit`.
+
+Adam/AdamW with the L2 penalty on convolution kernels, class-balanced BCE with logits
+(NaN labels masked), early stopping on validation loss, ReduceLROnPlateau, the best
+weights kept, a checkpoint written atomically after every epoch (resumable, readable
+with ``torch.load(weights_only=True)``), bf16/fp16 autocast on CUDA, reverse-complement
+and shift augmentation on the device. On CPU a run is deterministic given ``spec.seed``:
+epoch ``e`` draws its permutation, augmentation and dropout masks from a seed derived
+from ``(seed, stage, e)``, so a resumed run repeats an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from chromseq._settings import logger, settings
+from chromseq.data import BatchSampler, SequenceDataset, augment_codes, make_loader, to_one_hot
+from chromseq.tl._inference import autocast, embed, progress_disabled, resolve_precision
+
+CHECKPOINT_FORMAT = 1
+HISTORY_KEYS = ("epoch", "stage", "train_loss", "val_loss", "val_auroc", "lr", "seconds")
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Settings of one training stage.
+
+    Parameters
+    ----------
+    max_epochs
+        Epoch budget of the stage (a resumed run counts the epochs already done).
+    batch_size
+        Sequences per optimisation step.
+    learning_rate
+        Initial learning rate.
+    patience
+        Stop after this many epochs without a lower validation loss.
+    lr_patience, lr_factor
+        ReduceLROnPlateau: multiply the rate by ``lr_factor`` after ``lr_patience`` epochs
+        without a validation-loss improvement of at least ``min_delta``.
+    min_delta
+        Smallest improvement counted by the scheduler (absolute, as in Keras).
+    optimizer
+        ``'adam'`` (L2 penalty added to the gradient, as Keras' ``kernel_regularizer``) or
+        ``'adamw'`` (decoupled weight decay).
+    l2
+        Penalty ``l2 * sum(w**2)`` on convolution kernels.
+    rc_augment
+        Reverse-complement each training sequence with probability 1/2.
+    max_shift
+        Random shift of training sequences, in bp (0: none).
+    precision
+        ``'auto'`` (bf16 on CUDA where supported, else fp16; fp32 on CPU), or explicit.
+    seed
+        Seed of the stage's randomness.
+    stage
+        Name recorded in the history (``'train'``, ``'head'``, ``'full'``).
+    freeze_body
+        Train only the heads; the body stays in eval mode (its batch-norm statistics
+        frozen). Embeddings are then computed once per strand and reused every epoch.
+    num_workers
+        DataLoader worker processes.
+    """
+
+    max_epochs: int = 100
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    patience: int = 10
+    lr_patience: int = 5
+    lr_factor: float = 0.1
+    min_delta: float = 1e-4
+    optimizer: Literal["adam", "adamw"] = "adam"
+    l2: float = 1e-4
+    rc_augment: bool = True
+    max_shift: int = 0
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    seed: int = 0
+    stage: str = "train"
+    freeze_body: bool = False
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("max_epochs", "batch_size", "patience", "lr_patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < (0 if name == "max_epochs" else 1):
+                raise ValueError(f"{name} must be a positive int, got {value!r}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        if self.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}.")
+        if self.max_shift < 0:
+            raise ValueError(f"max_shift must be >= 0, got {self.max_shift}.")
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`: per-epoch ``history`` (dict of equal-length lists) and the best epoch."""
+
+    history: dict[str, list] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    stopped_early: bool = False
+
+
+def class_weights(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Balanced class weights per output (``n / (2 n_c)``, NaN ignored) from ``(n, n_outputs)`` labels.
+
+    Raises
+    ------
+    ValueError
+        If an output has no positive or no negative label.
+    """
+    valid = ~np.isnan(labels)
+    n_pos = np.nansum(labels > 0.5, axis=0).astype(float)
+    n = valid.sum(axis=0).astype(float)
+    n_neg = n - n_pos
+    if (n_pos == 0).any() or (n_neg == 0).any():
+        bad = [int(i) for i in np.flatnonzero((n_pos == 0) | (n_neg == 0))]
+        raise ValueError(f"output(s) {bad} have no positive or no negative training label (n_pos={n_pos[bad]}).")
+    return n / (2 * n_pos), n / (2 * n_neg)
+
+
+def weighted_bce(logits: torch.Tensor, y: torch.Tensor, w_pos: torch.Tensor, w_neg: torch.Tensor) -> torch.Tensor:
+    """Class-weighted BCE with logits averaged over known labels; NaN labels are ignored."""
+    known = ~torch.isnan(y)
+    y0 = torch.nan_to_num(y)
+    w = torch.where(y0 > 0.5, w_pos, w_neg) * known
+    loss = F.binary_cross_entropy_with_logits(logits.float(), y0, weight=w, reduction="sum")
+    return loss / known.sum().clamp_min(1)
+
+
+def _epoch_seed(seed: int, stage: str, epoch: int) -> int:
+    stage_code = int.from_bytes(stage.encode()[:8].ljust(8, b"\0"), "little")
+    return int(np.random.SeedSequence([seed, stage_code, epoch]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def dist_info() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process (``(0, 1)`` unless torch.distributed is initialised)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def _make_optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    kernels = [m.weight for m in model.modules() if isinstance(m, nn.Conv1d) and m.weight.requires_grad]
+    kernel_ids = {id(p) for p in kernels}
+    others = [p for p in params if id(p) not in kernel_ids]
+    if spec.optimizer == "adam":  # gradient of l2 * sum(w^2) is 2 * l2 * w
+        groups = [{"params": kernels, "weight_decay": 2 * spec.l2}, {"params": others, "weight_decay": 0.0}]
+        return torch.optim.Adam([g for g in groups if g["params"]], lr=spec.learning_rate)
+    groups = [{"params": kernels, "weight_decay": spec.l2}, {"params": others, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=spec.learning_rate)
+
+
+class _Batches:
+    """Turns index batches into model inputs: one-hot sequences, or cached embeddings when the body is frozen."""
+
+    def __init__(self, model, data: SequenceDataset, spec: TrainSpec, device, *, cache: bool, train: bool) -> None:
+        self.data, self.spec, self.device, self.train = data, spec, device, train
+        self.emb = None
+        if cache:  # body frozen: one embedding per strand, reused every epoch
+            strands = (False, True) if (train and spec.rc_augment) else (False,)
+            self.emb = [
+                embed(model, data, rc=rc, batch_size=max(spec.batch_size, 256), device=device) for rc in strands
+            ]
+
+    def loader(self, generator: torch.Generator | None, rank: int = 0, world: int = 1):
+        sampler = BatchSampler(
+            len(self.data), self.spec.batch_size, shuffle=self.train, generator=generator, rank=rank, world_size=world
+        )
+        if self.emb is not None:
+            return ((torch.as_tensor(idx), None) for idx in sampler), len(sampler)
+        pin = self.device.type == "cuda"
+        return make_loader(self.data, sampler, num_workers=self.spec.num_workers, pin_memory=pin), len(sampler)
+
+    def inputs(self, item, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Return ``(x, y, is_embedding)`` on the device for one loader item."""
+        if self.emb is not None:
+            idx = item[0]
+            y = torch.from_numpy(self.data.labels[self.data.rows[idx.numpy()]]).to(self.device)
+            x = self.emb[0][idx.to(self.emb[0].device)]
+            if len(self.emb) == 2:
+                flip = (torch.rand(len(idx), generator=generator) < 0.5).to(x.device)
+                x = torch.where(flip[:, None], self.emb[1][idx.to(x.device)], x)
+            return x.to(self.device, non_blocking=True), y, True
+        codes, y = item
+        codes = codes.to(self.device, non_blocking=True)
+        if self.train and (self.spec.rc_augment or self.spec.max_shift):
+            codes, _ = augment_codes(codes, generator=generator, rc=self.spec.rc_augment, max_shift=self.spec.max_shift)
+        return to_one_hot(codes), y.to(self.device, non_blocking=True), False
+
+
+def _forward(model, x: torch.Tensor, is_emb: bool) -> torch.Tensor:
+    return model.head_logits(x) if is_emb else model(x)
+
+
+def _set_mode(model, *, train: bool, freeze_body: bool) -> None:
+    model.train(train)
+    if freeze_body:
+        model.body.eval()
+
+
+def _auroc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    scores = []
+    for j in range(y.shape[1]):
+        known = ~np.isnan(y[:, j])
+        yj = y[known, j] > 0.5
+        if yj.any() and not yj.all():
+            scores.append(roc_auc_score(yj, p[known, j]))
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+@torch.no_grad()
+def _validate(model, batches: _Batches, weights, precision) -> tuple[float, float]:
+    _set_mode(model, train=False, freeze_body=False)
+    loader, _ = batches.loader(None)
+    total, count, ys, ps = 0.0, 0, [], []
+    for item in loader:
+        x, y, is_emb = batches.inputs(item, None)
+        with autocast(batches.device, precision):
+            logits = _forward(model, x, is_emb)
+        known = int((~torch.isnan(y)).sum())
+        total += float(weighted_bce(logits, y, *weights)) * known
+        count += known
+        ys.append(y.cpu().numpy())
+        ps.append(torch.sigmoid(logits.float()).cpu().numpy())
+    return total / max(count, 1), _auroc(np.concatenate(ys), np.concatenate(ps))
+
+
+def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_seed, desc) -> float:
+    from tqdm.auto import tqdm
+
+    generator = torch.Generator().manual_seed(epoch_seed)
+    rank, world = dist_info()
+    loader, n_batches = batches.loader(generator, rank, world)
+    _set_mode(model, train=True, freeze_body=spec.freeze_body)
+    total, count = 0.0, 0
+    devices = [batches.device] if batches.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):  # dropout masks from the epoch seed; the caller's RNG is restored
+        torch.manual_seed(epoch_seed)
+        bar = tqdm(loader, total=n_batches, desc=desc, leave=False, disable=progress_disabled())
+        for item in bar:
+            x, y, is_emb = batches.inputs(item, generator)
+            with autocast(batches.device, precision):
+                logits = _forward(model, x, is_emb)
+            loss = weighted_bce(logits, y, *weights)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            n = int((~torch.isnan(y)).sum())
+            total, count = total + float(loss.detach()) * n, count + n
+            bar.set_postfix(loss=f"{total / max(count, 1):.4f}", refresh=False)
+    return total / max(count, 1)
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, *, stage: str, fingerprint: str, config: str) -> dict[str, Any]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    for key, want in (("stage", stage), ("fingerprint", fingerprint), ("config", config)):
+        if ckpt.get(key) != want:
+            what = {"fingerprint": "other training data", "config": "another model config/preset"}.get(key, key)
+            raise ValueError(
+                f"checkpoint {str(path)!r} was written for {what} ({key} differs); delete it or pass resume=False."
+            )
+    return ckpt
+
+
+def fit(
+    model: nn.Module,
+    train: SequenceDataset,
+    val: SequenceDataset,
+    spec: TrainSpec,
+    *,
+    device: torch.device | str | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    fingerprint: str = "",
+    epoch_offset: int = 0,
+    callback: Callable[[int, dict[str, list]], None] | None = None,
+) -> FitResult:
+    """Train ``model`` on ``train``, early-stopping on ``val``; the best weights are loaded at the end.
+
+    Parameters
+    ----------
+    model
+        A :class:`~chromseq.models.ChromTransfer` (or any module with ``body``, ``head_logits``).
+    train, val
+        Datasets of codes (n, L) and labels (n, n_outputs), NaN = unknown.
+    spec
+        Stage settings.
+    device
+        Torch device (``None``: :attr:`chromseq.settings.device`).
+    checkpoint
+        File written (atomically) after every epoch; with ``resume`` an existing one is continued.
+    resume
+        Continue from ``checkpoint`` if it exists (it must match ``fingerprint``, config and stage).
+    fingerprint
+        Training-data fingerprint kept in the checkpoint.
+    epoch_offset
+        Added to epoch numbers in the history (for a second stage).
+    callback
+        Called as ``callback(epoch, history)`` after each epoch (on rank 0).
+
+    Returns
+    -------
+    :class:`FitResult`; ``model`` holds the best weights, on ``device``.
+    """
+    device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
+    precision = resolve_precision(spec.precision, device)
+    weights = tuple(torch.as_tensor(w, dtype=torch.float32, device=device) for w in class_weights(_labels(train)))
+    if len(val) == 0:
+        raise ValueError("no validation rows: give obs['split'] some 'val' rows (chromseq.pp.split_by_chromosome).")
+    model.to(device)
+    for p in model.body.parameters():
+        p.requires_grad_(not spec.freeze_body)
+    cache = spec.freeze_body and spec.max_shift == 0
+    train_b = _Batches(model, train, spec, device, cache=cache, train=True)
+    val_b = _Batches(model, val, spec, device, cache=cache, train=False)
+    opt = _make_optimizer(model, spec)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=spec.lr_factor, patience=spec.lr_patience, threshold=spec.min_delta, threshold_mode="abs"
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
+    result, start, bad = FitResult(), 0, 0
+    best_state = _state_copy(model)
+    config = json.dumps(model.config.to_dict(), sort_keys=True) if hasattr(model, "config") else ""
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if resume and ckpt_path is not None and ckpt_path.exists():
+        ck = _load_checkpoint(ckpt_path, stage=spec.stage, fingerprint=fingerprint, config=config)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["scheduler"])
+        best_state, start, bad = ck["best_state"], int(ck["epoch"]), int(ck["bad_epochs"])
+        result = FitResult({k: list(v) for k, v in ck["history"].items()}, int(ck["best_epoch"]))
+        result.best_val_loss, result.stopped_early = float(ck["best_val_loss"]), bool(ck["stopped_early"])
+        logger.info("resuming stage %r from %s after epoch %d", spec.stage, ckpt_path, start)
+    rank, _ = dist_info()
+    for epoch in range(start, spec.max_epochs):
+        if result.stopped_early:
+            break
+        t0 = time.perf_counter()
+        seed = _epoch_seed(spec.seed, spec.stage, epoch)
+        desc = f"{spec.stage} {epoch + 1}/{spec.max_epochs}"
+        train_loss = _train_epoch(model, train_b, opt, scaler, weights, spec, precision, seed, desc)
+        if not math.isfinite(train_loss):
+            raise FloatingPointError(f"training loss became {train_loss} in epoch {epoch + 1}: lower learning_rate.")
+        val_loss, val_auroc = _validate(model, val_b, weights, precision)
+        lr = opt.param_groups[0]["lr"]
+        sched.step(val_loss)
+        _append(result.history, epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, val_auroc, lr, t0)
+        if val_loss < result.best_val_loss:
+            result.best_val_loss, result.best_epoch, bad = val_loss, epoch + 1 + epoch_offset, 0
+            best_state = _state_copy(model)
+        else:
+            bad += 1
+        result.stopped_early = bad >= spec.patience
+        logger.info(
+            "%s epoch %d: train_loss %.4f val_loss %.4f val_auroc %.3f lr %.2g",
+            spec.stage,
+            epoch + 1,
+            train_loss,
+            val_loss,
+            val_auroc,
+            lr,
+        )
+        if rank == 0 and ckpt_path is not None:
+            _save_checkpoint(
+                ckpt_path, _payload(model, opt, sched, best_state, result, epoch + 1, bad, spec, fingerprint, config)
+            )
+        if rank == 0 and callback is not None:
+            callback(epoch + 1, result.history)
+    model.load_state_dict(best_state)
+    return result
+
+
+def _labels(data: SequenceDataset) -> np.ndarray:
+    if data.labels is None:
+        raise ValueError("training data has no labels.")
+    return data.labels[data.rows]
+
+
+def _append(history, epoch, stage, train_loss, val_loss, val_auroc, lr, t0) -> None:
+    row = (epoch, stage, float(train_loss), float(val_loss), float(val_auroc), float(lr), time.perf_counter() - t0)
+    for key, value in zip(HISTORY_KEYS, row, strict=True):
+        history[key].append(value)
+
+
+def _payload(model, opt, sched, best_state, result, epoch, bad, spec, fingerprint, config) -> dict[str, Any]:
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "stage": spec.stage,
+        "fingerprint": fingerprint,
+        "config": config,
+        "spec": json.dumps(dataclasses.asdict(spec), sort_keys=True),
+        "epoch": epoch,
+        "bad_epochs": bad,
+        "model": _state_copy(model),
+        "optimizer": copy.deepcopy(opt.state_dict()),
+        "scheduler": sched.state_dict(),
+        "best_state": best_state,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early,
+        "history": {k: list(v) for k, v in result.history.items()},
+    }

@@ -1,0 +1,113 @@
+"""Batched inference shared by the training loop and ``tl.predict``: precision, autocast, embeddings, probabilities."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+from torch import nn
+
+from chromseq._settings import settings
+from chromseq.data import BatchSampler, SequenceDataset, make_loader, to_one_hot
+
+_COMPLEMENT = torch.tensor([3, 2, 1, 0, 4], dtype=torch.uint8)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """Compute dtype for ``precision`` on ``device``: ``'auto'`` is bf16 (else fp16) on CUDA and fp32 elsewhere."""
+    table = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if precision == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision not in table:
+        raise ValueError(f"precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {precision!r}.")
+    return table[precision]
+
+
+def autocast(device: torch.device, dtype: torch.dtype):
+    """Autocast context for ``dtype`` (a no-op for fp32)."""
+    if dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def progress_disabled() -> bool | None:
+    """``disable=`` argument for tqdm: off below verbosity 1, else tqdm's own rule (off when not a TTY)."""
+    return True if settings.verbosity < 1 else None
+
+
+def _rc(codes: torch.Tensor) -> torch.Tensor:
+    return _COMPLEMENT.to(codes.device)[codes.long()].flip(-1)
+
+
+def _batches(data: SequenceDataset, batch_size: int, device: torch.device):
+    sampler = BatchSampler(len(data), batch_size, shuffle=False)
+    for codes, _ in make_loader(data, sampler, pin_memory=device.type == "cuda"):
+        yield codes.to(device, non_blocking=True)
+
+
+@torch.no_grad()
+def embed(model: nn.Module, data: SequenceDataset, *, rc: bool, batch_size: int, device: torch.device) -> torch.Tensor:
+    """Body embeddings ``(n, embed_dim)`` float32 of ``data`` (reverse-complemented if ``rc``), in eval mode."""
+    was_training = model.body.training
+    model.body.eval()
+    out = []
+    try:
+        for codes in _batches(data, batch_size, device):
+            out.append(model.body(to_one_hot(_rc(codes) if rc else codes)).float())
+    finally:
+        model.body.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, model.config.embed_dim, device=device)
+
+
+@torch.no_grad()
+def predict_proba(
+    model: nn.Module,
+    data: SequenceDataset,
+    *,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    rc_average: bool = True,
+    precision: str = "auto",
+) -> np.ndarray:
+    """Probabilities ``(n, n_outputs)`` float32 for the rows of ``data``; the model's device and mode are restored.
+
+    Parameters
+    ----------
+    model
+        Maps one-hot (N, 4, L) to logits (N, n_outputs).
+    data
+        Codes to score.
+    batch_size
+        Sequences per forward pass (does not change the result).
+    device
+        Where to run (``None``: :attr:`chromseq.settings.device`).
+    rc_average
+        Average the probabilities of each sequence and its reverse complement.
+    precision
+        See :func:`resolve_precision`.
+    """
+    from tqdm.auto import tqdm
+
+    device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
+    dtype = resolve_precision(precision, device)
+    first = next(model.parameters(), None)
+    old_device, was_training = (first.device if first is not None else device), model.training
+    model.to(device).eval()
+    out = []
+    try:
+        n_batches = -(-len(data) // batch_size)
+        for codes in tqdm(
+            _batches(data, batch_size, device), total=n_batches, leave=False, disable=progress_disabled()
+        ):
+            with autocast(device, dtype):
+                p = torch.sigmoid(model(to_one_hot(codes)).float())
+                if rc_average:
+                    p = (p + torch.sigmoid(model(to_one_hot(_rc(codes))).float())) / 2
+            out.append(p.cpu().numpy())
+    finally:
+        model.to(old_device).train(was_training)
+    n_out = len(getattr(model, "outputs", [])) or 1
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, n_out), np.float32)

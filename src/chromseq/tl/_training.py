@@ -1,0 +1,176 @@
+"""What ``tl.pretrain``, ``tl.finetune`` and ``tl.train`` share: checks, labels, fingerprints, saving, records."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+import chromseq
+from chromseq import _keys as K
+from chromseq._settings import logger, settings
+from chromseq._validate import require_obs, require_obsm, uns_chromseq
+from chromseq.models import ChromTransfer, ChromTransferConfig, save_model
+from chromseq.tl._engine import TrainSpec
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: Parameters every training verb records in ``record['params']``.
+_SPEC_KEYS = ("batch_size", "learning_rate", "patience", "rc_augment", "max_shift", "optimizer", "precision")
+
+
+def check_regions(adata: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Return ``(codes (n, L) uint8, rows per split)``; raise naming the ``pp`` step that is missing."""
+    require_obsm(adata, K.SEQUENCE)
+    require_obs(adata, K.SPLIT)
+    codes = np.asarray(adata.obsm[K.SEQUENCE])
+    if codes.ndim != 2 or codes.dtype != np.uint8:
+        raise ValueError(
+            f"adata.obsm[{K.SEQUENCE!r}] must be uint8 codes of shape (n_obs, width), got {codes.dtype} "
+            f"{codes.shape}: run chromseq.pp.add_sequences(adata, genome=...)."
+        )
+    split = adata.obs[K.SPLIT].astype(str).to_numpy()
+    unknown = sorted(set(np.unique(split)) - set(K.SPLITS))
+    if unknown:
+        raise ValueError(f"obs[{K.SPLIT!r}] has values {unknown}; expected only {list(K.SPLITS)}.")
+    return codes, {s: np.flatnonzero(split == s) for s in K.SPLITS}
+
+
+def check_width(config: ChromTransferConfig, width: int, what: str) -> None:
+    """Raise if ``width`` (bp) differs from the width the model was trained on."""
+    if config.seq_len != width:
+        raise ValueError(
+            f"{what} was trained on {config.seq_len}-bp sequences but obsm[{K.SEQUENCE!r}] is {width} bp wide: "
+            f"run chromseq.pp.add_sequences(adata, genome=..., width={config.seq_len}) to match it."
+        )
+
+
+def celltype_labels(adata: AnnData, celltypes: list[str]) -> np.ndarray:
+    """``X`` columns of ``celltypes`` as dense float32 ``(n_obs, len(celltypes))``, NaN = unknown."""
+    cols = [adata.var_names.get_loc(c) for c in celltypes]
+    x = adata.X[:, cols]
+    x = x.toarray() if sp.issparse(x) else np.asarray(x)
+    return x.astype(np.float32, copy=False)
+
+
+def check_classes(labels: np.ndarray, names: list[str], train_rows: np.ndarray, val_rows: np.ndarray) -> None:
+    """Raise if an output has no positive or no negative training label, or no labelled validation row."""
+    for j, name in enumerate(names):
+        y = labels[train_rows, j]
+        y = y[~np.isnan(y)]
+        n_pos, n_neg = int((y > 0.5).sum()), int((y <= 0.5).sum())
+        if n_pos == 0 or n_neg == 0:
+            raise ValueError(
+                f"{name!r} has {n_pos} positive and {n_neg} negative labelled rows in the train split; "
+                "both classes are needed (check X, or the split: chromseq.pp.split_by_chromosome)."
+            )
+        if np.isnan(labels[val_rows, j]).all():
+            raise ValueError(f"{name!r} has no labelled row in the val split: choose other val chromosomes.")
+
+
+def log_unlabelled(labels: np.ndarray, names: list[str], rows: np.ndarray) -> None:
+    """Log, per output, how many rows are left out because their label is NaN."""
+    n_nan = np.isnan(labels[rows]).sum(axis=0)
+    for name, n in zip(names, n_nan, strict=True):
+        if n:
+            logger.info("%s: %d of %d train/val rows have no label (NaN) and are left out", name, n, len(rows))
+
+
+def fingerprint(codes: np.ndarray, labels: np.ndarray, split: np.ndarray, rows: np.ndarray) -> str:
+    """SHA-256 of the sequence bytes, labels and split of ``rows`` (read in chunks: no full copy)."""
+    h = hashlib.sha256()
+    h.update(np.asarray(codes.shape[1:], np.int64).tobytes())
+    for start in range(0, len(rows), 65536):
+        r = rows[start : start + 65536]
+        h.update(np.ascontiguousarray(codes[r]).tobytes())
+        h.update(np.ascontiguousarray(labels[r], dtype=np.float32).tobytes())
+        h.update(np.asarray(split[r]).astype("U5").tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def spec_kwargs(**kw: Any) -> dict[str, Any]:
+    """Drop ``None`` values (so :class:`TrainSpec` defaults apply)."""
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def model_paths(save_dir: str | Path | None, name: str) -> tuple[Path, Path]:
+    """``(model folder, checkpoint folder)`` for model ``name``."""
+    root = Path(save_dir) if save_dir is not None else settings.model_dir
+    return (root / name).absolute(), (root / f".{name}.ckpt").absolute()
+
+
+def prepare_checkpoints(ckpt_dir: Path, resume: bool) -> None:
+    """Create the checkpoint folder; without ``resume`` a stale one from an earlier run is removed."""
+    if ckpt_dir.exists() and not resume:
+        logger.info("removing checkpoints of an earlier run in %s (pass resume=True to continue it)", ckpt_dir)
+        shutil.rmtree(ckpt_dir)
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+
+
+def merge_histories(*histories: dict[str, list]) -> dict[str, list]:
+    """Concatenate per-stage histories key by key."""
+    out: dict[str, list] = {}
+    for h in histories:
+        for k, v in h.items():
+            out.setdefault(k, []).extend(v)
+    return out
+
+
+def make_record(
+    *,
+    name: str,
+    kind: str,
+    model: ChromTransfer,
+    outputs: list[str],
+    history: dict[str, list],
+    fingerprint: str,
+    spec: TrainSpec,
+    base: str = "",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``uns['chromseq']['models'][name]`` record (also the model card); h5ad-safe."""
+    celltypes = [] if kind == "pretrain" else list(outputs)
+    return {
+        "name": name,
+        "kind": kind,
+        "celltypes": celltypes,
+        "outputs": list(outputs),
+        "target": "open" if kind == "pretrain" else (celltypes[0] if len(celltypes) == 1 else celltypes),
+        "preset": model.config.preset,
+        "config": model.config.to_dict(),
+        "history": {k: list(v) for k, v in history.items()},
+        "fingerprint": fingerprint,
+        "base": base,
+        "chromseq_version": chromseq.__version__,
+        "params": {"max_epochs": spec.max_epochs, "seed": spec.seed, **{k: getattr(spec, k) for k in _SPEC_KEYS}}
+        | dict(extra or {}),
+    }
+
+
+def save_and_record(adata: AnnData, model: ChromTransfer, record: dict[str, Any], path: Path, ckpt_dir: Path) -> None:
+    """Save the model folder (atomically), then record it in ``adata.uns`` and drop its checkpoints."""
+    save_model(model, path, card=record)
+    models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
+    if record["name"] in models:
+        logger.info("replacing model %r in adata.uns['chromseq']['models']", record["name"])
+    models[record["name"]] = {**record, "path": str(path)}
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    best = record["history"]["val_loss"]
+    logger.info(
+        "saved model %r to %s and recorded it in adata.uns['chromseq']['models'][%r] (best val_loss %.4f)",
+        record["name"],
+        path,
+        record["name"],
+        min(best) if best else float("nan"),
+    )
+
+
+def split_array(adata: AnnData) -> np.ndarray:
+    """``obs['split']`` as a str array."""
+    return pd.Series(adata.obs[K.SPLIT]).astype(str).to_numpy()

@@ -1,0 +1,155 @@
+import logging
+
+import numpy as np
+import pyfaidx
+import pytest
+
+import chromseq as cs
+from chromseq._codes import encode, gc_fraction
+from chromseq.genome import base_counts
+
+# ----------------------------------------------------------------------------- real chr20
+
+
+def test_windows_equal_an_independent_pyfaidx_read_with_chr20_mapping(chr20_genome, chr20_fasta):
+    rng = np.random.default_rng(0)
+    starts = rng.integers(60_000, 62_900_000, size=200)
+    codes = chr20_genome.windows("chr20", starts, starts + 600)
+    fasta = pyfaidx.Fasta(str(chr20_fasta), as_raw=True)
+    try:
+        expected = np.stack([encode(fasta["20"][int(s) : int(s) + 600]) for s in starts])
+    finally:
+        fasta.close()
+    np.testing.assert_array_equal(codes, expected)
+
+
+def test_chromosome_is_read_whole_and_read_only(chr20_genome):
+    seq = chr20_genome.chromosome("chr20")
+    assert seq.dtype == np.uint8 and seq.shape == (63_025_520,)
+    assert chr20_genome.sizes == {"20": 63_025_520}
+    with pytest.raises(ValueError, match="read-only"):
+        seq[0] = 0
+
+
+def test_info_is_a_plain_dict_naming_the_chromosome_map(chr20_genome, chr20_fasta):
+    info = chr20_genome.info(["chr20"])
+    assert info["chrom_map"] == {"chr20": "20"}
+    assert info["sizes"] == {"20": 63_025_520}
+    assert info["path"] == str(chr20_fasta.resolve())
+    assert info["name"] == "20" and info["source"] == "fasta"
+
+
+# ----------------------------------------------------------------------------- small FASTA files
+
+
+def test_plain_and_bgzip_fasta_give_the_same_codes(tmp_path, toy_records, fasta_writer):
+    plain = cs.Genome(fasta_writer(tmp_path / "a.fa", toy_records))
+    bgz = cs.Genome(fasta_writer(tmp_path / "a.fa.gz", toy_records, bgzip=True))
+    for name, seq in toy_records.items():
+        np.testing.assert_array_equal(plain.chromosome(name), encode(seq))
+        np.testing.assert_array_equal(bgz.chromosome(name), encode(seq))
+
+
+def test_soft_masked_bases_read_as_upper_case(toy_fasta, toy_records):
+    codes = cs.Genome(toy_fasta).fetch("chr1", 300, 500)
+    assert toy_records["chr1"][300:500].islower()
+    np.testing.assert_array_equal(codes, encode(toy_records["chr1"][300:500].upper()))
+    assert codes.max() < 4
+
+
+@pytest.mark.parametrize(
+    ("asked", "stored"), [("1", "chr1"), ("chr1", "chr1"), ("chr2", "2"), ("chrM", "MT"), ("M", "MT")]
+)
+def test_chromosome_names_are_reconciled_both_ways(toy_fasta, toy_records, asked, stored):
+    genome = cs.Genome(toy_fasta)
+    assert genome.resolve(asked) == stored
+    np.testing.assert_array_equal(genome.fetch(asked, 10, 40), encode(toy_records[stored][10:40]))
+
+
+def test_unknown_chromosome_is_a_key_error_listing_the_genome(toy_fasta):
+    with pytest.raises(KeyError, match=r"chr7.*chr1, 2, MT"):
+        cs.Genome(toy_fasta).windows("chr7", [0], [10])
+    assert "chr7" not in cs.Genome(toy_fasta)
+
+
+def test_window_past_the_chromosome_end_raises_naming_it(toy_fasta):
+    with pytest.raises(ValueError, match=r"MT:200-300.*pad=True"):
+        cs.Genome(toy_fasta).windows(["MT", "MT"], [0, 200], [100, 300])
+
+
+def test_pad_fills_bases_outside_the_chromosome_with_n(toy_fasta, toy_records):
+    codes = cs.Genome(toy_fasta).windows(["MT", "MT"], [200, -10], [300, 90], pad=True)
+    np.testing.assert_array_equal(codes[0, :50], encode(toy_records["MT"][200:250]))
+    assert (codes[0, 50:] == 4).all() and (codes[1, :10] == 4).all()
+    np.testing.assert_array_equal(codes[1, 10:], encode(toy_records["MT"][:90]))
+
+
+def test_windows_keep_the_input_order_across_chromosomes(toy_fasta, toy_records):
+    chrom = ["MT", "chr1", "2", "chr1"]
+    starts = np.array([5, 700, 20, 3])
+    codes = cs.Genome(toy_fasta).windows(chrom, starts, starts + 8)
+    stored = {"MT": "MT", "chr1": "chr1", "2": "2"}
+    expected = [encode(toy_records[stored[c]][s : s + 8]) for c, s in zip(chrom, starts, strict=True)]
+    np.testing.assert_array_equal(codes, np.stack(expected))
+
+
+def test_windows_must_share_one_width(toy_fasta):
+    with pytest.raises(ValueError, match="one positive width"):
+        cs.Genome(toy_fasta).windows("chr1", [0, 10], [100, 120])
+
+
+def test_cache_false_keeps_only_the_last_chromosome(toy_fasta):
+    genome = cs.Genome(toy_fasta, cache=False)
+    genome.chromosome("chr1")
+    genome.chromosome("2")
+    assert list(genome._cache) == ["2"]
+
+
+def test_base_counts_agree_with_gc_fraction():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 5, size=(9000, 603), dtype=np.uint8)  # more rows than a chunk, width not a multiple of 8
+    codes[0] = 4
+    gc, n = base_counts(codes)
+    np.testing.assert_array_equal(n, (codes == 4).sum(1))
+    np.testing.assert_allclose(gc[1:] / (603 - n[1:]), gc_fraction(codes[1:]), rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- opening errors
+
+
+def test_missing_genome_path_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        cs.Genome(tmp_path / "nope.fa")
+
+
+def test_plain_gzip_fasta_raises_naming_bgzip(tmp_path, toy_records, fasta_writer):
+    path = fasta_writer(tmp_path / "g.fa.gz", toy_records, plain_gzip=True)
+    with pytest.raises(ValueError, match="bgzip"):
+        cs.Genome(path)
+
+
+def test_genomepy_name_not_installed_offline_names_the_install_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"genomepy install hg00"):
+        cs.Genome("hg00", genomes_dir=tmp_path, download=False)
+
+
+def test_failed_genomepy_download_names_the_offline_fix(tmp_path, monkeypatch):
+    import genomepy
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(genomepy, "install_genome", offline)
+    with pytest.raises(FileNotFoundError, match=r"genomepy install hg00.*local FASTA.*no network"):
+        cs.Genome("hg00", genomes_dir=tmp_path)
+
+
+def test_installed_genomepy_genome_is_opened_by_name(tmp_path, toy_records, fasta_writer, caplog):
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    fasta_writer(folder / "toy.fa", toy_records)
+    with caplog.at_level(logging.WARNING, logger="chromseq"):
+        genome = cs.Genome("toy", genomes_dir=tmp_path, download=False)
+    assert genome.name == "toy" and genome.info()["source"] == "genomepy"
+    np.testing.assert_array_equal(genome.fetch("chr2", 0, 50), encode(toy_records["2"][:50]))
+    assert not caplog.records  # nothing was downloaded
