@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE / "_ext"))
 _meta = metadata("chromseq")
 project = _meta["Name"]
 author = "chromseq developers"
-copyright = f"{date.today().year}, {author}"  # noqa: A001
+copyright = f"{date.today().year}, {author}"
 version = release = _meta["Version"]
 
 # -- extensions -----------------------------------------------------------------------------------

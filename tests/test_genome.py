@@ -153,3 +153,15 @@ def test_installed_genomepy_genome_is_opened_by_name(tmp_path, toy_records, fast
     assert genome.name == "toy" and genome.info()["source"] == "genomepy"
     np.testing.assert_array_equal(genome.fetch("chr2", 0, 50), encode(toy_records["2"][:50]))
     assert not caplog.records  # nothing was downloaded
+
+
+def test_crlf_line_ends_and_a_missing_final_newline_are_read(tmp_path, toy_records):
+    text = "".join(
+        f">{n}\r\n" + "\r\n".join(s[i : i + 50] for i in range(0, len(s), 50)) + "\r\n" for n, s in toy_records.items()
+    )
+    (tmp_path / "crlf.fa").write_bytes(text.encode())
+    (tmp_path / "open.fa").write_bytes(text.replace("\r\n", "\n").rstrip("\n").encode())
+    for name in ("crlf.fa", "open.fa"):
+        genome = cs.Genome(tmp_path / name)
+        for chrom, seq in toy_records.items():
+            np.testing.assert_array_equal(genome.chromosome(chrom), encode(seq), err_msg=f"{name} {chrom}")

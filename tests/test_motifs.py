@@ -12,17 +12,25 @@ import chromseq as cs
 from chromseq import _keys as K
 from chromseq._jaspar import jaspar, read_meme
 
-#: Planted motifs with distinctive JASPAR matrices (GATA1 is left out: JASPAR's GATA1, GATA2, GATA4
-#: and GATA6 matrices are near-identical, so TOMTOM cannot rank the planted one first).
-PLANTED = {"HepG2": ("MA1494", "MA0047"), "GM12878": ("MA0080",)}  # HNF4A, FOXA2; SPI1
+#: Planted motifs whose JASPAR matrices have no near-twin in JASPAR 2024 CORE vertebrates. GATA1 and
+#: FOXA2 are left out: their matrices are near-identical to GATA2/4/6 and FOXI1/FOXA3, which TOMTOM
+#: ranks first about as often as the planted one (the patterns still match the right family).
+PLANTED = {"HepG2": ("MA1494",), "GM12878": ("MA0080",)}  # HNF4A; SPI1
 SHARED = ("MA0139",)  # CTCF
 
 
 class PWMScanner(torch.nn.Module):
-    """Toy model: log-odds filters of the planted PWMs (both strands) -> ReLU above 70% of the best score -> sum."""
+    """Toy model: log-odds filters of the planted PWMs (both strands) -> ReLU above 70% of the best score -> sum.
 
-    def __init__(self, pwms: list[np.ndarray]) -> None:
+    A weak random linear filter adds the dense low-level signal every trained network has; without
+    it, nearly all windows score exactly zero and TF-MoDISco's Laplacian null is fitted to the motifs.
+    """
+
+    def __init__(self, pwms: list[np.ndarray], noise: float = 0.01) -> None:
         super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.dense = torch.nn.Conv1d(4, 1, 5, padding=2, bias=False)
+        self.dense.weight.data = noise * torch.randn(1, 4, 5, generator=g)
         width = max(p.shape[1] for p in pwms)
         filters = np.zeros((2 * len(pwms), 4, width))
         for i, p in enumerate(pwms):
@@ -35,16 +43,18 @@ class PWMScanner(torch.nn.Module):
         self.relu = torch.nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self.conv(x)).sum(dim=(1, 2))[:, None]
+        return (self.relu(self.conv(x)).sum(dim=(1, 2)) + self.dense(x).sum(dim=(1, 2)))[:, None]
 
 
 @pytest.fixture(scope="module")
 def _discovered():
-    adata = cs.datasets.synthetic(500, width=200, motifs=PLANTED, shared_motifs=SHARED, frac_background=0.3)
+    adata = cs.datasets.synthetic(
+        400, width=400, n_sites=(1, 2), motifs=PLANTED, shared_motifs=SHARED, frac_background=0.3, random_state=0
+    )
     truth = adata.uns[K.UNS][K.UNS_SYNTHETIC]
     model = PWMScanner(list(truth["pwms"].values())).eval()
     cs.tl.contributions(adata, "HepG2", model=model, mask=K.OPEN, n_shuffles=8)
-    cs.tl.motifs(adata, "HepG2", min_metacluster_size=50, n_leiden_runs=8)
+    cs.tl.motifs(adata, "HepG2", min_metacluster_size=50, n_leiden_runs=4)
     return adata
 
 
@@ -91,6 +101,7 @@ def test_seqlets_cover_planted_sites(discovered):
     pairs = sites.astype({"region": str}).merge(pos, on="region", suffixes=("", "_s"))
     hit = pairs[(pairs["start_s"] < pairs["end"]) & (pairs["end_s"] > pairs["start"])]
     covered = len(hit[["region", "start"]].drop_duplicates()) / len(sites)
+    print(covered)
     assert covered > 0.8
 
 

@@ -132,3 +132,9 @@ def test_asking_for_more_windows_than_fit_raises_and_leaves_adata_untouched(toy_
     with pytest.raises(ValueError, match="could not find"):
         cs.pp.add_background(adata, toy_fasta, n=5, gc_match=False, random_state=0)
     assert adata.n_obs == 1
+
+
+def test_chromosomes_named_either_way_are_drawn_away_from_the_regions(chr20_small, chr20_genome):
+    out = cs.pp.add_background(chr20_small, chr20_genome, n=200, chroms=["20"], random_state=0, copy=True)
+    assert set(out.obs[K.CHROM].astype(str)) == {"chr20"}
+    assert out.uns[K.UNS][K.UNS_PARAMS]["add_background"]["chroms"] == ["chr20"]

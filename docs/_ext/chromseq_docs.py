@@ -16,7 +16,6 @@ import builtins
 import importlib
 import inspect
 import pkgutil
-import re
 from pathlib import Path
 
 from docutils import nodes
@@ -80,6 +79,7 @@ ALIASES = {
     "Figure": "matplotlib.figure.Figure",
     "nn.Module": "torch.nn.Module",
 }
+_COLON = "\x00colon\x00"
 #: ``chromseq.settings`` is an instance; its fields are documented on its class.
 SETTINGS_ALIAS = ("chromseq.settings.", "chromseq._settings.ChromseqSettings.")
 
@@ -179,24 +179,28 @@ def returns_as_field(app, what, name, obj, options, lines):
     lines[start + 2 : end] = [":", *["    " + line if line.strip() else "" for line in body], ""]
 
 
-_NOT_A_TYPE = re.compile(r"^(?P<head>[^`:]*[^\w.`:][^`:]*):\s")
-
-
 def data_docstring(app, what, name, obj, options, lines):
-    """Fix two ways a module constant's documentation goes wrong (in place).
+    """Fix two ways the documentation of a constant or property goes wrong (in place).
 
     - A constant re-exported by a package (``chromseq.models.PRESETS``) has its ``#:`` comment in the
       defining submodule; autodoc would show the docstring of its type (``dict``) instead.
-    - Napoleon reads ``text: more`` at the start of a constant's docstring as ``type: description``;
-      when ``text`` is not a dotted name (``uns[UNS][...]``, ``var column``) it is quoted as code instead.
+    - Napoleon reads ``text: more`` on the first line of an attribute's docstring as ``type: description``.
+      Our docstrings give no types (they are in the signature): the colons of that line are hidden from
+      napoleon and put back by :func:`restore_colons`.
     """
-    if what != "data":
+    if what not in ("data", "attribute", "property"):
         return
     type_doc = inspect.cleandoc(getattr(type(obj), "__doc__", None) or "")
-    if type_doc and "\n".join(lines).strip() == type_doc.strip():
+    if what == "data" and type_doc and "\n".join(lines).strip() == type_doc.strip():
         lines[:] = _submodule_attr_doc(name) or []
-    if lines:
-        lines[0] = _NOT_A_TYPE.sub(lambda m: f"``{m['head']}``: ", lines[0], count=1)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if name.startswith("chromseq") and first is not None:
+        lines[first] = lines[first].replace(":", _COLON)
+
+
+def restore_colons(app, what, name, obj, options, lines):
+    """Put back the colons hidden by :func:`data_docstring` (runs after napoleon)."""
+    lines[:] = [line.replace(_COLON, ":") for line in lines]
 
 
 def _submodule_attr_doc(name: str) -> list[str] | None:
@@ -246,6 +250,31 @@ class ModelTable(Directive):
         return node.children
 
 
+class KeysList(Directive):
+    """``.. chromseq-keys::`` documents every constant of :mod:`chromseq._keys` with its value and ``#:`` comment.
+
+    Read from the code at build time (autodoc would leave out the constants without a comment).
+    """
+
+    has_content = False
+
+    def run(self):
+        from chromseq import _keys
+
+        analyzer = ModuleAnalyzer.for_module(_keys.__name__)
+        docs = analyzer.find_attr_docs()
+        order = analyzer.tagorder
+        names = sorted((n for n in vars(_keys) if n.isupper() and n in order), key=order.__getitem__)
+        lines = [f".. py:currentmodule:: {_keys.__name__}", ""]
+        for name in names:
+            lines += [f".. py:data:: {name}", f"   :value: {getattr(_keys, name)!r}", ""]
+            lines += [f"   {line}" for line in docs.get(("", name), [])] + [""]
+        lines += [f".. autofunction:: {_keys.__name__}.contrib_key", ""]
+        node = nodes.container()
+        self.state.nested_parse(StringList(lines), self.content_offset, node)
+        return node.children
+
+
 def _stages():
     """(stage label, config -> output description) in network order; labels name the body's modules."""
     return [
@@ -270,5 +299,7 @@ def setup(app):
     app.connect("missing-reference", resolve_external, priority=900)
     app.connect("autodoc-process-docstring", returns_as_field, priority=400)
     app.connect("autodoc-process-docstring", data_docstring, priority=400)
+    app.connect("autodoc-process-docstring", restore_colons, priority=600)
     app.add_directive("chromseq-model-table", ModelTable)
+    app.add_directive("chromseq-keys", KeysList)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -10,14 +10,13 @@ chromosome decompresses the bgzip blocks directly, which is ~25x faster than
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._codes import ASCII_TO_CODE
+from ._fasta import read_chromosome, read_index
 from ._settings import logger
 
 __all__ = ["Genome"]
@@ -71,7 +70,7 @@ class Genome:
         self._path = path
         self._name = name
         self._source = source
-        self._records, self._blocks = _read_index(path)
+        self._records, self._blocks = read_index(path)
         self._cache_all = cache
         self._cache: dict[str, np.ndarray] = {}
         self._resolved: dict[str, str] = {}
@@ -170,7 +169,7 @@ class Genome:
         if seq is None:
             if not self._cache_all:
                 self._cache.clear()
-            seq = _read_chromosome(self._path, name, self._records[name], self._blocks)
+            seq = read_chromosome(self._path, name, self._records[name], self._blocks)
             seq.flags.writeable = False
             self._cache[name] = seq
         return seq
@@ -281,60 +280,6 @@ def _genomepy_fasta(name: str, genomes_dir, download: bool) -> Path:
         return Path(fasta.genome_file).resolve()
     finally:
         fasta.close()
-
-
-# -- reading --------------------------------------------------------------------
-def _read_index(path: Path) -> tuple[dict[str, tuple[int, int, int]], np.ndarray | None]:
-    """Read (or build) the .fai/.gzi index with pyfaidx; return plain records and bgzip blocks."""
-    import pyfaidx
-
-    try:
-        fai = pyfaidx.Faidx(str(path))
-    except pyfaidx.UnsupportedCompressionFormat as err:
-        raise ValueError(
-            f"{path} is compressed with plain gzip, which has no random access. Recompress it with "
-            f"`gunzip -c {path.name} | bgzip > {_strip_suffix(path.name)}.fa.gz` (htslib), or decompress it."
-        ) from err
-    except pyfaidx.FastaIndexingError as err:
-        raise ValueError(f"{path} is not a valid FASTA file: {err}") from err
-    except OSError as err:
-        raise ValueError(
-            f"cannot read or write the FASTA index of {path} ({err}). Create it with `samtools faidx {path}` "
-            "in a writable folder, or copy the FASTA to one."
-        ) from err
-    try:
-        records = {name: (int(r.rlen), int(r.offset), int(r.bend)) for name, r in fai.index.items()}
-        blocks = None
-        if fai._bgzf:  # (compressed start, uncompressed start) of each bgzip block
-            blocks = np.array([(b.cstart, b.ustart) for b in fai.gzi_index], dtype=np.int64)
-    finally:
-        fai.close()
-    if not records:
-        raise ValueError(f"{path} holds no sequences: is it a FASTA file?")
-    return records, blocks
-
-
-def _read_chromosome(path: Path, name: str, record: tuple[int, int, int], blocks: np.ndarray | None) -> np.ndarray:
-    size, offset, bend = record
-    nbytes = bend - offset
-    logger.info("reading %s (%s bp) from %s", name, f"{size:,}", path.name)
-    with open(path, "rb") as raw:
-        if blocks is None:
-            raw.seek(offset)
-            data = raw.read(nbytes)
-        else:
-            i = int(np.searchsorted(blocks[:, 1], offset, side="right")) - 1
-            raw.seek(int(blocks[i, 0]))
-            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
-                gz.read(offset - int(blocks[i, 1]))
-                data = gz.read(nbytes)
-    letters = np.frombuffer(data, dtype=np.uint8)
-    letters = letters[(letters != 10) & (letters != 13)]  # drop line breaks
-    if len(letters) != size:
-        raise ValueError(
-            f"{path}: sequence {name!r} has {len(letters)} bases but the index says {size}; rebuild the .fai."
-        )
-    return ASCII_TO_CODE[letters]
 
 
 # -- windows --------------------------------------------------------------------

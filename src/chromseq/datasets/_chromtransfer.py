@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -14,10 +13,9 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._codes import gc_fraction
+from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
 from chromseq.datasets._bundle import GenomeSlice
-
-logger = logging.getLogger("chromseq")
 
 #: Folder of the bundled files (label BEDs, background windows, sequences, manifest).
 BUNDLE_DIR = Path(__file__).parent / "_data" / "chromtransfer_chr20"
@@ -64,10 +62,18 @@ def chromtransfer_chr20(
 
     Returns
     -------
-    AnnData of regions x cell lines with ``X`` (1 open, 0 closed, NaN unknown), ``obs['chrom']``
-    (``chr20``), ``obs['start']``, ``obs['end']``, ``obs['open']``, ``obs['background']``,
-    ``obs['gc']``, ``obs['split']`` (if ``split``), ``obsm['sequence']`` (uint8 codes) and
-    ``uns['chromseq']['genome']``.
+    AnnData of 12,061 regions (plus 6,000 background windows) x cell lines with:
+
+    - ``X``: float32, 1 open, 0 closed, NaN unknown (background windows are NaN, as
+      :func:`chromseq.pp.add_background` leaves them).
+    - ``obs['chrom']`` (``chr20``), ``obs['start']``, ``obs['end']`` (GRCh37, 0-based half-open),
+      ``obs['open']``, ``obs['background']``, ``obs['gc']``, ``obs['split']`` (if ``split``).
+    - ``obsm['sequence']``: uint8 codes ``(n_obs, width)``, A0 C1 G2 T3 N4.
+    - ``uns['chromseq']['genome']``: names ``GRCh37`` (chr20 is ``20`` there), so steps that need
+      more sequence (e.g. :func:`chromseq.pp.add_background` without ``genome=``) reopen GRCh37
+      through genomepy.
+    - ``uns['chromseq']['params']``: ``read_regions``, ``split_by_chromosome`` and
+      ``chromtransfer_chr20`` (the options, and how the background windows were drawn).
 
     Examples
     --------

@@ -163,12 +163,15 @@ def _check_extras(adata: AnnData, max_n: float) -> None:
 
 
 def _draw_chromosomes(data_chroms: np.ndarray, chroms, genome: Genome) -> list[str]:
-    names = list(pd.unique(data_chroms)) if chroms is None else [str(c) for c in chroms]
+    """Chromosomes to draw from, spelled as the data spells them (so overlap checks compare like with like)."""
+    present = list(pd.unique(data_chroms))
+    if chroms is None:
+        return present
+    names = [str(c) for c in ([chroms] if isinstance(chroms, str) else chroms)]
     if not names:
         raise ValueError("chroms=[] gives no chromosome to draw background windows from.")
-    for c in names:
-        genome.resolve(c)  # KeyError naming the genome's chromosomes
-    return names
+    by_fasta = {genome.resolve(c): c for c in present}
+    return list(dict.fromkeys(by_fasta.get(genome.resolve(c), c) for c in names))  # KeyError for unknown names
 
 
 # -- sampling -------------------------------------------------------------------

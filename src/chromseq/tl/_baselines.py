@@ -113,7 +113,7 @@ def kmer_features(codes: np.ndarray, ks: Sequence[int], *, rc_collapse: bool = T
     return np.concatenate(blocks, axis=1), names
 
 
-def fit_kmer_model(features: np.ndarray, y: np.ndarray, *, C: float = 1.0):
+def fit_kmer_model(features: np.ndarray, y: np.ndarray, *, C: float = 1e-3):
     """Fit standardisation + class-balanced logistic regression; return the sklearn pipeline."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -150,7 +150,7 @@ def composition_baseline(
     *,
     k: int | Sequence[int] = (1, 2, 3, 4),
     rc_collapse: bool = True,
-    C: float = 1.0,
+    C: float = 1e-3,
     train_split: str = "train",
     copy: bool = False,
 ) -> AnnData | None:
@@ -174,7 +174,10 @@ def composition_baseline(
     rc_collapse
         Merge each k-mer with its reverse complement (the models average both strands too).
     C
-        Inverse L2 regularisation strength of the logistic regression.
+        Inverse L2 regularisation strength of the logistic regression (sklearn's ``C``: the penalty is
+        ``||w||^2 / (2 C)`` against the summed log-loss, so it weakens as regions are added). The default
+        is strong: 5-fold cross-validation on the chr20 train split chose 1e-4 to 1e-3 for all six cell
+        types, and weaker penalties overfit (train AUROC 0.8, held-out 0.55-0.75) and fit slowly.
     train_split
         The ``obs['split']`` category the model is fitted on.
     copy

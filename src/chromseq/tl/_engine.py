@@ -74,6 +74,11 @@ class TrainSpec:
         frozen). Embeddings are then computed once per strand and reused every epoch.
     num_workers
         DataLoader worker processes.
+    bn_recalibration
+        After each epoch, recompute batch-norm running statistics on this many training
+        batches with dropout off (0: keep the running averages of training). Dropout
+        before batch norm otherwise shifts eval-mode activations (the "variance shift"),
+        which in narrow networks made validation loss useless for early stopping.
     """
 
     max_epochs: int = 100
@@ -92,6 +97,7 @@ class TrainSpec:
     stage: str = "train"
     freeze_body: bool = False
     num_workers: int = 0
+    bn_recalibration: int = 32
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "batch_size", "patience", "lr_patience"):
@@ -271,6 +277,33 @@ def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_se
     return total / max(count, 1)
 
 
+@torch.no_grad()
+def _recalibrate_bn(model, batches: _Batches, spec: TrainSpec, precision, seed: int) -> None:
+    """Recompute running statistics of the batch norms being trained, with dropout off (cumulative average)."""
+    _set_mode(model, train=False, freeze_body=False)
+    scope = model.heads if spec.freeze_body else model
+    norms = [m for m in scope.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms or spec.bn_recalibration == 0:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    generator = torch.Generator().manual_seed(seed)
+    loader, _ = batches.loader(generator)
+    try:
+        for i, item in enumerate(loader):
+            if i == spec.bn_recalibration:
+                break
+            x, _, is_emb = batches.inputs(item, generator)
+            with autocast(batches.device, precision):
+                _forward(model, x, is_emb)
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+
+
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -371,6 +404,7 @@ def fit(
         train_loss = _train_epoch(model, train_b, opt, scaler, weights, spec, precision, seed, desc)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} in epoch {epoch + 1}: lower learning_rate.")
+        _recalibrate_bn(model, train_b, spec, precision, seed + 1)
         val_loss, val_auroc = _validate(model, val_b, weights, precision)
         lr = opt.param_groups[0]["lr"]
         sched.step(val_loss)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import torch
 
 import chromseq
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, require_obsm, uns_chromseq
+from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransfer, ChromTransferConfig, save_model
-from chromseq.tl._engine import TrainSpec
+from chromseq.tl._engine import TrainSpec, fit
+from chromseq.tl._models import model_name
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -47,7 +52,8 @@ def check_width(config: ChromTransferConfig, width: int, what: str) -> None:
     if config.seq_len != width:
         raise ValueError(
             f"{what} was trained on {config.seq_len}-bp sequences but obsm[{K.SEQUENCE!r}] is {width} bp wide: "
-            f"run chromseq.pp.add_sequences(adata, genome=..., width={config.seq_len}) to match it."
+            f"read the regions with chromseq.pp.read_regions(..., width={config.seq_len}) and add their sequences "
+            "(chromseq.pp.add_sequences), or use a model trained on this width."
         )
 
 
@@ -174,3 +180,85 @@ def save_and_record(adata: AnnData, model: ChromTransfer, record: dict[str, Any]
 def split_array(adata: AnnData) -> np.ndarray:
     """``obs['split']`` as a str array."""
     return pd.Series(adata.obs[K.SPLIT]).astype(str).to_numpy()
+
+
+def group_names(kind: str, groups: list[list[str]], key_added: str | None, multihead: bool) -> list[str]:
+    """Model names: defaults from :func:`model_name`; ``key_added`` names one model or prefixes several."""
+    if key_added is None:
+        return [model_name(kind, None if multihead else g[0]) for g in groups]
+    if len(groups) == 1:
+        return [key_added]
+    return [f"{key_added}_{g[0]}" for g in groups]
+
+
+def fit_celltypes(
+    adata: AnnData,
+    celltypes: list[str],
+    *,
+    kind: str,
+    make_model: Callable[[tuple[str, ...], torch.Generator], ChromTransfer],
+    stages: list[TrainSpec],
+    multihead: bool,
+    device: str | None,
+    save_dir: str | Path | None,
+    key_added: str | None,
+    resume: bool,
+    budget: int | None = None,
+    base: str = "",
+    extra: dict[str, Any] | None = None,
+) -> list[str]:
+    """Train one model per cell type (or one multi-head model), save and record each; return their names.
+
+    ``stages`` run in order on the same model; with ``budget`` a stage runs at most the
+    epochs the earlier stages left of it (the paper's comparison: same epoch budget).
+    """
+    codes, rows = check_regions(adata)
+    labels = celltype_labels(adata, celltypes)
+    check_classes(labels, celltypes, rows["train"], rows["val"])
+    split = split_array(adata)
+    groups = [list(celltypes)] if multihead else [[c] for c in celltypes]
+    names = group_names(kind, groups, key_added, multihead)
+    for group, name in zip(groups, names, strict=True):
+        cols = [celltypes.index(c) for c in group]
+        y = labels[:, cols]
+        keep = {s: r[~np.isnan(y[r]).all(axis=1)] for s, r in rows.items()}
+        log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
+        fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
+        path, ckpt_dir = model_paths(save_dir, name)
+        prepare_checkpoints(ckpt_dir, resume)
+        model = make_model(tuple(group), torch.Generator().manual_seed(stages[0].seed))
+        train_ds, val_ds = SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"])
+        logger.info("training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"]))
+        histories: list[dict[str, list]] = []
+        done = 0
+        for stage_spec in stages:
+            limit = stage_spec.max_epochs if budget is None else min(stage_spec.max_epochs, budget - done)
+            if limit <= 0:
+                continue
+            spec = dataclasses.replace(stage_spec, max_epochs=limit)
+            result = fit(
+                model,
+                train_ds,
+                val_ds,
+                spec,
+                device=device,
+                checkpoint=ckpt_dir / f"{spec.stage}.pt",
+                resume=resume,
+                fingerprint=fp,
+                epoch_offset=done,
+            )
+            histories.append(result.history)
+            done += len(result.history["epoch"])
+        record = make_record(
+            name=name,
+            kind=kind,
+            model=model,
+            outputs=group,
+            history=merge_histories(*histories),
+            fingerprint=fp,
+            spec=stages[0],
+            base=base,
+            extra=extra,
+        )
+        save_and_record(adata, model.cpu(), record, path, ckpt_dir)
+    return names

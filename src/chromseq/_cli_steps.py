@@ -1,0 +1,277 @@
+"""Subcommands of the ``chromseq`` command line: argument definitions and the calls they make."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._settings import logger
+
+
+def _io_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="input .h5ad")
+    p.add_argument("-o", "--output", required=True, help="output .h5ad (written atomically; may equal input)")
+
+
+def _training_args(p: argparse.ArgumentParser, *, celltype: bool) -> None:
+    _io_args(p)
+    if celltype:
+        p.add_argument("--celltype", nargs="+", default=None, help="cell type(s) (var_names); default: all")
+    p.add_argument("--preset", default="auto", help="model preset: 'tiny', 'chromtransfer', or 'auto' (GPU: full)")
+    p.add_argument("--max-epochs", type=int, default=None, help="maximum epochs (default: the preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
+    p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")
+    p.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
+    p.add_argument("--save-dir", default=None, help="folder for model checkpoints (default: settings.model_dir)")
+
+
+def _training_kwargs(args: argparse.Namespace) -> dict:
+    from ._settings import settings
+
+    kwargs = {
+        "preset": _resolve_preset(args.preset, settings.resolve_device()),
+        "max_epochs": args.max_epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "patience": args.patience,
+        "save_dir": args.save_dir,
+    }
+    if getattr(args, "celltype", None) is not None:
+        kwargs["celltype"] = args.celltype
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def _resolve_preset(preset: str, device) -> str:
+    """``'auto'`` means the full network on a GPU and ``tiny`` on a CPU."""
+    if preset != "auto":
+        return preset
+    chosen = "chromtransfer" if device.type == "cuda" else "tiny"
+    logger.info("preset 'auto' -> %r on %s", chosen, device)
+    return chosen
+
+
+# -- prepare ----------------------------------------------------------------------------------------
+def _prepare_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--regions",
+        nargs="+",
+        required=True,
+        metavar="CELLTYPE=FILE",
+        help="per cell type BED/narrowPeak/ChromTransfer label file, or one CSV table of regions x cell types",
+    )
+    p.add_argument("--genome", required=True, help="genomepy genome name or FASTA path (plain or bgzip)")
+    p.add_argument("--width", type=int, default=600, help="model input width in bp")
+    p.add_argument("--background", type=int, default=None, help="number of GC-matched background windows (0: none)")
+    p.add_argument("--val", nargs="*", default=None, help="validation chromosomes")
+    p.add_argument("--test", nargs="*", default=None, help="test chromosomes")
+    p.add_argument("-o", "--output", required=True, help="output .h5ad")
+
+
+def _prepare(args: argparse.Namespace) -> None:
+    from . import pp
+    from ._io_utils import write_h5ad_atomic
+
+    sources: object
+    if len(args.regions) == 1 and "=" not in args.regions[0]:
+        sources = args.regions[0]
+    else:
+        bad = [r for r in args.regions if "=" not in r]
+        if bad:
+            raise ValueError(f"--regions expects CELLTYPE=FILE pairs, got {bad}.")
+        sources = dict(r.split("=", 1) for r in args.regions)
+    adata = pp.read_regions(sources, width=args.width)
+    pp.add_sequences(adata, args.genome)
+    if args.background != 0:
+        pp.add_background(adata, args.genome, n=args.background)
+    pp.split_by_chromosome(adata, val=args.val or None, test=args.test or None)
+    write_h5ad_atomic(adata, Path(args.output))
+    logger.info("wrote %s (%d regions x %d cell types)", args.output, adata.n_obs, adata.n_vars)
+
+
+# -- training ---------------------------------------------------------------------------------------
+def _pretrain(args: argparse.Namespace) -> None:
+    from . import tl
+    from .cli import run_step
+
+    run_step(args, tl.pretrain, **_training_kwargs(args))
+
+
+def _finetune(args: argparse.Namespace) -> None:
+    from . import tl
+    from .cli import run_step
+
+    kwargs = _training_kwargs(args)
+    kwargs.pop("preset")  # the preset comes from the pretrained model
+    if args.base is not None:
+        kwargs["base"] = args.base
+    run_step(args, tl.finetune, **kwargs)
+
+
+def _finetune_args(p: argparse.ArgumentParser) -> None:
+    _training_args(p, celltype=True)
+    p.add_argument("--base", default=None, help="name of the pretrained model in uns (default: 'pretrained')")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from . import tl
+    from .cli import run_step
+
+    run_step(args, tl.train, **_training_kwargs(args))
+
+
+# -- predict / evaluate -----------------------------------------------------------------------------
+def _predict_args(p: argparse.ArgumentParser) -> None:
+    _io_args(p)
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="model names recorded in the input, model folders, or an .h5ad whose models to apply",
+    )
+    p.add_argument("--batch-size", type=int, default=256, help="sequences per batch")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from . import tl
+    from .cli import run_step
+
+    models = None
+    if args.models is not None:
+        models = [_model_source(m) for m in args.models]
+    run_step(args, tl.predict, models=models, batch_size=args.batch_size)
+
+
+def _model_source(text: str):
+    """An ``.h5ad`` path becomes its AnnData (its models are applied); anything else is passed as is."""
+    path = Path(text)
+    if path.suffix == ".h5ad":
+        from ._io_utils import read_h5ad_checked
+
+        return read_h5ad_checked(path)
+    return text
+
+
+def _evaluate_args(p: argparse.ArgumentParser) -> None:
+    _io_args(p)
+    p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer composition baselines")
+    p.add_argument("--csv", default=None, help="also write the metrics table to this CSV file")
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from . import _keys as K
+    from . import tl
+    from ._io_utils import atomic_path
+    from .cli import run_step
+
+    run_step(args, tl.evaluate, baselines=not args.no_baselines)
+    if args.csv:
+        from ._io_utils import read_h5ad_checked
+
+        table = read_h5ad_checked(Path(args.output)).uns[K.UNS][K.UNS_METRICS]
+        with atomic_path(args.csv) as tmp:
+            table.to_csv(tmp, index=False)
+        logger.info("wrote %s", args.csv)
+
+
+# -- interpretation ---------------------------------------------------------------------------------
+def _contributions_args(p: argparse.ArgumentParser) -> None:
+    _io_args(p)
+    p.add_argument("--celltype", required=True, help="cell type whose fine-tuned model to explain")
+    p.add_argument("--method", default="deep_lift_shap", choices=["deep_lift_shap", "ism", "grad_x_input"])
+    p.add_argument("--split", default=None, help="only regions of this split (e.g. test)")
+    p.add_argument("--positives", action="store_true", help="only regions labelled open for the cell type")
+    p.add_argument("--n-shuffles", type=int, default=20, help="dinucleotide-shuffled references per region")
+
+
+def _contributions(args: argparse.Namespace) -> None:
+    from . import tl
+    from .cli import run_step
+
+    def step(adata):
+        mask = _region_mask(adata, args.celltype, split=args.split, positives=args.positives)
+        return tl.contributions(
+            adata, args.celltype, mask=mask, method=args.method, n_shuffles=args.n_shuffles
+        )
+
+    run_step(args, step)
+
+
+def _region_mask(adata, celltype: str, *, split: str | None, positives: bool):
+    import numpy as np
+
+    from . import _keys as K
+
+    mask = np.ones(adata.n_obs, dtype=bool)
+    if split is not None:
+        if K.SPLIT not in adata.obs:
+            raise KeyError(f"adata.obs[{K.SPLIT!r}] is missing: run chromseq prepare (split_by_chromosome) first.")
+        mask &= (adata.obs[K.SPLIT] == split).to_numpy()
+    if positives:
+        if celltype not in adata.var_names:
+            raise KeyError(f"unknown cell type {celltype!r}; adata.var_names are {list(adata.var_names)}.")
+        mask &= np.asarray(adata[:, celltype].X).ravel() == 1
+    if not mask.any():
+        raise ValueError(f"no region selected (celltype={celltype!r}, split={split!r}, positives={positives}).")
+    return mask
+
+
+def _motifs_args(p: argparse.ArgumentParser) -> None:
+    _io_args(p)
+    p.add_argument("--celltype", required=True, help="cell type whose stored contributions to use")
+    p.add_argument("--motif-db", default=None, help="JASPAR release (e.g. JASPAR2024) or a MEME file")
+
+
+def _motifs(args: argparse.Namespace) -> None:
+    from . import tl
+    from .cli import run_step
+
+    kwargs = {"motif_db": args.motif_db} if args.motif_db else {}
+    run_step(args, tl.motifs, celltype=args.celltype, **kwargs)
+
+
+# -- report / demo ----------------------------------------------------------------------------------
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="an .h5ad after evaluate (and optionally contributions/motifs)")
+    p.add_argument("--out", required=True, help="output folder for figures and report.md")
+
+
+def _report(args: argparse.Namespace) -> None:
+    from ._io_utils import read_h5ad_checked
+    from ._report import write_report
+
+    write_report(read_h5ad_checked(Path(args.input)), Path(args.out))
+
+
+def _demo_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="demo_out", help="output folder (h5ad, models, metrics, figures, report)")
+    p.add_argument("--celltype", nargs="+", default=None, help="cell types to fine-tune (default: all six)")
+    p.add_argument("--preset", default="auto", help="'tiny' (CPU default), 'chromtransfer' (GPU default)")
+    p.add_argument("--quick", action="store_true", help="a few epochs only (smoke test)")
+    p.add_argument("--no-explain", action="store_true", help="skip contributions, motifs and logos")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from ._demo import run_demo
+    from ._settings import settings
+
+    run_demo(
+        Path(args.out),
+        celltypes=args.celltype,
+        preset=_resolve_preset(args.preset, settings.resolve_device()),
+        quick=args.quick,
+        explain=not args.no_explain,
+    )
+
+
+SUBCOMMANDS = {
+    "demo": ("run the whole path on the bundled chr20 data of six cell lines", _demo_args, _demo),
+    "prepare": ("peaks/labels + genome -> regions x cell types .h5ad with sequences and splits", _prepare_args, _prepare),
+    "pretrain": ("train the cell-type agnostic model (open anywhere vs background)", lambda p: _training_args(p, celltype=False), _pretrain),
+    "finetune": ("fine-tune the pretrained model per cell type (frozen body, then all layers)", _finetune_args, _finetune),
+    "train": ("train the same network from scratch per cell type (baseline)", lambda p: _training_args(p, celltype=True), _train),
+    "predict": ("predict accessibility with trained models", _predict_args, _predict),
+    "evaluate": ("AUROC/AUPRC/F1 per model, cell type and split, with composition baselines", _evaluate_args, _evaluate),
+    "contributions": ("per-base contribution scores (DeepLIFT/SHAP, ISM, grad x input)", _contributions_args, _contributions),
+    "motifs": ("TF-MoDISco motifs from stored contributions, matched to JASPAR", _motifs_args, _motifs),
+    "report": ("figures and a markdown report from an evaluated .h5ad", _report_args, _report),
+}

@@ -1,0 +1,115 @@
+"""FASTA reading for :class:`chromseq.Genome`: the index through pyfaidx, whole records as uint8 codes.
+
+``pyfaidx`` reads a whole chromosome from a bgzip FASTA through ``Bio.bgzf`` at about 4.5 Mb/s
+(14 s for GRCh37 chr20); here the bgzip blocks listed in the ``.gzi`` index are decompressed
+directly with :mod:`zlib`, in threads, and the line breaks are cut out with one reshape
+(under 1 s for chr20 on 2 busy cores).
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ._codes import ASCII_TO_CODE
+from ._settings import logger
+
+
+def read_index(path: Path) -> tuple[dict[str, tuple[int, ...]], np.ndarray | None]:
+    """Read (or build) the .fai/.gzi index with pyfaidx; return plain records and bgzip blocks."""
+    import pyfaidx
+
+    try:
+        fai = pyfaidx.Faidx(str(path))
+    except pyfaidx.UnsupportedCompressionFormat as err:
+        raise ValueError(
+            f"{path} is compressed with plain gzip, which has no random access. Recompress it with "
+            f"`gunzip -c {path.name} | bgzip > {path.name.split('.')[0]}.fa.gz` (htslib), or decompress it."
+        ) from err
+    except pyfaidx.FastaIndexingError as err:
+        raise ValueError(f"{path} is not a valid FASTA file: {err}") from err
+    except OSError as err:
+        raise ValueError(
+            f"cannot read or write the FASTA index of {path} ({err}). Create it with `samtools faidx {path}` "
+            "in a writable folder, or copy the FASTA to one."
+        ) from err
+    try:
+        records = {
+            name: (int(r.rlen), int(r.offset), int(r.bend), int(r.lenc), int(r.lenb)) for name, r in fai.index.items()
+        }
+        blocks = None
+        if fai._bgzf:  # (compressed start, uncompressed start) of each bgzip block
+            blocks = np.array([(b.cstart, b.ustart) for b in fai.gzi_index], dtype=np.int64)
+    finally:
+        fai.close()
+    if not records:
+        raise ValueError(f"{path} holds no sequences: is it a FASTA file?")
+    return records, blocks
+
+
+def read_chromosome(path: Path, name: str, record: tuple[int, ...], blocks: np.ndarray | None) -> np.ndarray:
+    size, offset, bend, line_bases, line_bytes = record
+    logger.info("reading %s (%s bp) from %s", name, f"{size:,}", path.name)
+    if blocks is None:
+        with open(path, "rb") as raw:
+            raw.seek(offset)
+            data = raw.read(bend - offset)
+    else:
+        data = _read_bgzf(path, blocks, offset, bend - offset)
+    letters = np.frombuffer(data, dtype=np.uint8)
+    codes = _strip_line_breaks(letters, size, line_bases, line_bytes)
+    if codes is None:  # irregular line lengths: drop every line break
+        letters = letters[(letters != 10) & (letters != 13)]
+        if len(letters) != size:
+            raise ValueError(
+                f"{path}: sequence {name!r} has {len(letters)} bases but the index says {size}; rebuild the .fai."
+            )
+        codes = ASCII_TO_CODE[letters]
+    return codes
+
+
+def _read_bgzf(path: Path, blocks: np.ndarray, offset: int, nbytes: int) -> bytes:
+    """Decompress ``nbytes`` from uncompressed ``offset`` of a bgzip file, its blocks in parallel threads."""
+    first = int(np.searchsorted(blocks[:, 1], offset, side="right")) - 1
+    stop = int(np.searchsorted(blocks[:, 1], offset + nbytes, side="left"))
+    with open(path, "rb") as raw:
+        raw.seek(int(blocks[first, 0]))
+        end = int(blocks[stop, 0]) if stop < len(blocks) else None
+        compressed = raw.read() if end is None else raw.read(end - int(blocks[first, 0]))
+    bounds = np.append(blocks[first:stop, 0] - blocks[first, 0], len(compressed))
+    chunks = [compressed[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:  # zlib releases the GIL
+        data = b"".join(pool.map(_gunzip_members, chunks))
+    skip = offset - int(blocks[first, 1])
+    return data[skip : skip + nbytes]
+
+
+def _gunzip_members(chunk: bytes) -> bytes:
+    """Decompress every gzip member (bgzip block) in ``chunk``."""
+    out = []
+    while chunk:
+        member = zlib.decompressobj(wbits=31)
+        out.append(member.decompress(chunk))
+        chunk = member.unused_data
+    return b"".join(out)
+
+
+def _strip_line_breaks(letters: np.ndarray, size: int, line_bases: int, line_bytes: int) -> np.ndarray | None:
+    """Codes of a FASTA record with fixed-length lines (as the .fai describes), or ``None`` if irregular."""
+    if line_bases <= 0 or line_bytes <= line_bases:
+        return None
+    full, tail = divmod(size, line_bases)
+    if len(letters) < full * line_bytes + tail:
+        return None
+    lines = letters[: full * line_bytes].reshape(full, line_bytes)
+    breaks = lines[:, line_bases:]
+    if not ((breaks == 10) | (breaks == 13)).all():
+        return None
+    codes = np.empty(size, dtype=np.uint8)
+    codes[: full * line_bases].reshape(full, line_bases)[:] = ASCII_TO_CODE[lines[:, :line_bases]]
+    codes[full * line_bases :] = ASCII_TO_CODE[letters[full * line_bytes : full * line_bytes + tail]]
+    return codes

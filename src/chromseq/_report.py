@@ -1,0 +1,148 @@
+"""A short report a person opens first: metrics, curves, logos and motifs, as PNGs and markdown."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from . import _keys as K
+from ._io_utils import atomic_path
+from ._settings import logger
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+
+def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test") -> Path:
+    """Write figures and ``report.md`` for an evaluated AnnData.
+
+    Parameters
+    ----------
+    adata
+        Regions x cell types after :func:`chromseq.tl.evaluate`; contributions and motifs are
+        included when present.
+    out
+        Output folder; figures go to ``out/figures``.
+    split
+        Split whose metrics, ROC curves and logos are shown.
+
+    Returns
+    -------
+    Path of the markdown report.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from . import pl
+
+    uns = adata.uns.get(K.UNS, {})
+    if K.UNS_METRICS not in uns:
+        raise KeyError(f"adata.uns[{K.UNS!r}][{K.UNS_METRICS!r}] is missing: run chromseq.tl.evaluate(adata) first.")
+    out = Path(out)
+    figures = out / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    metrics = uns[K.UNS_METRICS]
+    lines = ["# chromseq report", ""]
+    lines += _dataset_lines(adata)
+    lines += ["## Held-out performance", "", f"AUROC and AUPRC on the `{split}` split, beside composition baselines.", ""]
+    lines += [_markdown_table(_metrics_summary(metrics, split)), ""]
+
+    def figure(name: str, draw) -> None:
+        try:
+            draw(save=figures / f"{name}.png")
+        except (KeyError, ValueError) as err:  # a missing piece of the AnnData skips its figure
+            logger.warning("report: skipped figure %s (%s)", name, err)
+            return
+        finally:
+            plt.close("all")
+        lines.extend([f"![{name}](figures/{name}.png)", ""])
+
+    figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
+    figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
+    figure("history", lambda save: pl.history(adata, show=False, save=save))
+    if K.UNS_TRANSFER in uns:
+        lines += ["## Transfer learning vs training from scratch", ""]
+        figure("transfer_curve", lambda save: pl.transfer_curve(adata, show=False, save=save))
+    lines += _interpretation_lines(adata, figure)
+    path = out / "report.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    logger.info("wrote %s", path)
+    return path
+
+
+def _dataset_lines(adata: AnnData) -> list[str]:
+    lines = [f"{adata.n_obs:,} regions x {adata.n_vars} cell types ({', '.join(map(str, adata.var_names))}).", ""]
+    if K.SPLIT in adata.obs:
+        counts = adata.obs[K.SPLIT].value_counts()
+        lines += ["Regions per split: " + ", ".join(f"{s} {counts.get(s, 0):,}" for s in K.SPLITS) + ".", ""]
+    return lines
+
+
+def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
+    table = metrics[metrics["split"] == split]
+    columns = [c for c in ("target", "model", "kind", "n", "n_pos", "auroc", "auprc", "f1_best") if c in table]
+    return table[columns].sort_values(["target", "model"]).reset_index(drop=True)
+
+
+def _interpretation_lines(adata: AnnData, figure) -> list[str]:
+    from . import pl
+
+    uns = adata.uns.get(K.UNS, {})
+    celltypes = [ct for ct in adata.var_names if K.contrib_key(ct) in adata.obsm]
+    if not celltypes:
+        return []
+    lines = ["## What the models learned", ""]
+    for ct in celltypes:
+        scores = np.asarray(adata.obsm[K.contrib_key(ct)])
+        computed = np.flatnonzero(~np.isnan(scores.reshape(len(scores), -1)[:, 0]))
+        if computed.size:
+            region = _most_confident(adata, ct, computed)
+            lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]
+            figure(f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save))
+        motif_table = _motif_table(uns.get(K.UNS_MOTIFS, {}).get(ct))
+        if motif_table is not None:
+            lines += ["Motifs discovered by TF-MoDISco and their best JASPAR matches:", "", _markdown_table(motif_table), ""]
+            figure(f"motifs_{ct}", lambda save, c=ct: pl.motifs(adata, c, 6, show=False, save=save))
+    return lines
+
+
+def _most_confident(adata: AnnData, celltype: str, rows: np.ndarray) -> str:
+    pred = adata.obsm.get(K.PRED)
+    if pred is not None:
+        columns = [c for c in pred.columns if str(c).endswith(celltype) and str(c).startswith("finetuned")]
+        if columns:
+            return str(adata.obs_names[rows[np.argmax(pred[columns[0]].to_numpy()[rows])]])
+    return str(adata.obs_names[rows[0]])
+
+
+def _motif_table(result) -> pd.DataFrame | None:
+    if not result or K.MOTIF_PATTERNS not in result:
+        return None
+    patterns = pd.DataFrame(result[K.MOTIF_PATTERNS])
+    if patterns.empty:
+        return None
+    matches = pd.DataFrame(result.get(K.MOTIF_MATCHES, {}))
+    if not matches.empty and "pattern" in matches:
+        best = matches.sort_values([c for c in ("pattern", "rank", "q_value") if c in matches]).groupby("pattern").head(1)
+        keep = [c for c in ("pattern", "target_name", "target_id", "q_value") if c in best]
+        patterns = patterns.merge(best[keep], on="pattern", how="left")
+    return patterns.head(12)
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    def cell(v) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else f"{v:.3g}"
+        return str(v)
+
+    header = "| " + " | ".join(map(str, table.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
