@@ -78,6 +78,7 @@ typehints_use_signature = False
 typehints_use_signature_return = False
 always_use_bars_union = True
 typehints_document_rtype = True
+typehints_use_rtype = False
 
 # -- myst / myst-nb -------------------------------------------------------------------------------
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "substitution"]

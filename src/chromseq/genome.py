@@ -11,6 +11,7 @@ chromosome decompresses the bgzip blocks directly, which is ~25x faster than
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,63 @@ class Genome:
         cache: bool = True,
     ) -> None:
         path, name, source = _locate(genome, genomes_dir, download)
-        self._path = path
+        self._path: Path | None = path
         self._name = name
         self._source = source
         self._records, self._blocks = read_index(path)
         self._cache_all = cache
         self._cache: dict[str, np.ndarray] = {}
+        self._memory: dict[str, np.ndarray] | None = None
         self._resolved: dict[str, str] = {}
+
+    @classmethod
+    def from_arrays(cls, sequences: Mapping[str, np.ndarray | str | bytes], *, name: str = "in-memory") -> Genome:
+        """Build a genome from sequences held in memory (no FASTA file).
+
+        For generated or stand-in genomes (tests, benchmarks) and sequences that come from
+        another library. The arrays are not copied: they are held as read-only views.
+
+        Parameters
+        ----------
+        sequences
+            ``{chromosome name: sequence}``: uint8 codes ``(size,)`` (A0 C1 G2 T3 N4, as
+            :func:`chromseq._codes.encode` gives) or DNA letters (``str``/``bytes``, any case,
+            other letters read as N).
+        name
+            Name of the genome, recorded in ``uns['chromseq']['genome']``.
+
+        Returns
+        -------
+        Genome
+            With :attr:`source` ``'memory'`` and :attr:`path` ``None``. Steps that reopen the
+            recorded genome (e.g. ``pp.add_background`` without ``genome=``) need it passed again.
+
+        Examples
+        --------
+        >>> g = Genome.from_arrays({"chr1": "ACGTNNACGT"})
+        >>> g.fetch("chr1", 2, 6).tolist()
+        [2, 3, 4, 4]
+        """
+        from ._codes import encode
+
+        if not isinstance(sequences, Mapping) or not sequences:
+            raise ValueError("sequences must be a non-empty {chromosome name: codes or letters} mapping.")
+        arrays: dict[str, np.ndarray] = {}
+        for chrom, seq in sequences.items():
+            codes = encode(seq) if isinstance(seq, str | bytes) else np.asarray(seq)
+            if codes.ndim != 1 or codes.dtype != np.uint8 or (codes.size and codes.max() > _N_CODE):
+                raise ValueError(
+                    f"sequence {chrom!r} must be 1-d uint8 codes 0-4 (A C G T N) or a DNA string, "
+                    f"got {codes.dtype} with shape {codes.shape}; encode letters with chromseq._codes.encode."
+                )
+            view = codes.view()
+            view.flags.writeable = False
+            arrays[str(chrom)] = view
+        self = cls.__new__(cls)
+        self._path, self._name, self._source, self._blocks = None, str(name), "memory", None
+        self._records = {c: (len(a), 0, 0, 0, 0) for c, a in arrays.items()}
+        self._cache_all, self._cache, self._memory, self._resolved = True, {}, arrays, {}
+        return self
 
     # -- description ----------------------------------------------------------
     @property
@@ -82,9 +133,14 @@ class Genome:
         return self._name
 
     @property
-    def path(self) -> Path:
-        """Path of the FASTA file."""
+    def path(self) -> Path | None:
+        """Path of the FASTA file (``None`` for a genome built with :meth:`from_arrays`)."""
         return self._path
+
+    @property
+    def source(self) -> str:
+        """Where the sequences come from: ``'fasta'``, ``'genomepy'`` or ``'memory'``."""
+        return self._source
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -98,7 +154,8 @@ class Genome:
 
     def __repr__(self) -> str:
         n = len(self._records)
-        return f"Genome({self._name!r}, path={str(self._path)!r}, {n} sequence{'s' * (n != 1)})"
+        where = "in memory" if self._path is None else f"path={str(self._path)!r}"
+        return f"Genome({self._name!r}, {where}, {n} sequence{'s' * (n != 1)})"
 
     def __contains__(self, chrom: object) -> bool:
         try:
@@ -119,13 +176,13 @@ class Genome:
         Returns
         -------
         dict
-            ``name``, ``path``, ``source`` (``'fasta'`` or ``'genomepy'``), ``chrom_map``
+            ``name``, ``path`` (``''`` in memory), ``source`` (``'fasta'``, ``'genomepy'`` or ``'memory'``), ``chrom_map``
             (data name -> FASTA name) and ``sizes`` (FASTA name -> bp).
         """
         chrom_map = {str(c): self.resolve(c) for c in (chroms or [])}
         return {
             "name": self._name,
-            "path": str(self._path),
+            "path": "" if self._path is None else str(self._path),
             "source": self._source,
             "chrom_map": chrom_map,
             "sizes": self.sizes,
@@ -165,6 +222,8 @@ class Genome:
     def chromosome(self, chrom: str) -> np.ndarray:
         """Return the whole chromosome as read-only uint8 codes ``(size,)``, read once and cached."""
         name = self.resolve(chrom)
+        if self._memory is not None:
+            return self._memory[name]
         seq = self._cache.get(name)
         if seq is None:
             if not self._cache_all:
@@ -175,7 +234,7 @@ class Genome:
         return seq
 
     def clear_cache(self) -> None:
-        """Forget the chromosomes held in memory."""
+        """Forget the chromosomes read from the FASTA (a genome built :meth:`from_arrays` keeps its arrays)."""
         self._cache.clear()
 
     def fetch(self, chrom: str, start: int, end: int, *, pad: bool = False) -> np.ndarray:

@@ -129,7 +129,11 @@ class BatchSampler(Sampler):
 
 
 def make_loader(dataset: SequenceDataset, sampler: BatchSampler, *, num_workers: int = 0, pin_memory: bool = False):
-    """Return a :class:`~torch.utils.data.DataLoader` whose items are whole batches from ``sampler``."""
+    """Return a :class:`~torch.utils.data.DataLoader` whose items are whole batches from ``sampler``.
+
+    The loader gets its own generator (for worker seeds), so iterating it leaves torch's
+    global random state alone.
+    """
     return DataLoader(
         dataset,
         sampler=sampler,
@@ -137,6 +141,7 @@ def make_loader(dataset: SequenceDataset, sampler: BatchSampler, *, num_workers:
         num_workers=num_workers,
         pin_memory=pin_memory,
         persistent_workers=False,
+        generator=torch.Generator().manual_seed(0),
     )
 
 

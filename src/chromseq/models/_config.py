@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 HeadKind = Literal["pretrain", "finetune"]
 
 #: Fields that define the body; two configs with equal values share body weights.
@@ -127,9 +129,8 @@ class ChromTransferConfig:
         unknown = sorted(set(d) - names)
         if unknown:
             raise ValueError(f"unknown ChromTransferConfig field(s) {unknown}; known fields are {sorted(names)}.")
-        kw = {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in d.items()}
-        kw = {k: tuple(str(x) for x in v) if k == "outputs" else v for k, v in kw.items()}
-        kw = {k: _to_int(v) for k, v in kw.items()}
+        kw = {k: _python(v) for k, v in d.items()}
+        kw["outputs"] = tuple(str(x) for x in np.atleast_1d(kw.get("outputs", ("open",))))
         return cls(**kw)
 
 
@@ -137,12 +138,14 @@ def _plain(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
-def _to_int(v: Any) -> Any:
-    # h5ad round trips may give numpy ints/strings; keep Python types
-    if hasattr(v, "item") and not isinstance(v, tuple):
-        return v.item()
-    if isinstance(v, tuple):
-        return tuple(x.item() if hasattr(x, "item") else x for x in v)
+def _python(v: Any) -> Any:
+    """Numpy arrays/scalars (as read back from h5ad) and lists -> Python scalars and tuples."""
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, list | tuple):
+        return tuple(_python(x) for x in v)
     return v
 
 

@@ -168,9 +168,10 @@ class ChromTransfer(nn.Module):
     def __init__(self, config: ChromTransferConfig, *, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.config = config
-        self.body = ChromTransferBody(config)
-        hidden = config.pretrain_hidden if config.head == "pretrain" else config.finetune_hidden
-        self.heads = nn.ModuleList([Head(config.embed_dim, hidden, config) for _ in config.outputs])
+        with torch.random.fork_rng(devices=[]):  # torch's default init draws from the global RNG: leave it alone
+            self.body = ChromTransferBody(config)
+            hidden = config.pretrain_hidden if config.head == "pretrain" else config.finetune_hidden
+            self.heads = nn.ModuleList([Head(config.embed_dim, hidden, config) for _ in config.outputs])
         self.reset_parameters(generator=generator)
 
     @property

@@ -79,7 +79,8 @@ def metrics(
     if style not in ("bar", "dot"):
         raise ValueError(f"style must be 'bar' or 'dot', got {style!r}.")
     wide, kinds = _wide(_table(data, key), metric, split, targets, models)
-    fig, (panel,), created = panels(1, ax=ax, size=(1.2 + 0.9 * len(wide.index) * max(1, len(wide.columns)) / 3, 3.6))
+    width = 2.4 + max(2.0, 0.22 * len(wide.index) * len(wide.columns))  # room for the bars and the legend
+    fig, (panel,), created = panels(1, ax=ax, size=(width, 3.6))
     _draw(panel, wide, kinds, style)
     if metric in _BOUNDED:
         panel.set_ylim(0, 1.02)

@@ -146,7 +146,15 @@ def _draw(panel: Axes, rows: pd.DataFrame, picker: StylePicker, *, logx: bool) -
         look = picker(kind, kind)
         yerr = group["sd"].to_numpy(float) if (group["n"] > 1).any() else None
         panel.errorbar(
-            group["fraction"], group["mean"], yerr=yerr, marker="o", ms=4, capsize=2, lw=1.6, label=kind, **look
+            group["fraction"].to_numpy(float),
+            group["mean"].to_numpy(float),
+            yerr=yerr,
+            marker="o",
+            ms=4,
+            capsize=2,
+            lw=1.6,
+            label=kind,
+            **look,
         )
     if logx:
         panel.set_xscale("log")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,7 +60,9 @@ def finish(fig: Figure, axes: list[Axes], *, created: bool, show: bool | None, s
     import matplotlib.pyplot as plt
 
     if created:
-        fig.tight_layout()
+        with warnings.catch_warnings():  # a crowded figure keeps its default layout rather than failing
+            warnings.simplefilter("ignore", UserWarning)
+            fig.tight_layout()
     if save is not None:
         save_figure(fig, save)
     if show is None:

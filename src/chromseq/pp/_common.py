@@ -85,6 +85,11 @@ def genome_of(adata: AnnData, genome: Genome | str | os.PathLike | None) -> Geno
             f"no genome given and none recorded in adata.uns[{K.UNS!r}][{K.UNS_GENOME!r}]: pass genome=<FASTA path or "
             "genomepy name>, or run chromseq.pp.add_sequences(adata, genome=...) first."
         )
+    if info.get("source") == "memory":
+        raise ValueError(
+            f"the genome recorded in adata.uns[{K.UNS!r}][{K.UNS_GENOME!r}] ({info.get('name')!r}) was built in memory "
+            "(Genome.from_arrays) and cannot be reopened: pass it again with genome=."
+        )
     source = info.get("path") if info.get("source") == "fasta" else info.get("name")
     return Genome(source)
 
