@@ -12,8 +12,8 @@ import chromseq as cs
 from chromseq import _keys as K
 
 matplotlib.use("Agg")
-import matplotlib.collections as mc  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.collections as mc
+import matplotlib.pyplot as plt
 
 
 class PWMScanner(torch.nn.Module):

@@ -147,6 +147,16 @@ def test_train_from_scratch_uses_the_pretrained_network_config(pretrained):
     assert len(rec["history"]["epoch"]) <= 2
 
 
+def test_train_fraction_subsamples_training_rows_only(pretrained):
+    adata, save_dir = pretrained
+    cs.tl.train(adata, "A", max_epochs=1, train_fraction=0.5, save_dir=save_dir, key_added="half", **FAST)
+    cs.tl.train(adata, "A", max_epochs=1, save_dir=save_dir, key_added="all", **FAST)
+    half, full = (adata.uns["chromseq"]["models"][k]["params"] for k in ("half", "all"))
+    assert abs(half["n_train"] - full["n_train"] / 2) <= 2 and half["n_val"] == full["n_val"]
+    with pytest.raises(ValueError, match="train_fraction"):
+        cs.tl.train(adata, "A", train_fraction=0.0, save_dir=save_dir)
+
+
 def test_predict_writes_probabilities_and_their_provenance(pretrained):
     adata, save_dir = pretrained
     cs.tl.finetune(adata, None, multihead=True, max_epochs=1, save_dir=save_dir, batch_size=32)

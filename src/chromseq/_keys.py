@@ -54,6 +54,7 @@ UNS_PREDICTIONS = "predictions"
 UNS_BASELINES = "baselines"
 #: uns[UNS][UNS_TRANSFER]: transfer-curve table (celltype, fraction, kind, metrics), see ``pl.transfer_curve``.
 UNS_TRANSFER = "transfer"
+#: uns[UNS][UNS_SYNTHETIC]: ground truth of ``datasets.synthetic`` (motifs, pwms, planted sites, params).
 UNS_SYNTHETIC = "synthetic"
 #: uns[UNS][UNS_CRESTED]: record of a chromseq.io conversion, read by the inverse conversion (see ``io.to_crested``).
 UNS_CRESTED = "crested"

@@ -27,7 +27,6 @@ DEFAULT_SHARED: tuple[str, ...] = ("MA0139",)  # CTCF
 SHARED = "shared"
 _N_CHROMS = 10  # fake chromosomes synth1..synth10: synth9 is val, synth10 is test
 _PSEUDOCOUNT = 0.01  # added to JASPAR frequencies before normalising
-_BASE_OF_BIN = np.array([2, 1, 3, 0], dtype=np.uint8)  # G, C, T, A
 _MATRIX_ID = re.compile(r"^MA\d{4}(\.\d+)?$")
 
 
@@ -71,12 +70,14 @@ def synthetic(
     width
         Window width (bp).
     celltypes
-        Cell types (``var_names``). ``None``: the keys of ``motifs``, or of :data:`DEFAULT_MOTIFS`
-        (``K562`` GATA1, ``HepG2`` HNF4A + FOXA2, ``GM12878`` SPI1).
+        Cell types (``var_names``). ``None``: the keys of ``motifs``, or the default cell types
+        ``K562`` (GATA1, ``MA0035``), ``HepG2`` (HNF4A ``MA1494`` and FOXA2 ``MA0047``) and
+        ``GM12878`` (SPI1, ``MA0080``).
     motifs
         Cell type -> JASPAR matrix ID(s) (``'MA0035.4'``; without version, the latest in the
         release) or TF name(s) (``'GATA1'``; the lowest matrix ID among CORE vertebrate matches).
-        ``None``: :data:`DEFAULT_MOTIFS`.
+        ``None``: the defaults above. Note that JASPAR's GATA1, GATA2, GATA4 and GATA6 matrices
+        are near-identical, so motif matching recovers "a GATA motif" for K562.
     shared_motifs
         Motif(s) that make a region open in every cell type (default CTCF, ``MA0139``).
         ``None`` or empty: no shared class.
@@ -359,17 +360,14 @@ def _background(sites, codes, n: int, width: int, gc: float, gc_sd: float, cpg: 
     q = np.clip((target * width - planted_gc) / np.maximum(width - planted_len, 1), 0.02, 0.98)
     # CpG depletion removes about cpg * p^2 / 4 GC per base: draw p so that the result is q on average
     p = q if cpg == 0 else (1 - np.sqrt(np.clip(1 - cpg * q, 0, None))) / (cpg / 2)
-    # one uniform per base: [0, p/2) G, [p/2, p) C, [p, (1+p)/2) T, else A
-    u = rng.random((n, width), dtype=np.float32)
-    p = p[:, None].astype(np.float32)
-    seq = _BASE_OF_BIN[(u >= p / 2).view(np.uint8) + (u >= p) + (u >= (1 + p) / 2)]
+    is_gc = rng.random((n, width), dtype=np.float32) < p[:, None].astype(np.float32)
+    second = rng.random((n, width), dtype=np.float32) < 0.5
+    seq = np.where(is_gc, np.where(second, 2, 1), np.where(second, 3, 0)).astype(np.uint8)
     if cpg > 0:
-        rows, cols = np.nonzero((seq[:, :-1] == 1) & (seq[:, 1:] == 2))
-        v = rng.random(rows.size)
-        hit = v < cpg
-        to_t = v < cpg / 2  # C->T (this strand), else G->A (the other strand)
-        seq[rows[to_t], cols[to_t]] = 3
-        seq[rows[hit & ~to_t], cols[hit & ~to_t] + 1] = 0
+        cg = (seq[:, :-1] == 1) & (seq[:, 1:] == 2) & (rng.random((n, width - 1), dtype=np.float32) < cpg)
+        to_t = cg & (rng.random((n, width - 1), dtype=np.float32) < 0.5)  # C->T, else G->A (the other strand)
+        seq[:, :-1][to_t] = 3
+        seq[:, 1:][cg & ~to_t] = 0
     return seq
 
 

@@ -108,6 +108,8 @@ def _as_table(hist) -> pd.DataFrame:
 
 
 def _draw(panel: Axes, name: str, table: pd.DataFrame, keys: list[str]) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     x = np.arange(1, len(table) + 1)
     for key in keys:
         style = _KEY_STYLES.get(key, {"ls": "-"})
@@ -121,7 +123,8 @@ def _draw(panel: Axes, name: str, table: pd.DataFrame, keys: list[str]) -> None:
     ylabel = (
         "loss" if all(k.endswith("loss") for k in keys) else keys[0].replace("_", " ") if len(keys) == 1 else "value"
     )
-    panel.set(xlabel="epoch (all stages)", ylabel=ylabel)
+    panel.set(xlabel="epoch (all stages)", ylabel=ylabel, xlim=(0.5, len(x) + 0.5))
+    panel.xaxis.set_major_locator(MaxNLocator(integer=True))
     panel.set_title(name, fontsize="medium")
     panel.legend(fontsize="small", frameon=False)
 

@@ -25,7 +25,7 @@ _BOUNDED = {"auroc", "auprc", "f1_at_05", "f1_best", "accuracy"}
 
 
 def metrics(
-    data: AnnData | pd.DataFrame,
+    adata: AnnData | pd.DataFrame,
     metric: str = "auroc",
     *,
     split: str = "test",
@@ -45,7 +45,7 @@ def metrics(
 
     Parameters
     ----------
-    data
+    adata
         AnnData evaluated by :func:`chromseq.tl.evaluate`, or its metrics table (a DataFrame with
         columns ``model``, ``kind``, ``target``, ``split`` and the metric, e.g. read back from a CSV).
     metric
@@ -59,7 +59,7 @@ def metrics(
     style
         ``'bar'``: grouped bars; ``'dot'``: one marker per model and target.
     key
-        Key of the table under ``uns['chromseq']`` when ``data`` is an AnnData.
+        Key of the table under ``uns['chromseq']`` when ``adata`` is an AnnData.
     ax
         Axes to draw in; ``None`` makes a new figure.
     show
@@ -78,7 +78,7 @@ def metrics(
     """
     if style not in ("bar", "dot"):
         raise ValueError(f"style must be 'bar' or 'dot', got {style!r}.")
-    wide, kinds = _wide(_table(data, key), metric, split, targets, models)
+    wide, kinds = _wide(_table(adata, key), metric, split, targets, models)
     width = 2.4 + max(2.0, 0.22 * len(wide.index) * len(wide.columns))  # room for the bars and the legend
     fig, (panel,), created = panels(1, ax=ax, size=(width, 3.6))
     _draw(panel, wide, kinds, style)

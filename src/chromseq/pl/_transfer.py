@@ -23,7 +23,7 @@ TRANSFER_COLUMNS = ("celltype", "fraction", "kind")
 
 
 def transfer_curve(
-    data: AnnData | pd.DataFrame,
+    adata: AnnData | pd.DataFrame,
     metric: str = "auroc",
     *,
     celltype: str | Sequence[str] | None = None,
@@ -58,7 +58,7 @@ def transfer_curve(
 
     Parameters
     ----------
-    data
+    adata
         AnnData holding the table in ``uns['chromseq']['transfer']``, or the table itself.
     metric
         Metric column to draw.
@@ -86,7 +86,7 @@ def transfer_curve(
     >>> table = pd.read_csv("benchmarks/results/transfer.csv")  # doctest: +SKIP
     >>> chromseq.pl.transfer_curve(table, "auroc", save="transfer.png")  # doctest: +SKIP
     """
-    table = _check(_table(data), metric)
+    table = _check(_table(adata), metric)
     table = _select(_select(table, "celltype", celltype), "kind", kinds)
     summary = _summarise(table, metric)
     names = list(dict.fromkeys(table["celltype"]))

@@ -22,6 +22,8 @@ import pandas as pd
 Format = Literal["chromtransfer", "narrowPeak", "bed"]
 _HEADER = ("#", "track", "browser")
 _CSV_LINE = re.compile(r"^(?P<chrom>[^\s,:]+):(?P<start>-?\d+)-(?P<end>-?\d+),(?P<label>[^\s,]+)\s*$")
+#: The same line format, matched over a whole text of lines at once (findall runs in C: ~10x faster than a per-row extract).
+_CSV_LINES = re.compile(r"^([^\s,:]+):(-?\d+)-(-?\d+),([^\s,]+)[^\S\n]*$", re.MULTILINE)
 _REGION_NAME = re.compile(r"^(?P<chrom>[^\s:]+):(?P<start>-?\d+)-(?P<end>-?\d+)$")
 NEGATIVE = "NEGATIVE"
 NEG_SUFFIX = "_NEG"
@@ -109,18 +111,35 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
 
 
 def _parse_label_csv(data: pd.Series, number: np.ndarray, path) -> pd.DataFrame:
-    parts = data.str.extract(_CSV_LINE)
-    bad = parts["chrom"].isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise _fail(path, number[i], data.iloc[i], "expected 'chrom:start-end,LABEL' like the other lines")
+    parts = _split_label_lines(data)
+    if parts is None:  # some line does not match: find the first one for the message
+        parts = data.str.extract(_CSV_LINE)
+        bad = parts["chrom"].isna().to_numpy()
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise _fail(path, number[i], data.iloc[i], "expected 'chrom:start-end,LABEL' like the other lines")
+        parts = {k: parts[k].to_numpy() for k in ("chrom", "start", "end", "label")}
     table = pd.DataFrame({"chrom": parts["chrom"], "line": number})
-    table["start"] = parts["start"].astype(np.int64).to_numpy()
-    table["end"] = parts["end"].astype(np.int64).to_numpy()
+    table["start"] = np.asarray(parts["start"]).astype(np.int64)
+    table["end"] = np.asarray(parts["end"]).astype(np.int64)
     table["center"] = (table["start"] + table["end"]) // 2
     table["score"] = 0.0
     table["raw_label"] = parts["label"]
     return table
+
+
+def _split_label_lines(data: pd.Series) -> dict[str, np.ndarray] | None:
+    """Fields of every ``chrom:start-end,LABEL`` line in one C-level regex pass; ``None`` if a line does not match."""
+    matches = _CSV_LINES.findall("\n".join(data))
+    if len(matches) != len(data) or not matches:  # each line matches at most once, so equal counts: all match
+        return None
+    chrom, start, end, label = zip(*matches, strict=True)
+    return {
+        "chrom": np.array(chrom, dtype=object),
+        "start": np.array(start),
+        "end": np.array(end),
+        "label": np.array(label, dtype=object),
+    }
 
 
 def _integers(col: pd.Series, what: str, data: pd.Series, number: np.ndarray, path) -> np.ndarray:
@@ -144,7 +163,8 @@ def _check_coordinates(table: pd.DataFrame, path, lines: list[str]) -> None:
 
 def _apply_labels(table: pd.DataFrame, celltype: str, path) -> pd.DataFrame:
     """Turn ChromTransfer labels into X values: ``<CELL>`` 1, ``<CELL>_NEG`` 0, ``Negative`` 0."""
-    upper = table.pop("raw_label").str.upper()
+    codes, names = pd.factorize(table.pop("raw_label"))  # a few distinct labels: upper-case those only
+    upper = pd.Series(np.asarray(pd.Index(names).str.upper(), dtype=object)[codes], index=table.index)
     cell = celltype.upper()
     pos, neg, background = upper == cell, upper == cell + NEG_SUFFIX, upper == NEGATIVE
     unknown = ~(pos | neg | background)

@@ -161,11 +161,15 @@ def _stack(files: list[RegionFile], width: int | None) -> pd.DataFrame:
 
 # -- merging --------------------------------------------------------------------
 def _merge_exact(rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    keys = pd.MultiIndex.from_arrays([rows["chrom"], rows["start"], rows["end"]])
-    region_of_row, uniques = pd.factorize(keys)
-    windows = pd.DataFrame({"chrom": uniques.get_level_values(0), "start": uniques.get_level_values(1)})
-    windows["end"] = uniques.get_level_values(2).to_numpy()
-    return region_of_row.astype(np.int64), windows
+    """One region per distinct (chrom, start, end), numbered in order of first appearance."""
+    chrom_code, chroms = pd.factorize(rows["chrom"])
+    start, end = rows["start"].to_numpy(), rows["end"].to_numpy()
+    keys = pd.DataFrame({"c": chrom_code, "s": start, "e": end})  # integer keys: hashed in C, no tuples
+    region_of_row = keys.groupby(["c", "s", "e"], sort=False).ngroup().to_numpy(np.int64)
+    first = np.unique(region_of_row, return_index=True)[1]
+    windows = pd.DataFrame({"chrom": np.asarray(chroms, dtype=object)[chrom_code[first]], "start": start[first]})
+    windows["end"] = end[first]
+    return region_of_row, windows
 
 
 def _merge_overlap(rows: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:

@@ -124,7 +124,8 @@ def fit_kmer_model(features: np.ndarray, y: np.ndarray, *, C: float = 1e-3):
 
 
 # -- AnnData layer ---------------------------------------------------------------------------------------------------
-def _normalise_ks(k: int | Sequence[int]) -> list[int]:
+def normalise_ks(k: int | Sequence[int]) -> list[int]:
+    """Return k-mer length(s) as a sorted list of distinct ints in 1-8; raise a ValueError otherwise."""
     ks = sorted({int(k)} if np.isscalar(k) else {int(x) for x in k})
     if not ks or ks[0] < 1 or ks[-1] > 8:
         raise ValueError(f"k must be an int or a list of ints between 1 and 8, got {k!r}.")
@@ -202,7 +203,7 @@ def composition_baseline(
     >>> adata.obsm["chromseq_baseline"]["baseline_kmer_K562"].head()  # doctest: +SKIP
     """
     names = resolve_targets(adata, targets)
-    ks = _normalise_ks(k)
+    ks = normalise_ks(k)
     require_obsm(adata, K.SEQUENCE)
     require_obs(adata, K.SPLIT)
     label_sets = {t: labels(adata, t) for t in names}  # validates every target before any fit or write

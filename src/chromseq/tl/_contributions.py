@@ -107,6 +107,34 @@ def contributions(
     >>> adata.obsm["contrib_K562"].shape  # doctest: +SKIP
     (12000, 4, 600)
     """
+    _check_args(method, dtype, n_shuffles, batch_size)
+    if copy:
+        adata = adata.copy()
+    require_obsm(adata, K.SEQUENCE)
+    if celltype is not None:
+        require_celltypes(adata, celltype)
+    rows = select_rows(adata, mask)
+    net, model_info, target = _resolve_model(adata, celltype, model)
+    seed = settings.seed if random_state is None else int(random_state)
+    dev = settings.resolve_device(device)
+
+    codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
+    ok = _computable(codes, method)
+    kw = {"method": method, "target": target, "n_shuffles": n_shuffles, "batch_size": batch_size}
+    scores = attribute(net, codes[ok], device=dev, random_state=seed, **kw)
+
+    params = {**kw, **model_info, "output": int(target), "target": "logit", "hypothetical": True}
+    params.update(width=int(codes.shape[1]), random_state=seed, dtype=dtype, device=str(dev))
+    if method == "deep_lift_shap":
+        params["references"] = "dinucleotide_shuffle"
+    else:
+        del params["n_shuffles"]
+    key = celltype if celltype is not None else model_info["model"]
+    _write(adata, key, rows[ok], scores, params, np.dtype(dtype))
+    return adata if copy else None
+
+
+def _check_args(method: str, dtype: str, n_shuffles: int, batch_size: int) -> None:
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not supported; choose one of {list(METHODS)}.")
     if dtype not in ("float32", "float16"):
@@ -115,61 +143,26 @@ def contributions(
         raise ValueError(f"n_shuffles must be a positive int, got {n_shuffles!r}.")
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-    if copy:
-        adata = adata.copy()
-    require_obsm(adata, K.SEQUENCE)
-    if celltype is not None:
-        require_celltypes(adata, celltype)
-    rows = select_rows(adata, mask)
-    net, model_info, target = _resolve_model(adata, celltype, model)
-    key = celltype if celltype is not None else model_info["model"]
-    seed = settings.seed if random_state is None else int(random_state)
-    dev = settings.resolve_device(device)
 
-    codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
-    skipped = np.zeros(len(rows), dtype=bool)
-    if method == "deep_lift_shap":  # tangermeme's shuffles and DeepLIFT need fully called sequences
-        skipped = (codes > 3).any(axis=1)
-        if skipped.all():
-            raise ValueError(
-                "every selected region contains N: deep_lift_shap needs ACGT-only sequences; "
-                "use method='ism' or 'grad_x_input', or select other regions."
-            )
-        if skipped.any():
-            logger.warning(
-                "contributions: %d of %d regions contain N and are left NaN (deep_lift_shap needs "
-                "ACGT-only sequences; ism and grad_x_input accept N).",
-                skipped.sum(),
-                len(rows),
-            )
-    scores = attribute(
-        net,
-        codes[~skipped],
-        method=method,
-        target=target,
-        n_shuffles=n_shuffles,
-        batch_size=batch_size,
-        device=dev,
-        random_state=seed,
-    )
 
-    params = {
-        "method": method,
-        **model_info,
-        "target": "logit",
-        "output": int(target),
-        "hypothetical": True,
-        "width": int(codes.shape[1]),
-        "batch_size": int(batch_size),
-        "random_state": int(seed),
-        "dtype": dtype,
-        "device": str(dev),
-    }
-    if method == "deep_lift_shap":
-        params["n_shuffles"] = int(n_shuffles)
-        params["references"] = "dinucleotide_shuffle"
-    _write(adata, key, rows[~skipped], scores, params, np.dtype(dtype))
-    return adata if copy else None
+def _computable(codes: np.ndarray, method: str) -> np.ndarray:
+    """Rows the method can explain: all, except regions with N for deep_lift_shap (tangermeme needs ACGT there)."""
+    if method != "deep_lift_shap":
+        return np.ones(len(codes), dtype=bool)
+    ok = ~(codes > 3).any(axis=1)
+    if not ok.any():
+        raise ValueError(
+            "every selected region contains N: deep_lift_shap needs ACGT-only sequences; "
+            "use method='ism' or 'grad_x_input', or select other regions."
+        )
+    if not ok.all():
+        logger.warning(
+            "contributions: %d of %d regions contain N and are left NaN (deep_lift_shap needs ACGT-only "
+            "sequences; ism and grad_x_input accept N).",
+            (~ok).sum(),
+            len(ok),
+        )
+    return ok
 
 
 def attribute(

@@ -11,8 +11,6 @@ from ``(seed, stage, e)``, so a resumed run repeats an uninterrupted one exactly
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import json
 import math
 import os
@@ -20,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -28,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from chromseq._settings import logger, settings
-from chromseq.data import BatchSampler, SequenceDataset, augment_codes, make_loader, to_one_hot
-from chromseq.tl._inference import autocast, embed, progress_disabled, resolve_precision
+from chromseq.data import SequenceDataset
+from chromseq.tl._batches import Batches
+from chromseq.tl._checkpoint import load_checkpoint, make_payload, save_checkpoint, state_copy
+from chromseq.tl._inference import autocast, progress_disabled, resolve_precision
 
-CHECKPOINT_FORMAT = 1
 HISTORY_KEYS = ("epoch", "stage", "train_loss", "val_loss", "val_auroc", "lr", "seconds")
 
 
@@ -177,52 +176,6 @@ def _make_optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=spec.learning_rate)
 
 
-class _Batches:
-    """Turns index batches into model inputs: one-hot sequences, or cached embeddings when the body is frozen."""
-
-    def __init__(self, model, data: SequenceDataset, spec: TrainSpec, device, *, cache: bool, train: bool) -> None:
-        self.data, self.spec, self.device, self.train = data, spec, device, train
-        self.emb = None
-        if cache:  # body frozen: one embedding per strand, reused every epoch
-            strands = (False, True) if (train and spec.rc_augment) else (False,)
-            self.emb = [
-                embed(model, data, rc=rc, batch_size=max(spec.batch_size, 256), device=device) for rc in strands
-            ]
-
-    def loader(self, generator: torch.Generator | None, rank: int = 0, world: int = 1):
-        # a last batch of one sequence would break batch norm in training mode: drop it then
-        drop_last = self.train and len(self.data) % self.spec.batch_size == 1
-        sampler = BatchSampler(
-            len(self.data),
-            self.spec.batch_size,
-            shuffle=self.train,
-            generator=generator,
-            drop_last=drop_last,
-            rank=rank,
-            world_size=world,
-        )
-        if self.emb is not None:
-            return ((torch.as_tensor(idx), None) for idx in sampler), len(sampler)
-        pin = self.device.type == "cuda"
-        return make_loader(self.data, sampler, num_workers=self.spec.num_workers, pin_memory=pin), len(sampler)
-
-    def inputs(self, item, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
-        """Return ``(x, y, is_embedding)`` on the device for one loader item."""
-        if self.emb is not None:
-            idx = item[0]
-            y = torch.from_numpy(self.data.labels[self.data.rows[idx.numpy()]]).to(self.device)
-            x = self.emb[0][idx.to(self.emb[0].device)]
-            if len(self.emb) == 2:
-                flip = (torch.rand(len(idx), generator=generator) < 0.5).to(x.device)
-                x = torch.where(flip[:, None], self.emb[1][idx.to(x.device)], x)
-            return x.to(self.device, non_blocking=True), y, True
-        codes, y = item
-        codes = codes.to(self.device, non_blocking=True)
-        if self.train and (self.spec.rc_augment or self.spec.max_shift):
-            codes, _ = augment_codes(codes, generator=generator, rc=self.spec.rc_augment, max_shift=self.spec.max_shift)
-        return to_one_hot(codes), y.to(self.device, non_blocking=True), False
-
-
 def _forward(model, x: torch.Tensor, is_emb: bool) -> torch.Tensor:
     return model.head_logits(x) if is_emb else model(x)
 
@@ -249,7 +202,7 @@ def _auroc(y: np.ndarray, p: np.ndarray) -> float:
 
 
 @torch.no_grad()
-def _validate(model, batches: _Batches, weights, precision) -> tuple[float, float]:
+def _validate(model, batches: Batches, weights, precision) -> tuple[float, float]:
     _set_mode(model, train=False, freeze_body=False)
     loader, _ = batches.loader(None)
     total, count, ys, ps = 0.0, 0, [], []
@@ -272,12 +225,14 @@ def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_se
     rank, world = dist_info()
     loader, n_batches = batches.loader(generator, rank, world)
     _set_mode(model, train=True, freeze_body=spec.freeze_body)
-    total, count = 0.0, 0
+    # running sums stay on the device: no host synchronisation per step
+    total = torch.zeros((), device=batches.device)
+    count = torch.zeros((), device=batches.device)
     devices = [batches.device] if batches.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # dropout masks from the epoch seed; the caller's RNG is restored
         torch.manual_seed(epoch_seed)
         bar = tqdm(loader, total=n_batches, desc=desc, leave=False, disable=progress_disabled())
-        for item in bar:
+        for step, item in enumerate(bar):
             x, y, is_emb = batches.inputs(item, generator)
             with autocast(batches.device, precision):
                 logits = _forward(model, x, is_emb)
@@ -286,14 +241,16 @@ def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_se
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            n = int((~torch.isnan(y)).sum())
-            total, count = total + float(loss.detach()) * n, count + n
-            bar.set_postfix(loss=f"{total / max(count, 1):.4f}", refresh=False)
-    return total / max(count, 1)
+            n = (~torch.isnan(y)).sum()
+            total += loss.detach() * n
+            count += n
+            if not bar.disable and step % 20 == 0:
+                bar.set_postfix(loss=f"{float(total / count.clamp_min(1)):.4f}", refresh=False)
+    return float(total / count.clamp_min(1))
 
 
 @torch.no_grad()
-def _recalibrate_bn(model, batches: _Batches, spec: TrainSpec, precision, seed: int) -> None:
+def _recalibrate_bn(model, batches: Batches, spec: TrainSpec, precision, seed: int) -> None:
     """Recompute running statistics of the batch norms being trained, with dropout off (cumulative average)."""
     _set_mode(model, train=False, freeze_body=False)
     scope = model.heads if spec.freeze_body else model
@@ -317,27 +274,6 @@ def _recalibrate_bn(model, batches: _Batches, spec: TrainSpec, precision, seed: 
     finally:
         for m, momentum in zip(norms, momenta, strict=True):
             m.momentum = momentum
-
-
-def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def _load_checkpoint(path: Path, *, stage: str, fingerprint: str, config: str) -> dict[str, Any]:
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    for key, want in (("stage", stage), ("fingerprint", fingerprint), ("config", config)):
-        if ckpt.get(key) != want:
-            what = {"fingerprint": "other training data", "config": "another model config/preset"}.get(key, key)
-            raise ValueError(
-                f"checkpoint {str(path)!r} was written for {what} ({key} differs); delete it or pass resume=False."
-            )
-    return ckpt
 
 
 def fit(
@@ -378,7 +314,7 @@ def fit(
 
     Returns
     -------
-    :class:`FitResult`; ``model`` holds the best weights, on ``device``.
+    :class:`FitResult`; ``model`` holds the best weights, on ``device``, all parameters trainable again.
     """
     device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
     precision = resolve_precision(spec.precision, device)
@@ -389,19 +325,19 @@ def fit(
     for p in model.body.parameters():
         p.requires_grad_(not spec.freeze_body)
     cache = spec.freeze_body and spec.max_shift == 0 and spec.cache_embeddings
-    train_b = _Batches(model, train, spec, device, cache=cache, train=True)
-    val_b = _Batches(model, val, spec, device, cache=cache, train=False)
+    train_b = Batches(model, train, spec, device, cache=cache, train=True)
+    val_b = Batches(model, val, spec, device, cache=cache, train=False)
     opt = _make_optimizer(model, spec)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=spec.lr_factor, patience=spec.lr_patience, threshold=spec.min_delta, threshold_mode="abs"
     )
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
     result, start, bad = FitResult(), 0, 0
-    best_state = _state_copy(model)
+    best_state = state_copy(model)
     config = json.dumps(model.config.to_dict(), sort_keys=True) if hasattr(model, "config") else ""
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
-        ck = _load_checkpoint(ckpt_path, stage=spec.stage, fingerprint=fingerprint, config=config)
+        ck = load_checkpoint(ckpt_path, stage=spec.stage, fingerprint=fingerprint, config=config)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["scheduler"])
@@ -426,7 +362,7 @@ def fit(
         _append(result.history, epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, val_auroc, lr, t0)
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, bad = val_loss, epoch + 1 + epoch_offset, 0
-            best_state = _state_copy(model)
+            best_state = state_copy(model)
         else:
             bad += 1
         result.stopped_early = bad >= spec.patience
@@ -440,12 +376,15 @@ def fit(
             lr,
         )
         if rank == 0 and ckpt_path is not None:
-            _save_checkpoint(
-                ckpt_path, _payload(model, opt, sched, best_state, result, epoch + 1, bad, spec, fingerprint, config)
+            save_checkpoint(
+                ckpt_path,
+                make_payload(model, opt, sched, best_state, result, epoch + 1, bad, spec, fingerprint, config),
             )
         if rank == 0 and callback is not None:
             callback(epoch + 1, result.history)
     model.load_state_dict(best_state)
+    for p in model.body.parameters():
+        p.requires_grad_(True)
     return result
 
 
@@ -459,23 +398,3 @@ def _append(history, epoch, stage, train_loss, val_loss, val_auroc, lr, t0) -> N
     row = (epoch, stage, float(train_loss), float(val_loss), float(val_auroc), float(lr), time.perf_counter() - t0)
     for key, value in zip(HISTORY_KEYS, row, strict=True):
         history[key].append(value)
-
-
-def _payload(model, opt, sched, best_state, result, epoch, bad, spec, fingerprint, config) -> dict[str, Any]:
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "stage": spec.stage,
-        "fingerprint": fingerprint,
-        "config": config,
-        "spec": json.dumps(dataclasses.asdict(spec), sort_keys=True),
-        "epoch": epoch,
-        "bad_epochs": bad,
-        "model": _state_copy(model),
-        "optimizer": copy.deepcopy(opt.state_dict()),
-        "scheduler": sched.state_dict(),
-        "best_state": best_state,
-        "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
-        "stopped_early": result.stopped_early,
-        "history": {k: list(v) for k, v in result.history.items()},
-    }

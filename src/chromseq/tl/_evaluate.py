@@ -13,7 +13,7 @@ from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
 from chromseq._validate import FIX, require_obsm, uns_chromseq
 
-from ._baselines import composition_baseline
+from ._baselines import composition_baseline, normalise_ks
 from ._targets import (
     ScoreSource,
     baseline_sources,
@@ -53,7 +53,7 @@ def evaluate(
     Beside every model, two composition baselines show what sequence composition alone achieves
     (see the "composition is a confound" section of the design): ``baseline_gc`` (``obs['gc']`` used
     as the score) and ``baseline_kmer`` (logistic regression on k-mer frequencies, fitted on the train
-    split; see :func:`chromseq.tl.composition_baseline`). Baselines are computed even when there is no
+    split; see ``chromseq.tl.composition_baseline``). Baselines are computed even when there is no
     prediction yet.
 
     Parameters
@@ -92,7 +92,7 @@ def evaluate(
     ``adata.uns['chromseq']['params'][key_added]``
         The parameters of this call.
     ``adata.obsm['chromseq_baseline']``, ``adata.uns['chromseq']['baselines']``
-        The k-mer baseline scores and fits, when ``baselines=True`` (see :func:`chromseq.tl.composition_baseline`).
+        The k-mer baseline scores and fits, when ``baselines=True`` (see ``chromseq.tl.composition_baseline``).
 
     Examples
     --------
@@ -104,11 +104,12 @@ def evaluate(
     meta = select_predictions(adata, models)
     names = _targets(adata, meta, targets, baselines)
     split_masks = _split_masks(adata, splits)
+    ks = normalise_ks(kmer_k)
     if baselines:
         require_obsm(adata, K.SEQUENCE)
     adata = adata.copy() if copy else adata
     if baselines:
-        _fit_baselines(adata, names, split_masks, kmer_k)
+        _fit_baselines(adata, names, ks)
     rows = []
     for target in names:
         y = labels(adata, target)
@@ -120,7 +121,7 @@ def evaluate(
         "targets": names,
         "splits": list(split_masks),
         "baselines": baselines,
-        "kmer_k": sorted({int(kmer_k)} if np.isscalar(kmer_k) else {int(x) for x in kmer_k}),
+        "kmer_k": ks,
     }
     _write(adata, _table(rows, names), key_added, params)
     return adata if copy else None
@@ -162,11 +163,11 @@ def _split_masks(adata: AnnData, splits: Sequence[str] | None) -> dict[str, np.n
     return {s: m for s, m in masks.items() if m.any()}
 
 
-def _fit_baselines(adata: AnnData, names: list[str], split_masks: dict, kmer_k) -> None:
+def _fit_baselines(adata: AnnData, names: list[str], ks: list[int]) -> None:
     if K.SPLIT not in adata.obs.columns or not (adata.obs[K.SPLIT] == "train").any():
         logger.warning("no 'train' split in obs[%r]: the k-mer baseline is not fitted (GC baseline only).", K.SPLIT)
         return
-    composition_baseline(adata, names, k=kmer_k)
+    composition_baseline(adata, names, k=ks)
 
 
 def _rows(source: ScoreSource, y: np.ndarray, split_masks: dict[str, np.ndarray]) -> list[dict]:

@@ -50,6 +50,7 @@ def finetune(
     patience: int = 10,
     rc_augment: bool = True,
     max_shift: int = 0,
+    train_fraction: float = 1.0,
     device: str | None = None,
     save_dir: str | Path | None = None,
     key_added: str | None = None,
@@ -93,6 +94,10 @@ def finetune(
         Reverse-complement half of the training sequences at random.
     max_shift
         Random shift of training sequences, in bp.
+    train_fraction
+        Train on this random fraction of the labelled training rows (stratified by label,
+        seeded by ``random_state``; validation rows unchanged): the paper's small-data
+        experiment.
     device
         Torch device (``None``: :attr:`chromseq.settings.device`).
     save_dir
@@ -124,6 +129,7 @@ def finetune(
     base_model = load_base(adata, base, preset)
     seed = settings.seed if random_state is None else random_state
     common = spec_kwargs(batch_size=batch_size, patience=patience, rc_augment=rc_augment, max_shift=max_shift)
+    common["num_workers"] = settings.n_workers
     n1 = max(1, math.ceil(max_epochs / 2)) if stage1_epochs is None else stage1_epochs
     stages = [
         TrainSpec(
@@ -136,7 +142,12 @@ def finetune(
             freeze_body=True,
         ),
         TrainSpec(
-            **common, max_epochs=max_epochs, learning_rate=stage2_learning_rate, l2=base_model.config.l2, seed=seed, stage="full"
+            **common,
+            max_epochs=max_epochs,
+            learning_rate=stage2_learning_rate,
+            l2=base_model.config.l2,
+            seed=seed,
+            stage="full",
         ),
     ]
 
@@ -158,6 +169,7 @@ def finetune(
         save_dir=save_dir,
         key_added=key_added,
         resume=resume,
+        train_fraction=train_fraction,
         base=base,
         extra={"stage2_learning_rate": stage2_learning_rate, "stage1_epochs": n1},
     )

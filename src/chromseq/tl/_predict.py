@@ -39,7 +39,9 @@ def _from_folder(path: Path) -> tuple[str, dict[str, Any]]:
     return name, record
 
 
-def _resolve(adata: AnnData, models: str | os.PathLike | AnnData | list | None) -> list[tuple[str, dict[str, Any], bool]]:
+def _resolve(
+    adata: AnnData, models: str | os.PathLike | AnnData | list | None
+) -> list[tuple[str, dict[str, Any], bool]]:
     """``[(name, record, external)]`` for the ``models`` argument."""
     from anndata import AnnData
 

@@ -44,7 +44,9 @@ def pretrain_labels(adata: AnnData) -> np.ndarray:
     if K.BACKGROUND in adata.obs.columns:
         both = is_open & adata.obs[K.BACKGROUND].to_numpy().astype(bool)
         if both.any():
-            logger.warning("%d rows are flagged both open and background; they are left out of pre-training", both.sum())
+            logger.warning(
+                "%d rows are flagged both open and background; they are left out of pre-training", both.sum()
+            )
             y[both] = np.nan
     return y
 
@@ -133,6 +135,7 @@ def pretrain(
         l2=config.l2,
         seed=seed,
         stage="train",
+        num_workers=settings.n_workers,
     )
     adata = adata.copy() if copy else adata
     name = key_added or model_name("pretrain")
@@ -153,7 +156,14 @@ def pretrain(
         fingerprint=fp,
     )
     record = make_record(
-        name=name, kind="pretrain", model=model, outputs=["open"], history=result.history, fingerprint=fp, spec=spec
+        name=name,
+        kind="pretrain",
+        model=model,
+        outputs=["open"],
+        history=result.history,
+        fingerprint=fp,
+        spec=spec,
+        extra={"n_train": len(train_rows), "n_val": len(val_rows)},
     )
     save_and_record(adata, model.cpu(), record, path, ckpt_dir)
     return adata if copy else None

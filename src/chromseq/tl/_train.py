@@ -41,6 +41,7 @@ def train(
     patience: int = 10,
     rc_augment: bool = True,
     max_shift: int = 0,
+    train_fraction: float = 1.0,
     device: str | None = None,
     save_dir: str | Path | None = None,
     key_added: str | None = None,
@@ -77,6 +78,10 @@ def train(
         Reverse-complement half of the training sequences at random.
     max_shift
         Random shift of training sequences, in bp.
+    train_fraction
+        Train on this random fraction of the labelled training rows (stratified by label,
+        seeded by ``random_state``; validation rows unchanged): the paper's small-data
+        experiment.
     device
         Torch device (``None``: :attr:`chromseq.settings.device`).
     save_dir
@@ -105,6 +110,7 @@ def train(
     seed = settings.seed if random_state is None else random_state
     spec = TrainSpec(
         **spec_kwargs(batch_size=batch_size, patience=patience, rc_augment=rc_augment, max_shift=max_shift),
+        num_workers=settings.n_workers,
         max_epochs=max_epochs,
         learning_rate=learning_rate,
         l2=config.l2,
@@ -128,5 +134,6 @@ def train(
         save_dir=save_dir,
         key_added=key_added,
         resume=resume,
+        train_fraction=train_fraction,
     )
     return adata if copy else None

@@ -80,6 +80,22 @@ def check_classes(labels: np.ndarray, names: list[str], train_rows: np.ndarray, 
             raise ValueError(f"{name!r} has no labelled row in the val split: choose other val chromosomes.")
 
 
+def subsample(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Return a random ``fraction`` of ``rows`` (sorted), stratified by the first output's label; all if 1."""
+    if fraction == 1:
+        return rows
+    rng = np.random.default_rng([seed, int(fraction * 1e6)])
+    first = labels[rows, 0]
+    picked = []
+    for cls in (first > 0.5, first <= 0.5, np.isnan(first)):
+        members = rows[cls]
+        n = min(len(members), max(1, round(fraction * len(members)))) if len(members) else 0
+        picked.append(rng.choice(members, n, replace=False))
+    out = np.sort(np.concatenate(picked))
+    logger.info("using %d of %d training rows (train_fraction=%g)", len(out), len(rows), fraction)
+    return out
+
+
 def log_unlabelled(labels: np.ndarray, names: list[str], rows: np.ndarray) -> None:
     """Log, per output, how many rows are left out because their label is NaN."""
     n_nan = np.isnan(labels[rows]).sum(axis=0)
@@ -140,7 +156,7 @@ def make_record(
     base: str = "",
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``uns['chromseq']['models'][name]`` record (also the model card); h5ad-safe."""
+    """Build the ``uns["chromseq"]["models"][name]`` record (also the model card); h5ad-safe."""
     celltypes = [] if kind == "pretrain" else list(outputs)
     return {
         "name": name,
@@ -204,6 +220,7 @@ def fit_celltypes(
     key_added: str | None,
     resume: bool,
     budget: int | None = None,
+    train_fraction: float = 1.0,
     base: str = "",
     extra: dict[str, Any] | None = None,
 ) -> list[str]:
@@ -212,6 +229,8 @@ def fit_celltypes(
     ``stages`` run in order on the same model; with ``budget`` a stage runs at most the
     epochs the earlier stages left of it (the paper's comparison: same epoch budget).
     """
+    if not 0 < train_fraction <= 1:
+        raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}.")
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
     check_classes(labels, celltypes, rows["train"], rows["val"])
@@ -222,6 +241,7 @@ def fit_celltypes(
         cols = [celltypes.index(c) for c in group]
         y = labels[:, cols]
         keep = {s: r[~np.isnan(y[r]).all(axis=1)] for s, r in rows.items()}
+        keep["train"] = subsample(keep["train"], y, train_fraction, stages[0].seed)
         log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
         fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
         path, ckpt_dir = model_paths(save_dir, name)
@@ -258,7 +278,12 @@ def fit_celltypes(
             fingerprint=fp,
             spec=stages[0],
             base=base,
-            extra=extra,
+            extra={
+                **(extra or {}),
+                "train_fraction": train_fraction,
+                "n_train": len(keep["train"]),
+                "n_val": len(keep["val"]),
+            },
         )
         save_and_record(adata, model.cpu(), record, path, ckpt_dir)
     return names

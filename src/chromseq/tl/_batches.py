@@ -1,0 +1,59 @@
+"""Model inputs for the training loop: one-hot batches of codes, or cached body embeddings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from chromseq.data import BatchSampler, SequenceDataset, augment_codes, make_loader, to_one_hot
+from chromseq.tl._inference import embed
+
+if TYPE_CHECKING:
+    from chromseq.tl._engine import TrainSpec
+
+
+class Batches:
+    """Turns index batches into model inputs: one-hot sequences, or cached embeddings when the body is frozen."""
+
+    def __init__(self, model, data: SequenceDataset, spec: TrainSpec, device, *, cache: bool, train: bool) -> None:
+        self.data, self.spec, self.device, self.train = data, spec, device, train
+        self.emb = None
+        if cache:  # body frozen: one embedding per strand, reused every epoch
+            strands = (False, True) if (train and spec.rc_augment) else (False,)
+            self.emb = [
+                embed(model, data, rc=rc, batch_size=max(spec.batch_size, 256), device=device) for rc in strands
+            ]
+
+    def loader(self, generator: torch.Generator | None, rank: int = 0, world: int = 1):
+        # a last batch of one sequence would break batch norm in training mode: drop it then
+        drop_last = self.train and len(self.data) % self.spec.batch_size == 1
+        sampler = BatchSampler(
+            len(self.data),
+            self.spec.batch_size,
+            shuffle=self.train,
+            generator=generator,
+            drop_last=drop_last,
+            rank=rank,
+            world_size=world,
+        )
+        if self.emb is not None:
+            return ((torch.as_tensor(idx), None) for idx in sampler), len(sampler)
+        pin = self.device.type == "cuda"
+        return make_loader(self.data, sampler, num_workers=self.spec.num_workers, pin_memory=pin), len(sampler)
+
+    def inputs(self, item, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Return ``(x, y, is_embedding)`` on the device for one loader item."""
+        if self.emb is not None:
+            idx = item[0]
+            y = torch.from_numpy(self.data.labels[self.data.rows[idx.numpy()]]).to(self.device)
+            x = self.emb[0][idx.to(self.emb[0].device)]
+            if len(self.emb) == 2:
+                flip = (torch.rand(len(idx), generator=generator) < 0.5).to(x.device)
+                x = torch.where(flip[:, None], self.emb[1][idx.to(x.device)], x)
+            return x.to(self.device, non_blocking=True), y, True
+        codes, y = item
+        codes = codes.to(self.device, non_blocking=True)
+        if self.train and (self.spec.rc_augment or self.spec.max_shift):
+            codes, _ = augment_codes(codes, generator=generator, rc=self.spec.rc_augment, max_shift=self.spec.max_shift)
+        return to_one_hot(codes), y.to(self.device, non_blocking=True), False

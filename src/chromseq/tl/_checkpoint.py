@@ -1,0 +1,60 @@
+"""Training checkpoints: plain tensors and dicts, written atomically, read with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+CHECKPOINT_FORMAT = 1
+
+
+def state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Detached CPU copy of ``model.state_dict()``."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` via a temporary file and :func:`os.replace` (never half-written)."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, *, stage: str, fingerprint: str, config: str) -> dict[str, Any]:
+    """Read a checkpoint (``weights_only=True``); raise if it belongs to another stage, data or config."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    for key, want in (("stage", stage), ("fingerprint", fingerprint), ("config", config)):
+        if ckpt.get(key) != want:
+            what = {"fingerprint": "other training data", "config": "another model config/preset"}.get(key, key)
+            raise ValueError(
+                f"checkpoint {str(path)!r} was written for {what} ({key} differs); delete it or pass resume=False."
+            )
+    return ckpt
+
+
+def make_payload(model, opt, sched, best_state, result, epoch, bad, spec, fingerprint, config) -> dict[str, Any]:
+    """Everything needed to resume: weights, optimizer, scheduler, best weights, history, counters."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "stage": spec.stage,
+        "fingerprint": fingerprint,
+        "config": config,
+        "spec": json.dumps(dataclasses.asdict(spec), sort_keys=True),
+        "epoch": epoch,
+        "bad_epochs": bad,
+        "model": state_copy(model),
+        "optimizer": copy.deepcopy(opt.state_dict()),
+        "scheduler": sched.state_dict(),
+        "best_state": best_state,
+        "best_epoch": result.best_epoch,
+        "best_val_loss": result.best_val_loss,
+        "stopped_early": result.stopped_early,
+        "history": {k: list(v) for k, v in result.history.items()},
+    }
