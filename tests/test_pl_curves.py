@@ -243,8 +243,11 @@ def test_transfer_curve_reads_uns(adata):
     assert panel.get_xscale() == "log" and len(panel.containers) == 1
 
 
-def test_transfer_curve_checks_the_table():
+def test_transfer_curve_names_missing_columns():
     with pytest.raises(KeyError, match="fraction"):
         cs.pl.transfer_curve(_transfer_table().drop(columns="fraction"), show=False)
+
+
+def test_transfer_curve_rejects_fractions_outside_0_1():
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         cs.pl.transfer_curve(_transfer_table().assign(fraction=2.0), show=False)

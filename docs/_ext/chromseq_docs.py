@@ -45,6 +45,7 @@ EXACT = {
     "torch.device": "https://docs.pytorch.org/docs/stable/tensor_attributes.html#torch.device",
     "torch.dtype": "https://docs.pytorch.org/docs/stable/tensor_attributes.html#torch.dtype",
     "logging.Logger": PY + "logging.html#logging.Logger",
+    "pooch": "https://www.fatiando.org/pooch/latest/",
 }
 #: (prefix, URL pattern with {name} = the full dotted name), first match wins.
 PATTERNS = (
@@ -59,6 +60,8 @@ PATTERNS = (
     ("scipy.", "https://docs.scipy.org/doc/scipy/reference/generated/{name}.html"),
     ("torch.", "https://docs.pytorch.org/docs/stable/generated/{name}.html"),
     ("matplotlib.", "https://matplotlib.org/stable/api/_as_gen/{name}.html"),
+    ("sklearn.", "https://scikit-learn.org/stable/modules/generated/{name}.html"),
+    ("pooch.", "https://www.fatiando.org/pooch/latest/api/generated/{name}.html"),
 )
 #: Packages documented by their source code: links go to the file of the object on GitHub.
 SOURCE_REPOS = {
@@ -66,6 +69,9 @@ SOURCE_REPOS = {
     "modiscolite": "https://github.com/jmschrei/tfmodisco-lite",
     "memelite": "https://github.com/jmschrei/memesuite-lite",
     "pyjaspar": "https://github.com/asntech/pyjaspar",
+    "genomepy": "https://github.com/vanheeringen-lab/genomepy",
+    "pyfaidx": "https://github.com/mdshw5/pyfaidx",
+    "pyranges": "https://github.com/pyranges/pyranges",
 }
 #: Short names that type hints or docstrings use for the classes above.
 ALIASES = {

@@ -133,13 +133,8 @@ def _split_label_lines(data: pd.Series) -> dict[str, np.ndarray] | None:
     matches = _CSV_LINES.findall("\n".join(data))
     if len(matches) != len(data) or not matches:  # each line matches at most once, so equal counts: all match
         return None
-    chrom, start, end, label = zip(*matches, strict=True)
-    return {
-        "chrom": np.array(chrom, dtype=object),
-        "start": np.array(start),
-        "end": np.array(end),
-        "label": np.array(label, dtype=object),
-    }
+    fields = np.array(matches, dtype=object)  # (n, 4) str
+    return {"chrom": fields[:, 0], "start": fields[:, 1], "end": fields[:, 2], "label": fields[:, 3]}
 
 
 def _integers(col: pd.Series, what: str, data: pd.Series, number: np.ndarray, path) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._contributions import contributions
+from ._baselines import composition_baseline
 from ._evaluate import evaluate
 from ._finetune import finetune
 from ._motifs import motifs
@@ -10,4 +11,4 @@ from ._predict import predict
 from ._pretrain import pretrain
 from ._train import train
 
-__all__ = ["pretrain", "finetune", "train", "predict", "evaluate", "contributions", "motifs"]
+__all__ = ["pretrain", "finetune", "train", "predict", "composition_baseline", "evaluate", "contributions", "motifs"]
