@@ -59,14 +59,20 @@ def read_label_lines(folder: Path) -> pd.DataFrame:
     frames = []
     for cell in CELLTYPES:
         for split in ("train", "test"):
-            path = next(p for p in (folder / split / f"{FILE_CELLS[cell]}{s}" for s in (".csv.gz", ".csv")) if p.exists())
+            path = next(
+                p for p in (folder / split / f"{FILE_CELLS[cell]}{s}" for s in (".csv.gz", ".csv")) if p.exists()
+            )
             with (gzip.open if path.suffix == ".gz" else open)(path, "rt") as fh:
                 text = fh.read().splitlines()
             frames.append(pd.DataFrame({"cell": cell, "text": text}))
     lines = pd.concat(frames, ignore_index=True)
     lines["key"] = lines["text"].str.split(",", n=1).str[0]
     parts = lines["key"].str.extract(r"^(?P<chrom>[^:]+):(?P<start>\d+)-(?P<end>\d+)$")
-    lines["chrom"], lines["start"], lines["end"] = parts["chrom"], parts["start"].astype(np.int64), parts["end"].astype(np.int64)
+    lines["chrom"], lines["start"], lines["end"] = (
+        parts["chrom"],
+        parts["start"].astype(np.int64),
+        parts["end"].astype(np.int64),
+    )
     return lines
 
 

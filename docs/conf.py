@@ -58,7 +58,8 @@ master_doc = "index"
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "jupyter_execute"]
 templates_path = ["_templates"]
 nitpicky = True
-# Names that are not objects anyone documents: typing placeholders of private aliases.
+# Kept empty: third-party objects are linked by _ext/chromseq_docs.py (no network needed). Add an entry
+# only for an object that no documentation anywhere describes.
 nitpick_ignore: list[tuple[str, str]] = []
 
 # -- autodoc / autosummary / napoleon / typehints -------------------------------------------------

@@ -113,3 +113,68 @@ def _strip_line_breaks(letters: np.ndarray, size: int, line_bases: int, line_byt
     codes[: full * line_bases].reshape(full, line_bases)[:] = ASCII_TO_CODE[lines[:, :line_bases]]
     codes[full * line_bases :] = ASCII_TO_CODE[letters[full * line_bytes : full * line_bytes + tail]]
     return codes
+
+
+_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".fa.gz", ".fasta.gz", ".fna.gz", ".fas.gz", ".fa.bgz", ".bgz")
+
+
+# -- locating the FASTA (a path or a genomepy name) ---------------------------------------------------------
+def _looks_like_path(genome: str) -> bool:
+    low = genome.lower()
+    return "/" in genome or os.sep in genome or genome.startswith(("~", ".")) or low.endswith(_FASTA_SUFFIXES)
+
+
+def _strip_suffix(filename: str) -> str:
+    low = filename.lower()
+    for suffix in sorted(_FASTA_SUFFIXES, key=len, reverse=True):
+        if low.endswith(suffix):
+            return filename[: -len(suffix)]
+    return filename
+
+
+def locate(genome, genomes_dir, download: bool) -> tuple[Path, str, str]:
+    """Return (FASTA path, genome name, source 'fasta' or 'genomepy') of a path or a genomepy name."""
+    if not isinstance(genome, str | os.PathLike):
+        raise TypeError(
+            f"genome must be a FASTA path or a genomepy name, got {type(genome).__name__}; "
+            "a Genome is passed as is where one is accepted."
+        )
+    text = os.fspath(genome)
+    if Path(text).expanduser().is_file():
+        path = Path(text).expanduser().resolve()
+        return path, _strip_suffix(path.name), "fasta"
+    if isinstance(genome, os.PathLike) or _looks_like_path(text):
+        raise FileNotFoundError(
+            f"genome FASTA {text!r} does not exist. Pass the path of a FASTA file (plain or bgzip) "
+            "or the name of a genomepy genome such as 'hg38'."
+        )
+    return _genomepy_fasta(text, genomes_dir, download), text, "genomepy"
+
+
+def _offline_message(name: str, genomes_dir) -> str:
+    where = f" --genomes_dir {genomes_dir}" if genomes_dir else ""
+    return (
+        f"genome {name!r} is not installed in genomepy's genomes_dir{f' ({genomes_dir})' if genomes_dir else ''}. "
+        f"Install it once with `genomepy install {name}{where}` (needs internet), "
+        "or pass the path of a local FASTA file instead of a name."
+    )
+
+
+def _genomepy_fasta(name: str, genomes_dir, download: bool) -> Path:
+    import genomepy
+
+    gdir = None if genomes_dir is None else os.fspath(genomes_dir)
+    try:
+        fasta = genomepy.Genome(name, genomes_dir=gdir)
+    except FileNotFoundError as err:
+        if not download:
+            raise FileNotFoundError(_offline_message(name, gdir)) from err
+        logger.warning("genome %r is not installed: installing it with genomepy (download)", name)
+        try:
+            fasta = genomepy.install_genome(name, genomes_dir=gdir, annotation=False)
+        except Exception as err2:  # network errors come in many types
+            raise FileNotFoundError(f"{_offline_message(name, gdir)} The download failed: {err2}") from err2
+    try:
+        return Path(fasta.genome_file).resolve()
+    finally:
+        fasta.close()

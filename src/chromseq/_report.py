@@ -128,12 +128,9 @@ def _motif_table(result) -> pd.DataFrame | None:
     patterns = pd.DataFrame(result[K.MOTIF_PATTERNS])
     if patterns.empty:
         return None
-    matches = pd.DataFrame(result.get(K.MOTIF_MATCHES, {}))
-    if not matches.empty and "pattern" in matches:
-        best = matches.sort_values([c for c in ("pattern", "rank", "q_value") if c in matches]).groupby("pattern").head(1)
-        keep = [c for c in ("pattern", "target_name", "target_id", "q_value") if c in best]
-        patterns = patterns.merge(best[keep], on="pattern", how="left")
-    return patterns.head(12)
+    columns = [c for c in ("sign", "n_seqlets", "match_id", "match_name", "match_qval") if c in patterns]
+    table = patterns[columns].rename_axis("pattern").reset_index()
+    return table.sort_values("n_seqlets", ascending=False).head(12) if "n_seqlets" in table else table.head(12)
 
 
 def _markdown_table(table: pd.DataFrame) -> str:

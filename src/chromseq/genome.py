@@ -18,13 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from ._fasta import read_chromosome, read_index
+from ._fasta import locate, read_chromosome, read_index
 from ._packed import PackedSequence
-from ._settings import logger
 
 __all__ = ["Genome"]
 
-_FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas", ".fa.gz", ".fasta.gz", ".fna.gz", ".fas.gz", ".fa.bgz", ".bgz")
 _MITO = ("chrM", "MT", "chrMT", "M")
 _CHUNK = 8192  # windows per chunk: keeps temporaries in cache
 _N_CODE = 4
@@ -69,7 +67,7 @@ class Genome:
         download: bool = True,
         cache: bool = True,
     ) -> None:
-        path, name, source = _locate(genome, genomes_dir, download)
+        path, name, source = locate(genome, genomes_dir, download)
         self._path: Path | None = path
         self._name = name
         self._source = source
@@ -234,7 +232,7 @@ class Genome:
         return seq
 
     def _packed(self, chrom: str) -> PackedSequence:
-        """The chromosome at 2 bits per base, read from the FASTA once and kept (see ``cache``)."""
+        """Return the chromosome at 2 bits per base, read from the FASTA once and kept (see ``cache``)."""
         name = self.resolve(chrom)
         if self._memory is not None:
             return self._memory[name]
@@ -299,64 +297,6 @@ class Genome:
             if bad.any():
                 out[rows[bad]] = _padded_windows(seq, starts[rows[bad]], width)
         return out
-
-
-# -- locating the FASTA ---------------------------------------------------------
-def _looks_like_path(genome: str) -> bool:
-    low = genome.lower()
-    return "/" in genome or os.sep in genome or genome.startswith(("~", ".")) or low.endswith(_FASTA_SUFFIXES)
-
-
-def _strip_suffix(filename: str) -> str:
-    low = filename.lower()
-    for suffix in sorted(_FASTA_SUFFIXES, key=len, reverse=True):
-        if low.endswith(suffix):
-            return filename[: -len(suffix)]
-    return filename
-
-
-def _locate(genome, genomes_dir, download: bool) -> tuple[Path, str, str]:
-    if isinstance(genome, Genome):
-        raise TypeError("genome is already a Genome; pass it as is where a Genome is accepted.")
-    text = os.fspath(genome)
-    if Path(text).expanduser().is_file():
-        path = Path(text).expanduser().resolve()
-        return path, _strip_suffix(path.name), "fasta"
-    if isinstance(genome, os.PathLike) or _looks_like_path(text):
-        raise FileNotFoundError(
-            f"genome FASTA {text!r} does not exist. Pass the path of a FASTA file (plain or bgzip) "
-            "or the name of a genomepy genome such as 'hg38'."
-        )
-    return _genomepy_fasta(text, genomes_dir, download), text, "genomepy"
-
-
-def _offline_message(name: str, genomes_dir) -> str:
-    where = f" --genomes_dir {genomes_dir}" if genomes_dir else ""
-    return (
-        f"genome {name!r} is not installed in genomepy's genomes_dir{f' ({genomes_dir})' if genomes_dir else ''}. "
-        f"Install it once with `genomepy install {name}{where}` (needs internet), "
-        "or pass the path of a local FASTA file instead of a name."
-    )
-
-
-def _genomepy_fasta(name: str, genomes_dir, download: bool) -> Path:
-    import genomepy
-
-    gdir = None if genomes_dir is None else os.fspath(genomes_dir)
-    try:
-        fasta = genomepy.Genome(name, genomes_dir=gdir)
-    except FileNotFoundError as err:
-        if not download:
-            raise FileNotFoundError(_offline_message(name, gdir)) from err
-        logger.warning("genome %r is not installed: installing it with genomepy (download)", name)
-        try:
-            fasta = genomepy.install_genome(name, genomes_dir=gdir, annotation=False)
-        except Exception as err2:  # network errors come in many types
-            raise FileNotFoundError(f"{_offline_message(name, gdir)} The download failed: {err2}") from err2
-    try:
-        return Path(fasta.genome_file).resolve()
-    finally:
-        fasta.close()
 
 
 # -- windows --------------------------------------------------------------------

@@ -28,7 +28,14 @@ URL_ENV = "CHROMSEQ_DATA_URL"
 #: Sub-folder of ``settings.cache_dir`` holding the downloads.
 CACHE_SUBDIR = f"chromtransfer_grch38_labels_{COMMIT}"
 #: Cell lines, as chromseq names them -> as the file names spell them.
-FILE_CELLS = {"A549": "A549", "GM12878": "GM12878", "HCT116": "HCT116", "HepG2": "HEPG2", "K562": "K562", "MCF7": "MCF7"}
+FILE_CELLS = {
+    "A549": "A549",
+    "GM12878": "GM12878",
+    "HCT116": "HCT116",
+    "HepG2": "HEPG2",
+    "K562": "K562",
+    "MCF7": "MCF7",
+}
 FILE_SPLITS = ("train", "test")
 #: sha256 of each file (the uncompressed CSV, byte-identical to upstream).
 REGISTRY = {
@@ -53,7 +60,7 @@ def label_file_names(celltypes: Iterable[str]) -> dict[str, list[str]]:
 
 
 def base_url(url: str | None = None) -> str:
-    """The download base URL: ``url``, else ``$CHROMSEQ_DATA_URL``, else :data:`DEFAULT_URL` (ends with ``/``)."""
+    """Return the download base URL: ``url``, else ``$CHROMSEQ_DATA_URL``, else :data:`DEFAULT_URL` (ends with ``/``)."""
     url = url or os.environ.get(URL_ENV) or DEFAULT_URL
     return url if url.endswith("/") else url + "/"
 
@@ -120,7 +127,7 @@ def _fetch_one(pup, name: str, source: str, progress: bool) -> Path:
 
 
 def _log_download(fname: str, action: str, pup) -> str:
-    """pooch processor: log what was downloaded (``action`` is 'download', 'update' or 'fetch' from the cache)."""
+    """Log, as a pooch processor, what was downloaded (``action`` is 'download', 'update' or 'fetch' from the cache)."""
     if action != "fetch":
         logger.info("downloaded %s (sha256 checked) to %s", Path(fname).relative_to(pup.abspath), fname)
     return fname
@@ -188,7 +195,11 @@ def _find_local(folder: Path, name: str, celltype: str) -> Path:
     digest = file_sha256(found)
     if digest != REGISTRY[name]:
         logger.warning(
-            "%s differs from the published %s (sha256 %s, expected %s); using it as given", found, name, digest, REGISTRY[name]
+            "%s differs from the published %s (sha256 %s, expected %s); using it as given",
+            found,
+            name,
+            digest,
+            REGISTRY[name],
         )
     return found
 

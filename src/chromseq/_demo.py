@@ -1,0 +1,94 @@
+"""``chromseq demo``: the whole path on the bundled chr20 data of six cell lines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import _keys as K
+from ._io_utils import atomic_path, write_h5ad_atomic
+from ._settings import logger
+
+#: Training budgets of the demo: (max_epochs, patience). ``quick`` is a smoke test.
+_BUDGET = {"full": {"max_epochs": 30, "patience": 4}, "quick": {"max_epochs": 2, "patience": 1}}
+#: Test-split positives explained per cell type on a CPU (all of them on a GPU).
+_CPU_EXPLAIN_REGIONS = 60
+
+
+def run_demo(
+    out: Path,
+    *,
+    celltypes: Sequence[str] | None = None,
+    preset: str = "tiny",
+    quick: bool = False,
+    explain: bool = True,
+) -> Path:
+    """Pretrain, fine-tune, train from scratch, evaluate and explain on ``datasets.chromtransfer_chr20``.
+
+    Parameters
+    ----------
+    out
+        Output folder: ``chr20.h5ad``, ``models/``, ``metrics.csv``, ``figures/`` and ``report.md``.
+    celltypes
+        Cell types to fine-tune (default: all six).
+    preset
+        Model preset, ``'tiny'`` on a CPU, ``'chromtransfer'`` on a GPU.
+    quick
+        Train for two epochs only (a smoke test of the whole path).
+    explain
+        Also compute contributions on test-split positives, discover motifs and draw logos.
+
+    Returns
+    -------
+    Path of the report (``out/report.md``).
+    """
+    from . import datasets, tl
+    from ._report import write_report
+    from ._settings import settings
+
+    start = time.perf_counter()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    adata = datasets.chromtransfer_chr20(celltypes=celltypes)
+    celltypes = list(adata.var_names)
+    budget = _BUDGET["quick" if quick else "full"]
+    common = {"save_dir": out / "models", **budget}
+    logger.info("demo: %d regions x %d cell types, preset %r, budget %s", adata.n_obs, adata.n_vars, preset, budget)
+    tl.pretrain(adata, preset=preset, **common)
+    tl.finetune(adata, celltypes, **common)
+    tl.train(adata, celltypes, preset=preset, **common)
+    tl.predict(adata)
+    tl.evaluate(adata)
+    with atomic_path(out / "metrics.csv") as tmp:
+        adata.uns[K.UNS][K.UNS_METRICS].to_csv(tmp, index=False)
+    if explain:
+        gpu = settings.resolve_device().type == "cuda"
+        for celltype in celltypes:
+            _explain(adata, celltype, max_regions=None if gpu else _CPU_EXPLAIN_REGIONS, quick=quick)
+    write_h5ad_atomic(adata, out / "chr20.h5ad")
+    report = write_report(adata, out)
+    logger.info("demo finished in %.0f s: open %s first", time.perf_counter() - start, report)
+    return report
+
+
+def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> None:
+    """Contributions on the test-split positives of ``celltype``, then TF-MoDISco motifs."""
+    from . import tl
+
+    labels = np.asarray(adata[:, celltype].X).ravel()
+    rows = np.flatnonzero((adata.obs[K.SPLIT] == "test").to_numpy() & (labels == 1))
+    if max_regions is not None and rows.size > max_regions:
+        rows = np.sort(np.random.default_rng(0).choice(rows, max_regions, replace=False))
+    if rows.size == 0:
+        logger.warning("demo: no test-split positives for %s: no contributions", celltype)
+        return
+    mask = np.zeros(adata.n_obs, dtype=bool)
+    mask[rows] = True
+    tl.contributions(adata, celltype, mask=mask, n_shuffles=4 if quick else 10)
+    try:
+        tl.motifs(adata, celltype, mask=mask, min_metacluster_size=10 if quick else 20, n_leiden_runs=2 if quick else 10)
+    except ValueError as err:  # too few seqlets for TF-MoDISco on few regions: say so, keep going
+        logger.warning("demo: no motifs for %s (%s)", celltype, err)
