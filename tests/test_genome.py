@@ -1,8 +1,10 @@
 import logging
 
 import numpy as np
+import pandas as pd
 import pyfaidx
 import pytest
+from anndata import AnnData
 
 import chromseq as cs
 from chromseq._codes import encode, gc_fraction
@@ -165,3 +167,42 @@ def test_crlf_line_ends_and_a_missing_final_newline_are_read(tmp_path, toy_recor
         genome = cs.Genome(tmp_path / name)
         for chrom, seq in toy_records.items():
             np.testing.assert_array_equal(genome.chromosome(chrom), encode(seq), err_msg=f"{name} {chrom}")
+
+
+# ----------------------------------------------------------------------------- 2-bit storage, in-memory genomes
+
+
+@pytest.mark.parametrize("width", [1, 7, 600, 1500])
+def test_windows_from_two_bit_storage_equal_the_codes_at_every_phase(width):
+    rng = np.random.default_rng(width)
+    codes = rng.integers(0, 4, size=20_000, dtype=np.uint8)
+    for a, b in [(0, 3), (5_000, 5_001), (5_003, 5_010), (9_000, 11_000), (19_990, 20_000)]:  # N runs, edges too
+        codes[a:b] = 4
+    genome = cs.Genome.from_arrays({"chr1": codes})
+    starts = np.concatenate([[0, 20_000 - width], rng.integers(0, 20_000 - width + 1, size=3_000)])
+    expected = np.stack([codes[s : s + width] for s in starts])
+    np.testing.assert_array_equal(genome.windows("chr1", starts, starts + width), expected)
+    np.testing.assert_array_equal(genome.chromosome("chr1"), codes)
+
+
+def test_genome_holds_two_bits_per_base(toy_fasta, toy_records):
+    genome = cs.Genome.from_arrays({"chr1": np.zeros(1_000_000, np.uint8)})
+    assert genome.nbytes < 1_000_000 / 4 + 1_000
+    fasta = cs.Genome(toy_fasta)
+    fasta.windows("chr1", [0], [10])
+    assert fasta.nbytes < len(toy_records["chr1"]) / 4 + 1_000
+
+
+def test_in_memory_genome_is_not_reopened_from_uns():
+    genome = cs.Genome.from_arrays({"chr1": "ACGT" * 5_000})
+    obs = pd.DataFrame({"chrom": pd.Categorical(["chr1"]), "start": [100], "end": [700], "open": [True]}, index=["r"])
+    adata = AnnData(np.ones((1, 1), np.float32), obs=obs)
+    cs.pp.add_sequences(adata, genome)
+    assert adata.uns["chromseq"]["genome"]["source"] == "memory"
+    with pytest.raises(ValueError, match=r"built in memory.*pass it again with genome="):
+        cs.pp.add_background(adata, n=1)
+
+
+def test_from_arrays_refuses_values_that_are_not_codes():
+    with pytest.raises(ValueError, match="uint8 codes 0-4"):
+        cs.Genome.from_arrays({"chr1": np.array([0, 1, 9], np.uint8)})

@@ -13,11 +13,12 @@ def _io_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output .h5ad (written atomically; may equal input)")
 
 
-def _training_args(p: argparse.ArgumentParser, *, celltype: bool) -> None:
+def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool = True) -> None:
     _io_args(p)
     if celltype:
         p.add_argument("--celltype", nargs="+", default=None, help="cell type(s) (var_names); default: all")
-    p.add_argument("--preset", default="auto", help="model preset: 'tiny', 'chromtransfer', or 'auto' (GPU: full)")
+    if preset:
+        p.add_argument("--preset", default="auto", help="model preset: 'tiny', 'chromtransfer', or 'auto' (GPU: full)")
     p.add_argument("--max-epochs", type=int, default=None, help="maximum epochs (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
     p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")
@@ -25,11 +26,11 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool) -> None:
     p.add_argument("--save-dir", default=None, help="folder for model checkpoints (default: settings.model_dir)")
 
 
-def _training_kwargs(args: argparse.Namespace) -> dict:
+def _training_kwargs(args: argparse.Namespace, *, preset: bool = True) -> dict:
     from ._settings import settings
 
     kwargs = {
-        "preset": _resolve_preset(args.preset, settings.resolve_device()),
+        "preset": _resolve_preset(args.preset, settings.resolve_device()) if preset else None,
         "max_epochs": args.max_epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
@@ -100,15 +101,14 @@ def _finetune(args: argparse.Namespace) -> None:
     from . import tl
     from .cli import run_step
 
-    kwargs = _training_kwargs(args)
-    kwargs.pop("preset")  # the preset comes from the pretrained model
+    kwargs = _training_kwargs(args, preset=False)  # the preset comes from the pretrained model
     if args.base is not None:
         kwargs["base"] = args.base
     run_step(args, tl.finetune, **kwargs)
 
 
 def _finetune_args(p: argparse.ArgumentParser) -> None:
-    _training_args(p, celltype=True)
+    _training_args(p, celltype=True, preset=False)
     p.add_argument("--base", default=None, help="name of the pretrained model in uns (default: 'pretrained')")
 
 
@@ -189,9 +189,7 @@ def _contributions(args: argparse.Namespace) -> None:
 
     def step(adata):
         mask = _region_mask(adata, args.celltype, split=args.split, positives=args.positives)
-        return tl.contributions(
-            adata, args.celltype, mask=mask, method=args.method, n_shuffles=args.n_shuffles
-        )
+        return tl.contributions(adata, args.celltype, mask=mask, method=args.method, n_shuffles=args.n_shuffles)
 
     run_step(args, step)
 
@@ -265,13 +263,37 @@ def _demo(args: argparse.Namespace) -> None:
 
 SUBCOMMANDS = {
     "demo": ("run the whole path on the bundled chr20 data of six cell lines", _demo_args, _demo),
-    "prepare": ("peaks/labels + genome -> regions x cell types .h5ad with sequences and splits", _prepare_args, _prepare),
-    "pretrain": ("train the cell-type agnostic model (open anywhere vs background)", lambda p: _training_args(p, celltype=False), _pretrain),
-    "finetune": ("fine-tune the pretrained model per cell type (frozen body, then all layers)", _finetune_args, _finetune),
-    "train": ("train the same network from scratch per cell type (baseline)", lambda p: _training_args(p, celltype=True), _train),
+    "prepare": (
+        "peaks/labels + genome -> regions x cell types .h5ad with sequences and splits",
+        _prepare_args,
+        _prepare,
+    ),
+    "pretrain": (
+        "train the cell-type agnostic model (open anywhere vs background)",
+        lambda p: _training_args(p, celltype=False),
+        _pretrain,
+    ),
+    "finetune": (
+        "fine-tune the pretrained model per cell type (frozen body, then all layers)",
+        _finetune_args,
+        _finetune,
+    ),
+    "train": (
+        "train the same network from scratch per cell type (baseline)",
+        lambda p: _training_args(p, celltype=True),
+        _train,
+    ),
     "predict": ("predict accessibility with trained models", _predict_args, _predict),
-    "evaluate": ("AUROC/AUPRC/F1 per model, cell type and split, with composition baselines", _evaluate_args, _evaluate),
-    "contributions": ("per-base contribution scores (DeepLIFT/SHAP, ISM, grad x input)", _contributions_args, _contributions),
+    "evaluate": (
+        "AUROC/AUPRC/F1 per model, cell type and split, with composition baselines",
+        _evaluate_args,
+        _evaluate,
+    ),
+    "contributions": (
+        "per-base contribution scores (DeepLIFT/SHAP, ISM, grad x input)",
+        _contributions_args,
+        _contributions,
+    ),
     "motifs": ("TF-MoDISco motifs from stored contributions, matched to JASPAR", _motifs_args, _motifs),
     "report": ("figures and a markdown report from an evaluated .h5ad", _report_args, _report),
 }

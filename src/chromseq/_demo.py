@@ -89,6 +89,8 @@ def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> N
     mask[rows] = True
     tl.contributions(adata, celltype, mask=mask, n_shuffles=4 if quick else 10)
     try:
-        tl.motifs(adata, celltype, mask=mask, min_metacluster_size=10 if quick else 20, n_leiden_runs=2 if quick else 10)
+        tl.motifs(
+            adata, celltype, mask=mask, min_metacluster_size=10 if quick else 20, n_leiden_runs=2 if quick else 10
+        )
     except ValueError as err:  # too few seqlets for TF-MoDISco on few regions: say so, keep going
         logger.warning("demo: no motifs for %s (%s)", celltype, err)

@@ -50,7 +50,12 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     metrics = uns[K.UNS_METRICS]
     lines = ["# chromseq report", ""]
     lines += _dataset_lines(adata)
-    lines += ["## Held-out performance", "", f"AUROC and AUPRC on the `{split}` split, beside composition baselines.", ""]
+    lines += [
+        "## Held-out performance",
+        "",
+        f"AUROC and AUPRC on the `{split}` split, beside composition baselines.",
+        "",
+    ]
     lines += [_markdown_table(_metrics_summary(metrics, split)), ""]
 
     def figure(name: str, draw) -> None:
@@ -105,10 +110,17 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
         if computed.size:
             region = _most_confident(adata, ct, computed)
             lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]
-            figure(f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save))
+            figure(
+                f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save)
+            )
         motif_table = _motif_table(uns.get(K.UNS_MOTIFS, {}).get(ct))
         if motif_table is not None:
-            lines += ["Motifs discovered by TF-MoDISco and their best JASPAR matches:", "", _markdown_table(motif_table), ""]
+            lines += [
+                "Motifs discovered by TF-MoDISco and their best JASPAR matches:",
+                "",
+                _markdown_table(motif_table),
+                "",
+            ]
             figure(f"motifs_{ct}", lambda save, c=ct: pl.motifs(adata, c, 6, show=False, save=save))
     return lines
 

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except (ValueError, KeyError, FileNotFoundError, NotADirectoryError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"chromseq {args.command}: error: {message}", file=sys.stderr)  # noqa: T201 - CLI output
+        print(f"chromseq {args.command}: error: {message}", file=sys.stderr)
         return 1
     return 0
 

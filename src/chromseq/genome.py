@@ -94,7 +94,7 @@ class Genome:
         ----------
         sequences
             ``{chromosome name: sequence}`` or ``(name, sequence)`` pairs: uint8 codes ``(size,)``
-            (A0 C1 G2 T3 N4, as :func:`chromseq._codes.encode` gives) or DNA letters
+            (A0 C1 G2 T3 N4, as in ``obsm['sequence']``) or DNA letters
             (``str``/``bytes``, any case, other letters read as N).
         name
             Name of the genome, recorded in ``uns['chromseq']['genome']``.
@@ -119,7 +119,7 @@ class Genome:
             if codes.ndim != 1 or codes.dtype != np.uint8 or (codes.size and codes.max() > _N_CODE):
                 raise ValueError(
                     f"sequence {chrom!r} must be 1-d uint8 codes 0-4 (A C G T N) or a DNA string, "
-                    f"got {codes.dtype} with shape {codes.shape}; encode letters with chromseq._codes.encode."
+                    f"got {codes.dtype} with shape {codes.shape}; or pass the sequence as a string of letters."
                 )
             if str(chrom) in arrays:
                 raise ValueError(f"sequence {chrom!r} is given twice.")
