@@ -142,7 +142,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _model_source(text: str):
-    """An ``.h5ad`` path becomes its AnnData (its models are applied); anything else is passed as is."""
+    """Return the AnnData of an ``.h5ad`` path (its models are applied), or ``text`` unchanged."""
     path = Path(text)
     if path.suffix == ".h5ad":
         from ._io_utils import read_h5ad_checked
