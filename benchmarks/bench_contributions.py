@@ -40,7 +40,6 @@ DEFAULT_N = {
 
 
 def direct(model, X, method, *, n_shuffles, batch_size, device, seed):
-    # ism: fast=True (tangermeme's default, as in the wrapper) tries fastISM and falls back with a warning
     """The tangermeme call tl.contributions makes, on a prepared one-hot tensor."""
     if method == "deep_lift_shap":
         from tangermeme.deep_lift_shap import deep_lift_shap
@@ -50,7 +49,10 @@ def direct(model, X, method, *, n_shuffles, batch_size, device, seed):
     if method == "ism":
         from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
-        return saturation_mutagenesis(model, X, target=0, batch_size=batch_size, hypothetical=True, device=device)
+        fast = torch.device(device).type != "cpu"  # as tl.contributions does
+        return saturation_mutagenesis(
+            model, X, target=0, batch_size=batch_size, hypothetical=True, device=device, fast=fast
+        )
     from tangermeme.saliency import saliency
 
     return saliency(model, X, batch_size=batch_size, hypothetical=True, device=device)

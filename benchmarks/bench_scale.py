@@ -181,14 +181,34 @@ def max_rss() -> int:
 
 
 # -- one size, in its own process ----------------------------------------------------
+def build_genome(runs_path: Path, seed: int):
+    import chromseq as cs
+
+    runs = {k: [tuple(r) for r in v] for k, v in json.loads(runs_path.read_text()).items()}
+    return cs.Genome.from_arrays(standin_genome(runs, seed), name="GRCh38-standin")
+
+
+def loader_worker(labels: str, runs_path: Path, seed: int) -> dict:
+    """``datasets.chromtransfer`` end to end on local label files (no download), all six cell lines."""
+    import chromseq as cs
+
+    genome = build_genome(runs_path, seed)
+    meter = PeakRSS()
+    meter.reset()
+    t0 = time.perf_counter()
+    adata = cs.datasets.chromtransfer(genome, labels=labels, random_state=seed)
+    out = {"s": time.perf_counter() - t0, "peak_rss": meter.peak(), "n_obs": adata.n_obs}
+    meter.stop()
+    return out
+
+
 def worker(files: dict[str, str], runs_path: Path, seed: int) -> dict:
     import chromseq as cs
     from chromseq import _keys as K
 
     cs.settings.verbosity = 1
     t0 = time.perf_counter()
-    runs = {k: [tuple(r) for r in v] for k, v in json.loads(runs_path.read_text()).items()}
-    genome = cs.Genome.from_arrays(standin_genome(runs, seed), name="GRCh38-standin")
+    genome = build_genome(runs_path, seed)
     genome_s = time.perf_counter() - t0
     meter = PeakRSS()
     out = {"genome_build_s": genome_s, "rss_after_genome": meter.rss(), "genome_bytes": genome.nbytes, "steps": {}}
@@ -231,11 +251,15 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000, FULL])
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="folder with {train,test}/<CELL>.csv[.gz]")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # JSON job file of one size
+    parser.add_argument("--loader", action="store_true", help="also time datasets.chromtransfer on --labels")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)  # JSON job file of one run
     args = parser.parse_args()
     if args.worker:
         job = json.loads(args.worker.read_text())
-        print(json.dumps(worker(job["files"], Path(job["runs"]), job["seed"])))
+        if "labels" in job:
+            print(json.dumps(loader_worker(job["labels"], Path(job["runs"]), job["seed"])))
+        else:
+            print(json.dumps(worker(job["files"], Path(job["runs"]), job["seed"])))
         return
 
     lines = read_label_lines(args.labels)
@@ -245,16 +269,27 @@ def main() -> None:
         runs.write_text(json.dumps(n_runs(lines, args.seed)))
         for size in args.sizes:
             files = write_subset(lines, size, Path(tmp) / str(size), args.seed)
-            job = Path(tmp) / f"job_{size}.json"
-            job.write_text(json.dumps({"files": files, "runs": str(runs), "seed": args.seed}))
-            proc = subprocess.run([sys.executable, __file__, "--worker", str(job)], capture_output=True, text=True)
-            if proc.returncode:
-                raise SystemExit(f"size {size} failed:\n{proc.stderr[-4000:]}")
-            results[size] = json.loads(proc.stdout.strip().splitlines()[-1])
-    report(results)
+            results[size] = run_job(
+                Path(tmp) / f"job_{size}.json", {"files": files, "runs": str(runs), "seed": args.seed}
+            )
+        loader = None
+        if args.loader:
+            loader = run_job(
+                Path(tmp) / "job_loader.json", {"labels": str(args.labels), "runs": str(runs), "seed": args.seed}
+            )
+    report(results, loader)
 
 
-def report(results: dict[int, dict]) -> None:
+def run_job(path: Path, job: dict) -> dict:
+    """Run one job in a fresh Python process (its peak memory is its own); return its JSON result."""
+    path.write_text(json.dumps(job))
+    proc = subprocess.run([sys.executable, __file__, "--worker", str(path)], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"{path.stem} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report(results: dict[int, dict], loader: dict | None) -> None:
     print(f"{'regions':>9} {'step':<22}{'seconds':>9}{'peak RSS GiB':>14}{'n_obs':>11}")
     summary = {}
     for size, r in results.items():
@@ -291,9 +326,21 @@ def report(results: dict[int, dict]) -> None:
         f"largest: {largest['total_s']:.1f} s (target < {TARGET_S:.0f} s), peak RSS {largest['peak_rss_gib']:.2f} GiB "
         f"(target < {TARGET_BYTES / 1e9:.0f} GB = {gib(TARGET_BYTES):.2f} GiB); time grows as n^{growth}"
     )
+    if loader:
+        print(
+            f"datasets.chromtransfer (local labels, all steps): {loader['s']:.1f} s, peak RSS "
+            f"{gib(loader['peak_rss']):.2f} GiB, {loader['n_obs']:,} rows"
+        )
     result = {
         "benchmark": "bench_scale",
         "sizes": summary,
+        "loader": {
+            "s": round(loader["s"], 2),
+            "peak_rss_gib": round(gib(loader["peak_rss"]), 3),
+            "n_obs": loader["n_obs"],
+        }
+        if loader
+        else None,
         "time_growth_exponent": growth,
         "meets_targets": largest["total_s"] < TARGET_S and largest["peak_rss_gib"] < gib(TARGET_BYTES),
         "cpu_count": os.cpu_count(),

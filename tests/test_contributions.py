@@ -72,6 +72,7 @@ def _references_mean_logit(model, X, n_shuffles, seed):
 
 def test_deep_lift_shap_sums_to_delta_on_chromtransfer(synth, net):
     # BatchNorm, ReLU, residual additions, concatenation and global average pooling: all exact in DeepLIFT
+    synth = synth[:16].copy()
     cs.tl.contributions(synth, model=net, n_shuffles=4, random_state=3)
     hyp = synth.obsm[K.contrib_key("ChromTransfer")]
     X = one_hot(synth.obsm[K.SEQUENCE])
@@ -83,10 +84,9 @@ def test_deep_lift_shap_sums_to_delta_on_chromtransfer(synth, net):
 
 
 def test_default_model_is_the_celltypes_finetuned_model(registered):
-    cs.tl.contributions(registered, "HepG2", n_shuffles=2)
+    cs.tl.contributions(registered, "HepG2", method="grad_x_input")
     params = registered.uns[K.UNS][K.UNS_CONTRIB]["HepG2"]
     assert params["model"] == "finetuned_HepG2"
-    assert params["method"] == "deep_lift_shap"
     assert registered.obsm[K.contrib_key("HepG2")].shape == (registered.n_obs, 4, 100)
 
 
@@ -115,11 +115,11 @@ def test_second_selection_with_same_method_keeps_earlier_rows(synth, net):
 
 
 def test_other_method_replaces_the_field(synth, net):
-    half = np.arange(synth.n_obs) < synth.n_obs // 2
-    cs.tl.contributions(synth, model=net, mask=half, method="grad_x_input")
-    cs.tl.contributions(synth, model=net, mask=~half, method="ism")
+    first, second = np.arange(synth.n_obs) < 3, np.arange(synth.n_obs) >= synth.n_obs - 2
+    cs.tl.contributions(synth, model=net, mask=first, method="grad_x_input")
+    cs.tl.contributions(synth, model=net, mask=second, method="ism")
     computed = ~np.isnan(synth.obsm[K.contrib_key("ChromTransfer")][:, 0, 0])
-    np.testing.assert_array_equal(computed, ~half)
+    np.testing.assert_array_equal(computed, second)
     assert synth.uns[K.UNS][K.UNS_CONTRIB]["ChromTransfer"]["method"] == "ism"
 
 

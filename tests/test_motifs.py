@@ -53,7 +53,7 @@ def _discovered():
     )
     truth = adata.uns[K.UNS][K.UNS_SYNTHETIC]
     model = PWMScanner(list(truth["pwms"].values())).eval()
-    cs.tl.contributions(adata, "HepG2", model=model, mask=K.OPEN, n_shuffles=4)
+    cs.tl.contributions(adata, "HepG2", model=model, mask=K.OPEN, n_shuffles=2)
     cs.tl.motifs(adata, "HepG2", min_metacluster_size=50, n_leiden_runs=4)
     return adata
 

@@ -213,6 +213,8 @@ def attribute(
 
 def _run(model, X, method, target, n_shuffles, batch_size, device, random_state) -> np.ndarray:
     """One tangermeme call on one-hot X (N, 4, L): hypothetical scores as float32 numpy."""
+    import torch
+
     if method == "deep_lift_shap":
         from tangermeme.deep_lift_shap import deep_lift_shap
 
@@ -229,7 +231,12 @@ def _run(model, X, method, target, n_shuffles, batch_size, device, random_state)
     elif method == "ism":
         from tangermeme.saturation_mutagenesis import saturation_mutagenesis
 
-        attr = saturation_mutagenesis(model, X, target=target, batch_size=batch_size, hypothetical=True, device=device)
+        # fastISM measured slower than plain ISM on CPU for both presets (benchmarks/bench_contributions.py);
+        # elsewhere tangermeme times both on one batch and keeps the faster
+        fast = torch.device(device).type != "cpu"
+        attr = saturation_mutagenesis(
+            model, X, target=target, batch_size=batch_size, hypothetical=True, device=device, fast=fast
+        )
     else:
         from tangermeme.saliency import saliency
 
