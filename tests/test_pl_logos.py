@@ -128,3 +128,8 @@ def test_motifs_plot_after_h5ad_round_trip(explained, tmp_path):
 def test_motifs_without_results_name_the_call(explained):
     with pytest.raises(KeyError, match=r"chromseq\.tl\.motifs\(adata, 'GM12878'\)"):
         cs.pl.motifs(explained, "GM12878")
+
+
+def test_contributions_tracks_of_one_method_share_the_y_scale(explained):
+    axes = cs.pl.contributions(explained, _region_with_seqlets(explained))
+    assert axes[0].get_ylim() == axes[1].get_ylim()

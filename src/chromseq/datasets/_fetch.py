@@ -118,6 +118,8 @@ def _fetch_one(pup, name: str, source: str, progress: bool) -> Path:
             f"checksum mismatch for {source}{name}: {err} The file was not cached. The server sent a different or "
             f"corrupted file: retry, or check the base URL (base_url=, ${URL_ENV})."
         ) from err
+    except PermissionError:  # the cache folder is not writable: pooch's message names it
+        raise
     except (requests.RequestException, OSError) as err:
         raise ConnectionError(
             f"cannot download {source}{name} ({type(err).__name__}: {err}) and it is not in the cache "

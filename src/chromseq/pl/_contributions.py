@@ -25,7 +25,8 @@ def contributions(
     window: tuple[int, int] | int | None = None,
     hypothetical: bool = False,
     seqlets: bool = True,
-    match_pval: float = 1e-3,
+    match_padj: float = 0.05,
+    sharey: bool | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
     save: str | os.PathLike | None = None,
@@ -53,8 +54,11 @@ def contributions(
         Draw the hypothetical contributions of all four bases instead of the observed base's.
     seqlets
         Mark the seqlets of ``uns['chromseq']['motifs'][<celltype>]['seqlets']`` in this region.
-    match_pval
-        Seqlets whose best TOMTOM match has a larger p-value are labelled ``'?'``.
+    match_padj
+        Seqlets whose best TOMTOM match has a larger adjusted p-value (Bonferroni over the
+        database) are labelled ``'?'``.
+    sharey
+        One y scale for all tracks; ``None``: when all were computed with the same method.
     ax
         One Axes per cell type to draw in; ``None`` makes a figure.
     show
@@ -83,17 +87,28 @@ def contributions(
     for ct in names:
         scores = np.asarray(adata.obsm[K.contrib_key(ct)][row], dtype=np.float32)
         tracks[ct] = (scores if hypothetical else scores * onehot)[:, start:end]
-    top = max(float(np.abs(t).max()) for t in tracks.values()) or 1.0
+    ylims = _ylims(adata, tracks, sharey)
     width = end - start
     fig, axes, created = panels(len(names), ax=ax, ncols=1, size=(min(max(width / 40, 6.0), 20.0), 2.2))
     for a, ct in zip(axes, names, strict=True):
-        annot = _seqlet_annotations(adata, ct, adata.obs_names[row], start, end, match_pval) if seqlets else None
-        plot_logo(tracks[ct], ax=a, annotations=annot, ylim=(-top, top), show_score=False)
+        annot = _seqlet_annotations(adata, ct, adata.obs_names[row], start, end, match_padj) if seqlets else None
+        plot_logo(tracks[ct], ax=a, annotations=annot, ylim=ylims[ct], show_score=False)
         a.set_ylabel(f"{ct}\ncontribution", fontsize=9)
         a.xaxis.set_major_formatter(FuncFormatter(lambda x, _, s=start: f"{round(x) + s}"))
     axes[0].set_title(f"{adata.obs_names[row]}  ({'hypothetical' if hypothetical else 'observed bases'})")
     axes[-1].set_xlabel("position in window (bp)")
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _ylims(adata: AnnData, tracks: dict[str, np.ndarray], sharey: bool | None) -> dict[str, tuple[float, float]]:
+    """Symmetric y limits per track; shared when ``sharey`` (``None``: when every track used the same method)."""
+    top = {ct: float(np.abs(t).max()) or 1.0 for ct, t in tracks.items()}
+    if sharey is None:
+        params = adata.uns.get(K.UNS, {}).get(K.UNS_CONTRIB, {})
+        sharey = len({str(params.get(ct, {}).get("method")) for ct in tracks}) == 1
+    if sharey:
+        top = dict.fromkeys(top, max(top.values()))
+    return {ct: (-v, v) for ct, v in top.items()}
 
 
 def _row(adata: AnnData, region: str | int) -> int:
@@ -146,7 +161,7 @@ def _window(window: tuple[int, int] | int | None, width: int) -> tuple[int, int]
     return start, end
 
 
-def _seqlet_annotations(adata, celltype, region, start, end, match_pval) -> pd.DataFrame | None:
+def _seqlet_annotations(adata, celltype, region, start, end, match_padj) -> pd.DataFrame | None:
     """Seqlets of ``region`` inside [start, end) as tangermeme annotations (label first; positions from ``start``)."""
     result = adata.uns.get(K.UNS, {}).get(K.UNS_MOTIFS, {}).get(celltype)
     if result is None or K.UNS_SEQLETS not in result:
@@ -155,7 +170,7 @@ def _seqlet_annotations(adata, celltype, region, start, end, match_pval) -> pd.D
     table = table[(table["region"] == region) & (table["start"] > start) & (table["end"] < end)]
     if table.empty:
         return None
-    label = np.where(table["motif_pval"].to_numpy() <= match_pval, table["motif_name"].astype(str).to_numpy(), "?")
+    label = np.where(table["motif_padj"].to_numpy() <= match_padj, table["motif_name"].astype(str).to_numpy(), "?")
     return pd.DataFrame(
         {
             "motif_name": label,

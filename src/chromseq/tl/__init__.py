@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._contributions import contributions
 from ._baselines import composition_baseline
+from ._contributions import contributions
 from ._evaluate import evaluate
 from ._finetune import finetune
 from ._motifs import motifs

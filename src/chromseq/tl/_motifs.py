@@ -30,7 +30,9 @@ PATTERN_COLUMNS = (
     "match_qval",
 )
 MATCH_COLUMNS = ("pattern", "rank", "motif_id", "motif_name", "pval", "qval", "offset", "overlap", "strand")
-SEQLET_COLUMNS = ("region", "start", "end", "sign", "attribution", "pval", "motif_id", "motif_name", "motif_pval")
+SEQLET_COLUMNS = (
+    "region", "start", "end", "sign", "attribution", "pval", "motif_id", "motif_name", "motif_pval", "motif_padj"
+)  # fmt: skip
 
 
 def motifs(
@@ -108,7 +110,8 @@ def motifs(
         dict pattern -> (4, width) float32 probabilities of the best match, on the matching strand.
     ``seqlets``
         DataFrame of seqlets per region: region (obs name), start, end (bp in the window,
-        0-based half-open), sign, summed attribution, seqlet p-value, best motif and its TOMTOM p-value.
+        0-based half-open), sign, summed attribution, seqlet p-value (a ranking score), best
+        motif, its TOMTOM p-value and that p-value Bonferroni-adjusted for the database size.
     ``params``
         dict of the parameters, the motif database and the contributions used.
 
@@ -343,6 +346,7 @@ def _region_seqlets(onehot, hyp, names, db: MotifDatabase, threshold: float) -> 
             "motif_id": motif_id,
             "motif_name": motif_name,
             "motif_pval": motif_p,
+            "motif_padj": np.minimum(motif_p * len(db), 1.0),
         },
         columns=list(SEQLET_COLUMNS),
     )
