@@ -171,6 +171,17 @@ PRESETS: dict[str, ChromTransferConfig] = {
 def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransferConfig:
     """Return the config of ``preset`` (a name in :data:`PRESETS` or a config) with ``changes`` applied.
 
+    Parameters
+    ----------
+    preset
+        ``'chromtransfer'``, ``'tiny'`` or a config to start from.
+    **changes
+        Fields of :class:`ChromTransferConfig` to replace, e.g. ``inner_filters=32``.
+
+    Returns
+    -------
+    A new frozen config; ``preset`` is not modified.
+
     Raises
     ------
     ValueError

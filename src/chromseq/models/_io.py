@@ -90,6 +90,15 @@ def _replace_dir(src: Path, dst: Path) -> None:
 def read_model_card(path: str | os.PathLike) -> dict[str, Any]:
     """Return the metadata of the model folder ``path``: ``config``, ``n_parameters``, ``saved``, ``card``.
 
+    Parameters
+    ----------
+    path
+        A model folder written by :func:`save_model`.
+
+    Returns
+    -------
+    The metadata as a plain dict, read without loading the weights.
+
     Raises
     ------
     FileNotFoundError

@@ -206,5 +206,15 @@ class ChromTransfer(nn.Module):
 
 
 def count_parameters(module: nn.Module) -> int:
-    """Return the number of parameters of ``module`` (trainable or not; buffers excluded)."""
+    """Return the number of parameters of ``module`` (trainable or not; buffers excluded).
+
+    Parameters
+    ----------
+    module
+        Any torch module, e.g. a :class:`ChromTransfer` network or its ``body``.
+
+    Returns
+    -------
+    The number of scalar parameters.
+    """
     return sum(p.numel() for p in module.parameters())

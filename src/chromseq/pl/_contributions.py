@@ -25,7 +25,7 @@ def contributions(
     window: tuple[int, int] | int | None = None,
     hypothetical: bool = False,
     seqlets: bool = True,
-    match_padj: float = 0.05,
+    match_padj: float = 0.01,
     sharey: bool | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
