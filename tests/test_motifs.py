@@ -151,3 +151,10 @@ def test_meme_file_round_trips_jaspar_motifs(tmp_path):
     back = read_meme(tmp_path / "j.meme")
     assert back.ids == db.ids[:30] and back.names == db.names[:30]
     np.testing.assert_allclose(back.ppms[5], db.ppms[5], atol=1e-9)
+
+
+def test_meme_file_without_motifs_is_rejected(tmp_path):
+    path = tmp_path / "empty.meme"
+    path.write_text("MEME version 4\n\nALPHABET= ACGT\n")
+    with pytest.raises(ValueError, match="holds no motif"):
+        read_meme(path)

@@ -46,17 +46,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
+    saved = (list(logger.handlers), logger.level, logger.propagate, settings.verbosity, settings.device, settings.seed)
     _configure_logging(args.verbose)
-    if args.device is not None:
-        settings.device = args.device
-    if args.seed is not None:
-        settings.seed = args.seed
     try:
+        if args.device is not None:
+            settings.device = args.device
+        if args.seed is not None:
+            settings.seed = args.seed
         args.func(args)
     except (ValueError, KeyError, FileNotFoundError, NotADirectoryError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         print(f"chromseq {args.command}: error: {message}", file=sys.stderr)
         return 1
+    finally:  # leave the logging and settings of a calling program (or test) as they were
+        logger.handlers[:] = saved[0]
+        logger.propagate = saved[2]
+        settings.verbosity, settings.device, settings.seed = saved[3], saved[4], saved[5]
+        logger.setLevel(saved[1])
     return 0
 
 
@@ -100,12 +106,16 @@ def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
     """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
     from ._io_utils import read_h5ad_checked, write_h5ad_atomic
 
+    from .tl._distributed import barrier, is_main_process
+
     adata = read_h5ad_checked(Path(args.input))
     result = step(adata, **kwargs)
     if result is not None and hasattr(result, "obs"):
         adata = result
-    write_h5ad_atomic(adata, Path(args.output))
-    logger.info("wrote %s", args.output)
+    if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
+        write_h5ad_atomic(adata, Path(args.output))
+        logger.info("wrote %s", args.output)
+    barrier()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from chromseq import _keys as K
 from chromseq._codes import one_hot
 from chromseq._validate import require_obsm
+from chromseq.data._ondisk import is_on_disk, read_rows
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -31,7 +32,8 @@ class SequenceDataset(Dataset):
     Parameters
     ----------
     codes
-        ``(n, L)`` uint8 codes A0 C1 G2 T3 N4 (e.g. ``adata.obsm['sequence']``), kept by reference.
+        ``(n, L)`` uint8 codes A0 C1 G2 T3 N4 (e.g. ``adata.obsm['sequence']``), kept by reference:
+        a NumPy array, or an array on disk (h5py dataset, zarr array) read batch by batch.
     labels
         ``(n, n_outputs)`` float32 labels (NaN = unknown), or ``None`` for inference.
     rows
@@ -70,7 +72,7 @@ class SequenceDataset(Dataset):
         rows = self.rows[idx]
         order = np.argsort(rows, kind="stable")  # sorted reads are faster on backed/h5 arrays
         codes = np.empty((len(rows), self.width), dtype=np.uint8)
-        codes[order] = self.codes[rows[order]]
+        codes[order] = read_rows(self.codes, rows[order])
         y = self.labels[rows] if self.labels is not None else np.zeros((len(rows), 0), np.float32)
         return torch.from_numpy(codes), torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
 
@@ -83,7 +85,8 @@ class BatchSampler(Sampler):
     n
         Number of positions.
     batch_size
-        Batch size (the last batch may be smaller unless ``drop_last``).
+        Batch size (the last batch may be smaller unless ``drop_last``); with several ranks,
+        the global batch size, summed over ranks.
     shuffle
         Draw a new permutation from ``generator`` at every iteration.
     generator
@@ -91,8 +94,10 @@ class BatchSampler(Sampler):
     drop_last
         Drop a last, smaller batch.
     rank, world_size
-        Shard of the permutation this process reads (for DistributedDataParallel: each
-        rank gets every ``world_size``-th position of one shared permutation).
+        Shard this process reads, for DistributedDataParallel: every rank draws the same
+        permutation, cuts it into the same global batches, and takes every ``world_size``-th
+        position of each, starting at ``rank``. The ranks' batches at one step make up the
+        batch a single process would get; a rank with nothing to take from a batch skips it.
     """
 
     def __init__(
@@ -110,22 +115,32 @@ class BatchSampler(Sampler):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         if shuffle and generator is None:
             raise ValueError("shuffle=True needs a torch.Generator (pass one seeded from random_state).")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size={world_size}), got {rank}.")
         self.n, self.batch_size, self.shuffle, self.generator = n, batch_size, shuffle, generator
         self.drop_last, self.rank, self.world_size = drop_last, rank, world_size
 
-    def _positions(self) -> np.ndarray:
-        pos = torch.randperm(self.n, generator=self.generator).numpy() if self.shuffle else np.arange(self.n)
-        return pos[self.rank :: self.world_size]
-
     def __iter__(self) -> Iterator[np.ndarray]:
-        pos = self._positions()
-        stop = len(pos) - len(pos) % self.batch_size if self.drop_last else len(pos)
+        pos = torch.randperm(self.n, generator=self.generator).numpy() if self.shuffle else np.arange(self.n)
+        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
         for start in range(0, stop, self.batch_size):
-            yield pos[start : start + self.batch_size]
+            batch = pos[start : start + self.batch_size]
+            if self.world_size > 1:
+                batch = batch[self.rank :: self.world_size]
+                if not len(batch):
+                    continue
+            yield batch
+
+    def global_sizes(self) -> list[int]:
+        """Sizes of the global batches this rank takes a share of, in order (for :func:`augment_codes`)."""
+        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
+        sizes = [min(self.batch_size, stop - start) for start in range(0, stop, self.batch_size)]
+        return [g for g in sizes if g > self.rank]
 
     def __len__(self) -> int:
-        n = len(range(self.rank, self.n, self.world_size))
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        full, rest = divmod(self.n, self.batch_size)
+        n_full = full if self.batch_size > self.rank else 0
+        return n_full + int(rest > self.rank and not self.drop_last)
 
 
 def make_loader(dataset: SequenceDataset, sampler: BatchSampler, *, num_workers: int = 0, pin_memory: bool = False):
@@ -146,7 +161,12 @@ def make_loader(dataset: SequenceDataset, sampler: BatchSampler, *, num_workers:
 
 
 def augment_codes(
-    codes: torch.Tensor, *, generator: torch.Generator, rc: bool = True, max_shift: int = 0
+    codes: torch.Tensor,
+    *,
+    generator: torch.Generator,
+    rc: bool = True,
+    max_shift: int = 0,
+    share: tuple[int, int, int] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Randomly reverse-complement and shift a batch of codes, on the codes' device.
 
@@ -160,14 +180,22 @@ def augment_codes(
         Reverse-complement each sequence with probability 1/2.
     max_shift
         Shift each sequence by an integer in ``[-max_shift, max_shift]`` bp, filling with N.
+    share
+        ``(global batch size, rank, world_size)`` when ``codes`` is one rank's share
+        (``[rank::world_size]``) of a global batch: the draws are made for the whole global
+        batch and this share of them kept, so that every sequence is augmented as it would
+        be in a single process.
 
     Returns
     -------
     ``(codes (B, L), flipped (B,) bool)``.
     """
     b, width = codes.shape
-    flip = torch.rand(b, generator=generator) < 0.5 if rc else torch.zeros(b, dtype=torch.bool)
-    shifts = torch.randint(-max_shift, max_shift + 1, (b,), generator=generator) if max_shift > 0 else None
+    n, keep = (b, slice(None)) if share is None else (share[0], slice(share[1], None, share[2]))
+    flip = torch.rand(n, generator=generator)[keep] < 0.5 if rc else torch.zeros(b, dtype=torch.bool)
+    shifts = torch.randint(-max_shift, max_shift + 1, (n,), generator=generator)[keep] if max_shift > 0 else None
+    if len(flip) != b:
+        raise ValueError(f"share={share} selects {len(flip)} draws for a batch of {b} sequences.")
     flip = flip.to(codes.device)
     if rc:
         rc_codes = _COMPLEMENT.to(codes.device)[codes.long()].flip(-1)
@@ -200,9 +228,10 @@ def dataset_from_anndata(
 
     Returns
     -------
-    The dataset; the AnnData is not copied.
+    The dataset; the AnnData is not copied, and sequences on disk (:func:`read_backed`) stay there.
     """
     require_obsm(adata, K.SEQUENCE)
     codes = adata.obsm[K.SEQUENCE]
-    codes = codes.to_numpy() if hasattr(codes, "to_numpy") else np.asarray(codes)
+    if not is_on_disk(codes):
+        codes = codes.to_numpy() if hasattr(codes, "to_numpy") else np.asarray(codes)
     return SequenceDataset(codes, labels, rows)

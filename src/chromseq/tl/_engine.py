@@ -7,6 +7,14 @@ with ``torch.load(weights_only=True)``), bf16/fp16 autocast on CUDA, reverse-com
 and shift augmentation on the device. On CPU a run is deterministic given ``spec.seed``:
 epoch ``e`` draws its permutation, augmentation and dropout masks from a seed derived
 from ``(seed, stage, e)``, so a resumed run repeats an uninterrupted one exactly.
+
+Under ``torchrun --nproc_per_node=N`` the same loop is data-parallel (one code path): the
+process group is joined from torchrun's environment (gloo on CPU, NCCL on CUDA), the model is
+wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`, every rank reads its share of
+the same global batches (``spec.batch_size`` is the global batch), the loss is normalised by
+the global number of labels, batch-norm statistics are averaged over ranks after each epoch,
+validation is sharded and its sums and predictions gathered, so that every rank takes the
+same early-stopping and learning-rate decisions; only rank 0 writes checkpoints.
 """
 
 from __future__ import annotations
@@ -22,14 +30,24 @@ from typing import Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from chromseq._settings import logger, settings
 from chromseq.data import SequenceDataset
 from chromseq.tl._batches import Batches
 from chromseq.tl._checkpoint import load_checkpoint, make_payload, save_checkpoint, state_copy
+from chromseq.tl._distributed import (
+    average_buffers,
+    data_parallel,
+    dist_info,
+    gather_array,
+    init_distributed,
+    local_device,
+    rank_seed,
+    sum_across,
+)
 from chromseq.tl._inference import autocast, progress_disabled, resolve_precision
+from chromseq.tl._loss import auroc, class_weights, step_loss, weighted_bce
 
 HISTORY_KEYS = ("epoch", "stage", "train_loss", "val_loss", "val_auroc", "lr", "seconds")
 
@@ -125,43 +143,9 @@ class FitResult:
     stopped_early: bool = False
 
 
-def class_weights(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Balanced class weights per output (``n / (2 n_c)``, NaN ignored) from ``(n, n_outputs)`` labels.
-
-    Raises
-    ------
-    ValueError
-        If an output has no positive or no negative label.
-    """
-    valid = ~np.isnan(labels)
-    n_pos = np.nansum(labels > 0.5, axis=0).astype(float)
-    n = valid.sum(axis=0).astype(float)
-    n_neg = n - n_pos
-    if (n_pos == 0).any() or (n_neg == 0).any():
-        bad = [int(i) for i in np.flatnonzero((n_pos == 0) | (n_neg == 0))]
-        raise ValueError(f"output(s) {bad} have no positive or no negative training label (n_pos={n_pos[bad]}).")
-    return n / (2 * n_pos), n / (2 * n_neg)
-
-
-def weighted_bce(logits: torch.Tensor, y: torch.Tensor, w_pos: torch.Tensor, w_neg: torch.Tensor) -> torch.Tensor:
-    """Class-weighted BCE with logits averaged over known labels; NaN labels are ignored."""
-    known = ~torch.isnan(y)
-    y0 = torch.nan_to_num(y)
-    w = torch.where(y0 > 0.5, w_pos, w_neg) * known
-    loss = F.binary_cross_entropy_with_logits(logits.float(), y0, weight=w, reduction="sum")
-    return loss / known.sum().clamp_min(1)
-
-
 def _epoch_seed(seed: int, stage: str, epoch: int) -> int:
     stage_code = int.from_bytes(stage.encode()[:8].ljust(8, b"\0"), "little")
     return int(np.random.SeedSequence([seed, stage_code, epoch]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def dist_info() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process (``(0, 1)`` unless torch.distributed is initialised)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 def _make_optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
@@ -186,26 +170,13 @@ def _set_mode(model, *, train: bool, freeze_body: bool) -> None:
         model.body.eval()
 
 
-def _auroc(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean AUROC over outputs (Mann-Whitney U with tied ranks averaged); NaN labels ignored."""
-    scores = []
-    for j in range(y.shape[1]):
-        known = ~np.isnan(y[:, j])
-        yj, pj = y[known, j] > 0.5, p[known, j]
-        n_pos = int(yj.sum())
-        n_neg = len(yj) - n_pos
-        if n_pos and n_neg:
-            _, inverse, counts = np.unique(pj, return_inverse=True, return_counts=True)
-            ranks = (np.cumsum(counts) - (counts - 1) / 2)[inverse]
-            scores.append((ranks[yj].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-    return float(np.mean(scores)) if scores else float("nan")
-
-
 @torch.no_grad()
 def _validate(model, batches: Batches, weights, precision) -> tuple[float, float]:
     _set_mode(model, train=False, freeze_body=False)
-    loader, _ = batches.loader(None)
-    total, count, ys, ps = 0.0, 0, [], []
+    rank, world = dist_info()
+    loader, _ = batches.loader(None, rank, world)
+    n_out = batches.data.labels.shape[1]
+    total, count, ys, ps = 0.0, 0, [np.zeros((0, n_out), np.float32)], [np.zeros((0, n_out), np.float32)]
     for item in loader:
         x, y, is_emb = batches.inputs(item, None)
         with autocast(batches.device, precision):
@@ -215,12 +186,18 @@ def _validate(model, batches: Batches, weights, precision) -> tuple[float, float
         count += known
         ys.append(y.cpu().numpy())
         ps.append(torch.sigmoid(logits.float()).cpu().numpy())
-    return total / max(count, 1), _auroc(np.concatenate(ys), np.concatenate(ps))
+    y_all, p_all = np.concatenate(ys), np.concatenate(ps)
+    if world > 1:  # every rank gets the same sums and the same predictions, so the same decisions
+        total, count = sum_across([total, count])
+        y_all, p_all = gather_array(y_all), gather_array(p_all)
+    return total / max(count, 1), auroc(y_all, p_all)
 
 
-def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_seed, desc) -> float:
+def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_seed, desc, *, net=None) -> float:
+    """One epoch; ``net`` is the DistributedDataParallel wrapper when several ranks train together."""
     from tqdm.auto import tqdm
 
+    # permutation and augmentation: drawn alike on every rank, for the global batch (see Batches.inputs)
     generator = torch.Generator().manual_seed(epoch_seed)
     rank, world = dist_info()
     loader, n_batches = batches.loader(generator, rank, world)
@@ -230,22 +207,23 @@ def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_se
     count = torch.zeros((), device=batches.device)
     devices = [batches.device] if batches.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):  # dropout masks from the epoch seed; the caller's RNG is restored
-        torch.manual_seed(epoch_seed)
+        torch.manual_seed(rank_seed(epoch_seed, rank))  # each rank its own masks
         bar = tqdm(loader, total=n_batches, desc=desc, leave=False, disable=progress_disabled())
         for step, item in enumerate(bar):
             x, y, is_emb = batches.inputs(item, generator)
             with autocast(batches.device, precision):
-                logits = _forward(model, x, is_emb)
-            loss = weighted_bce(logits, y, *weights)
+                logits = net(x, is_emb) if net is not None else _forward(model, x, is_emb)
+            loss, n = step_loss(logits, y, weights, world)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            n = (~torch.isnan(y)).sum()
             total += loss.detach() * n
             count += n
             if not bar.disable and step % 20 == 0:
                 bar.set_postfix(loss=f"{float(total / count.clamp_min(1)):.4f}", refresh=False)
+    if world > 1:
+        total, count = (torch.tensor(v) for v in sum_across([float(total), float(count)]))
     return float(total / count.clamp_min(1))
 
 
@@ -263,7 +241,8 @@ def _recalibrate_bn(model, batches: Batches, spec: TrainSpec, precision, seed: i
         m.momentum = None
         m.train()
     generator = torch.Generator().manual_seed(seed)
-    loader, _ = batches.loader(generator)
+    rank, world = dist_info()  # each rank sees its share of the same batches; fit() averages the statistics
+    loader, _ = batches.loader(generator, rank, world)
     try:
         for i, item in enumerate(loader):
             if i == spec.bn_recalibration:
@@ -315,8 +294,16 @@ def fit(
     Returns
     -------
     :class:`FitResult`; ``model`` holds the best weights, on ``device``, all parameters trainable again.
+    Under ``torchrun`` every rank returns the same result and weights.
     """
     device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
+    rank, world = init_distributed(device)
+    device = local_device(device)
+    if spec.batch_size < 2 * world:
+        raise ValueError(
+            f"batch_size={spec.batch_size} is the global batch of {world} processes: it must be at least "
+            f"{2 * world} (two sequences per process for batch norm)."
+        )
     precision = resolve_precision(spec.precision, device)
     weights = tuple(torch.as_tensor(w, dtype=torch.float32, device=device) for w in class_weights(_labels(train)))
     if len(val) == 0:
@@ -345,17 +332,19 @@ def fit(
         result = FitResult({k: list(v) for k, v in ck["history"].items()}, int(ck["best_epoch"]))
         result.best_val_loss, result.stopped_early = float(ck["best_val_loss"]), bool(ck["stopped_early"])
         logger.info("resuming stage %r from %s after epoch %d", spec.stage, ckpt_path, start)
-    rank, _ = dist_info()
+    net = data_parallel(model, device) if world > 1 else None
     for epoch in range(start, spec.max_epochs):
         if result.stopped_early:
             break
         t0 = time.perf_counter()
         seed = _epoch_seed(spec.seed, spec.stage, epoch)
         desc = f"{spec.stage} {epoch + 1}/{spec.max_epochs}"
-        train_loss = _train_epoch(model, train_b, opt, scaler, weights, spec, precision, seed, desc)
+        train_loss = _train_epoch(model, train_b, opt, scaler, weights, spec, precision, seed, desc, net=net)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} in epoch {epoch + 1}: lower learning_rate.")
         _recalibrate_bn(model, train_b, spec, precision, seed + 1)
+        if world > 1:
+            average_buffers(model)
         val_loss, val_auroc = _validate(model, val_b, weights, precision)
         lr = opt.param_groups[0]["lr"]
         sched.step(val_loss)

@@ -13,7 +13,7 @@ from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config, load_model
 from chromseq.tl._engine import TrainSpec
 from chromseq.tl._models import get_record
-from chromseq.tl._training import check_regions, check_width, fit_celltypes, spec_kwargs
+from chromseq.tl._training import check_regions, check_width, copy_anndata, fit_celltypes, spec_kwargs
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -156,7 +156,7 @@ def finetune(
         model.body.load_state_dict(base_model.body.state_dict())
         return model
 
-    adata = adata.copy() if copy else adata
+    adata = copy_anndata(adata) if copy else adata
     fit_celltypes(
         adata,
         celltypes,

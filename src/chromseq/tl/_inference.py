@@ -10,6 +10,7 @@ from torch import nn
 
 from chromseq._settings import settings
 from chromseq.data import BatchSampler, SequenceDataset, make_loader, to_one_hot
+from chromseq.tl._distributed import is_main_process
 
 _COMPLEMENT = torch.tensor([3, 2, 1, 0, 4], dtype=torch.uint8)
 
@@ -34,8 +35,8 @@ def autocast(device: torch.device, dtype: torch.dtype):
 
 
 def progress_disabled() -> bool | None:
-    """``disable=`` argument for tqdm: off below verbosity 1, else tqdm's own rule (off when not a TTY)."""
-    return True if settings.verbosity < 1 else None
+    """``disable=`` argument for tqdm: off below verbosity 1 and on ranks > 0, else tqdm's rule (off if not a TTY)."""
+    return True if settings.verbosity < 1 or not is_main_process() else None
 
 
 def _rc(codes: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ from chromseq.data import dataset_from_anndata
 from chromseq.models import ChromTransferConfig, load_model, read_model_card
 from chromseq.tl._inference import predict_proba
 from chromseq.tl._models import get_record, models_of, record_outputs
-from chromseq.tl._training import check_width
+from chromseq.tl._training import check_width, copy_anndata
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -148,7 +148,7 @@ def predict(
         for j, (col, target) in enumerate(_columns(name, record)):
             preds[col] = proba[:, j]
             meta[col] = {"model": name, "kind": str(record.get("kind", "")), "target": target}
-    adata = adata.copy() if copy else adata
+    adata = copy_anndata(adata) if copy else adata
     _write(adata, key_added, preds, meta, [(n, r) for n, r, ext in resolved if ext])
     return adata if copy else None
 

@@ -18,6 +18,7 @@ from chromseq.tl._models import model_name
 from chromseq.tl._training import (
     check_classes,
     check_regions,
+    copy_anndata,
     fingerprint,
     make_record,
     model_paths,
@@ -25,6 +26,7 @@ from chromseq.tl._training import (
     save_and_record,
     spec_kwargs,
     split_array,
+    start,
 )
 
 if TYPE_CHECKING:
@@ -120,6 +122,7 @@ def pretrain(
     >>> cs.tl.pretrain(adata, preset="tiny", max_epochs=2)  # doctest: +SKIP
     >>> adata.uns["chromseq"]["models"]["pretrained"]["history"]["val_auroc"]  # doctest: +SKIP
     """
+    start(device)
     codes, rows = check_regions(adata)
     labels = pretrain_labels(adata)
     check_classes(labels, ["open"], rows["train"], rows["val"])
@@ -137,7 +140,7 @@ def pretrain(
         stage="train",
         num_workers=settings.n_workers,
     )
-    adata = adata.copy() if copy else adata
+    adata = copy_anndata(adata) if copy else adata
     name = key_added or model_name("pretrain")
     path, ckpt_dir = model_paths(save_dir, name)
     train_rows, val_rows = (r[~np.isnan(labels[r, 0])] for r in (rows["train"], rows["val"]))

@@ -12,7 +12,7 @@ from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
 from chromseq.tl._engine import TrainSpec
 from chromseq.tl._models import models_of
-from chromseq.tl._training import check_regions, fit_celltypes, spec_kwargs
+from chromseq.tl._training import check_regions, copy_anndata, fit_celltypes, spec_kwargs
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -121,7 +121,7 @@ def train(
     def make_model(outputs: tuple[str, ...], generator: torch.Generator) -> ChromTransfer:
         return ChromTransfer(config.replace(head="finetune", outputs=outputs), generator=generator)
 
-    adata = adata.copy() if copy else adata
+    adata = copy_anndata(adata) if copy else adata
     fit_celltypes(
         adata,
         celltypes,

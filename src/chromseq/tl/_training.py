@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 import torch
 
 import chromseq
@@ -19,7 +18,9 @@ from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, require_obsm, uns_chromseq
 from chromseq.data import SequenceDataset
+from chromseq.data._ondisk import is_on_disk, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, save_model
+from chromseq.tl._distributed import barrier, init_distributed, is_main_process
 from chromseq.tl._engine import TrainSpec, fit
 from chromseq.tl._models import model_name
 
@@ -31,10 +32,14 @@ _SPEC_KEYS = ("batch_size", "learning_rate", "patience", "rc_augment", "max_shif
 
 
 def check_regions(adata: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Return ``(codes (n, L) uint8, rows per split)``; raise naming the ``pp`` step that is missing."""
+    """Return ``(codes (n, L) uint8, rows per split)``; raise naming the ``pp`` step that is missing.
+
+    Codes on disk (an h5py dataset or zarr array, see :func:`chromseq.data.read_backed`) stay there.
+    """
     require_obsm(adata, K.SEQUENCE)
     require_obs(adata, K.SPLIT)
-    codes = np.asarray(adata.obsm[K.SEQUENCE])
+    codes = adata.obsm[K.SEQUENCE]
+    codes = codes if is_on_disk(codes) else np.asarray(codes)
     if codes.ndim != 2 or codes.dtype != np.uint8:
         raise ValueError(
             f"adata.obsm[{K.SEQUENCE!r}] must be uint8 codes of shape (n_obs, width), got {codes.dtype} "
@@ -58,11 +63,12 @@ def check_width(config: ChromTransferConfig, width: int, what: str) -> None:
 
 
 def celltype_labels(adata: AnnData, celltypes: list[str]) -> np.ndarray:
-    """``X`` columns of ``celltypes`` as dense float32 ``(n_obs, len(celltypes))``, NaN = unknown."""
+    """``X`` columns of ``celltypes`` as dense float32 ``(n_obs, len(celltypes))``, NaN = unknown.
+
+    A backed ``X`` is read in blocks of rows; only these columns are kept in memory.
+    """
     cols = [adata.var_names.get_loc(c) for c in celltypes]
-    x = adata.X[:, cols]
-    x = x.toarray() if sp.issparse(x) else np.asarray(x)
-    return x.astype(np.float32, copy=False)
+    return read_columns(adata.X, cols)
 
 
 def check_classes(labels: np.ndarray, names: list[str], train_rows: np.ndarray, val_rows: np.ndarray) -> None:
@@ -110,7 +116,7 @@ def fingerprint(codes: np.ndarray, labels: np.ndarray, split: np.ndarray, rows: 
     h.update(np.asarray(codes.shape[1:], np.int64).tobytes())
     for start in range(0, len(rows), 65536):
         r = rows[start : start + 65536]
-        h.update(np.ascontiguousarray(codes[r]).tobytes())
+        h.update(np.ascontiguousarray(read_rows(codes, r)).tobytes())
         h.update(np.ascontiguousarray(labels[r], dtype=np.float32).tobytes())
         h.update(np.asarray(split[r]).astype("U5").tobytes())
     return "sha256:" + h.hexdigest()
@@ -128,11 +134,30 @@ def model_paths(save_dir: str | Path | None, name: str) -> tuple[Path, Path]:
 
 
 def prepare_checkpoints(ckpt_dir: Path, resume: bool) -> None:
-    """Create the checkpoint folder; without ``resume`` a stale one from an earlier run is removed."""
-    if ckpt_dir.exists() and not resume:
-        logger.info("removing checkpoints of an earlier run in %s (pass resume=True to continue it)", ckpt_dir)
-        shutil.rmtree(ckpt_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    """Create the checkpoint folder; without ``resume`` a stale one from an earlier run is removed.
+
+    Under ``torchrun`` rank 0 does it while the others wait (they may read a checkpoint to resume).
+    """
+    if is_main_process():
+        if ckpt_dir.exists() and not resume:
+            logger.info("removing checkpoints of an earlier run in %s (pass resume=True to continue it)", ckpt_dir)
+            shutil.rmtree(ckpt_dir)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    barrier()
+
+
+def start(device: str | None) -> None:
+    """Join the process group when started by ``torchrun`` (nothing otherwise), before any file is touched."""
+    init_distributed(settings.resolve_device(device))
+
+
+def copy_anndata(adata: AnnData) -> AnnData:
+    """Return a copy for ``copy=True``; a backed AnnData, or one with arrays on disk, is loaded into memory."""
+    on_disk = adata.isbacked or is_on_disk(adata.X) or any(is_on_disk(v) for v in adata.obsm.values())
+    if not on_disk:
+        return adata.copy()
+    logger.info("copy=True: loading the AnnData's arrays on disk into memory (AnnData.to_memory())")
+    return adata.to_memory()
 
 
 def merge_histories(*histories: dict[str, list]) -> dict[str, list]:
@@ -176,13 +201,18 @@ def make_record(
 
 
 def save_and_record(adata: AnnData, model: ChromTransfer, record: dict[str, Any], path: Path, ckpt_dir: Path) -> None:
-    """Save the model folder (atomically), then record it in ``adata.uns`` and drop its checkpoints."""
-    save_model(model, path, card=record)
+    """Save the model folder (atomically), then record it in ``adata.uns`` and drop its checkpoints.
+
+    Under ``torchrun`` only rank 0 writes; every rank records the model and waits until it is saved.
+    """
+    if is_main_process():
+        save_model(model, path, card=record)
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    barrier()
     models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
     if record["name"] in models:
         logger.info("replacing model %r in adata.uns['chromseq']['models']", record["name"])
     models[record["name"]] = {**record, "path": str(path)}
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
     best = record["history"]["val_loss"]
     logger.info(
         "saved model %r to %s and recorded it in adata.uns['chromseq']['models'][%r] (best val_loss %.4f)",
@@ -231,6 +261,7 @@ def fit_celltypes(
     """
     if not 0 < train_fraction <= 1:
         raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}.")
+    start(device)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
     check_classes(labels, celltypes, rows["train"], rows["val"])
