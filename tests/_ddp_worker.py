@@ -70,7 +70,7 @@ def main(out: Path, regions: Path) -> None:
     result = train_toy()
     rank, world = dist_info()
     (out / f"engine_rank{rank}.json").write_text(json.dumps({**result, "world": world}))
-    common = ["--max-epochs", "2", "--batch-size", "32", "--save-dir", str(out / "models"), "--device", "cpu"]
+    common = ["--max-epochs", "2", "--batch-size", "64", "--save-dir", str(out / "models"), "--device", "cpu"]
     cli.main(["pretrain", str(regions), "-o", str(out / "pretrained.h5ad"), "--preset", "tiny", *common])
     args = ["finetune", str(out / "pretrained.h5ad"), "-o", str(out / "finetuned.h5ad"), "--celltype", "K562"]
     cli.main([*args, *common])

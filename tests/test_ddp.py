@@ -21,7 +21,7 @@ from chromseq.data import BatchSampler, augment_codes
 from chromseq.tl._distributed import init_distributed
 
 WORKER = Path(__file__).with_name("_ddp_worker.py")
-CLI_KW = {"max_epochs": 2, "batch_size": 32, "device": "cpu"}
+CLI_KW = {"max_epochs": 2, "batch_size": 64, "device": "cpu"}
 
 
 def _worker_module():
@@ -49,7 +49,7 @@ def one_thread():
 def torchrun(tmp_path_factory):
     """Two processes run tests/_ddp_worker.py: the engine on a toy model, then chromseq pretrain and finetune."""
     folder = tmp_path_factory.mktemp("ddp")
-    cs.datasets.synthetic(n_regions=400, width=200).write_h5ad(folder / "regions.h5ad")
+    cs.datasets.synthetic(n_regions=800, width=200).write_h5ad(folder / "regions.h5ad")
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env |= {"OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     if sys.platform == "linux":
@@ -127,8 +127,8 @@ def test_torchrun_cli_writes_outputs_once_from_rank_zero(torchrun):
 
 
 def test_torchrun_cli_final_val_loss_is_close_to_one_process(torchrun, single):
-    # batch norm sees each rank's half batch and dropout masks differ per rank, so the runs are
-    # not identical: on this untrained tiny model the final losses differed by 0.06-0.09 (3 seeds)
+    # batch norm sees each rank's half batch and dropout masks differ per rank, so the runs are not
+    # identical (the BN-free test above is): measured here 3 % (pretrained) and 9 % (finetuned_K562)
     folder, _ = torchrun
     ddp = ad.read_h5ad(folder / "finetuned.h5ad").uns[K.UNS][K.UNS_MODELS]
     one = single[1].uns[K.UNS][K.UNS_MODELS]
@@ -136,4 +136,3 @@ def test_torchrun_cli_final_val_loss_is_close_to_one_process(torchrun, single):
         a, b = ddp[name]["history"]["val_loss"], one[name]["history"]["val_loss"]
         assert len(a) == len(b)
         assert abs(a[-1] - b[-1]) < 0.15 * b[-1], (name, a, b)
-        print(name, a, b)

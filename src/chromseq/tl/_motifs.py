@@ -40,7 +40,7 @@ def motifs(
     celltype: str,
     *,
     mask: np.ndarray | pd.Series | str | None = None,
-    motif_db: str | os.PathLike | MotifDatabase | None = None,
+    motif_db: str | os.PathLike | None = None,
     tax_group: str | None = DEFAULT_TAX_GROUP,
     n_matches: int = 3,
     max_seqlets: int = 20000,
