@@ -6,12 +6,17 @@ Environment variables:
 - ``CHROMSEQ_DOCS_INTERSPHINX=1``: also use intersphinx (needs the network); without it,
   third-party references are linked from the URL table in ``_ext/chromseq_docs.py``.
 - ``CHROMSEQ_DOCS_EXECUTE``: myst-nb execution mode for notebooks (``cache`` by default,
-  ``off`` to skip executing them, e.g. in the quick docs test).
+  ``off`` to skip executing them, e.g. in the quick docs test; ``force`` to re-run them all).
+
+The tutorials are notebooks in ``<repo>/tutorials/`` (committed without outputs). Sphinx reads
+sources under ``docs/`` only, so they are copied into ``docs/tutorials/`` (git-ignored) when the
+build starts, and executed there in a temporary folder.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from datetime import date
 from importlib.metadata import metadata
@@ -85,7 +90,8 @@ typehints_use_rtype = False
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "substitution"]
 myst_heading_anchors = 3
 nb_execution_mode = os.environ.get("CHROMSEQ_DOCS_EXECUTE", "cache")
-nb_execution_timeout = 900
+nb_execution_timeout = 900  # per cell, in seconds
+nb_execution_in_temp = True  # the tutorials write files (models, .h5ad, FASTA): not into docs/
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
@@ -106,3 +112,25 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
+
+# -- tutorials ------------------------------------------------------------------------------------
+TUTORIALS_SRC = HERE.parent / "tutorials"
+TUTORIALS_DST = HERE / "tutorials"
+
+
+def copy_tutorials(app=None) -> None:
+    """Copy ``tutorials/*.ipynb`` into ``docs/tutorials/`` (only changed files; stale copies removed)."""
+    if not TUTORIALS_SRC.is_dir():
+        return
+    sources = {p.name: p for p in TUTORIALS_SRC.glob("*.ipynb")}
+    for name, src in sources.items():
+        dst = TUTORIALS_DST / name
+        if not dst.exists() or dst.read_bytes() != src.read_bytes():
+            shutil.copyfile(src, dst)  # unchanged copies keep their mtime: Sphinx does not re-read them
+    for dst in TUTORIALS_DST.glob("*.ipynb"):
+        if dst.name not in sources:
+            dst.unlink()
+
+
+def setup(app):
+    app.connect("builder-inited", copy_tutorials)

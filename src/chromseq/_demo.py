@@ -12,8 +12,12 @@ from . import _keys as K
 from ._io_utils import atomic_path, write_h5ad_atomic
 from ._settings import logger
 
-#: Training budgets of the demo: (max_epochs, patience). ``quick`` is a smoke test.
-_BUDGET = {"full": {"max_epochs": 30, "patience": 4}, "quick": {"max_epochs": 2, "patience": 1}}
+#: Training budgets of the demo per preset. ``quick`` is a smoke test of the whole path.
+_BUDGET = {
+    "chromtransfer": {"max_epochs": 30, "patience": 5},
+    "tiny": {"max_epochs": 4, "patience": 2},
+    "quick": {"max_epochs": 1, "patience": 1},
+}
 #: Test-split positives explained per cell type on a CPU (all of them on a GPU).
 _CPU_EXPLAIN_REGIONS = 60
 
@@ -54,12 +58,13 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     adata = datasets.chromtransfer_chr20(celltypes=celltypes)
     celltypes = list(adata.var_names)
-    budget = _BUDGET["quick" if quick else "full"]
+    budget = _BUDGET["quick" if quick else preset if preset in _BUDGET else "tiny"]
     common = {"save_dir": out / "models", **budget}
     logger.info("demo: %d regions x %d cell types, preset %r, budget %s", adata.n_obs, adata.n_vars, preset, budget)
     tl.pretrain(adata, preset=preset, **common)
-    tl.finetune(adata, celltypes, **common)
-    tl.train(adata, celltypes, preset=preset, **common)
+    # all cell types share one body: their heads train together in one pass (multi-head)
+    tl.finetune(adata, celltypes, multihead=True, **common)
+    tl.train(adata, celltypes, multihead=True, preset=preset, **common)
     tl.predict(adata)
     tl.evaluate(adata)
     with atomic_path(out / "metrics.csv") as tmp:

@@ -143,4 +143,14 @@ def read_backed(path: str | os.PathLike) -> AnnData:
 
     adata = read_dispatched(store, callback)
     logger.info("opened %s with X and obsm[%r] on disk", path, K.SEQUENCE)
+    chunks = getattr(adata.obsm[K.SEQUENCE], "chunks", None) if K.SEQUENCE in adata.obsm else None
+    if path.is_dir() and chunks is not None and chunks[0] * adata.obsm[K.SEQUENCE].shape[1] > 2**20:
+        logger.info(
+            "obsm[%r] is stored in compressed chunks of %s: shuffled training batches decompress a chunk per "
+            "region (slow); train from an .h5ad file, or load the sequences: adata.obsm[%r] = adata.obsm[%r][:]",
+            K.SEQUENCE,
+            chunks,
+            K.SEQUENCE,
+            K.SEQUENCE,
+        )
     return adata

@@ -1,0 +1,181 @@
+"""The paper's claim on real data: fine-tuned vs. from-scratch models as training data shrinks.
+
+For each cell line of ``chromseq.datasets.chromtransfer_chr20()`` (GRCh37 chr20, split by
+contiguous 1-Mb blocks), a cell-type agnostic model is pretrained on all training regions
+(open chromatin vs. GC-matched background), then, at each fraction of that cell line's labelled
+training regions (stratified, seeded; validation and test regions unchanged), fine-tuned from the
+pretrained body and trained from scratch with the same network, rows, epoch budget and early
+stopping, and both are scored on the held-out test blocks beside the composition baselines (GC
+fraction; k-mer logistic regression fitted on the same subsampled regions). The core loop is
+``chromseq.tl.transfer_benchmark``.
+
+Writes ``transfer.csv`` (one row per cell type x fraction x seed x kind) and ``transfer.png``
+(``chromseq.pl.transfer_curve``) into ``--out``; prints a table and one JSON line.
+
+    python benchmarks/transfer.py                                   # tiny preset, CPU (~15-30 min on 2 cores)
+    python benchmarks/transfer.py --preset chromtransfer --device cuda
+    python benchmarks/transfer.py --celltypes K562 HepG2 --fractions 1 0.1 --max-epochs 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import chromseq as cs
+from chromseq import _keys as K
+from chromseq.models import get_config
+from chromseq.tl._transfer import DEFAULT_FRACTIONS, transfer_benchmark
+
+#: Settings per preset. ``tiny`` is tuned to show the effect on 2 CPU cores in minutes (see
+#: benchmarks/README.md): no dropout (2x faster on CPU, and the narrow body underfits anyway), small
+#: batches (more updates per epoch at the same cost), a longer pretraining than any one run, and a
+#: fine-tuning budget spent on the frozen-body stage (cheap: the body's embeddings are cached).
+RECIPES = {
+    "tiny": {
+        "config": {"dropout": 0.0},
+        "pretrain": {"max_epochs": 10, "batch_size": 32, "patience": 4},
+        "max_epochs": 10,
+        "batch_size": 32,
+        "finetune": {"stage1_epochs": 10, "patience": 4},
+        "train": {"patience": 4},
+    },
+    "chromtransfer": {
+        "config": {},
+        "pretrain": {"max_epochs": 60, "batch_size": 128, "patience": 10},
+        "max_epochs": 60,
+        "batch_size": 128,
+        "finetune": {"patience": 10},
+        "train": {"patience": 10},
+    },
+}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="tiny", choices=sorted(RECIPES), help="network preset and its settings")
+    p.add_argument("--fractions", nargs="+", type=float, default=list(DEFAULT_FRACTIONS))
+    p.add_argument("--celltypes", nargs="+", default=None, help="default: all six cell lines")
+    p.add_argument("--max-epochs", type=int, default=None, help="epoch budget of every run (default: the recipe's)")
+    p.add_argument("--pretrain-epochs", type=int, default=None, help="pretraining epochs (default: the recipe's)")
+    p.add_argument("--seed", nargs="+", type=int, default=[0], help="seed(s); several give replicate rows")
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="output folder")
+    p.add_argument("--device", default=None, help="torch device (default: chromseq.settings.device)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--config", default=None, help='JSON changes to the preset, e.g. \'{"dropout": 0.1}\'')
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
+    """Pretrain, then run the transfer benchmark; return the table and timings."""
+    recipe = RECIPES[args.preset]
+    changes = recipe["config"] if args.config is None else json.loads(args.config)
+    pretrain_kw = dict(recipe["pretrain"])
+    if args.pretrain_epochs is not None:
+        pretrain_kw["max_epochs"] = args.pretrain_epochs
+    max_epochs = recipe["max_epochs"] if args.max_epochs is None else args.max_epochs
+    finetune_kw = {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()}
+    adata = cs.datasets.chromtransfer_chr20()
+    models = args.out / "models"
+    t0 = time.perf_counter()
+    cs.tl.pretrain(
+        adata,
+        preset=get_config(args.preset, **changes),
+        save_dir=models,
+        random_state=args.seed[0],
+        device=args.device,
+        **pretrain_kw,
+    )
+    t1 = time.perf_counter()
+    transfer_benchmark(
+        adata,
+        args.celltypes,
+        fractions=args.fractions,
+        seeds=args.seed,
+        max_epochs=max_epochs,
+        batch_size=recipe["batch_size"],
+        finetune_kwargs=finetune_kw,
+        train_kwargs=recipe["train"],
+        device=args.device,
+        save_dir=models,
+    )
+    t2 = time.perf_counter()
+    history = adata.uns[K.UNS][K.UNS_MODELS]["pretrained"]["history"]
+    info = {
+        "pretrain_seconds": round(t1 - t0, 1),
+        "runs_seconds": round(t2 - t1, 1),
+        "total_seconds": round(t2 - t0, 1),
+        "pretrain_epochs": len(history["epoch"]),
+        "pretrain_best_val_auroc": round(float(history["val_auroc"][int(np.argmin(history["val_loss"]))]), 4),
+        "config_changes": changes,
+        "max_epochs": max_epochs,
+        "finetune": finetune_kw,
+    }
+    return adata.uns[K.UNS][K.UNS_TRANSFER], info
+
+
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Test AUROC (mean over seeds): rows celltype x fraction, one column per kind, plus fine-tune minus scratch."""
+    wide = table.pivot_table(index=["celltype", "fraction"], columns="kind", values="auroc", sort=False)
+    wide = wide.reindex(columns=[k for k in ("finetune", "scratch", "baseline_gc", "baseline_kmer") if k in wide])
+    wide["ft-sc"] = wide["finetune"] - wide["scratch"]
+    wide["ft-best_base"] = wide["finetune"] - wide[[c for c in wide if c.startswith("baseline")]].max(axis=1)
+    return wide.sort_index(level=["celltype", "fraction"], ascending=[True, False])
+
+
+def summary_json(table: pd.DataFrame, wide: pd.DataFrame, info: dict, args: argparse.Namespace) -> dict:
+    """One-line JSON summary: mean AUROC per kind and fraction, fine-tune wins, timings."""
+    by_fraction = wide.groupby(level="fraction").mean()
+    wins = (wide["ft-sc"] > 0).groupby(level="fraction").sum()
+    beats = (wide["ft-best_base"] > 0).groupby(level="fraction").sum()
+    n_ct = wide.index.get_level_values("celltype").nunique()
+    return {
+        "benchmark": "transfer",
+        "preset": args.preset,
+        "device": str(cs.settings.resolve_device(args.device)),
+        "threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+        "celltypes": n_ct,
+        "fractions": sorted(table["fraction"].unique().tolist(), reverse=True),
+        "seeds": args.seed,
+        "mean_test_auroc": {
+            kind: {f"{f:g}": round(float(v), 4) for f, v in by_fraction[kind].items()}
+            for kind in by_fraction
+            if not kind.startswith("ft-")
+        },
+        "finetune_minus_scratch": {f"{f:g}": round(float(v), 4) for f, v in by_fraction["ft-sc"].items()},
+        "finetune_beats_scratch": {f"{f:g}": f"{int(v)}/{n_ct}" for f, v in wins.items()},
+        "finetune_beats_both_baselines": {f"{f:g}": f"{int(v)}/{n_ct}" for f, v in beats.items()},
+        **info,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark, write the CSV and the plot, print the table and the JSON line."""
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table, info = run(args)
+    table.to_csv(args.out / "transfer.csv", index=False)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    cs.pl.transfer_curve(table, "auroc", show=False, save=args.out / "transfer.png")
+    wide = summary_table(table)
+    with pd.option_context("display.width", 200, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
+        print(f"test AUROC ({args.preset} preset; mean over seeds {args.seed}); ft-sc = fine-tune minus scratch")
+        print(wide.to_string())
+    print(json.dumps(summary_json(table, wide, info, args)))
+
+
+if __name__ == "__main__":
+    main()

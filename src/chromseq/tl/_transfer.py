@@ -1,0 +1,368 @@
+"""``tl.transfer_benchmark``: fine-tuned vs. from-scratch models as the cell type's training data shrinks.
+
+The claim of ChromTransfer (Salvatore et al. 2023) in one table: a body pretrained on open
+chromatin of all cell types, fine-tuned to one cell type, keeps its test performance when that
+cell type's labelled training regions are cut to a small fraction; the same network trained from
+scratch does not. Beside every run, the composition baselines (GC fraction; k-mer logistic
+regression fitted on the same subsampled training regions) show what composition alone achieves.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from chromseq import _keys as K
+from chromseq._metrics import METRIC_COLUMNS, binary_metrics
+from chromseq._settings import logger, settings
+from chromseq._validate import require_celltypes, uns_chromseq
+from chromseq.data import SequenceDataset
+from chromseq.models import ChromTransferConfig
+
+from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features, normalise_ks
+from ._finetune import finetune
+from ._inference import predict_proba, progress_disabled
+from ._models import get_model, models_of
+from ._pretrain import pretrain
+from ._train import train
+from ._training import celltype_labels, check_regions, subsample
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: Training fractions of the paper's small-data experiment.
+DEFAULT_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05)
+#: Columns of the transfer table, in order (metric columns from :data:`chromseq._metrics.METRIC_COLUMNS`).
+TABLE_COLUMNS = (
+    "celltype",
+    "fraction",
+    "kind",
+    "model",
+    "seed",
+    "split",
+    "n_train",
+    "n_train_pos",
+    *METRIC_COLUMNS,
+    "epochs",
+    "best_epoch",
+    "seconds",
+)
+_MODEL_KINDS = ("finetune", "scratch")
+
+
+def transfer_benchmark(
+    adata: AnnData,
+    celltype: str | Sequence[str] | None = None,
+    *,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seeds: int | Sequence[int] = 0,
+    base: str = "pretrained",
+    preset: str | ChromTransferConfig = "tiny",
+    max_epochs: int = 20,
+    batch_size: int = 128,
+    pretrain_kwargs: dict[str, Any] | None = None,
+    finetune_kwargs: dict[str, Any] | None = None,
+    train_kwargs: dict[str, Any] | None = None,
+    split: str = "test",
+    baselines: bool = True,
+    kmer_k: int | Sequence[int] = (1, 2, 3, 4),
+    device: str | None = None,
+    save_dir: str | Path | None = None,
+    keep_models: bool = False,
+    key_added: str = K.UNS_TRANSFER,
+    copy: bool = False,
+) -> AnnData | None:
+    """Fine-tune vs. train from scratch on shrinking fractions of each cell type's training data.
+
+    For every cell type, seed and fraction, the labelled ``'train'`` regions of that cell type
+    are subsampled (stratified by label, seeded; validation and test regions unchanged), then
+    :func:`chromseq.tl.finetune` (from the pretrained model ``base``) and :func:`chromseq.tl.train`
+    (same network from scratch, same rows, epoch budget and early stopping) are run, and both are
+    scored on the labelled regions of ``split``. The pretrained model sees all training regions
+    (cell-type agnostic ``obs['open']`` target): in the paper it comes from a separate, much larger
+    set than any one cell type's data. With ``baselines``, the GC fraction of each region and a
+    k-mer logistic regression fitted on the same subsampled regions are scored beside them.
+
+    Parameters
+    ----------
+    adata
+        Regions AnnData with ``obsm['sequence']``, ``obs['split']``, labels in ``X`` (columns = cell
+        types) and ``obs['open']`` (for pretraining, when ``base`` is not in ``adata`` yet).
+    celltype
+        A cell type, a list, or ``None`` for all ``var_names``.
+    fractions
+        Fractions of each cell type's labelled training regions, each in (0, 1].
+    seeds
+        Seed(s) of the subsampling and of the training runs; several seeds give replicate rows.
+    base
+        Name of the pretrained model in ``adata.uns['chromseq']['models']``. If absent, it is
+        pretrained here (seed ``seeds[0]``, ``preset``, ``max_epochs``, ``batch_size`` and
+        ``pretrain_kwargs``) and recorded in ``adata`` under this name.
+    preset
+        Network preset or :class:`~chromseq.models.ChromTransferConfig` for pretraining; the
+        scratch models use the base model's network.
+    max_epochs
+        Epoch budget of every run (fine-tuning: both stages together), and of pretraining.
+    batch_size
+        Sequences per step, in every run.
+    pretrain_kwargs, finetune_kwargs, train_kwargs
+        Further keyword arguments of :func:`chromseq.tl.pretrain`, :func:`chromseq.tl.finetune`
+        and :func:`chromseq.tl.train` (e.g. ``learning_rate``, ``patience``, ``stage1_epochs``);
+        they override ``max_epochs`` and ``batch_size``.
+    split
+        The ``obs['split']`` category scored (never used in training).
+    baselines
+        Add the composition baselines (kinds ``'baseline_gc'``, ``'baseline_kmer'``).
+    kmer_k
+        k-mer length(s) of the k-mer baseline.
+    device
+        Torch device (``None``: :attr:`chromseq.settings.device`).
+    save_dir
+        Folder for models: the pretrained model (if trained here) and, with ``keep_models``, every
+        run's model (``<kind>_<celltype>_f<fraction>_s<seed>``). ``None``:
+        :attr:`chromseq.settings.model_dir`; runs' models then go to a temporary folder.
+    keep_models
+        Keep each run's model folder in ``save_dir`` (else they are deleted once scored).
+    key_added
+        Name of the table under ``adata.uns['chromseq']``.
+    copy
+        Return a modified copy instead of writing to ``adata``.
+
+    Returns
+    -------
+    ``None``, or the copy if ``copy=True``. Sets the following fields:
+
+    ``adata.uns['chromseq'][key_added]`` (default ``'transfer'``)
+        DataFrame, one row per cell type x fraction x seed x kind (``'finetune'``, ``'scratch'``,
+        ``'baseline_gc'``, ``'baseline_kmer'``): ``celltype``, ``fraction``, ``kind``, ``model``,
+        ``seed``, ``split``, ``n_train`` / ``n_train_pos`` (training regions used / positive), the
+        metrics of :func:`chromseq.tl.evaluate` on ``split`` (``n``, ``n_pos``, ``auroc``, ``auprc``,
+        ``f1_at_05``, ``f1_best``, ``best_threshold``, ``accuracy``), ``epochs`` trained,
+        ``best_epoch`` (kept weights) and training ``seconds``. Drawn by
+        :func:`chromseq.pl.transfer_curve`.
+    ``adata.uns['chromseq']['params'][key_added]``
+        The parameters of this call.
+    ``adata.uns['chromseq']['models'][base]``
+        Only when the pretrained model was trained here.
+
+    Examples
+    --------
+    >>> adata = chromseq.datasets.chromtransfer_chr20()  # doctest: +SKIP
+    >>> chromseq.tl.transfer_benchmark(adata, ["K562", "HepG2"], fractions=[1.0, 0.1])  # doctest: +SKIP
+    >>> chromseq.pl.transfer_curve(adata, "auroc")  # doctest: +SKIP
+    """
+    celltypes = require_celltypes(adata, None if celltype is None else list(np.atleast_1d(celltype)))
+    fractions = _check_fractions(fractions)
+    seeds = [int(s) for s in np.atleast_1d(seeds)]
+    ks = normalise_ks(kmer_k)
+    codes, rows = check_regions(adata)
+    labels = celltype_labels(adata, celltypes)
+    _check_split(labels, celltypes, rows, split)
+    adata = adata.copy() if copy else adata
+    work = _workspace(adata)
+    root = Path(save_dir) if save_dir is not None else settings.model_dir
+    common = {"max_epochs": max_epochs, "batch_size": batch_size, "device": device}
+    pretrained_here = _ensure_base(work, base, preset, root, seeds[0], {**common, **(pretrain_kwargs or {})})
+    runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
+    try:
+        network = ChromTransferConfig.from_dict(dict(models_of(work)[base]["config"]))
+        kwargs = {
+            "finetune": {**common, **(finetune_kwargs or {})},
+            "scratch": {**common, "preset": network, **(train_kwargs or {})},
+        }
+        table = _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir)
+        if baselines:
+            baseline = _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks)
+            table = pd.concat([table, baseline], ignore_index=True)
+    finally:
+        if not keep_models:
+            shutil.rmtree(runs_dir, ignore_errors=True)
+    if pretrained_here:
+        uns_chromseq(adata).setdefault(K.UNS_MODELS, {})[base] = models_of(work)[base]
+        logger.info("recorded the pretrained model %r in adata.uns[%r][%r]", base, K.UNS, K.UNS_MODELS)
+    params = {
+        "celltypes": celltypes,
+        "fractions": fractions,
+        "seeds": seeds,
+        "base": base,
+        "max_epochs": max_epochs,
+        "batch_size": batch_size,
+        "split": split,
+        "baselines": baselines,
+        "kmer_k": ks,
+        "pretrained_here": pretrained_here,
+    }
+    _write(adata, _order(table, celltypes), key_added, params)
+    return adata if copy else None
+
+
+def _check_fractions(fractions: Sequence[float]) -> list[float]:
+    values = [float(f) for f in np.atleast_1d(fractions)]
+    bad = [f for f in values if not 0 < f <= 1]
+    if bad or not values:
+        raise ValueError(f"fractions must be a non-empty list of numbers in (0, 1], got {list(fractions)!r}.")
+    if len(set(values)) != len(values):
+        raise ValueError(f"fractions has duplicates: {values}.")
+    return sorted(values, reverse=True)
+
+
+def _check_split(labels: np.ndarray, celltypes: list[str], rows: dict[str, np.ndarray], split: str) -> None:
+    """Raise if ``split`` is not a split, or a cell type lacks a class among its labelled regions there."""
+    if split not in rows:
+        raise ValueError(f"split={split!r} is not an obs[{K.SPLIT!r}] category; choose one of {list(rows)}.")
+    for j, name in enumerate(celltypes):
+        y = labels[rows[split], j]
+        y = y[~np.isnan(y)]
+        if not (y > 0.5).any() or not (y <= 0.5).any():
+            raise ValueError(
+                f"{name!r} has {int((y > 0.5).sum())} positive and {int((y <= 0.5).sum())} negative labelled "
+                f"regions in the {split!r} split: both are needed to score it (choose other chromosomes for "
+                "it with chromseq.pp.split_by_chromosome, or leave the cell type out)."
+            )
+
+
+def _workspace(adata: AnnData) -> AnnData:
+    """Return a light AnnData sharing ``adata``'s arrays, to record the runs' models in (not in ``adata``)."""
+    from anndata import AnnData
+
+    columns = [c for c in (K.SPLIT, K.OPEN, K.BACKGROUND) if c in adata.obs.columns]
+    work = AnnData(
+        X=adata.X,
+        obs=adata.obs[columns].copy(),
+        var=pd.DataFrame(index=adata.var_names.copy()),
+        obsm={K.SEQUENCE: adata.obsm[K.SEQUENCE]},
+    )
+    work.uns[K.UNS] = {K.UNS_MODELS: dict(models_of(adata))}
+    return work
+
+
+def _ensure_base(
+    work: AnnData, base: str, preset: str | ChromTransferConfig, root: Path, seed: int, kwargs: dict
+) -> bool:
+    """Pretrain ``base`` in ``work`` unless it is there; return whether it was trained here."""
+    if base in models_of(work):
+        logger.info("transfer benchmark: fine-tuning from the pretrained model %r", base)
+        return False
+    logger.info("transfer benchmark: no model %r in adata, pre-training it (preset %r)", base, preset)
+    pretrain(work, preset=preset, save_dir=root, key_added=base, random_state=seed, **kwargs)
+    return True
+
+
+def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir) -> pd.DataFrame:
+    from tqdm.auto import tqdm
+
+    jobs = [(ct, s, f, kind) for ct in celltypes for s in seeds for f in fractions for kind in _MODEL_KINDS]
+    out = []
+    for ct, seed, fraction, kind in tqdm(jobs, desc="transfer", disable=progress_disabled()):
+        j = celltypes.index(ct)
+        test_rows = rows[split][~np.isnan(labels[rows[split], j])]
+        name = f"{kind}_{ct}_f{fraction:g}_s{seed}"
+        start = time.perf_counter()
+        verb = finetune if kind == "finetune" else train
+        extra = {"base": base} if kind == "finetune" else {}
+        verb(
+            work, ct, train_fraction=fraction, random_state=seed, save_dir=runs_dir, key_added=name,
+            **extra, **kwargs[kind],
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        record = models_of(work)[name]
+        scores = predict_proba(
+            get_model(work, name), SequenceDataset(codes, None, test_rows), device=kwargs[kind].get("device")
+        )[:, 0]
+        history = record["history"]
+        out.append(
+            {
+                "celltype": ct,
+                "fraction": fraction,
+                "kind": kind,
+                "model": name,
+                "seed": seed,
+                "split": split,
+                "n_train": int(record["params"]["n_train"]),
+                "n_train_pos": _n_pos(labels[:, j], rows["train"], fraction, seed),
+                **binary_metrics(labels[test_rows, j], scores),
+                "epochs": len(history["epoch"]),
+                "best_epoch": int(history["epoch"][int(np.argmin(history["val_loss"]))]),
+                "seconds": seconds,
+            }
+        )
+        del models_of(work)[name]
+        logger.info(
+            "transfer %s %s fraction %g seed %d: %s auroc %.3f (%.0f s)",
+            kind, ct, fraction, seed, split, out[-1]["auroc"], seconds,
+        )  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def _train_subset(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Return the training rows ``tl.finetune``/``tl.train`` use for this fraction and seed."""
+    labelled = train_rows[~np.isnan(y[train_rows])]
+    return subsample(labelled, y[:, None], fraction, seed)
+
+
+def _n_pos(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: int) -> int:
+    return int((y[_train_subset(y, train_rows, fraction, seed)] > 0.5).sum())
+
+
+def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks) -> pd.DataFrame:
+    """GC and k-mer baseline rows; the k-mer model is fitted on each run's subsampled training rows."""
+    needed = np.union1d(rows["train"], rows[split])
+    features, _ = kmer_features(np.asarray(adata.obsm[K.SEQUENCE])[needed], ks)
+    position = np.full(adata.n_obs, -1, dtype=np.int64)
+    position[needed] = np.arange(len(needed))
+    gc = gc_scores(adata)
+    out = []
+    for j, ct in enumerate(celltypes):
+        y = labels[:, j].astype(np.float64)
+        test_rows = rows[split][~np.isnan(y[rows[split]])]
+        for seed in seeds:
+            for fraction in fractions:
+                sub = _train_subset(labels[:, j], rows["train"], fraction, seed)
+                common = {"celltype": ct, "fraction": fraction, "seed": seed, "split": split}
+                common |= {"n_train": len(sub), "n_train_pos": int((y[sub] > 0.5).sum())}
+                kmer = fit_kmer_model(features[position[sub]], y[sub].astype(np.int8))
+                scores = {
+                    BASELINE_GC: gc[test_rows],
+                    BASELINE_KMER: kmer.predict_proba(features[position[test_rows]])[:, 1],
+                }
+                out += [
+                    {**common, "kind": name, "model": name, **binary_metrics(y[test_rows], s)}
+                    for name, s in scores.items()
+                ]
+    logger.info("transfer benchmark: composition baselines scored (k-mer fits on each run's training rows)")
+    return pd.DataFrame(out)
+
+
+def _order(table: pd.DataFrame, celltypes: list[str]) -> pd.DataFrame:
+    kinds = {k: i for i, k in enumerate((*_MODEL_KINDS, BASELINE_GC, BASELINE_KMER))}
+    key = pd.DataFrame(
+        {
+            "celltype": table["celltype"].map({c: i for i, c in enumerate(celltypes)}),
+            "fraction": -table["fraction"],
+            "seed": table["seed"],
+            "kind": table["kind"].map(kinds),
+        }
+    )
+    table = table.loc[key.sort_values(list(key.columns), kind="stable").index].reset_index(drop=True)
+    table = table.reindex(columns=list(TABLE_COLUMNS))
+    for col in ("celltype", "kind", "model", "split"):
+        table[col] = table[col].astype(str)
+    return table.astype({"seed": np.int64, "n_train": np.int64, "n_train_pos": np.int64, "n": np.int64})
+
+
+def _write(adata: AnnData, table: pd.DataFrame, key_added: str, params: dict) -> None:
+    uns = uns_chromseq(adata)
+    if key_added in uns:
+        logger.info("replacing uns[%r][%r]", K.UNS, key_added)
+    uns[key_added] = table
+    uns.setdefault(K.UNS_PARAMS, {})[key_added] = params
+    logger.info(
+        "added uns[%r][%r] (%d rows) and uns[%r][%r][%r]", K.UNS, key_added, len(table), K.UNS, K.UNS_PARAMS, key_added
+    )
