@@ -264,41 +264,28 @@ def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base
         j = celltypes.index(ct)
         test_rows = rows[split][~np.isnan(labels[rows[split], j])]
         name = f"{kind}_{ct}_f{fraction:g}_s{seed}"
+        run = {"train_fraction": fraction, "random_state": seed, "save_dir": runs_dir, "key_added": name}
         start = time.perf_counter()
-        verb = finetune if kind == "finetune" else train
-        extra = {"base": base} if kind == "finetune" else {}
-        verb(
-            work, ct, train_fraction=fraction, random_state=seed, save_dir=runs_dir, key_added=name,
-            **extra, **kwargs[kind],
-        )  # fmt: skip
+        if kind == "finetune":
+            finetune(work, ct, base=base, **run, **kwargs[kind])
+        else:
+            train(work, ct, **run, **kwargs[kind])
         seconds = time.perf_counter() - start
-        record = models_of(work)[name]
-        scores = predict_proba(
-            get_model(work, name), SequenceDataset(codes, None, test_rows), device=kwargs[kind].get("device")
-        )[:, 0]
-        history = record["history"]
-        out.append(
-            {
-                "celltype": ct,
-                "fraction": fraction,
-                "kind": kind,
-                "model": name,
-                "seed": seed,
-                "split": split,
-                "n_train": int(record["params"]["n_train"]),
-                "n_train_pos": _n_pos(labels[:, j], rows["train"], fraction, seed),
-                **binary_metrics(labels[test_rows, j], scores),
-                "epochs": len(history["epoch"]),
-                "best_epoch": int(history["epoch"][int(np.argmin(history["val_loss"]))]),
-                "seconds": seconds,
-            }
-        )
-        del models_of(work)[name]
-        logger.info(
-            "transfer %s %s fraction %g seed %d: %s auroc %.3f (%.0f s)",
-            kind, ct, fraction, seed, split, out[-1]["auroc"], seconds,
-        )  # fmt: skip
+        model = get_model(work, name)
+        scores = predict_proba(model, SequenceDataset(codes, None, test_rows), device=kwargs[kind].get("device"))
+        record = models_of(work).pop(name)
+        row = {"celltype": ct, "fraction": fraction, "kind": kind, "model": name, "seed": seed, "split": split}
+        row |= {"n_train": int(record["params"]["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}
+        row |= binary_metrics(labels[test_rows, j], scores[:, 0]) | _history_fields(record["history"], seconds)
+        out.append(row)
+        logger.info("transfer %s: %s auroc %.3f (%.0f s)", name, split, row["auroc"], seconds)
     return pd.DataFrame(out)
+
+
+def _history_fields(history: dict[str, list], seconds: float) -> dict[str, Any]:
+    """Epochs trained, the epoch whose weights were kept (lowest validation loss) and the training time."""
+    best = int(history["epoch"][int(np.argmin(history["val_loss"]))])
+    return {"epochs": len(history["epoch"]), "best_epoch": best, "seconds": seconds}
 
 
 def _train_subset(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -307,8 +294,8 @@ def _train_subset(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: 
     return subsample(labelled, y[:, None], fraction, seed)
 
 
-def _n_pos(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: int) -> int:
-    return int((y[_train_subset(y, train_rows, fraction, seed)] > 0.5).sum())
+def _n_pos(y: np.ndarray, rows: dict[str, np.ndarray], fraction: float, seed: int) -> int:
+    return int((y[_train_subset(y, rows["train"], fraction, seed)] > 0.5).sum())
 
 
 def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks) -> pd.DataFrame:
