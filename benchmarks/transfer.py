@@ -70,7 +70,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="output folder")
     p.add_argument("--device", default=None, help="torch device (default: chromseq.settings.device)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--config", default=None, help='JSON changes to the preset, e.g. \'{"dropout": 0.1}\'')
+    p.add_argument("--config", default=None, help="JSON changes to the preset, e.g. '{\"dropout\": 0.1}'")
+    p.add_argument(
+        "--dataset",
+        default="chr20",
+        choices=["chr20", "synthetic"],
+        help="chr20: the real ChromTransfer regions; synthetic: planted JASPAR motifs (a positive control)",
+    )
+    p.add_argument("--n-synthetic", type=int, default=6000, help="regions of the synthetic dataset")
     return p.parse_args(argv)
 
 
@@ -83,7 +90,10 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         pretrain_kw["max_epochs"] = args.pretrain_epochs
     max_epochs = recipe["max_epochs"] if args.max_epochs is None else args.max_epochs
     finetune_kw = {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()}
-    adata = cs.datasets.chromtransfer_chr20()
+    if args.dataset == "chr20":
+        adata = cs.datasets.chromtransfer_chr20()
+    else:
+        adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
     models = args.out / "models"
     t0 = time.perf_counter()
     cs.tl.pretrain(
@@ -139,6 +149,7 @@ def summary_json(table: pd.DataFrame, wide: pd.DataFrame, info: dict, args: argp
     n_ct = wide.index.get_level_values("celltype").nunique()
     return {
         "benchmark": "transfer",
+        "dataset": args.dataset,
         "preset": args.preset,
         "device": str(cs.settings.resolve_device(args.device)),
         "threads": torch.get_num_threads(),
