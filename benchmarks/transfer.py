@@ -41,7 +41,7 @@ from chromseq.tl._transfer import DEFAULT_FRACTIONS, transfer_benchmark
 RECIPES = {
     "tiny": {
         "config": {"dropout": 0.0},
-        "pretrain": {"max_epochs": 10, "batch_size": 32, "patience": 4},
+        "pretrain": {"max_epochs": 30, "batch_size": 32, "patience": 10, "learning_rate": 3e-3},
         "max_epochs": 10,
         "batch_size": 32,
         "finetune": {"stage1_epochs": 10, "patience": 4},

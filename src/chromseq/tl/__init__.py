@@ -10,5 +10,16 @@ from ._motifs import motifs
 from ._predict import predict
 from ._pretrain import pretrain
 from ._train import train
+from ._transfer import transfer_benchmark
 
-__all__ = ["pretrain", "finetune", "train", "predict", "composition_baseline", "evaluate", "contributions", "motifs"]
+__all__ = [
+    "pretrain",
+    "finetune",
+    "train",
+    "transfer_benchmark",
+    "predict",
+    "composition_baseline",
+    "evaluate",
+    "contributions",
+    "motifs",
+]
