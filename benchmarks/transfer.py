@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,7 +95,11 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         adata = cs.datasets.chromtransfer_chr20()
     else:
         adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
-    models = args.out / "models"
+    with tempfile.TemporaryDirectory(prefix="chromseq_transfer_") as models:
+        return _train_and_score(adata, args, changes, pretrain_kw, max_epochs, finetune_kw, recipe, Path(models))
+
+
+def _train_and_score(adata, args, changes, pretrain_kw, max_epochs, finetune_kw, recipe, models):
     t0 = time.perf_counter()
     cs.tl.pretrain(
         adata,

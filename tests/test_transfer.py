@@ -16,8 +16,8 @@ FAST = {"max_epochs": 1, "batch_size": 64}
 
 
 def _small_k562() -> "cs.AnnData":
-    """~300 real chr20 regions: per split, K562 positives, negatives and background windows."""
-    full = cs.datasets.chromtransfer_chr20(celltypes=["K562"])
+    """~300 real chr20 regions (200-bp windows): per split, K562 positives, negatives and background windows."""
+    full = cs.datasets.chromtransfer_chr20(celltypes=["K562"], width=200)
     rng = np.random.default_rng(0)
     y, split, bg = full.X[:, 0], full.obs[K.SPLIT].to_numpy(), full.obs[K.BACKGROUND].to_numpy()
     picked = []
@@ -32,7 +32,9 @@ def _small_k562() -> "cs.AnnData":
 def _benchmarked(tmp_path_factory):
     adata = _small_k562()
     save_dir = tmp_path_factory.mktemp("transfer_models")
-    transfer_benchmark(adata, "K562", fractions=FRACTIONS, save_dir=save_dir, pretrain_kwargs=FAST, **FAST)
+    transfer_benchmark(
+        adata, "K562", fractions=FRACTIONS, preset="tiny", save_dir=save_dir, pretrain_kwargs=FAST, **FAST
+    )
     return adata, save_dir
 
 

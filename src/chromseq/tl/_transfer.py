@@ -64,8 +64,8 @@ def transfer_benchmark(
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     seeds: int | Sequence[int] = 0,
     base: str = "pretrained",
-    preset: str | ChromTransferConfig = "tiny",
-    max_epochs: int = 20,
+    preset: str | ChromTransferConfig = "chromtransfer",
+    max_epochs: int = 100,
     batch_size: int = 128,
     pretrain_kwargs: dict[str, Any] | None = None,
     finetune_kwargs: dict[str, Any] | None = None,
@@ -106,10 +106,11 @@ def transfer_benchmark(
         pretrained here (seed ``seeds[0]``, ``preset``, ``max_epochs``, ``batch_size`` and
         ``pretrain_kwargs``) and recorded in ``adata`` under this name.
     preset
-        Network preset or :class:`~chromseq.models.ChromTransferConfig` for pretraining; the
-        scratch models use the base model's network.
+        Network preset (``'chromtransfer'``, ``'tiny'``) or :class:`~chromseq.models.ChromTransferConfig`
+        used when ``base`` is pretrained here; the scratch models always use the base model's network.
     max_epochs
-        Epoch budget of every run (fine-tuning: both stages together), and of pretraining.
+        Epoch budget of every run (fine-tuning: both stages together), and of pretraining. The
+        defaults (``max_epochs``, ``batch_size``) are those of :func:`chromseq.tl.finetune`.
     batch_size
         Sequences per step, in every run.
     pretrain_kwargs, finetune_kwargs, train_kwargs
@@ -155,7 +156,9 @@ def transfer_benchmark(
     Examples
     --------
     >>> adata = chromseq.datasets.chromtransfer_chr20()  # doctest: +SKIP
-    >>> chromseq.tl.transfer_benchmark(adata, ["K562", "HepG2"], fractions=[1.0, 0.1])  # doctest: +SKIP
+    >>> chromseq.tl.pretrain(adata, preset="tiny", max_epochs=30)  # doctest: +SKIP
+    >>> chromseq.tl.transfer_benchmark(adata, ["K562", "HepG2"], fractions=[1.0, 0.1], max_epochs=10)  # doctest: +SKIP
+    >>> adata.uns["chromseq"]["transfer"].pivot_table("auroc", ["celltype", "fraction"], "kind")  # doctest: +SKIP
     >>> chromseq.pl.transfer_curve(adata, "auroc")  # doctest: +SKIP
     """
     celltypes = require_celltypes(adata, None if celltype is None else list(np.atleast_1d(celltype)))
