@@ -82,47 +82,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
-    """Pretrain, then run the transfer benchmark; return the table and timings."""
+def plan(args: argparse.Namespace) -> dict:
+    """The preset's recipe with the command-line overrides applied."""
     recipe = RECIPES[args.preset]
-    changes = recipe["config"] if args.config is None else json.loads(args.config)
+    max_epochs = recipe["max_epochs"] if args.max_epochs is None else args.max_epochs
     pretrain_kw = dict(recipe["pretrain"])
     if args.pretrain_epochs is not None:
         pretrain_kw["max_epochs"] = args.pretrain_epochs
-    max_epochs = recipe["max_epochs"] if args.max_epochs is None else args.max_epochs
-    finetune_kw = {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()}
+    return {
+        "config_changes": recipe["config"] if args.config is None else json.loads(args.config),
+        "pretrain": pretrain_kw,
+        "max_epochs": max_epochs,
+        "batch_size": recipe["batch_size"],
+        "finetune": {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()},
+        "train": dict(recipe["train"]),
+    }
+
+
+def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
+    """Pretrain, then run the transfer benchmark (models in a temporary folder); return the table and timings."""
     if args.dataset == "chr20":
         adata = cs.datasets.chromtransfer_chr20()
     else:
         adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
+    steps = plan(args)
     with tempfile.TemporaryDirectory(prefix="chromseq_transfer_") as models:
-        return _train_and_score(adata, args, changes, pretrain_kw, max_epochs, finetune_kw, recipe, Path(models))
-
-
-def _train_and_score(adata, args, changes, pretrain_kw, max_epochs, finetune_kw, recipe, models):
-    t0 = time.perf_counter()
-    cs.tl.pretrain(
-        adata,
-        preset=get_config(args.preset, **changes),
-        save_dir=models,
-        random_state=args.seed[0],
-        device=args.device,
-        **pretrain_kw,
-    )
-    t1 = time.perf_counter()
-    transfer_benchmark(
-        adata,
-        args.celltypes,
-        fractions=args.fractions,
-        seeds=args.seed,
-        max_epochs=max_epochs,
-        batch_size=recipe["batch_size"],
-        finetune_kwargs=finetune_kw,
-        train_kwargs=recipe["train"],
-        device=args.device,
-        save_dir=models,
-    )
-    t2 = time.perf_counter()
+        t0 = time.perf_counter()
+        cs.tl.pretrain(
+            adata,
+            preset=get_config(args.preset, **steps["config_changes"]),
+            save_dir=models,
+            random_state=args.seed[0],
+            device=args.device,
+            **steps["pretrain"],
+        )
+        t1 = time.perf_counter()
+        transfer_benchmark(
+            adata,
+            args.celltypes,
+            fractions=args.fractions,
+            seeds=args.seed,
+            max_epochs=steps["max_epochs"],
+            batch_size=steps["batch_size"],
+            finetune_kwargs=steps["finetune"],
+            train_kwargs=steps["train"],
+            device=args.device,
+            save_dir=models,
+        )
+        t2 = time.perf_counter()
     history = adata.uns[K.UNS][K.UNS_MODELS]["pretrained"]["history"]
     info = {
         "pretrain_seconds": round(t1 - t0, 1),
@@ -130,9 +137,7 @@ def _train_and_score(adata, args, changes, pretrain_kw, max_epochs, finetune_kw,
         "total_seconds": round(t2 - t0, 1),
         "pretrain_epochs": len(history["epoch"]),
         "pretrain_best_val_auroc": round(float(history["val_auroc"][int(np.argmin(history["val_loss"]))]), 4),
-        "config_changes": changes,
-        "max_epochs": max_epochs,
-        "finetune": finetune_kw,
+        **steps,
     }
     return adata.uns[K.UNS][K.UNS_TRANSFER], info
 
