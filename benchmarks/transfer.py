@@ -12,9 +12,12 @@ fraction; k-mer logistic regression fitted on the same subsampled regions). The 
 Writes ``transfer.csv`` (one row per cell type x fraction x seed x kind) and ``transfer.png``
 (``chromseq.pl.transfer_curve``) into ``--out``; prints a table and one JSON line.
 
-    python benchmarks/transfer.py                                   # tiny preset, CPU (~15-30 min on 2 cores)
+    python benchmarks/transfer.py                                   # tiny preset, CPU (~20 min, 1 thread)
     python benchmarks/transfer.py --preset chromtransfer --device cuda
     python benchmarks/transfer.py --celltypes K562 HepG2 --fractions 1 0.1 --max-epochs 4
+    python benchmarks/transfer.py --dataset synthetic                # positive control (planted motifs)
+    python benchmarks/transfer.py --preset chromtransfer --device cuda --dataset genomewide \\
+        --genome hg38.fa --labels ../shared/data/chromtransfer_grch38_labels   # the paper's data
 """
 
 from __future__ import annotations
@@ -70,14 +73,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", nargs="+", type=int, default=[0], help="seed(s); several give replicate rows")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="output folder")
     p.add_argument("--device", default=None, help="torch device (default: chromseq.settings.device)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (0: torch's default); 1 is fastest on a loaded machine: small batches",
+    )
     p.add_argument("--config", default=None, help="JSON changes to the preset, e.g. '{\"dropout\": 0.1}'")
     p.add_argument(
         "--dataset",
         default="chr20",
-        choices=["chr20", "synthetic"],
-        help="chr20: the real ChromTransfer regions; synthetic: planted JASPAR motifs (a positive control)",
+        choices=["chr20", "synthetic", "genomewide"],
+        help="chr20: the bundled real regions; synthetic: planted JASPAR motifs (a positive control); "
+        "genomewide: the paper's 518k GRCh38 regions (datasets.chromtransfer; needs --genome)",
     )
+    p.add_argument("--genome", default="hg38", help="GRCh38 genome for --dataset genomewide (FASTA or genomepy name)")
+    p.add_argument("--labels", default=None, help="folder with train/ and test/ label CSVs (default: download)")
     p.add_argument("--n-synthetic", type=int, default=6000, help="regions of the synthetic dataset")
     return p.parse_args(argv)
 
@@ -103,8 +114,10 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     """Pretrain, then run the transfer benchmark (models in a temporary folder); return the table and timings."""
     if args.dataset == "chr20":
         adata = cs.datasets.chromtransfer_chr20()
-    else:
+    elif args.dataset == "synthetic":
         adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
+    else:
+        adata = cs.datasets.chromtransfer(args.genome, labels=args.labels, random_state=args.seed[0])
     steps = plan(args)
     with tempfile.TemporaryDirectory(prefix="chromseq_transfer_") as models:
         t0 = time.perf_counter()

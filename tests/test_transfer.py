@@ -3,6 +3,7 @@
 import matplotlib
 import numpy as np
 import pytest
+import torch
 
 import chromseq as cs
 from chromseq import _keys as K
@@ -32,9 +33,14 @@ def _small_k562() -> "cs.AnnData":
 def _benchmarked(tmp_path_factory):
     adata = _small_k562()
     save_dir = tmp_path_factory.mktemp("transfer_models")
-    transfer_benchmark(
-        adata, "K562", fractions=FRACTIONS, preset="tiny", save_dir=save_dir, pretrain_kwargs=FAST, **FAST
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny batches: on a loaded 2-core machine, 2 OpenMP threads made this 12x slower
+    try:
+        transfer_benchmark(
+            adata, "K562", fractions=FRACTIONS, preset="tiny", save_dir=save_dir, pretrain_kwargs=FAST, **FAST
+        )
+    finally:
+        torch.set_num_threads(threads)
     return adata, save_dir
 
 
@@ -92,6 +98,7 @@ def test_table_survives_h5ad_and_plots(benchmarked, tmp_path):
         ({"fractions": [0.0]}, ValueError, r"\(0, 1\]"),
         ({"split": "holdout"}, ValueError, "holdout"),
         ({"celltype": "T-cell"}, KeyError, "K562"),
+        ({"finetune_kwargs": {"train_fraction": 0.5}}, ValueError, "fractions="),
     ],
 )
 def test_bad_input_raises_before_anything_is_written(benchmarked, kwargs, error, match):

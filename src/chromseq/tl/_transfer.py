@@ -55,6 +55,8 @@ TABLE_COLUMNS = (
     "seconds",
 )
 _MODEL_KINDS = ("finetune", "scratch")
+#: Keyword arguments the benchmark sets itself for every run.
+_RESERVED = {"train_fraction", "random_state", "save_dir", "key_added", "base", "copy", "celltype", "multihead"}
 
 
 def transfer_benchmark(
@@ -161,10 +163,12 @@ def transfer_benchmark(
     >>> adata.uns["chromseq"]["transfer"].pivot_table("auroc", ["celltype", "fraction"], "kind")  # doctest: +SKIP
     >>> chromseq.pl.transfer_curve(adata, "auroc")  # doctest: +SKIP
     """
-    celltypes = require_celltypes(adata, None if celltype is None else list(np.atleast_1d(celltype)))
+    names = None if celltype is None else [str(c) for c in np.atleast_1d(celltype)]
+    celltypes = require_celltypes(adata, names)
     fractions = _check_fractions(fractions)
     seeds = [int(s) for s in np.atleast_1d(seeds)]
     ks = normalise_ks(kmer_k)
+    _check_kwargs(finetune_kwargs=finetune_kwargs, train_kwargs=train_kwargs, pretrain_kwargs=pretrain_kwargs)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
     _check_split(labels, celltypes, rows, split)
@@ -214,6 +218,17 @@ def _check_fractions(fractions: Sequence[float]) -> list[float]:
     if len(set(values)) != len(values):
         raise ValueError(f"fractions has duplicates: {values}.")
     return sorted(values, reverse=True)
+
+
+def _check_kwargs(**given: dict[str, Any] | None) -> None:
+    """Raise if extra keyword arguments try to set what the benchmark sets for every run."""
+    for name, kwargs in given.items():
+        clash = sorted(set(kwargs or {}) & _RESERVED)
+        if clash:
+            raise ValueError(
+                f"{name} may not set {clash}: transfer_benchmark sets them for every run "
+                "(use fractions=, seeds=, base=, save_dir= instead)."
+            )
 
 
 def _check_split(labels: np.ndarray, celltypes: list[str], rows: dict[str, np.ndarray], split: str) -> None:
