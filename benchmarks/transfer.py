@@ -90,6 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--genome", default="hg38", help="GRCh38 genome for --dataset genomewide (FASTA or genomepy name)")
     p.add_argument("--labels", default=None, help="folder with train/ and test/ label CSVs (default: download)")
     p.add_argument("--n-synthetic", type=int, default=6000, help="regions of the synthetic dataset")
+    p.add_argument("--width", type=int, default=600, help="window width in bp for --dataset chr20 (centred)")
     return p.parse_args(argv)
 
 
@@ -113,7 +114,7 @@ def plan(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     """Pretrain, then run the transfer benchmark (models in a temporary folder); return the table and timings."""
     if args.dataset == "chr20":
-        adata = cs.datasets.chromtransfer_chr20()
+        adata = cs.datasets.chromtransfer_chr20(width=args.width)
     elif args.dataset == "synthetic":
         adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
     else:

@@ -103,6 +103,9 @@ def test_contributions_and_report(pipeline, tmp_path):
     text = (tmp_path / "report" / "report.md").read_text()
     assert "| target |" in text
     assert (tmp_path / "report" / "figures" / "roc.png").stat().st_size > 0
+    assert "- K562: test AUROC fine-tuned" in text  # the verdict against the composition baselines
+    # each cell type's logo sits under its own heading, after the section it belongs to
+    assert text.index("### K562") < text.index("![contributions_K562]")
 
 
 def test_bad_input_exits_nonzero_without_output(pipeline, tmp_path, capsys):

@@ -58,22 +58,24 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     ]
     lines += [_markdown_table(_metrics_summary(metrics, split)), ""]
 
-    def figure(name: str, draw) -> None:
+    def figure(name: str, draw) -> list[str]:
+        """Draw one figure into ``figures/``; return its markdown lines (none if the AnnData lacks a piece)."""
         try:
             draw(save=figures / f"{name}.png")
         except (KeyError, ValueError) as err:  # a missing piece of the AnnData skips its figure
             logger.warning("report: skipped figure %s (%s)", name, err)
-            return
+            return []
         finally:
             plt.close("all")
-        lines.extend([f"![{name}](figures/{name}.png)", ""])
+        return [f"![{name}](figures/{name}.png)", ""]
 
-    figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
-    figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
-    figure("history", lambda save: pl.history(adata, show=False, save=save))
+    lines += _verdict_lines(metrics, split)
+    lines += figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
+    lines += figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
+    lines += figure("history", lambda save: pl.history(adata, show=False, save=save))
     if K.UNS_TRANSFER in uns:
         lines += ["## Transfer learning vs training from scratch", ""]
-        figure("transfer_curve", lambda save: pl.transfer_curve(adata, show=False, save=save))
+        lines += figure("transfer_curve", lambda save: pl.transfer_curve(adata, show=False, save=save))
     lines += _interpretation_lines(adata, figure)
     path = out / "report.md"
     with atomic_path(path) as tmp:
@@ -88,6 +90,34 @@ def _dataset_lines(adata: AnnData) -> list[str]:
         counts = adata.obs[K.SPLIT].value_counts()
         lines += ["Regions per split: " + ", ".join(f"{s} {counts.get(s, 0):,}" for s in K.SPLITS) + ".", ""]
     return lines
+
+
+def _verdict_lines(metrics: pd.DataFrame, split: str) -> list[str]:
+    """Return one line per cell type saying whether its fine-tuned model beats the composition baselines."""
+    table = metrics[(metrics["split"] == split) & (metrics["target"] != K.OPEN)]
+    if "kind" not in table or "auroc" not in table:
+        return []
+    best = table.groupby(["target", "kind"], observed=True)["auroc"].max().unstack("kind")
+    if not {"finetune", "baseline"} <= set(best.columns):
+        return []
+    baseline = best["baseline"]
+    lines = []
+    for target, row in best.iterrows():
+        if np.isnan(row["finetune"]):
+            continue
+        scores = [f"fine-tuned {row['finetune']:.3f}"]
+        if "scratch" in best and not np.isnan(row["scratch"]):
+            scores.append(f"from scratch {row['scratch']:.3f}")
+        scores.append(f"best composition baseline {baseline[target]:.3f}")
+        verdict = "beats composition" if row["finetune"] > baseline[target] else "does **not** beat composition"
+        lines.append(f"- {target}: test AUROC {', '.join(scores)}: {verdict}.")
+    if not lines:
+        return []
+    note = (
+        "A model has learned more than sequence composition only where it beats the better of the GC and "
+        "k-mer baselines (fitted on the training split) on held-out regions."
+    )
+    return [note, "", *lines, ""]
 
 
 def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
@@ -110,7 +140,7 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
         if computed.size:
             region = _most_confident(adata, ct, computed)
             lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]
-            figure(
+            lines += figure(
                 f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save)
             )
         motif_table = _motif_table(uns.get(K.UNS_MOTIFS, {}).get(ct))
@@ -121,7 +151,7 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
                 _markdown_table(motif_table),
                 "",
             ]
-            figure(f"motifs_{ct}", lambda save, c=ct: pl.motifs(adata, c, 6, show=False, save=save))
+            lines += figure(f"motifs_{ct}", lambda save, c=ct: pl.motifs(adata, c, 6, show=False, save=save))
     return lines
 
 
