@@ -12,6 +12,8 @@ logger = logging.getLogger("chromseq")
 _VERBOSITY = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"] | str
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
+_COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 class ChromseqSettings:
@@ -29,6 +31,7 @@ class ChromseqSettings:
         self._cache_dir: Path = Path(os.environ.get("CHROMSEQ_CACHE_DIR", Path.home() / ".cache" / "chromseq"))
         self._model_dir: Path = Path("chromseq_models")
         self._n_workers: int = 0
+        self._compile: bool | CompileMode = False
 
     # -- device ---------------------------------------------------------------
     @property
@@ -125,8 +128,40 @@ class ChromseqSettings:
             raise ValueError(f"n_workers must be a non-negative int, got {value!r}.")
         self._n_workers = value
 
+    # -- compilation ----------------------------------------------------------
+    @property
+    def compile(self) -> bool | CompileMode:
+        """Compile the training step with :func:`torch.compile` (default ``False``: run eagerly).
+
+        ``True`` (mode ``'default'``) or a :func:`torch.compile` mode (``'default'``,
+        ``'reduce-overhead'``, ``'max-autotune'``, ``'max-autotune-no-cudagraphs'``) compiles the
+        forward and backward pass of every training step of ``tl.pretrain``, ``tl.finetune`` and
+        ``tl.train``; validation, prediction and an epoch's smaller last batch run eagerly. The
+        step is compiled once per training stage, which takes seconds to minutes (about 75 s for
+        the ``tiny`` preset on one loaded CPU core, where the compiled step is also slower than
+        eager), so it can only pay for long runs on a GPU: measure with
+        ``benchmarks/bench_train.py --compile``. It needs a C compiler on CPU and Triton on CUDA.
+        The model itself is not replaced: saved models and checkpoints hold the uncompiled
+        module's weights (no ``_orig_mod.`` prefix). Compiled kernels round differently and draw
+        their own dropout masks, so a run with compilation is not bit-identical to the same run
+        without it.
+
+        Examples
+        --------
+        >>> import chromseq as cs
+        >>> cs.settings.compile = True
+        >>> cs.settings.compile = False
+        """
+        return self._compile
+
+    @compile.setter
+    def compile(self, value: bool | CompileMode) -> None:
+        if not isinstance(value, bool) and value not in _COMPILE_MODES:
+            raise ValueError(f"compile must be True, False or one of {list(_COMPILE_MODES)}, got {value!r}.")
+        self._compile = value
+
     def __repr__(self) -> str:
-        fields = ("device", "seed", "verbosity", "cache_dir", "model_dir", "n_workers")
+        fields = ("device", "seed", "verbosity", "cache_dir", "model_dir", "n_workers", "compile")
         inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in fields)
         return f"ChromseqSettings({inner})"
 

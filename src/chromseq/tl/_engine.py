@@ -8,6 +8,9 @@ and shift augmentation on the device. On CPU a run is deterministic given ``spec
 epoch ``e`` draws its permutation, augmentation and dropout masks from a seed derived
 from ``(seed, stage, e)``, so a resumed run repeats an uninterrupted one exactly.
 
+On CUDA, training also uses the fused Adam kernel and cuDNN autotuning, and
+``chromseq.settings.compile`` compiles the training step (see :mod:`chromseq.tl._acceleration`).
+
 Under ``torchrun --nproc_per_node=N`` the same loop is data-parallel (one code path): the
 process group is joined from torchrun's environment (gloo on CPU, NCCL on CUDA), the model is
 wrapped in :class:`~torch.nn.parallel.DistributedDataParallel`, every rank reads its share of
@@ -34,11 +37,11 @@ from torch import nn
 
 from chromseq._settings import logger, settings
 from chromseq.data import SequenceDataset
+from chromseq.tl._acceleration import cuda_tuning, make_optimizer, restore_fused, training_step
 from chromseq.tl._batches import Batches
 from chromseq.tl._checkpoint import load_checkpoint, make_payload, save_checkpoint, state_copy
 from chromseq.tl._distributed import (
     average_buffers,
-    data_parallel,
     dist_info,
     gather_array,
     init_distributed,
@@ -148,18 +151,6 @@ def _epoch_seed(seed: int, stage: str, epoch: int) -> int:
     return int(np.random.SeedSequence([seed, stage_code, epoch]).generate_state(1, np.uint64)[0] >> 1)
 
 
-def _make_optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    kernels = [m.weight for m in model.modules() if isinstance(m, nn.Conv1d) and m.weight.requires_grad]
-    kernel_ids = {id(p) for p in kernels}
-    others = [p for p in params if id(p) not in kernel_ids]
-    if spec.optimizer == "adam":  # gradient of l2 * sum(w^2) is 2 * l2 * w
-        groups = [{"params": kernels, "weight_decay": 2 * spec.l2}, {"params": others, "weight_decay": 0.0}]
-        return torch.optim.Adam([g for g in groups if g["params"]], lr=spec.learning_rate)
-    groups = [{"params": kernels, "weight_decay": spec.l2}, {"params": others, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=spec.learning_rate)
-
-
 def _forward(model, x: torch.Tensor, is_emb: bool) -> torch.Tensor:
     return model.head_logits(x) if is_emb else model(x)
 
@@ -194,7 +185,7 @@ def _validate(model, batches: Batches, weights, precision) -> tuple[float, float
 
 
 def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_seed, desc, *, net=None) -> float:
-    """One epoch; ``net`` is the DistributedDataParallel wrapper when several ranks train together."""
+    """One epoch; ``net`` (from :func:`training_step`) runs the forward pass when not ``None``."""
     from tqdm.auto import tqdm
 
     # permutation and augmentation: drawn alike on every rank, for the global batch (see Batches.inputs)
@@ -295,8 +286,20 @@ def fit(
     -------
     :class:`FitResult`; ``model`` holds the best weights, on ``device``, all parameters trainable again.
     Under ``torchrun`` every rank returns the same result and weights.
+
+    Notes
+    -----
+    On CUDA, ``torch.backends.cudnn.benchmark`` is on during the call (restored afterwards) and
+    Adam/AdamW use their fused kernel. With :attr:`chromseq.settings.compile` the training step
+    (forward and backward) is compiled with :func:`torch.compile`; ``model`` stays the uncompiled
+    module, so checkpoints and its ``state_dict`` have the usual keys.
     """
     device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
+    with cuda_tuning(device):
+        return _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch_offset, callback)
+
+
+def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch_offset, callback) -> FitResult:
     rank, world = init_distributed(device)
     device = local_device(device)
     if spec.batch_size < 2 * world:
@@ -314,7 +317,7 @@ def fit(
     cache = spec.freeze_body and spec.max_shift == 0 and spec.cache_embeddings
     train_b = Batches(model, train, spec, device, cache=cache, train=True)
     val_b = Batches(model, val, spec, device, cache=cache, train=False)
-    opt = _make_optimizer(model, spec)
+    opt = make_optimizer(model, spec, device)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=spec.lr_factor, patience=spec.lr_patience, threshold=spec.min_delta, threshold_mode="abs"
     )
@@ -327,12 +330,13 @@ def fit(
         ck = load_checkpoint(ckpt_path, stage=spec.stage, fingerprint=fingerprint, config=config)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
+        restore_fused(opt)
         sched.load_state_dict(ck["scheduler"])
         best_state, start, bad = ck["best_state"], int(ck["epoch"]), int(ck["bad_epochs"])
         result = FitResult({k: list(v) for k, v in ck["history"].items()}, int(ck["best_epoch"]))
         result.best_val_loss, result.stopped_early = float(ck["best_val_loss"]), bool(ck["stopped_early"])
         logger.info("resuming stage %r from %s after epoch %d", spec.stage, ckpt_path, start)
-    net = data_parallel(model, device) if world > 1 else None
+    net = training_step(model, device, settings.compile)
     for epoch in range(start, spec.max_epochs):
         if result.stopped_early:
             break
