@@ -184,3 +184,19 @@ assert list(logging.getLogger("chromseq").handlers) == handlers, "chromseq logge
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_shared_doc_block_must_have_its_placeholder():
+    from chromseq._docs import fill_docs
+
+    def documented():
+        """Do nothing.
+
+        Parameters
+        ----------
+            {show_save}
+        """
+
+    assert "Show the figure" in fill_docs(show_save="show\n    Show the figure.")(documented).__doc__
+    with pytest.raises(ValueError, match="no line '{ax}'"):
+        fill_docs(ax="ax\n    Axes.")(documented)

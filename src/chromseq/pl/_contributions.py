@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq.pl._utils import finish, panels
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+@fill_docs(show_save=SHOW_SAVE)
 def contributions(
     adata: AnnData,
     region: str | int,
@@ -61,10 +63,7 @@ def contributions(
         One y scale for all tracks; ``None``: when all were computed with the same method.
     ax
         One Axes per cell type to draw in; ``None`` makes a figure.
-    show
-        Show the figure; ``None``: when it was made here and the backend is interactive.
-    save
-        Write the figure to this path (format from the suffix).
+    {show_save}
 
     Returns
     -------

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from chromseq import _keys as K
+from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._metrics import binary_metrics, clean
 from chromseq._validate import FIX
 from chromseq.tl._baselines import BASELINE_KIND
@@ -49,10 +50,7 @@ _SHARED_DOC = """
         Panels per row.
     ax
         Axes to draw in (one per panel); ``None`` makes a new figure.
-    show
-        Show the figure; ``None`` shows a new figure when the backend is interactive.
-    save
-        Write the figure to this path (format from the suffix).
+    {show_save}
 
     Returns
     -------
@@ -111,6 +109,8 @@ def pr(
 
 roc.__doc__ = roc.__doc__.replace("{shared}", _SHARED_DOC.replace("{metric}", "AUROC").strip())
 pr.__doc__ = pr.__doc__.replace("{shared}", _SHARED_DOC.replace("{metric}", "AUPRC (average precision)").strip())
+fill_docs(show_save=SHOW_SAVE)(roc)
+fill_docs(show_save=SHOW_SAVE)(pr)
 
 
 def _curves(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._validate import FIX
 
 from ._utils import finish, panels
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 _KEY_STYLES = {"train_loss": {"ls": "--", "color": "#1f77b4"}, "val_loss": {"ls": "-", "color": "#d62728"}}
 
 
+@fill_docs(show_save=SHOW_SAVE)
 def history(
     adata: AnnData,
     models: str | Sequence[str] | None = None,
@@ -53,10 +55,7 @@ def history(
         Panels per row.
     ax
         Axes to draw in (one per model); ``None`` makes a new figure.
-    show
-        Show the figure; ``None`` shows a new figure when the backend is interactive.
-    save
-        Write the figure to this path (format from the suffix).
+    {show_save}
 
     Returns
     -------

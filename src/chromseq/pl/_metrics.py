@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq.tl._targets import kind_rank
 
@@ -24,6 +25,7 @@ _DOT_MARKERS = {"baseline_gc": ("s", "#7f7f7f"), "baseline_kmer": ("D", "white")
 _BOUNDED = {"auroc", "auprc", "f1_at_05", "f1_best", "accuracy"}
 
 
+@fill_docs(show_save=SHOW_SAVE)
 def metrics(
     adata: AnnData | pd.DataFrame,
     metric: str = "auroc",
@@ -62,10 +64,7 @@ def metrics(
         Key of the table under ``uns['chromseq']`` when ``adata`` is an AnnData.
     ax
         Axes to draw in; ``None`` makes a new figure.
-    show
-        Show the figure; ``None`` shows a new figure when the backend is interactive.
-    save
-        Write the figure to this path (format from the suffix).
+    {show_save}
 
     Returns
     -------

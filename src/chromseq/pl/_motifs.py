@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chromseq import _keys as K
+from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq.pl._utils import finish, panels
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 
+@fill_docs(show_save=SHOW_SAVE)
 def motifs(
     adata: AnnData,
     celltype: str,
@@ -47,10 +49,7 @@ def motifs(
         Draw the CWM trimmed to the span used for matching (else the full pattern).
     ax
         Two Axes per pattern (CWM, match), row by row; ``None`` makes a figure.
-    show
-        Show the figure; ``None``: when it was made here and the backend is interactive.
-    save
-        Write the figure to this path (format from the suffix).
+    {show_save}
 
     Returns
     -------

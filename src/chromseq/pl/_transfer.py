@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq.tl._targets import kind_rank
 
 from ._utils import StylePicker, finish, panels
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 TRANSFER_COLUMNS = ("celltype", "fraction", "kind")
 
 
+@fill_docs(show_save=SHOW_SAVE)
 def transfer_curve(
     adata: AnnData | pd.DataFrame,
     metric: str = "auroc",
@@ -72,10 +74,7 @@ def transfer_curve(
         Panels per row.
     ax
         Axes to draw in (one per cell type); ``None`` makes a new figure.
-    show
-        Show the figure; ``None`` shows a new figure when the backend is interactive.
-    save
-        Write the figure to this path (format from the suffix).
+    {show_save}
 
     Returns
     -------

@@ -1,0 +1,48 @@
+"""Parameter descriptions shared by several public functions, filled into their docstrings.
+
+A docstring names a shared block by a line holding only ``{name}``; :func:`fill_docs` replaces
+that line with the block, indented like the placeholder (as scanpy's ``_doc_params``).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections.abc import Callable
+from typing import TypeVar
+
+F = TypeVar("F", bound=Callable)
+
+#: ``show`` and ``save`` of every plotting function.
+SHOW_SAVE = """\
+show
+    Show the figure; ``None`` shows a new figure when the backend is interactive.
+save
+    Write the figure to this path (format from the suffix)."""
+
+
+def fill_docs(**blocks: str) -> Callable[[F], F]:
+    """Return a decorator that replaces ``{name}`` lines of a docstring with ``blocks[name]``.
+
+    Parameters
+    ----------
+    **blocks
+        Text per placeholder name, without indentation.
+
+    Returns
+    -------
+    The decorator; it raises ``ValueError`` at import time if a placeholder is missing, so a
+    renamed block cannot silently vanish from the documentation.
+    """
+
+    def decorate(obj: F) -> F:
+        doc = obj.__doc__ or ""
+        for name, text in blocks.items():
+            pattern = re.compile(r"^( *)\{" + re.escape(name) + r"\}$", flags=re.MULTILINE)
+            if not pattern.search(doc):
+                raise ValueError(f"{obj.__qualname__}: docstring has no line '{{{name}}}' to fill.")
+            doc = pattern.sub(lambda m, t=text: textwrap.indent(t, m.group(1)), doc)
+        obj.__doc__ = doc
+        return obj
+
+    return decorate
