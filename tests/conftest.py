@@ -11,6 +11,18 @@ import pytest
 CELLTYPES = ("A549", "GM12878", "HCT116", "HepG2", "K562", "MCF7")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Run torch on one thread: small batches gain nothing from more, and on a shared 2-core machine
+    two OpenMP threads were up to 10x slower than one (tests/test_transfer.py, benchmarks/README.md)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """Folder of the real data shared by the team (../shared/data next to the repository)."""

@@ -25,14 +25,6 @@ OPENERS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _write_zarr(adata: ad.AnnData, path) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Writing zarr v2", category=UserWarning)

@@ -38,14 +38,6 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture(scope="module")
 def torchrun(tmp_path_factory):
     """Two processes run tests/_ddp_worker.py: the engine on a toy model, then chromseq pretrain and finetune."""
     folder = tmp_path_factory.mktemp("ddp")
@@ -62,7 +54,7 @@ def torchrun(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def single(torchrun, one_thread, tmp_path_factory):
+def single(torchrun, tmp_path_factory):
     """The same work in this one process: the toy engine run, tl.pretrain and tl.finetune as the CLI calls them."""
     folder, _ = torchrun
     engine = _worker_module().train_toy()

@@ -12,14 +12,6 @@ WIDTH = 100
 MOTIF = np.array([2, 0, 3, 0, 0, 2, 2, 1], np.uint8)  # GATAAGGC
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def planted(n=360, seed=0):
     """Random codes; label 1 rows carry three copies of MOTIF."""
     rng = np.random.default_rng(seed)

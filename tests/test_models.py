@@ -17,14 +17,6 @@ from chromseq.models import (
 from chromseq.models._network import SameConv1d
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _seeded(config, seed=0):
     return ChromTransfer(config, generator=torch.Generator().manual_seed(seed)).eval()
 

@@ -13,14 +13,6 @@ MOTIFS = {"A": np.array([2, 0, 3, 0, 0, 2, 2, 1], np.uint8), "B": np.array([1, 1
 FAST = {"preset": "tiny", "batch_size": 32, "learning_rate": 1e-2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def toy_regions(n=480, seed=0, width=WIDTH):
     """Regions AnnData: open rows carry motif A or B (cell type A or B open), closed rows nothing."""
     rng = np.random.default_rng(seed)

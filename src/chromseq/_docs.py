@@ -46,3 +46,34 @@ def fill_docs(**blocks: str) -> Callable[[F], F]:
         return obj
 
     return decorate
+
+
+#: Augmentation options of the training functions.
+AUGMENT = """\
+rc_augment
+    Reverse-complement half of the training sequences at random.
+max_shift
+    Random shift of training sequences, in bp."""
+
+#: ``train_fraction`` of ``tl.finetune`` and ``tl.train``.
+TRAIN_FRACTION = """\
+train_fraction
+    Train on this random fraction of the labelled training rows (stratified by label,
+    seeded by ``random_state``; validation rows unchanged): the paper's small-data
+    experiment."""
+
+#: Where the training functions run and write.
+DEVICE_SAVE_DIR = """\
+device
+    Torch device, ``'cpu'``, ``'cuda'``, ... (``None``: :attr:`chromseq.settings.device`).
+save_dir
+    Folder for the model folders (``None``: :attr:`chromseq.settings.model_dir`)."""
+
+#: The last options of the training functions.
+SEED_RESUME_COPY = """\
+random_state
+    Seed (``None``: :attr:`chromseq.settings.seed`).
+resume
+    Continue interrupted runs from their checkpoints in ``save_dir``.
+copy
+    Return a modified copy instead of writing to ``adata``."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRACTION, fill_docs
 from chromseq._settings import settings
 from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config, load_model
@@ -35,6 +36,9 @@ def load_base(adata: AnnData, base: str, preset: str | ChromTransferConfig | Non
     return model
 
 
+@fill_docs(
+    augment=AUGMENT, train_fraction=TRAIN_FRACTION, device_save_dir=DEVICE_SAVE_DIR, seed_resume_copy=SEED_RESUME_COPY
+)
 def finetune(
     adata: AnnData,
     celltype: str | list[str] | None = None,
@@ -90,28 +94,14 @@ def finetune(
         Adam learning rates of stage 1 (frozen body) and stage 2 (all layers).
     patience
         Early stopping patience of each stage, in epochs.
-    rc_augment
-        Reverse-complement half of the training sequences at random.
-    max_shift
-        Random shift of training sequences, in bp.
-    train_fraction
-        Train on this random fraction of the labelled training rows (stratified by label,
-        seeded by ``random_state``; validation rows unchanged): the paper's small-data
-        experiment.
-    device
-        Torch device (``None``: :attr:`chromseq.settings.device`).
-    save_dir
-        Folder for the model folders (``None``: :attr:`chromseq.settings.model_dir`).
+    {augment}
+    {train_fraction}
+    {device_save_dir}
     key_added
         Name of the model; with several single-head models, their prefix
         (``<key_added>_<celltype>``). Default ``finetuned_<celltype>``, or ``finetuned``
         for a multi-head model.
-    random_state
-        Seed (``None``: :attr:`chromseq.settings.seed`).
-    resume
-        Continue interrupted runs from their checkpoints.
-    copy
-        Return a modified copy instead of writing to ``adata``.
+    {seed_resume_copy}
 
     Returns
     -------

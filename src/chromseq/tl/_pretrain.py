@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from chromseq import _keys as K
+from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, fill_docs
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs
 from chromseq.data import SequenceDataset
@@ -53,6 +54,7 @@ def pretrain_labels(adata: AnnData) -> np.ndarray:
     return y
 
 
+@fill_docs(augment=AUGMENT, device_save_dir=DEVICE_SAVE_DIR, seed_resume_copy=SEED_RESUME_COPY)
 def pretrain(
     adata: AnnData,
     *,
@@ -92,22 +94,11 @@ def pretrain(
         Initial Adam learning rate (reduced 10x after 5 epochs without improvement).
     patience
         Early stopping: epochs without a lower validation loss.
-    rc_augment
-        Reverse-complement half of the training sequences at random.
-    max_shift
-        Random shift of training sequences, in bp.
-    device
-        ``'cpu'``, ``'cuda'``, ... (``None``: :attr:`chromseq.settings.device`).
-    save_dir
-        Folder for model folders (``None``: :attr:`chromseq.settings.model_dir`).
+    {augment}
+    {device_save_dir}
     key_added
         Model name (default ``'pretrained'``).
-    random_state
-        Seed (``None``: :attr:`chromseq.settings.seed`).
-    resume
-        Continue an interrupted run from its checkpoint in ``save_dir``.
-    copy
-        Return a modified copy instead of writing to ``adata``.
+    {seed_resume_copy}
 
     Returns
     -------

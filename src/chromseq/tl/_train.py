@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRACTION, fill_docs
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
@@ -29,6 +30,9 @@ def _scratch_config(adata: AnnData, preset: str | ChromTransferConfig | None, wi
     return config
 
 
+@fill_docs(
+    augment=AUGMENT, train_fraction=TRAIN_FRACTION, device_save_dir=DEVICE_SAVE_DIR, seed_resume_copy=SEED_RESUME_COPY
+)
 def train(
     adata: AnnData,
     celltype: str | list[str] | None = None,
@@ -74,26 +78,12 @@ def train(
         Initial Adam learning rate.
     patience
         Early stopping patience, in epochs.
-    rc_augment
-        Reverse-complement half of the training sequences at random.
-    max_shift
-        Random shift of training sequences, in bp.
-    train_fraction
-        Train on this random fraction of the labelled training rows (stratified by label,
-        seeded by ``random_state``; validation rows unchanged): the paper's small-data
-        experiment.
-    device
-        Torch device (``None``: :attr:`chromseq.settings.device`).
-    save_dir
-        Folder for the model folders (``None``: :attr:`chromseq.settings.model_dir`).
+    {augment}
+    {train_fraction}
+    {device_save_dir}
     key_added
         Model name (or prefix for several); default ``scratch_<celltype>`` / ``scratch``.
-    random_state
-        Seed (``None``: :attr:`chromseq.settings.seed`).
-    resume
-        Continue interrupted runs from their checkpoints.
-    copy
-        Return a modified copy instead of writing to ``adata``.
+    {seed_resume_copy}
 
     Returns
     -------
