@@ -38,6 +38,10 @@ _RECIPES: dict[str, dict[str, Any]] = {
 }
 #: Test-split positives explained per cell type on a CPU (all of them on a GPU).
 _CPU_EXPLAIN_REGIONS = 60
+#: Training fractions of the transfer curve: on a CPU for one cell type (the one with the most
+#: training positives), on a GPU for all of them.
+_CPU_TRANSFER_FRACTIONS = (0.2, 0.1, 0.05)
+_GPU_TRANSFER_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05)
 
 
 def run_demo(
@@ -49,6 +53,10 @@ def run_demo(
     explain: bool = True,
 ) -> Path:
     """Pretrain, fine-tune, train from scratch, evaluate and explain on ``datasets.chromtransfer_chr20``.
+
+    Also draws a transfer curve (fine-tuned vs. from scratch on 20, 10 and 5 % of the training
+    regions of the cell type with the most training positives on a CPU; all cell types and
+    fractions 1 to 0.05 on a GPU) with :func:`chromseq.tl.transfer_benchmark`.
 
     Parameters
     ----------
@@ -93,8 +101,10 @@ def run_demo(
         tl.evaluate(adata)
         with atomic_path(out / "metrics.csv") as tmp:
             adata.uns[K.UNS][K.UNS_METRICS].to_csv(tmp, index=False)
+    gpu = settings.resolve_device().type == "cuda"
+    with _step("transfer curve"):
+        _transfer_curve(adata, config, recipe["celltype"], save_dir=save_dir, gpu=gpu)
     if explain:
-        gpu = settings.resolve_device().type == "cuda"
         for celltype in celltypes:
             with _step(f"explain {celltype}"):
                 _explain(adata, celltype, max_regions=None if gpu else _CPU_EXPLAIN_REGIONS, quick=quick)
@@ -111,6 +121,31 @@ def _step(name: str, clock: Callable[[], float] = time.perf_counter) -> Iterator
     wall, cpu = clock(), time.process_time()
     yield
     logger.info("demo: %s took %.1f s (%.1f s CPU)", name, clock() - wall, time.process_time() - cpu)
+
+
+def _transfer_curve(adata, config, budget: dict[str, Any], *, save_dir: Path, gpu: bool) -> None:
+    """Fine-tuned vs. from scratch on shrinking training fractions (``tl.transfer_benchmark``)."""
+    from . import tl
+
+    celltypes = list(adata.var_names)
+    fractions = _GPU_TRANSFER_FRACTIONS if gpu else _CPU_TRANSFER_FRACTIONS
+    if not gpu:
+        train = (adata.obs[K.SPLIT] == "train").to_numpy()
+        positives = (np.asarray(adata.X)[train] == 1).sum(axis=0)
+        celltypes = [celltypes[int(np.argmax(positives))]]
+    logger.info("demo: transfer curve of %s at training fractions %s", ", ".join(celltypes), fractions)
+    options = {k: v for k, v in budget.items() if k not in ("max_epochs", "batch_size")}
+    tl.transfer_benchmark(
+        adata,
+        celltypes,
+        fractions=fractions,
+        preset=config,
+        max_epochs=budget["max_epochs"],
+        batch_size=budget.get("batch_size", 128),
+        finetune_kwargs=options,
+        train_kwargs=options,
+        save_dir=save_dir,
+    )
 
 
 def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> None:
