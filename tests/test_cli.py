@@ -153,3 +153,23 @@ def test_prepare_from_real_files(chr20_beds, chr20_fasta, tmp_path):
     assert adata.obs[K.BACKGROUND].sum() == 500
     assert set(adata.obs[K.SPLIT].cat.categories) == set(K.SPLITS)
     assert adata.obsm[K.SEQUENCE].shape[1] == 600
+
+
+def test_threads_option_applies_to_the_step_and_is_restored(pipeline, tmp_path, monkeypatch):
+    import torch
+
+    import chromseq._report
+
+    seen = []
+    monkeypatch.setattr(chromseq._report, "write_report", lambda adata, out: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert main(["report", str(pipeline / "eval.h5ad"), "--out", str(tmp_path), "--threads", "1"]) == 0
+        assert seen == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(SystemExit) as exit_:  # argparse rejects it before anything runs
+        main(["report", str(pipeline / "eval.h5ad"), "--out", str(tmp_path / "never"), "--threads", "0"])
+    assert exit_.value.code == 2 and not (tmp_path / "never").exists()

@@ -48,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     saved = (list(logger.handlers), logger.level, logger.propagate, settings.verbosity, settings.device, settings.seed)
     _configure_logging(args.verbose)
+    threads = _torch_threads(args.threads)
     try:
         if args.device is not None:
             settings.device = args.device
@@ -63,7 +64,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.propagate = saved[2]
         settings.verbosity, settings.device, settings.seed = saved[3], saved[4], saved[5]
         logger.setLevel(saved[1])
+        _torch_threads(threads)
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _torch_threads(n: int | None) -> int | None:
+    """Set torch's CPU thread count to ``n`` (``None``: leave it); return the previous count to restore."""
+    if n is None:
+        return None
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return previous
 
 
 def _configure_logging(verbose: int) -> None:
@@ -85,6 +105,12 @@ def _build_parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (debug)")
     common.add_argument("--device", default=None, help="'auto' (default), 'cpu', 'cuda', 'cuda:1', 'mps'")
     common.add_argument("--seed", type=int, default=None, help="random seed (default: chromseq.settings.seed)")
+    common.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice, one per core); 1 is often fastest on a busy machine",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from . import _cli_steps as steps
 
