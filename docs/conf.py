@@ -6,7 +6,8 @@ Environment variables:
 - ``CHROMSEQ_DOCS_INTERSPHINX=1``: also use intersphinx (needs the network); without it,
   third-party references are linked from the URL table in ``_ext/chromseq_docs.py``.
 - ``CHROMSEQ_DOCS_EXECUTE``: myst-nb execution mode for notebooks (``cache`` by default,
-  ``off`` to skip executing them, e.g. in the quick docs test; ``force`` to re-run them all).
+  ``off`` to skip executing them for a quick look at the text; ``force`` to re-run them all, as
+  ``tests/test_docs.py`` does).
 
 The tutorials are notebooks in ``<repo>/tutorials/`` (committed without outputs). Sphinx reads
 sources under ``docs/`` only, so they are copied into ``docs/tutorials/`` (git-ignored) when the
@@ -95,6 +96,11 @@ nb_execution_in_temp = True  # the tutorials write files (models, .h5ad, FASTA):
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
+# The kernels inherit this environment. Without ipywidgets, tqdm's notebook mode warns once per kernel
+# that it falls back to text bars (which are off anyway when not on a TTY): that notice only, not other
+# warnings, is kept off the rendered pages. tests/test_docs.py fails on any other warning a tutorial prints.
+_QUIET = "ignore:IProgress not found"
+os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), _QUIET]))
 
 # -- bibliography ---------------------------------------------------------------------------------
 bibtex_bibfiles = ["references.bib"]

@@ -1,6 +1,11 @@
-"""The Sphinx documentation builds offline with warnings as errors and shows what the code has."""
+"""The Sphinx documentation builds offline with warnings as errors, executes every tutorial, and shows what the code has.
+
+The one build of this module executes the notebooks of ``tutorials/`` (myst-nb, ``nb_execution_mode='force'``)
+exactly as the published docs do: a tutorial that raises fails the build. It takes a few minutes on 2 CPU cores.
+"""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -12,11 +17,14 @@ pytest.importorskip("sphinx", reason="the docs extra is not installed: pip insta
 
 ROOT = Path(__file__).parents[1]
 SUBPACKAGES = ("pp", "tl", "pl", "datasets", "io", "models")
+TUTORIALS = sorted(p.stem for p in (ROOT / "tutorials").glob("*.ipynb"))
+#: A Python warning or exception named in a cell's stderr (logging levels are upper case and pass).
+PROBLEM = re.compile(r"\b\w*(Warning|Error|Exception)\b|Traceback")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Build a copy of docs/ (so the checkout stays clean) without executing notebooks."""
+    """Build a copy of docs/ (so the checkout stays clean), executing every tutorial in a temporary folder."""
     work = tmp_path_factory.mktemp("docs")
     shutil.copytree(
         ROOT / "docs", work / "docs", ignore=shutil.ignore_patterns("_build", "generated", "jupyter_execute")
@@ -25,10 +33,23 @@ def built(tmp_path_factory):
     if (ROOT / "tutorials").is_dir():
         shutil.copytree(ROOT / "tutorials", work / "tutorials")
     out = work / "html"
-    env = {**os.environ, "CHROMSEQ_DOCS_EXECUTE": "off", "CHROMSEQ_DOCS_INTERSPHINX": "0", "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "CHROMSEQ_DOCS_EXECUTE": "force",
+        "CHROMSEQ_DOCS_INTERSPHINX": "0",
+        # one OpenMP/torch thread per kernel, as in the test session (tests/conftest.py): on a 2-core machine
+        # shared with other jobs, two threads trained the tutorials' networks 3-30x slower than one
+        "OMP_NUM_THREADS": "1",
+    }
     cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(work / "doctrees")]
-    proc = subprocess.run([*cmd, str(work / "docs"), str(out)], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([*cmd, str(work / "docs"), str(out)], capture_output=True, text=True, env=env, timeout=1800)
     return proc, out
+
+
+def tutorial_page(out: Path, name: str) -> str:
+    page = out / "tutorials" / f"{name}.html"
+    assert page.exists(), f"no page for tutorial {name}: is it in the toctree of docs/tutorials/index.md?"
+    return page.read_text()
 
 
 def test_docs_build_with_warnings_as_errors(built):
@@ -67,3 +88,21 @@ def test_keys_page_documents_every_key_constant(built):
     html = (out / "keys.html").read_text()
     constants = [n for n in vars(_keys) if n.isupper()]
     assert constants and all(f'id="chromseq._keys.{n}"' in html for n in constants)
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_page_shows_its_figures(built, name):
+    _, out = built
+    sources = re.findall(r'<img [^>]*src="([^"]+\.png)"', tutorial_page(out, name))
+    assert sources, f"{name}: the rendered page has no figure (was the notebook executed?)"
+    missing = [s for s in sources if not (out / "tutorials" / s).resolve().is_file()]
+    assert not missing, f"{name}: figures missing from the build: {missing}"
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_page_has_no_error_or_warning_output(built, name):
+    html = tutorial_page(built[1], name)
+    assert 'class="output traceback' not in html, f"{name}: a cell raised"
+    stderr = re.findall(r'<div class="output stderr[^"]*">(.*?)</div>\s*</div>', html, flags=re.S)
+    problems = [m.group(0) for block in stderr if (m := PROBLEM.search(re.sub(r"<[^>]+>", "", block)))]
+    assert not problems, f"{name}: cells print {problems} on stderr; fix the cause (users see it on the page)"

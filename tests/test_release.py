@@ -53,22 +53,46 @@ def test_version_is_defined_once(wheel):
     assert chromseq.__version__ == version
 
 
-def test_installed_wheel_imports_and_loads_bundled_data(wheel, tmp_path):
-    """The wheel alone (no source tree) gives the package and its bundled dataset."""
-    env_dir = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh venv with the wheel installed offline; its dependencies come from this environment."""
+    env_dir = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)]
     proc = subprocess.run(pip, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return env_dir
+
+
+def test_installed_wheel_imports_and_loads_bundled_data(installed, tmp_path):
+    """The wheel alone (no source tree) gives the package and its bundled dataset."""
     code = (
         "import chromseq, sys; from pathlib import Path; "
         "assert Path(chromseq.__file__).is_relative_to(Path(sys.prefix)), chromseq.__file__; "
         "print(chromseq.datasets.chromtransfer_chr20().n_vars)"
     )
-    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [str(installed / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "6"
+
+
+def test_installed_console_script_runs_the_demo(installed, tmp_path):
+    """``chromseq demo`` from the wheel's console script: one cell type, one epoch, no explaining (~1 min)."""
+    script = installed / "bin" / "chromseq"
+    assert script.read_text().splitlines()[0] == f"#!{installed / 'bin' / 'python'}"
+    out = tmp_path / "demo"
+    # --threads 1: one torch thread, as in the test session (tests/conftest.py)
+    cmd = [str(script), "demo", "--out", str(out), "--quick", "--celltype", "HepG2", "--no-explain", "--threads", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "demo finished" in proc.stderr
+    for name in ("chr20.h5ad", "metrics.csv", "report.md", "figures/roc.png"):
+        assert (out / name).stat().st_size > 0, name
+    metrics = (out / "metrics.csv").read_text()
+    assert "finetuned" in metrics and "HepG2" in metrics
 
 
 def test_citation_cites_the_chromtransfer_paper():
