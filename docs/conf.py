@@ -96,12 +96,6 @@ nb_execution_in_temp = True  # the tutorials write files (models, .h5ad, FASTA):
 nb_execution_raise_on_error = True
 nb_execution_show_tb = True
 nb_merge_streams = True
-# The kernels inherit this environment. Without ipywidgets, tqdm's notebook mode warns once per kernel
-# that it falls back to text bars (which are off anyway when not on a TTY): that notice only, not other
-# warnings, is kept off the rendered pages. tests/test_docs.py fails on any other warning a tutorial prints.
-_QUIET = "ignore:IProgress not found"
-os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), _QUIET]))
-
 # -- bibliography ---------------------------------------------------------------------------------
 bibtex_bibfiles = ["references.bib"]
 bibtex_default_style = "plain"

@@ -195,3 +195,14 @@ def test_rc_average_is_strand_symmetric():
     rev = predict_proba(net, SequenceDataset(rc, y), device="cpu")
     np.testing.assert_allclose(fwd, rev, rtol=1e-5, atol=1e-6)
     assert one_hot(codes[:1]).shape == (1, 4, WIDTH)
+
+
+def test_progress_bars_fall_back_to_text_without_ipywidgets(monkeypatch):
+    import sys
+
+    from tqdm.std import tqdm as text_bar
+
+    from chromseq.tl._inference import progress_bar
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails: no widget bars, no IProgress warning
+    assert progress_bar() is text_bar

@@ -37,7 +37,7 @@ _RECIPES: dict[str, dict[str, Any]] = {
     },
 }
 #: Test-split positives explained per cell type on a CPU (all of them on a GPU).
-_CPU_EXPLAIN_REGIONS = 60
+_CPU_EXPLAIN_REGIONS = 300
 #: Training fractions of the transfer curve: on a CPU for one cell type (the one with the most
 #: training positives), on a GPU for all of them.
 _CPU_TRANSFER_FRACTIONS = (0.2, 0.1, 0.05)

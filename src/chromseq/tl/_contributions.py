@@ -192,7 +192,10 @@ def attribute(
     float32 array (N, 4, L).
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from ._inference import progress_bar
+
+    tqdm = progress_bar()
 
     from chromseq._codes import one_hot
 

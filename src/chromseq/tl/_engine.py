@@ -186,7 +186,9 @@ def _validate(model, batches: Batches, weights, precision) -> tuple[float, float
 
 def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_seed, desc, *, net=None) -> float:
     """One epoch; ``net`` (from :func:`training_step`) runs the forward pass when not ``None``."""
-    from tqdm.auto import tqdm
+    from ._inference import progress_bar
+
+    tqdm = progress_bar()
 
     # permutation and augmentation: drawn alike on every rank, for the global batch (see Batches.inputs)
     generator = torch.Generator().manual_seed(epoch_seed)

@@ -34,6 +34,20 @@ def autocast(device: torch.device, dtype: torch.dtype):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def progress_bar() -> type:
+    """Return tqdm's class: notebook widgets where ipywidgets is installed, else plain text bars.
+
+    ``tqdm.auto`` alone warns in every Jupyter kernel without ipywidgets ("IProgress not found").
+    """
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        from tqdm.std import tqdm
+    else:
+        tqdm = progress_bar()
+    return tqdm
+
+
 def progress_disabled() -> bool | None:
     """``disable=`` argument for tqdm: off below verbosity 1 and on ranks > 0, else tqdm's rule (off if not a TTY)."""
     return True if settings.verbosity < 1 or not is_main_process() else None
@@ -90,7 +104,7 @@ def predict_proba(
     precision
         See :func:`resolve_precision`.
     """
-    from tqdm.auto import tqdm
+    tqdm = progress_bar()
 
     device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
     dtype = resolve_precision(precision, device)

@@ -274,7 +274,9 @@ def _ensure_base(
 
 
 def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir) -> pd.DataFrame:
-    from tqdm.auto import tqdm
+    from ._inference import progress_bar
+
+    tqdm = progress_bar()
 
     jobs = [(ct, s, f, kind) for ct in celltypes for s in seeds for f in fractions for kind in _MODEL_KINDS]
     out = []
