@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -113,6 +117,28 @@ def test_results_survive_h5ad(discovered, tmp_path):
     for name, cwm in res[K.MOTIF_CWM].items():
         np.testing.assert_array_equal(back[K.MOTIF_CWM][name], cwm)
     assert back[K.UNS_PARAMS]["motif_db"] == "JASPAR2024 CORE vertebrates"
+
+
+_THREADS_SCRIPT = """
+import numpy as np, torch
+torch.set_num_threads(1)
+import chromseq as cs
+from chromseq import _keys as K
+adata = cs.datasets.synthetic(60, width=200, random_state=0)
+ct = adata.var_names[0]
+rng = np.random.default_rng(0)
+adata.obsm[K.contrib_key(ct)] = rng.normal(size=(adata.n_obs, 4, 200)).astype(np.float32)
+cs.tl.motifs(adata, ct, min_metacluster_size=10**6, n_leiden_runs=1)
+print(torch.get_num_threads())
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs a second core to tell thread counts apart")
+def test_torch_thread_count_is_left_as_the_user_set_it():
+    # numba's OpenMP pool, started on first use inside memelite/modisco-lite, resets the OpenMP
+    # thread count that torch shares; only a fresh process shows it
+    out = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-1] == "1", out.stderr[-2000:]
 
 
 def test_missing_contributions_name_the_call_and_write_nothing(discovered):

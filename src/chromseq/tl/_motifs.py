@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,8 @@ from chromseq._validate import require_obsm, uns_chromseq
 from chromseq.tl._contributions import root_of, select_rows
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from anndata import AnnData
 
 #: Columns of the tables written to uns (kept in this order, also when empty).
@@ -136,9 +139,10 @@ def motifs(
         "n_leiden_runs": n_leiden_runs,
         **(modisco_kwargs or {}),
     }
-    patterns = _modisco(onehot, hyp, kw)
-    result = _pattern_results(patterns, db, n_matches, trim_threshold)
-    result[K.UNS_SEQLETS] = _region_seqlets(onehot, hyp, names, db, seqlet_threshold)
+    with _keep_torch_threads():
+        patterns = _modisco(onehot, hyp, kw)
+        result = _pattern_results(patterns, db, n_matches, trim_threshold)
+        result[K.UNS_SEQLETS] = _region_seqlets(onehot, hyp, names, db, seqlet_threshold)
     root = root_of(adata)
     contrib = root.uns.get(K.UNS, {}).get(K.UNS_CONTRIB, {}).get(celltype, {})
     result[K.UNS_PARAMS] = {
@@ -175,6 +179,24 @@ def motifs(
             len(names),
         )
     return adata if copy else None
+
+
+@contextlib.contextmanager
+def _keep_torch_threads() -> Iterator[None]:
+    """Restore torch's CPU thread count on exit.
+
+    modisco-lite, memelite and tangermeme call ``numba.set_num_threads``; with numba's OpenMP
+    threading layer that sets the OpenMP thread count torch shares, so a user's
+    ``torch.set_num_threads(1)`` would silently become all cores after :func:`motifs`.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 def _inputs(adata: AnnData, celltype: str, mask) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
