@@ -184,3 +184,21 @@ def test_meme_file_without_motifs_is_rejected(tmp_path):
     path.write_text("MEME version 4\n\nALPHABET= ACGT\n")
     with pytest.raises(ValueError, match="holds no motif"):
         read_meme(path)
+
+
+def test_planted_motifs_match_beyond_composition(discovered):
+    table = _result(discovered)[K.MOTIF_PATTERNS]
+    truth = set(discovered.uns[K.UNS][K.UNS_SYNTHETIC]["motifs"]["matrix_id"])
+    planted = table[table["match_id"].isin(truth)]
+    assert len(planted) and planted["match_beyond_composition"].all(), planted
+    assert (planted["info_content"] > 0.5).all()
+
+
+def test_a_flat_pattern_matches_only_as_composition():
+    from chromseq._jaspar import load_motif_database
+    from chromseq.tl._motifs import _tomtom
+
+    db = load_motif_database(None)
+    gc_rich = np.repeat(np.array([[0.15], [0.35], [0.35], [0.15]]), 12, axis=1)  # no position carries information
+    matches = _tomtom([gc_rich], ["flat"], db, 3, control_factor=100.0)
+    assert len(matches) == 3 and not matches["beyond_composition"].any(), matches

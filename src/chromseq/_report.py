@@ -146,7 +146,10 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
         motif_table = _motif_table(uns.get(K.UNS_MOTIFS, {}).get(ct))
         if motif_table is not None:
             lines += [
-                "Motifs discovered by TF-MoDISco and their best JASPAR matches:",
+                "Motifs discovered by TF-MoDISco and their best JASPAR matches. A small q-value alone does "
+                "not make a motif: `match_beyond_composition` is False where the match is no better than "
+                "that of a matrix with the pattern's base composition and no positional information "
+                "(`info_content`: bits per position, 0-2).",
                 "",
                 _markdown_table(motif_table),
                 "",
@@ -170,7 +173,8 @@ def _motif_table(result) -> pd.DataFrame | None:
     patterns = pd.DataFrame(result[K.MOTIF_PATTERNS])
     if patterns.empty:
         return None
-    columns = [c for c in ("sign", "n_seqlets", "match_id", "match_name", "match_qval") if c in patterns]
+    columns = ("sign", "n_seqlets", "info_content", "match_id", "match_name", "match_qval", "match_beyond_composition")
+    columns = [c for c in columns if c in patterns]
     table = patterns[columns].rename_axis("pattern").reset_index()
     return table.sort_values("n_seqlets", ascending=False).head(12) if "n_seqlets" in table else table.head(12)
 

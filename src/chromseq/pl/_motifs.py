@@ -33,7 +33,9 @@ def motifs(
     One row per pattern: on the left the CWM logo (logit units; trimmed to the span matched by
     TOMTOM), titled with the pattern name, its sign and seqlet count; on the right the
     information-content logo of the best match (reverse-complemented when it matched on the
-    minus strand), titled with its id, name and TOMTOM q-value. Logos are drawn with
+    minus strand), titled with its id, name and TOMTOM q-value, and marked "no better than
+    composition" when the match does not beat the pattern's composition control (see
+    :func:`chromseq.tl.motifs`). Logos are drawn with
     :func:`tangermeme.plot.plot_logo`.
 
     Parameters
@@ -119,4 +121,7 @@ def _draw_match(ax: Axes, row, ppm: np.ndarray | None) -> None:
     plot_logo(ppm * ic, ax=ax)
     ax.set_ylim(0, 2)
     ax.set_ylabel("bits", fontsize=8)
-    ax.set_title(f"{row['match_id']} {row['match_name']}  q={float(row['match_qval']):.1e}", fontsize=9)
+    title = f"{row['match_id']} {row['match_name']}  q={float(row['match_qval']):.1e}"
+    if not row.get("match_beyond_composition", True):  # no better than the pattern's composition control
+        title += "\n(no better than composition)"
+    ax.set_title(title, fontsize=9)

@@ -31,8 +31,13 @@ PATTERN_COLUMNS = (
     "match_name",
     "match_pval",
     "match_qval",
+    "info_content",
+    "match_beyond_composition",
 )
-MATCH_COLUMNS = ("pattern", "rank", "motif_id", "motif_name", "pval", "qval", "offset", "overlap", "strand")
+MATCH_COLUMNS = (
+    "pattern", "rank", "motif_id", "motif_name", "pval", "qval", "offset", "overlap", "strand",
+    "control_pval", "beyond_composition",
+)  # fmt: skip
 SEQLET_COLUMNS = (
     "region", "start", "end", "sign", "attribution", "pval", "motif_id", "motif_name", "motif_pval", "motif_padj"
 )  # fmt: skip
@@ -50,6 +55,7 @@ def motifs(
     min_metacluster_size: int = 100,
     n_leiden_runs: int = 50,
     trim_threshold: float = 0.3,
+    control_factor: float = 100.0,
     seqlet_threshold: float = 0.01,
     modisco_kwargs: dict[str, Any] | None = None,
     copy: bool = False,
@@ -90,6 +96,13 @@ def motifs(
     trim_threshold
         Pattern positions whose summed absolute CWM is below this fraction of the maximum are
         trimmed before TOMTOM.
+    control_factor
+        A match counts as more than composition (``beyond_composition``) when its TOMTOM p-value
+        is this many times smaller than that of the pattern's composition control: a matrix of the
+        same width whose every column is the pattern's mean base composition. TOMTOM (memelite's
+        Euclidean column score) gives low-information, GC- or AT-rich patterns small q-values
+        against long database matrices (a flat matrix matches CTCF at q ~ 1e-12), so the q-value
+        alone does not tell a motif from a composition bias.
     seqlet_threshold
         P-value threshold of the per-region seqlet caller.
     modisco_kwargs
@@ -103,9 +116,13 @@ def motifs(
 
     ``patterns``
         DataFrame, one row per pattern (index ``pos_0``, ``neg_0``, ...): sign, seqlet count,
-        length, trimmed span, best match (id, name, p-value, q-value).
+        length, trimmed span, best match (id, name, p-value, q-value), mean information content
+        of the trimmed span (``info_content``, bits per position, 0-2) and whether the best match
+        is more than composition (``match_beyond_composition``, see ``control_factor``).
     ``matches``
-        DataFrame of the top ``n_matches`` TOMTOM matches of each pattern, with p- and q-values.
+        DataFrame of the top ``n_matches`` TOMTOM matches of each pattern, with p- and q-values,
+        the p-value of the pattern's composition control against the same motif
+        (``control_pval``) and ``beyond_composition``.
     ``cwm``, ``hypothetical_cwm``, ``ppm``
         dicts pattern -> (4, length) float32 arrays (ACGT): contribution-weight matrix,
         hypothetical CWM and position probability matrix.
@@ -128,6 +145,8 @@ def motifs(
         raise ValueError(f"n_matches must be a positive int, got {n_matches!r}.")
     if not 0 < trim_threshold < 1:
         raise ValueError(f"trim_threshold must be in (0, 1), got {trim_threshold!r}.")
+    if not control_factor >= 1:
+        raise ValueError(f"control_factor must be 1 or more, got {control_factor!r}.")
     if copy:
         adata = adata.copy()
     onehot, hyp, names = _inputs(adata, celltype, mask)
@@ -141,7 +160,7 @@ def motifs(
     }
     with _keep_torch_threads():
         patterns = _modisco(onehot, hyp, kw)
-        result = _pattern_results(patterns, db, n_matches, trim_threshold)
+        result = _pattern_results(patterns, db, n_matches, trim_threshold, control_factor)
         result[K.UNS_SEQLETS] = _region_seqlets(onehot, hyp, names, db, seqlet_threshold)
     root = root_of(adata)
     contrib = root.uns.get(K.UNS, {}).get(K.UNS_CONTRIB, {}).get(celltype, {})
@@ -151,6 +170,7 @@ def motifs(
         "n_regions": len(names),
         "n_matches": n_matches,
         "trim_threshold": float(trim_threshold),
+        "control_factor": float(control_factor),
         "seqlet_threshold": float(seqlet_threshold),
         "qval": "benjamini-hochberg over the database, per pattern",
         "contributions": {k: v for k, v in contrib.items() if k in ("method", "model", "n_shuffles", "random_state")},
@@ -237,14 +257,16 @@ def _modisco(onehot: np.ndarray, hyp: np.ndarray, kw: dict[str, Any]) -> list[tu
     return [(f"{sign}_{i}", p) for sign, pats in (("pos", pos), ("neg", neg)) for i, p in enumerate(pats or [])]
 
 
-def _pattern_results(patterns, db: MotifDatabase, n_matches: int, trim_threshold: float) -> dict[str, Any]:
+def _pattern_results(
+    patterns, db: MotifDatabase, n_matches: int, trim_threshold: float, control_factor: float
+) -> dict[str, Any]:
     """Pattern table, TOMTOM matches and matrices of the modisco patterns."""
     cwm = {name: np.asarray(p.contrib_scores, np.float32).T for name, p in patterns}
     hcwm = {name: np.asarray(p.hypothetical_contribs, np.float32).T for name, p in patterns}
     ppm = {name: np.asarray(p.sequence, np.float32).T for name, p in patterns}
     spans = {name: _trim(cwm[name], trim_threshold) for name, _ in patterns}
     queries = [ppm[name][:, a:b] for name, (a, b) in spans.items()]
-    matches = _tomtom(queries, list(spans), db, n_matches)
+    matches = _tomtom(queries, list(spans), db, n_matches, control_factor)
     best = matches[matches["rank"] == 0].set_index("pattern")
     table = pd.DataFrame(
         {
@@ -253,6 +275,7 @@ def _pattern_results(patterns, db: MotifDatabase, n_matches: int, trim_threshold
             "length": [cwm[name].shape[1] for name, _ in patterns],
             "trim_start": [spans[name][0] for name, _ in patterns],
             "trim_end": [spans[name][1] for name, _ in patterns],
+            "info_content": [_information(q) for q in queries],
         },
         index=pd.Index([name for name, _ in patterns], dtype=object),
     ).astype({"n_seqlets": np.int64, "length": np.int64, "trim_start": np.int64, "trim_end": np.int64})
@@ -261,6 +284,7 @@ def _pattern_results(patterns, db: MotifDatabase, n_matches: int, trim_threshold
         ("match_name", "motif_name"),
         ("match_pval", "pval"),
         ("match_qval", "qval"),
+        ("match_beyond_composition", "beyond_composition"),
     ):
         table[col] = best[src].reindex(table.index).to_numpy() if len(table) else np.array([], best[src].dtype)
     return {
@@ -290,14 +314,34 @@ def _trim(cwm: np.ndarray, threshold: float) -> tuple[int, int]:
     return int(keep[0]), int(keep[-1]) + 1
 
 
-def _tomtom(queries: list[np.ndarray], names: list[str], db: MotifDatabase, n_matches: int) -> pd.DataFrame:
-    """Top ``n_matches`` database motifs of each query (4, w) by TOMTOM p-value, with BH q-values."""
+def _information(ppm: np.ndarray) -> float:
+    """Mean information content of a (4, w) probability matrix, in bits per position (0 to 2)."""
+    p = np.clip(np.asarray(ppm, np.float64), 1e-9, 1)
+    return float((2 + (p * np.log2(p)).sum(axis=0)).mean())
+
+
+def _composition_control(ppm: np.ndarray) -> np.ndarray:
+    """Return the (4, w) matrix whose every column is the mean base composition of ``ppm``."""
+    return np.repeat(np.asarray(ppm, np.float64).mean(axis=1, keepdims=True), ppm.shape[1], axis=1)
+
+
+def _tomtom(
+    queries: list[np.ndarray], names: list[str], db: MotifDatabase, n_matches: int, control_factor: float
+) -> pd.DataFrame:
+    """Top ``n_matches`` database motifs of each query (4, w) by TOMTOM p-value, with BH q-values.
+
+    Each query's composition control (:func:`_composition_control`) is matched in the same call;
+    its p-value against the same motif decides ``beyond_composition``.
+    """
     empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(MATCH_COLUMNS, _MATCH_DTYPES, strict=True)})
     if not queries:
         return empty
     from memelite import tomtom
 
-    pvals, _, offsets, overlaps, strands = tomtom(queries, [np.asarray(m) for m in db.ppms])
+    controls = [_composition_control(q) for q in queries]
+    pvals, _, offsets, overlaps, strands = tomtom(queries + controls, [np.asarray(m) for m in db.ppms])
+    n = len(queries)
+    pvals, control, offsets, overlaps, strands = pvals[:n], pvals[n:], offsets[:n], overlaps[:n], strands[:n]
     qvals = _bh(pvals)
     k = min(n_matches, len(db))
     top = np.argsort(pvals, axis=1, kind="stable")[:, :k]
@@ -314,11 +358,13 @@ def _tomtom(queries: list[np.ndarray], names: list[str], db: MotifDatabase, n_ma
             "offset": offsets[q_idx, t_idx].astype(np.int64),
             "overlap": overlaps[q_idx, t_idx].astype(np.int64),
             "strand": np.where(strands[q_idx, t_idx] == 1, "-", "+").astype(object),
+            "control_pval": control[q_idx, t_idx].astype(np.float64),
+            "beyond_composition": pvals[q_idx, t_idx] * control_factor < control[q_idx, t_idx],
         }
     )
 
 
-_MATCH_DTYPES = (object, np.int64, object, object, np.float64, np.float64, np.int64, np.int64, object)
+_MATCH_DTYPES = (object, np.int64, object, object, np.float64, np.float64, np.int64, np.int64, object, np.float64, bool)
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
