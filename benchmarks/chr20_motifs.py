@@ -10,7 +10,7 @@ vertebrates (``tl.motifs``) name the patterns. Each top-3 match is tagged with t
 family the paper names for that cell line (GATA for K562; HNF4/FOXA/CEBP for HepG2; PU.1/IRF/EBF for
 GM12878; AP-1/FOX/GRHL for A549, HCT116, MCF7) or with a family shared by open chromatin everywhere
 (CTCF, SP/KLF), and compared with a composition control: the same pattern with its positional information
-removed (see ``composition_control``), since TOMTOM gives low-information patterns small q-values.
+removed (``tl.motifs`` computes it), since TOMTOM gives low-information patterns small q-values.
 
 Writes into ``--out``: ``motif_matches.csv`` (patterns x top-3 JASPAR matches per cell line),
 ``celltypes.csv`` (regions explained per split, test AUROC beside the composition baselines, pattern
@@ -40,7 +40,6 @@ from transfer import RECIPES  # the same training recipes as the transfer benchm
 
 import chromseq as cs
 from chromseq import _keys as K
-from chromseq._jaspar import load_motif_database
 from chromseq.models import get_config
 
 #: Families of the transcription factors the paper names per cell line, as regexes on JASPAR names
@@ -59,7 +58,7 @@ SHARED = {"CTCF": r"CTCF", "SP/KLF": r"SP\d|KLF\d"}
 #: q-value under which a match counts as significant in the summaries.
 QVAL = 0.05
 #: A match counts as more than composition when its TOMTOM p-value is this many times smaller than
-#: the p-value of the pattern's composition control for the same motif (see ``composition_control``).
+#: the p-value of the pattern's composition control for the same motif (``tl.motifs(control_factor=)``).
 CONTROL_FACTOR = 100
 
 
@@ -154,7 +153,7 @@ def explain(adata, celltype: str, args: argparse.Namespace) -> tuple[dict, pd.Da
     try:
         cs.tl.motifs(
             adata, celltype, mask=mask, min_metacluster_size=args.min_metacluster_size,
-            n_leiden_runs=args.n_leiden_runs,
+            n_leiden_runs=args.n_leiden_runs, control_factor=CONTROL_FACTOR,
         )  # fmt: skip
     except ValueError as err:  # modisco-lite raises on too few seqlets: record it, go on with the others
         row.update(contrib_seconds=round(t1 - t0, 1), motifs_seconds=round(time.perf_counter() - t1, 1))
@@ -163,49 +162,17 @@ def explain(adata, celltype: str, args: argparse.Namespace) -> tuple[dict, pd.Da
     t2 = time.perf_counter()
     result = adata.uns[K.UNS][K.UNS_MOTIFS][celltype]
     patterns, matches = result[K.MOTIF_PATTERNS], result[K.MOTIF_MATCHES]
-    table = matches.merge(patterns[["sign", "n_seqlets"]], left_on="pattern", right_index=True)
-    if len(table):
-        table = table.merge(composition_control(result, table), on=["pattern", "motif_id"], how="left")
+    columns = patterns[["sign", "n_seqlets", "info_content"]].rename(columns={"info_content": "ic_mean"})
+    table = matches.merge(columns, left_on="pattern", right_index=True)
     table.insert(0, "celltype", celltype)
     table["family"] = [family(n, celltype) for n in table["motif_name"]]
     table["expected"] = table["family"].isin(list(EXPECTED.get(celltype, {})))
-    if len(table):
-        table["beats_control"] = table["pval"] * CONTROL_FACTOR < table["control_pval"]
+    table["beats_control"] = table["beyond_composition"]  # tl.motifs' composition control
     n_pos = int((patterns["sign"] == "pos").sum())
     status = "ok" if len(patterns) else "no pattern"
     row.update(contrib_seconds=round(t1 - t0, 1), motifs_seconds=round(t2 - t1, 1), n_patterns=len(patterns))
     row.update(n_pos_patterns=n_pos, n_seqlets=int(patterns["n_seqlets"].sum()), status=status)
     return row, table
-
-
-def composition_control(result: dict, matches: pd.DataFrame) -> pd.DataFrame:
-    """Information content of each trimmed pattern and the TOMTOM p-value of its composition control.
-
-    The control of a pattern has its trimmed width and, in every column, the pattern's mean base
-    composition over that span: the same GC/AT content without any positional information. A match
-    whose p-value is not far below the control's p-value for the same motif is explained by
-    composition (TOMTOM's Euclidean column score in memelite rewards uninformative query columns
-    lying on the uninformative columns of long database matrices).
-    """
-    from memelite import tomtom
-
-    db = load_motif_database(None)
-    patterns = result[K.MOTIF_PATTERNS]
-    spans = {n: result[K.MOTIF_PPM][n][:, r.trim_start : r.trim_end].astype(np.float64) for n, r in patterns.iterrows()}
-    controls = [np.repeat(ppm.mean(axis=1, keepdims=True), ppm.shape[1], axis=1) for ppm in spans.values()]
-    pvals = tomtom(controls, [np.asarray(m) for m in db.ppms])[0]
-    column = {motif_id: i for i, motif_id in enumerate(db.ids)}
-    row = {name: i for i, name in enumerate(spans)}
-    info = {n: float((2 + (ppm * np.log2(ppm + 1e-9)).sum(axis=0)).mean()) for n, ppm in spans.items()}
-    best = {n: db.names[int(np.argmin(pvals[i]))] for n, i in row.items()}
-    pairs = matches[["pattern", "motif_id"]].drop_duplicates()
-    return pairs.assign(
-        ic_mean=[round(info[n], 3) for n in pairs["pattern"]],
-        control_pval=[
-            float(pvals[row[n], column[m]]) for n, m in zip(pairs["pattern"], pairs["motif_id"], strict=True)
-        ],
-        control_best=[best[n] for n in pairs["pattern"]],
-    )
 
 
 def add_metrics(rows: pd.DataFrame, adata) -> pd.DataFrame:
@@ -284,7 +251,6 @@ def pattern_table(table: pd.DataFrame) -> pd.DataFrame:
     wide.insert(1, "ic_bits", top["ic_mean"].round(2))
     wide["families"] = table.groupby(keys, sort=False)["family"].agg(lambda f: ",".join(sorted(set(f) - {""})))
     wide["ctrl_p/p_top"] = (top["control_pval"] / top["pval"]).map("{:.0e}".format)
-    wide["control_best"] = top["control_best"]
     return wide
 
 
@@ -296,8 +262,7 @@ def print_table(table: pd.DataFrame, summary: pd.DataFrame) -> None:
             print(
                 "\npatterns: trimmed seqlets' mean information content (bits/column), top-3 JASPAR matches "
                 "(name (q-value)), families named by the paper or shared (any q), and how many times smaller "
-                "the top match's p-value is than its composition control's (control_best: the control's own "
-                "top match)"
+                "the top match's p-value is than its composition control's"
             )
             print(pattern_table(table).to_string())
 
