@@ -3,7 +3,6 @@
 import matplotlib
 import numpy as np
 import pytest
-import torch
 
 import chromseq as cs
 from chromseq import _keys as K
@@ -33,14 +32,9 @@ def _small_k562() -> "cs.AnnData":
 def _benchmarked(tmp_path_factory):
     adata = _small_k562()
     save_dir = tmp_path_factory.mktemp("transfer_models")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny batches: on a loaded 2-core machine, 2 OpenMP threads made this 12x slower
-    try:
-        transfer_benchmark(
-            adata, "K562", fractions=FRACTIONS, preset="tiny", save_dir=save_dir, pretrain_kwargs=FAST, **FAST
-        )
-    finally:
-        torch.set_num_threads(threads)
+    transfer_benchmark(
+        adata, "K562", fractions=FRACTIONS, preset="tiny", save_dir=save_dir, pretrain_kwargs=FAST, **FAST
+    )
     return adata, save_dir
 
 

@@ -11,6 +11,7 @@ import numpy as np
 from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq.pl._utils import finish, panels
+from chromseq.tl._motifs import information_content
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -117,8 +118,7 @@ def _draw_match(ax: Axes, row, ppm: np.ndarray | None) -> None:
         ax.set_axis_off()
         return
     ppm = np.asarray(ppm, dtype=np.float64)
-    ic = 2 + (ppm * np.log2(ppm + 1e-9)).sum(axis=0)
-    plot_logo(ppm * ic, ax=ax)
+    plot_logo(ppm * information_content(ppm), ax=ax)
     ax.set_ylim(0, 2)
     ax.set_ylabel("bits", fontsize=8)
     title = f"{row['match_id']} {row['match_name']}  q={float(row['match_qval']):.1e}"

@@ -275,7 +275,7 @@ def _pattern_results(
             "length": [cwm[name].shape[1] for name, _ in patterns],
             "trim_start": [spans[name][0] for name, _ in patterns],
             "trim_end": [spans[name][1] for name, _ in patterns],
-            "info_content": [_information(q) for q in queries],
+            "info_content": [float(information_content(q).mean()) for q in queries],
         },
         index=pd.Index([name for name, _ in patterns], dtype=object),
     ).astype({"n_seqlets": np.int64, "length": np.int64, "trim_start": np.int64, "trim_end": np.int64})
@@ -314,10 +314,10 @@ def _trim(cwm: np.ndarray, threshold: float) -> tuple[int, int]:
     return int(keep[0]), int(keep[-1]) + 1
 
 
-def _information(ppm: np.ndarray) -> float:
-    """Mean information content of a (4, w) probability matrix, in bits per position (0 to 2)."""
-    p = np.clip(np.asarray(ppm, np.float64), 1e-9, 1)
-    return float((2 + (p * np.log2(p)).sum(axis=0)).mean())
+def information_content(ppm: np.ndarray) -> np.ndarray:
+    """Return the information content of each column of a (4, w) probability matrix, in bits (0 to 2)."""
+    p = np.asarray(ppm, np.float64)
+    return 2 + (p * np.log2(p + 1e-9)).sum(axis=0)
 
 
 def _composition_control(ppm: np.ndarray) -> np.ndarray:
