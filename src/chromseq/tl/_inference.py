@@ -44,7 +44,7 @@ def progress_bar() -> type:
     except ImportError:
         from tqdm.std import tqdm
     else:
-        tqdm = progress_bar()
+        from tqdm.auto import tqdm
     return tqdm
 
 
