@@ -24,6 +24,27 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
     p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
     p.add_argument("--save-dir", default=None, help="folder for model checkpoints (default: settings.model_dir)")
+    _run_args(p)
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    """``--resume`` and ``--overwrite`` of the training subcommands."""
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run (same command) from its checkpoint in --save-dir",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard an interrupted run's checkpoint, and replace an existing model folder of the same name "
+        "(default: keep both; the new model goes to <name>-2)",
+    )
+
+
+def _run_kwargs(args: argparse.Namespace) -> dict:
+    """``resume``/``overwrite`` for the training functions (only when given)."""
+    return {k: True for k in ("resume", "overwrite") if getattr(args, k, False)}
 
 
 def _training_kwargs(args: argparse.Namespace, *, preset: bool = True) -> dict:
@@ -39,7 +60,7 @@ def _training_kwargs(args: argparse.Namespace, *, preset: bool = True) -> dict:
     }
     if getattr(args, "celltype", None) is not None:
         kwargs["celltype"] = args.celltype
-    return {k: v for k, v in kwargs.items() if v is not None}
+    return {k: v for k, v in kwargs.items() if v is not None} | _run_kwargs(args)
 
 
 def _resolve_preset(preset: str, device) -> str:

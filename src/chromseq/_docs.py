@@ -74,6 +74,14 @@ SEED_RESUME_COPY = """\
 random_state
     Seed (``None``: :attr:`chromseq.settings.seed`).
 resume
-    Continue interrupted runs from their checkpoints in ``save_dir``.
+    Continue an interrupted run from its checkpoint in ``save_dir/.<name>.ckpt``. Without
+    it (and without ``overwrite``), a checkpoint left by an interrupted run is kept and the
+    call fails, naming both options. A live run of the same model in ``save_dir`` always
+    makes the call fail at once.
+overwrite
+    Discard an interrupted run's checkpoint, and save into an existing model folder
+    ``save_dir/<name>``, replacing it. Without it an existing folder is kept (another
+    AnnData's record may point to it) and the new model goes to ``save_dir/<name>-2``
+    (``-3``, ...).
 copy
     Return a modified copy instead of writing to ``adata``."""

@@ -6,6 +6,7 @@ never sees a half-written model. Nothing is unpickled when loading.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -26,8 +27,10 @@ CARD_FILE = "README.md"
 FORMAT_VERSION = 1
 
 
-def save_model(model: ChromTransfer, path: str | os.PathLike, *, card: dict[str, Any] | None = None) -> Path:
-    """Save ``model`` to the folder ``path`` (replaced atomically if it exists).
+def save_model(
+    model: ChromTransfer, path: str | os.PathLike, *, card: dict[str, Any] | None = None, overwrite: bool = True
+) -> Path:
+    """Save ``model`` to the folder ``path`` (replaced atomically if it exists and ``overwrite``).
 
     Parameters
     ----------
@@ -38,10 +41,14 @@ def save_model(model: ChromTransfer, path: str | os.PathLike, *, card: dict[str,
     card
         JSON-safe metadata kept in ``config.json`` under ``'card'`` and rendered in
         ``README.md`` (e.g. kind, cell types, training-data fingerprint, history).
+    overwrite
+        Replace an existing folder ``path``; if ``False`` an existing one raises
+        :class:`FileExistsError` (and is left as it was).
 
     Returns
     -------
-    The folder's path.
+    The folder's path. ``config.json`` keeps the SHA-256 of the weights file
+    (``'weights_sha256'``), checked by :func:`load_model`.
 
     Examples
     --------
@@ -60,15 +67,16 @@ def save_model(model: ChromTransfer, path: str | os.PathLike, *, card: dict[str,
         "saved": datetime.now(UTC).isoformat(timespec="seconds"),
         "card": card,
     }
-    text = json.dumps(meta, indent=1, allow_nan=True)  # fails here, before anything is written
+    json.dumps(meta, indent=1, allow_nan=True)  # fails here (not JSON-safe), before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, tmp / WEIGHTS_FILE, metadata={"format": "pt", "chromseq_format": str(FORMAT_VERSION)})
-        (tmp / CONFIG_FILE).write_text(text)
+        meta["weights_sha256"] = weights_sha256(tmp / WEIGHTS_FILE)
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, allow_nan=True))
         (tmp / CARD_FILE).write_text(_render_card(meta))
-        _replace_dir(tmp, path)
+        _replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -85,6 +93,45 @@ def _replace_dir(src: Path, dst: Path) -> None:
     os.replace(src, dst)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _place_new(src: Path, dst: Path) -> None:
+    """Move folder ``src`` to ``dst``; raise :class:`FileExistsError` if ``dst`` exists (it is kept)."""
+    try:
+        os.rename(src, dst)  # atomic; fails on an existing non-empty folder
+    except OSError as err:
+        if dst.exists():
+            raise FileExistsError(
+                f"model folder {str(dst)!r} already exists; pass overwrite=True to replace it, or save elsewhere."
+            ) from err
+        raise
+
+
+def weights_sha256(path: str | os.PathLike) -> str:
+    """``'sha256:<hex>'`` of the file ``path`` (read in 1 MiB blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def check_weights(path: str | os.PathLike, meta: dict[str, Any]) -> None:
+    """Raise if the weights file of model folder ``path`` is not the one its ``config.json`` was saved with.
+
+    Folders saved before chromseq recorded ``weights_sha256`` are not checked.
+    """
+    want = meta.get("weights_sha256")
+    if not want:
+        return
+    file = Path(path) / WEIGHTS_FILE
+    have = weights_sha256(file)
+    if have != want:
+        raise ValueError(
+            f"weights file {str(file)!r} was changed or damaged after it was saved: its sha256 is {have}, "
+            f"but {CONFIG_FILE} in the same folder records {want}. Restore the folder from a copy, or "
+            "retrain the model."
+        )
 
 
 def read_model_card(path: str | os.PathLike) -> dict[str, Any]:
@@ -130,8 +177,15 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     -------
     The :class:`~chromseq.models.ChromTransfer` with its config; weights are read with
     safetensors (no unpickling).
+
+    Raises
+    ------
+    ValueError
+        If the weights file's SHA-256 differs from the one recorded in ``config.json``
+        (a changed or damaged file), or the weights do not fit the config.
     """
     meta = read_model_card(path)
+    check_weights(path, meta)
     config = ChromTransferConfig.from_dict(meta["config"])
     model = ChromTransfer(config)
     state = load_file(Path(path) / WEIGHTS_FILE, device="cpu")
@@ -159,6 +213,8 @@ def _render_card(meta: dict[str, Any]) -> str:
     for key in ("kind", "target", "base", "fingerprint", "chromseq_version"):
         if key in card:
             lines.append(f"- {key}: {card[key]}")
+    if meta.get("weights_sha256"):
+        lines.append(f"- weights ({WEIGHTS_FILE}): {meta['weights_sha256']}")
     hist = card.get("history") or {}
     if hist.get("epoch"):
         lines.append(f"- epochs trained: {len(hist['epoch'])}; best val_loss: {min(hist['val_loss']):.4g}")

@@ -11,9 +11,9 @@ import torch
 from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRACTION, fill_docs
 from chromseq._settings import settings
 from chromseq._validate import require_celltypes
-from chromseq.models import ChromTransfer, ChromTransferConfig, get_config, load_model
+from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
 from chromseq.tl._engine import TrainSpec
-from chromseq.tl._models import get_record
+from chromseq.tl._models import get_record, load_recorded
 from chromseq.tl._training import check_regions, check_width, copy_anndata, fit_celltypes, spec_kwargs
 
 if TYPE_CHECKING:
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
 
 def load_base(adata: AnnData, base: str, preset: str | ChromTransferConfig | None) -> ChromTransfer:
     """Load the pretrained model ``base`` and check it against ``preset`` and the data width."""
-    record = get_record(adata, base)
-    model = load_model(Path(str(record["path"])))
+    model = load_recorded(base, get_record(adata, base))
     if preset is not None:
         want = get_config(preset)
         if want.body_key() | {"seq_len": 0} != model.config.body_key() | {"seq_len": 0}:
@@ -60,6 +59,7 @@ def finetune(
     key_added: str | None = None,
     random_state: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     copy: bool = False,
 ) -> AnnData | None:
     """Fine-tune the pretrained model to cell types: a new head on the pretrained body.
@@ -159,6 +159,7 @@ def finetune(
         save_dir=save_dir,
         key_added=key_added,
         resume=resume,
+        overwrite=overwrite,
         train_fraction=train_fraction,
         base=base,
         extra={"stage2_learning_rate": stage2_learning_rate, "stage1_epochs": n1},

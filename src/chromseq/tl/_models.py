@@ -4,7 +4,8 @@ A record is a plain, h5ad-safe dict: ``kind`` ('pretrain' | 'finetune' | 'scratc
 ``celltypes`` (list of str, empty for pretrain), ``outputs`` (output names, in logit
 order), ``target`` ('open', a cell type, or a list of them), ``path`` (model folder),
 ``preset``, ``config`` (dict), ``history`` (dict of equal-length lists), ``fingerprint``,
-``base`` (pretrained model a fine-tune started from) and ``params``.
+``base`` (pretrained model a fine-tune started from), ``params`` and ``weights_sha256``
+(of the folder's weights file when the model was saved: a folder whose weights changed is refused).
 """
 
 from __future__ import annotations
@@ -104,24 +105,57 @@ def get_model(adata: AnnData, name: str) -> ChromTransfer:
         Unknown name.
     FileNotFoundError
         The recorded folder no longer exists.
+    ValueError
+        The folder holds other weights than the model was recorded with.
 
     Examples
     --------
     >>> model = get_model(adata, "finetuned_K562")  # doctest: +SKIP
     >>> logits = model(one_hot(adata.obsm["sequence"][:8]))  # doctest: +SKIP
     """
-    from chromseq.models import load_model
-
     record = get_record(adata, name)
+    model = load_recorded(name, record)
+    logger.debug("loaded model %r from %s", name, record["path"])
+    return model
+
+
+def record_path(name: str, record: dict[str, Any]) -> Path:
+    """Return the model folder of a record; raise if it holds other weights than the record was made with.
+
+    Raises
+    ------
+    FileNotFoundError
+        The folder no longer exists.
+    ValueError
+        The folder's weights are not those the record was made with (its ``weights_sha256``):
+        the folder was replaced, by another run or by hand.
+    """
+    from chromseq.models import read_model_card
+
     path = Path(str(record["path"]))
     if not path.exists():
         raise FileNotFoundError(
             f"model {name!r} was saved to {str(path)!r}, which no longer exists; retrain it, or point "
             f"adata.uns['chromseq']['models'][{name!r}]['path'] at the folder's new place."
         )
-    model = load_model(path)
-    logger.debug("loaded model %r from %s", name, path)
-    return model
+    want = str(record.get("weights_sha256") or "")
+    if want:
+        have = str(read_model_card(path).get("weights_sha256") or "unknown")
+        if have != want:
+            raise ValueError(
+                f"model {name!r} in adata.uns['chromseq']['models'] was saved with weights {want}, but its folder "
+                f"{str(path)!r} now holds other weights ({have}): the folder was replaced by another run or by "
+                f"hand. Retrain {name!r}, restore the folder, or apply the folder as a model of its own "
+                "(chromseq.tl.predict(adata, models=<folder>))."
+            )
+    return path
+
+
+def load_recorded(name: str, record: dict[str, Any]) -> ChromTransfer:
+    """Load the model of record ``record`` (named ``name``) after :func:`record_path`'s checks."""
+    from chromseq.models import load_model
+
+    return load_model(record_path(name, record))
 
 
 def output_index(adata: AnnData, name: str, celltype: str | None = None) -> int:

@@ -13,9 +13,9 @@ from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import FIX, require_obsm, uns_chromseq
 from chromseq.data import dataset_from_anndata
-from chromseq.models import ChromTransferConfig, load_model, read_model_card
+from chromseq.models import ChromTransferConfig, read_model_card
 from chromseq.tl._inference import predict_proba
-from chromseq.tl._models import get_record, models_of, record_outputs
+from chromseq.tl._models import get_record, load_recorded, models_of, record_outputs
 from chromseq.tl._training import check_width, copy_anndata
 
 if TYPE_CHECKING:
@@ -36,6 +36,8 @@ def _from_folder(path: Path) -> tuple[str, dict[str, Any]]:
         "config": config,
         "path": str(path.absolute()),
     }
+    if meta.get("weights_sha256"):
+        record["weights_sha256"] = str(meta["weights_sha256"])
     return name, record
 
 
@@ -143,7 +145,7 @@ def predict(
     preds: dict[str, np.ndarray] = {}
     meta: dict[str, dict[str, str]] = {}
     for name, record, _ in resolved:
-        model = load_model(Path(str(record["path"])))
+        model = load_recorded(name, record)
         proba = predict_proba(model, data, batch_size=batch_size, device=device, rc_average=rc_average)
         for j, (col, target) in enumerate(_columns(name, record)):
             preds[col] = proba[:, j]

@@ -19,11 +19,10 @@ from chromseq.tl._models import model_name
 from chromseq.tl._training import (
     check_classes,
     check_regions,
+    claim,
     copy_anndata,
     fingerprint,
     make_record,
-    model_paths,
-    prepare_checkpoints,
     save_and_record,
     spec_kwargs,
     split_array,
@@ -70,6 +69,7 @@ def pretrain(
     key_added: str | None = None,
     random_state: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     copy: bool = False,
 ) -> AnnData | None:
     """Train the cell-type agnostic ChromTransfer model: open chromatin (any cell type) vs closed.
@@ -133,31 +133,26 @@ def pretrain(
     )
     adata = copy_anndata(adata) if copy else adata
     name = key_added or model_name("pretrain")
-    path, ckpt_dir = model_paths(save_dir, name)
-    train_rows, val_rows = (r[~np.isnan(labels[r, 0])] for r in (rows["train"], rows["val"]))
-    fp = fingerprint(codes, labels, split_array(adata), np.concatenate([train_rows, val_rows]))
-    prepare_checkpoints(ckpt_dir, resume)
-    logger.info("pre-training %r on %d train / %d val regions", name, len(train_rows), len(val_rows))
-    model = ChromTransfer(config, generator=torch.Generator().manual_seed(seed))
-    result = fit(
-        model,
-        SequenceDataset(codes, labels, train_rows),
-        SequenceDataset(codes, labels, val_rows),
-        spec,
-        device=device,
-        checkpoint=ckpt_dir / "train.pt",
-        resume=resume,
-        fingerprint=fp,
-    )
-    record = make_record(
-        name=name,
-        kind="pretrain",
-        model=model,
-        outputs=["open"],
-        history=result.history,
-        fingerprint=fp,
-        spec=spec,
-        extra={"n_train": len(train_rows), "n_val": len(val_rows)},
-    )
-    save_and_record(adata, model.cpu(), record, path, ckpt_dir)
+    path, ckpt_dir, lock = claim(save_dir, name, resume=resume, overwrite=overwrite)
+    with lock:
+        train_rows, val_rows = (r[~np.isnan(labels[r, 0])] for r in (rows["train"], rows["val"]))
+        fp = fingerprint(codes, labels, split_array(adata), np.concatenate([train_rows, val_rows]))
+        logger.info("pre-training %r on %d train / %d val regions", name, len(train_rows), len(val_rows))
+        model = ChromTransfer(config, generator=torch.Generator().manual_seed(seed))
+        result = fit(
+            model,
+            SequenceDataset(codes, labels, train_rows),
+            SequenceDataset(codes, labels, val_rows),
+            spec,
+            device=device,
+            checkpoint=ckpt_dir / "train.pt",
+            resume=resume,
+            fingerprint=fp,
+        )
+        extra = {"n_train": len(train_rows), "n_val": len(val_rows)}
+        record = make_record(
+            name=name, kind="pretrain", model=model, outputs=["open"], history=result.history, fingerprint=fp,
+            spec=spec, extra=extra,
+        )  # fmt: skip
+        save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
     return adata if copy else None

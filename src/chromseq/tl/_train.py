@@ -51,6 +51,7 @@ def train(
     key_added: str | None = None,
     random_state: int | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     copy: bool = False,
 ) -> AnnData | None:
     """Train the fine-tuning network from scratch for cell types: the baseline transfer learning must beat.
@@ -124,6 +125,7 @@ def train(
         save_dir=save_dir,
         key_added=key_added,
         resume=resume,
+        overwrite=overwrite,
         train_fraction=train_fraction,
     )
     return adata if copy else None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,10 +19,11 @@ from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, require_obsm, uns_chromseq
 from chromseq.data import SequenceDataset
 from chromseq.data._ondisk import is_on_disk, read_columns, read_rows
-from chromseq.models import ChromTransfer, ChromTransferConfig, save_model
+from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.tl._distributed import barrier, init_distributed, is_main_process
 from chromseq.tl._engine import TrainSpec, fit
 from chromseq.tl._models import model_name
+from chromseq.tl._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -133,17 +134,43 @@ def model_paths(save_dir: str | Path | None, name: str) -> tuple[Path, Path]:
     return (root / name).absolute(), (root / f".{name}.ckpt").absolute()
 
 
-def prepare_checkpoints(ckpt_dir: Path, resume: bool) -> None:
-    """Create the checkpoint folder; without ``resume`` a stale one from an earlier run is removed.
+def prepare_checkpoints(
+    ckpt_dir: Path, resume: bool, *, name: str = "", overwrite: bool = False
+) -> RunLock | contextlib.nullcontext:
+    """Lock the checkpoint folder for this run and deal with an earlier run's checkpoints.
 
-    Under ``torchrun`` rank 0 does it while the others wait (they may read a checkpoint to resume).
+    A live run holding the folder makes this fail at once; an interrupted run's checkpoint is
+    continued (``resume``), discarded (``overwrite``) or kept with an error naming both flags
+    (see :func:`chromseq.tl._runs.clear_checkpoints`). Under ``torchrun`` rank 0 does it while
+    the others wait (they may read a checkpoint to resume). Release the returned lock when done.
     """
+    lock: RunLock | contextlib.nullcontext = contextlib.nullcontext()
     if is_main_process():
-        if ckpt_dir.exists() and not resume:
-            logger.info("removing checkpoints of an earlier run in %s (pass resume=True to continue it)", ckpt_dir)
-            shutil.rmtree(ckpt_dir)
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        lock = acquire(ckpt_dir, name or ckpt_dir.name)
+        try:
+            clear_checkpoints(ckpt_dir, name=name or ckpt_dir.name, resume=resume, overwrite=overwrite)
+        except BaseException:
+            lock.release()
+            raise
     barrier()
+    return lock
+
+
+def claim(
+    save_dir: str | Path | None, name: str, *, resume: bool, overwrite: bool
+) -> tuple[Path, Path, RunLock | contextlib.nullcontext]:
+    """Lock model ``name``'s checkpoint folder; return ``(model folder to save to, checkpoint folder, lock)``.
+
+    The model folder is ``save_dir/name``, or ``save_dir/name-2`` (``-3``, ...) when that exists
+    and ``overwrite`` is false: a saved model another AnnData's record may point to is never replaced.
+    """
+    path, ckpt_dir = model_paths(save_dir, name)
+    lock = prepare_checkpoints(ckpt_dir, resume, name=name, overwrite=overwrite)
+    try:
+        return model_folder(path.parent, name, overwrite=overwrite), ckpt_dir, lock
+    except BaseException:
+        lock.__exit__(None, None, None)
+        raise
 
 
 def start(device: str | None) -> None:
@@ -200,15 +227,22 @@ def make_record(
     }
 
 
-def save_and_record(adata: AnnData, model: ChromTransfer, record: dict[str, Any], path: Path, ckpt_dir: Path) -> None:
+def save_and_record(
+    adata: AnnData, model: ChromTransfer, record: dict[str, Any], path: Path, ckpt_dir: Path, overwrite: bool = False
+) -> None:
     """Save the model folder (atomically), then record it in ``adata.uns`` and drop its checkpoints.
 
+    The record keeps the SHA-256 of the saved weights (``weights_sha256``). Without ``overwrite``
+    an existing folder is never replaced (one made meanwhile sends the model to the next free name).
     Under ``torchrun`` only rank 0 writes; every rank records the model and waits until it is saved.
     """
     if is_main_process():
-        save_model(model, path, card=record)
-        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        if not overwrite and path.exists():
+            path = model_folder(path.parent, path.name, overwrite=False)
+        save_model(model, path, card=record, overwrite=overwrite)
+        drop_checkpoints(ckpt_dir)
     barrier()
+    record = {**record, "weights_sha256": str(read_model_card(path)["weights_sha256"])}
     models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
     if record["name"] in models:
         logger.info("replacing model %r in adata.uns['chromseq']['models']", record["name"])
@@ -221,6 +255,13 @@ def save_and_record(adata: AnnData, model: ChromTransfer, record: dict[str, Any]
         record["name"],
         min(best) if best else float("nan"),
     )
+
+
+def drop_checkpoints(ckpt_dir: Path) -> None:
+    """Delete the checkpoints of a finished run (the run's lock file stays until it is released)."""
+    for item in ckpt_dir.glob("*"):
+        if item.name != LOCK_FILE and item.is_file():
+            item.unlink(missing_ok=True)
 
 
 def split_array(adata: AnnData) -> np.ndarray:
@@ -249,6 +290,7 @@ def fit_celltypes(
     save_dir: str | Path | None,
     key_added: str | None,
     resume: bool,
+    overwrite: bool = False,
     budget: int | None = None,
     train_fraction: float = 1.0,
     base: str = "",
@@ -268,53 +310,78 @@ def fit_celltypes(
     split = split_array(adata)
     groups = [list(celltypes)] if multihead else [[c] for c in celltypes]
     names = group_names(kind, groups, key_added, multihead)
-    for group, name in zip(groups, names, strict=True):
-        cols = [celltypes.index(c) for c in group]
-        y = labels[:, cols]
-        keep = {s: r[~np.isnan(y[r]).all(axis=1)] for s, r in rows.items()}
-        keep["train"] = subsample(keep["train"], y, train_fraction, stages[0].seed)
-        log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
-        fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
-        path, ckpt_dir = model_paths(save_dir, name)
-        prepare_checkpoints(ckpt_dir, resume)
-        model = make_model(tuple(group), torch.Generator().manual_seed(stages[0].seed))
-        train_ds, val_ds = SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"])
-        logger.info("training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"]))
-        histories: list[dict[str, list]] = []
-        done = 0
-        for stage_spec in stages:
-            limit = stage_spec.max_epochs if budget is None else min(stage_spec.max_epochs, budget - done)
-            if limit <= 0:
-                continue
-            spec = dataclasses.replace(stage_spec, max_epochs=limit)
-            result = fit(
-                model,
-                train_ds,
-                val_ds,
-                spec,
-                device=device,
-                checkpoint=ckpt_dir / f"{spec.stage}.pt",
-                resume=resume,
-                fingerprint=fp,
-                epoch_offset=done,
+    with contextlib.ExitStack() as locks:  # every model's folder is claimed before any training starts
+        claims = []
+        for n in names:
+            path, ckpt_dir, lock = claim(save_dir, n, resume=resume, overwrite=overwrite)
+            locks.enter_context(lock)
+            claims.append((path, ckpt_dir))
+        for group, name, (path, ckpt_dir) in zip(groups, names, claims, strict=True):
+            cols = [celltypes.index(c) for c in group]
+            y = labels[:, cols]
+            keep = {s: r[~np.isnan(y[r]).all(axis=1)] for s, r in rows.items()}
+            keep["train"] = subsample(keep["train"], y, train_fraction, stages[0].seed)
+            log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
+            fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
+            model = make_model(tuple(group), torch.Generator().manual_seed(stages[0].seed))
+            train_ds, val_ds = SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"])
+            logger.info(
+                "training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"])
             )
-            histories.append(result.history)
-            done += len(result.history["epoch"])
-        record = make_record(
-            name=name,
-            kind=kind,
-            model=model,
-            outputs=group,
-            history=merge_histories(*histories),
-            fingerprint=fp,
-            spec=stages[0],
-            base=base,
-            extra={
-                **(extra or {}),
-                "train_fraction": train_fraction,
-                "n_train": len(keep["train"]),
-                "n_val": len(keep["val"]),
-            },
-        )
-        save_and_record(adata, model.cpu(), record, path, ckpt_dir)
+            histories = run_stages(
+                model, train_ds, val_ds, stages, budget, ckpt_dir, device=device, resume=resume, fp=fp
+            )
+            record = make_record(
+                name=name,
+                kind=kind,
+                model=model,
+                outputs=group,
+                history=merge_histories(*histories),
+                fingerprint=fp,
+                spec=stages[0],
+                base=base,
+                extra={
+                    **(extra or {}),
+                    "train_fraction": train_fraction,
+                    "n_train": len(keep["train"]),
+                    "n_val": len(keep["val"]),
+                },
+            )
+            save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
     return names
+
+
+def run_stages(
+    model: ChromTransfer,
+    train_ds: SequenceDataset,
+    val_ds: SequenceDataset,
+    stages: list[TrainSpec],
+    budget: int | None,
+    ckpt_dir: Path,
+    *,
+    device: str | None,
+    resume: bool,
+    fp: str,
+) -> list[dict[str, list]]:
+    """Run ``stages`` in order on ``model`` (within ``budget`` epochs, if given); return their histories."""
+    histories: list[dict[str, list]] = []
+    done = 0
+    for stage_spec in stages:
+        limit = stage_spec.max_epochs if budget is None else min(stage_spec.max_epochs, budget - done)
+        if limit <= 0:
+            continue
+        spec = dataclasses.replace(stage_spec, max_epochs=limit)
+        result = fit(
+            model,
+            train_ds,
+            val_ds,
+            spec,
+            device=device,
+            checkpoint=ckpt_dir / f"{spec.stage}.pt",
+            resume=resume,
+            fingerprint=fp,
+            epoch_offset=done,
+        )
+        histories.append(result.history)
+        done += len(result.history["epoch"])
+    return histories
