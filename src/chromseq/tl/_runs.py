@@ -86,15 +86,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _stale(info: dict[str, Any], flocked: bool) -> bool:
-    """Whether the run named by ``info`` is gone: only decidable on this host."""
+def _stale(info: dict[str, Any], flocked: bool | None) -> bool:
+    """Whether the run named by ``info`` is gone: only decidable on this host.
+
+    With a working :func:`fcntl.flock` a free lock means its holder is gone (whatever its pid is
+    used for now); where flock does not work (some network file systems), the process id is asked.
+    """
     if not info:
         return True
     if info.get("host") != socket.gethostname():
         return False
-    if fcntl is not None:
-        return flocked  # a live holder keeps the flock, whatever its pid is now used for
-    return not _pid_alive(int(info.get("pid", -1)))
+    if flocked is not None:
+        return flocked
+    return os.name == "posix" and not _pid_alive(int(info.get("pid", -1)))
 
 
 def _busy(folder: Path, info: dict[str, Any], name: str) -> RunBusyError:
@@ -107,13 +111,16 @@ def _busy(folder: Path, info: dict[str, Any], name: str) -> RunBusyError:
     )
 
 
-def _try_flock(fd: int) -> bool:
+def _try_flock(fd: int) -> bool | None:
+    """Lock ``fd`` without waiting: ``True`` if locked, ``False`` if another process holds it, ``None`` if unsupported."""
     if fcntl is None:
-        return True
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
+    except OSError:  # e.g. ENOLCK on a network file system without locks
+        return None
     return True
 
 
@@ -135,7 +142,7 @@ def acquire(folder: Path, name: str) -> RunLock:
         try:
             flocked = _try_flock(fd)
             info = _holder(fd)
-            if not flocked or not _stale(info, flocked):
+            if flocked is False or not _stale(info, flocked):
                 raise _busy(folder, info, name)
             try:
                 if os.stat(path).st_ino != os.fstat(fd).st_ino:

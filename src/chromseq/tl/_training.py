@@ -238,7 +238,7 @@ def save_and_record(
     """
     if is_main_process():
         if not overwrite and path.exists():
-            path = model_folder(path.parent, path.name, overwrite=False)
+            path = model_folder(path.parent, str(record["name"]), overwrite=False)
         save_model(model, path, card=record, overwrite=overwrite)
         drop_checkpoints(ckpt_dir)
     barrier()
