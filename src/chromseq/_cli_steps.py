@@ -38,7 +38,7 @@ def _run_args(p: argparse.ArgumentParser) -> None:
         "--overwrite",
         action="store_true",
         help="discard an interrupted run's checkpoint, and replace an existing model folder of the same name "
-        "(default: keep both; the new model goes to <name>-2)",
+        "(without it both are kept: the new model goes to <name>-2)",
     )
 
 
