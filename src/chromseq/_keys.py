@@ -72,6 +72,28 @@ MOTIF_PPM = "ppm"
 #: pattern -> (4, width) probabilities of its best database match, on the strand it matched.
 MOTIF_MATCH_PPM = "match_ppm"
 
+# -- variant AnnData of ``tl.score_variants`` (obs = variants, var = scored outputs) -----------------------------
+#: layers: probabilities of the reference and alternative windows, and alt - ref on the logit scale.
+VARIANT_REF = "ref"
+VARIANT_ALT = "alt"
+VARIANT_DELTA = "delta"
+#: obs: 1-based VCF position; variant kind (snv/mnv/insertion/deletion/other); why a variant was flagged or skipped.
+POS = "pos"
+VARIANT_KIND = "kind"
+VARIANT_FLAG = "flag"
+#: obs bool: the variant was scored (its layers hold numbers, not NaN).
+VARIANT_SCORED = "scored"
+#: obs bool: REF equals the genome at the variant.
+REF_MATCH = "ref_match"
+#: obs: the reference window (0-based half-open) on the variant's chromosome.
+WINDOW_START = "window_start"
+WINDOW_END = "window_end"
+#: obsm: uint8 codes (n_variants, width) of the reference and alternative windows.
+SEQUENCE_REF = "sequence_ref"
+SEQUENCE_ALT = "sequence_alt"
+#: uns[UNS][UNS_VARIANTS]: parameters of ``tl.score_variants``; var columns ``model``, ``output``.
+UNS_VARIANTS = "variants"
+
 SPLITS = ("train", "val", "test")
 
 #: Integer code of each base in ``obsm['sequence']``.
@@ -92,3 +114,20 @@ def contrib_key(celltype: str) -> str:
     The key, ``'contrib_<celltype>'``.
     """
     return f"{CONTRIB_PREFIX}{celltype}"
+
+
+def variant_contrib_key(allele: str, output: str) -> str:
+    """Return the ``.obsm`` key of a variant AnnData holding ``allele``'s contributions for ``output``.
+
+    Parameters
+    ----------
+    allele
+        ``'ref'`` or ``'alt'``.
+    output
+        A ``var_name`` of the variant AnnData (cell type or prediction column).
+
+    Returns
+    -------
+    The key, ``'contrib_<allele>_<output>'``.
+    """
+    return f"{CONTRIB_PREFIX}{allele}_{output}"

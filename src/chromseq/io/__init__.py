@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from ._crested import from_crested, to_crested
+from ._vcf import read_vcf
 
-__all__ = ["from_crested", "to_crested"]
+__all__ = ["from_crested", "to_crested", "read_vcf"]

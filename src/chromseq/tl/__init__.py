@@ -10,6 +10,7 @@ from ._motifs import motifs
 from ._predict import predict
 from ._pretrain import pretrain
 from ._train import train
+from ._variants import score_variants
 from ._transfer import transfer_benchmark
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "evaluate",
     "contributions",
     "motifs",
+    "score_variants",
 ]

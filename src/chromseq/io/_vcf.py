@@ -1,0 +1,133 @@
+"""Variants from VCF/BCF files (read with pysam) or tables, one row per ALT allele."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from chromseq._settings import logger
+
+#: Columns of a variants table, in order.
+VARIANT_COLUMNS = ("chrom", "pos", "ref", "alt", "id")
+
+
+def read_vcf(path: str | os.PathLike, *, region: str | None = None) -> pd.DataFrame:
+    """Read the variants of a VCF or BCF file, one row per ALT allele.
+
+    The file is parsed by htslib through :class:`pysam.VariantFile` (plain or bgzip VCF, BCF;
+    ``region`` needs a ``.tbi``/``.csi`` index). Multi-allelic records are split: a record
+    ``REF=TG ALT=TGG,T`` gives two rows sharing ``chrom``, ``pos``, ``ref`` and ``id``.
+    Alleles are kept as written (upper-cased); symbolic ALTs (``<DEL>``), ``*`` and breakends
+    are kept too, and :func:`chromseq.tl.score_variants` flags them.
+
+    Parameters
+    ----------
+    path
+        VCF (``.vcf``, ``.vcf.gz``) or BCF file.
+    region
+        Only records in this region (``'20'``, ``'20:1000000-2000000'``; 1-based, inclusive).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``chrom`` (str), ``pos`` (int64, 1-based as in the VCF), ``ref``, ``alt`` and
+        ``id`` (str, ``''`` where the VCF has ``.``), one row per ALT allele in file order.
+        Records without ALT (``.``) are dropped with a logged count.
+
+    Examples
+    --------
+    >>> variants = cs.io.read_vcf("cohort.vcf.gz")  # doctest: +SKIP
+    """
+    import pysam
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"VCF file {str(path)!r} does not exist.")
+    with _htslib_readable(path) as readable:
+        frame, n_no_alt = _records(pysam, readable, region)
+    if n_no_alt:
+        logger.info("read_vcf: dropped %d record(s) without an ALT allele (ALT '.') from %s", n_no_alt, path.name)
+    logger.info("read_vcf: %d ALT alleles from %s", len(frame), path.name)
+    return frame
+
+
+def _records(pysam, path: Path, region: str | None) -> tuple[pd.DataFrame, int]:
+    rows: list[tuple[str, int, str, str, str]] = []
+    n_no_alt = 0
+    try:
+        handle = pysam.VariantFile(str(path))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"could not read {str(path)!r} as VCF/BCF ({err}); check the file format.") from err
+    with handle:
+        records = handle.fetch(region=region) if region is not None else handle
+        for rec in records:
+            if not rec.alts:
+                n_no_alt += 1
+                continue
+            vid = "" if rec.id in (None, ".") else str(rec.id)
+            ref = rec.ref.upper()
+            rows.extend((str(rec.chrom), int(rec.pos), ref, alt.upper(), vid) for alt in rec.alts)
+    frame = pd.DataFrame(rows, columns=list(VARIANT_COLUMNS))
+    frame["pos"] = frame["pos"].astype(np.int64)
+    return frame, n_no_alt
+
+
+@contextlib.contextmanager
+def _htslib_readable(path: Path) -> Iterator[Path]:
+    """Yield ``path``, or for a plain-gzip (not bgzip) file a decompressed temporary copy: htslib reads only bgzip."""
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    plain_gzip = head[:2] == b"\x1f\x8b" and not (head[3] & 4 and head[12:14] == b"BC")
+    if not plain_gzip:
+        yield path
+        return
+    logger.debug("read_vcf: %s is plain gzip, not bgzip; reading a decompressed copy", path.name)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = Path(tmp) / "variants.vcf"
+        with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        yield plain
+
+
+def as_variant_table(variants: str | os.PathLike | pd.DataFrame) -> pd.DataFrame:
+    """Return ``variants`` as a clean table with :data:`VARIANT_COLUMNS` (a VCF path is read).
+
+    A DataFrame needs ``chrom``, ``pos`` (1-based), ``ref`` and ``alt`` and may have ``id``;
+    an ALT holding several alleles separated by commas is split into one row per allele.
+    """
+    if isinstance(variants, str | os.PathLike):
+        return read_vcf(variants)
+    if not isinstance(variants, pd.DataFrame):
+        raise TypeError(
+            f"variants must be a VCF/BCF path or a DataFrame (chrom, pos, ref, alt[, id]), got {type(variants).__name__}."
+        )
+    missing = [c for c in VARIANT_COLUMNS[:4] if c not in variants.columns]
+    if missing:
+        raise KeyError(
+            f"the variants table lacks column(s) {missing}; it needs chrom, pos (1-based), ref, alt and "
+            f"optionally id. It has {list(variants.columns)}."
+        )
+    table = variants.loc[:, [c for c in VARIANT_COLUMNS if c in variants.columns]].copy()
+    if "id" not in table:
+        table["id"] = ""
+    if table[["chrom", "pos", "ref", "alt"]].isna().any().any():
+        raise ValueError("the variants table has missing chrom/pos/ref/alt values; drop or fill those rows.")
+    pos = pd.to_numeric(table["pos"], errors="coerce")
+    if pos.isna().any() or (pos % 1 != 0).any() or (pos < 1).any():
+        raise ValueError("variants 'pos' must be whole numbers >= 1 (1-based VCF positions).")
+    table["pos"] = pos.astype(np.int64)
+    table["id"] = table["id"].fillna("").astype(str).replace(".", "")
+    for col in ("chrom", "ref", "alt"):
+        table[col] = table[col].astype(str)
+    table["ref"] = table["ref"].str.upper()
+    table["alt"] = table["alt"].str.upper().str.split(",")
+    table = table.explode("alt", ignore_index=True)
+    return table.loc[:, list(VARIANT_COLUMNS)]
