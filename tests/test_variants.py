@@ -231,3 +231,42 @@ def test_variant_anndata_round_trips_through_h5ad(trained, chr20_genome, tmp_pat
     back = ad.read_h5ad(tmp_path / "v.h5ad")
     np.testing.assert_array_equal(back.layers["delta"], vdata.layers["delta"])
     assert back.uns[K.UNS][K.UNS_VARIANTS]["width"] == WIDTH
+
+
+# -- plots ---------------------------------------------------------------------------------------------------------
+def test_variant_effect_stacks_ref_and_alt_logos_with_delta_in_title(trained, chr20_genome, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = pd.concat([_snvs(chr20_genome, n=2, seed=7), cs.io.read_vcf(VCF_INDELS).head(2)], ignore_index=True)
+    vdata = cs.tl.score_variants(
+        trained, table, genome=chr20_genome, celltype="K562", contributions=True, contrib_method="grad_x_input"
+    )
+    axes = cs.pl.variant_effect(vdata, 2, "K562", window=30, save=tmp_path / "v.png", show=False)
+    assert len(axes) == 2 and (tmp_path / "v.png").stat().st_size > 0
+    assert f"delta {vdata.layers['delta'][2, 0]:+.3f}" in axes[0].get_title()
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+    shaded = [p for p in axes[1].patches if p.get_alpha() == 0.35]
+    assert len(shaded) == 1 and shaded[0].get_width() == pytest.approx(len(table.loc[2, "alt"]))
+    plt.close("all")
+    with pytest.raises(KeyError, match="contributions=True"):
+        cs.pl.variant_effect(cs.tl.score_variants(trained, table, genome=chr20_genome, celltype="K562"), 0, "K562")
+
+
+def test_variant_ranking_shows_the_strongest_variants_per_output(trained, chr20_genome):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vdata = cs.tl.score_variants(trained, VCF_INDELS, genome=chr20_genome, celltype=["K562", "HepG2"])
+    axes = cs.pl.variant_ranking(vdata, n=5, show=False)
+    assert [a.get_title() for a in axes] == ["K562", "HepG2"]
+    for a, ct in zip(axes, ["K562", "HepG2"], strict=True):
+        widths = [p.get_width() for p in a.patches]
+        top = np.sort(np.abs(vdata[:, ct].layers["delta"].ravel()))[-5:]
+        np.testing.assert_allclose(np.sort(np.abs(widths)), top, rtol=1e-6)
+        assert np.abs(widths[-1]) == pytest.approx(top[-1])  # strongest on top
+    plt.close("all")
