@@ -270,3 +270,42 @@ def test_variant_ranking_shows_the_strongest_variants_per_output(trained, chr20_
         np.testing.assert_allclose(np.sort(np.abs(widths)), top, rtol=1e-6)
         assert np.abs(widths[-1]) == pytest.approx(top[-1])  # strongest on top
     plt.close("all")
+
+
+# -- command line --------------------------------------------------------------------------------------------------
+def test_cli_variants_writes_h5ad_and_tsv(trained, chr20_fasta, tmp_path, capsys):
+    from chromseq.cli import main
+
+    trained.write_h5ad(tmp_path / "models.h5ad")
+    out, tsv = tmp_path / "v.h5ad", tmp_path / "v.tsv"
+    argv = ["variants", str(VCF_INDELS), "--models", str(tmp_path / "models.h5ad"), "--genome", str(chr20_fasta)]
+    assert main([*argv, "--celltype", "K562", "HepG2", "-o", str(out), "--tsv", str(tsv), "--threads", "1"]) == 0
+    vdata = ad.read_h5ad(out)
+    assert vdata.shape == (194, 2)
+    table = pd.read_csv(tsv, sep="\t", index_col="variant")
+    assert list(table.index) == list(vdata.obs_names)
+    np.testing.assert_allclose(table["K562_delta"], vdata.layers["delta"][:, 0], rtol=1e-5)
+    assert {"chrom", "pos", "ref", "alt", "flag", "HepG2_ref", "HepG2_alt"} <= set(table.columns)
+
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n20\t421808\t.\tG\tT\t.\t.\t.\n")
+    assert main([*argv[:1], str(bad), *argv[2:], "-o", str(tmp_path / "bad.h5ad")]) == 1
+    assert "differs from the genome" in capsys.readouterr().err
+    assert not (tmp_path / "bad.h5ad").exists()
+
+
+def test_cli_tracks_writes_bigwigs_that_read_back(trained, tmp_path):
+    import pyBigWig
+
+    from chromseq.cli import main
+
+    regions = trained.copy()
+    cs.tl.predict(regions, ["finetuned_K562"])
+    regions.write_h5ad(tmp_path / "pred.h5ad")
+    assert main(["tracks", str(tmp_path / "pred.h5ad"), "--out", str(tmp_path / "tracks"), "--threads", "1"]) == 0
+    path = tmp_path / "tracks" / "pred_finetuned_K562.bw"
+    row = regions.obs.iloc[0]
+    with pyBigWig.open(str(path)) as bw:
+        assert bw.chroms() == {"chr20": 63025520}
+        value = bw.values("chr20", int(row["start"]) + WIDTH // 2, int(row["start"]) + WIDTH // 2 + 1)[0]
+    assert value == pytest.approx(regions.obsm[K.PRED]["finetuned_K562"].iloc[0], rel=1e-6)

@@ -318,3 +318,7 @@ SUBCOMMANDS = {
     "motifs": ("TF-MoDISco motifs from stored contributions, matched to JASPAR", _motifs_args, _motifs),
     "report": ("figures and a markdown report from an evaluated .h5ad", _report_args, _report),
 }
+
+from ._cli_variants import SUBCOMMANDS as _VARIANT_SUBCOMMANDS  # noqa: E402
+
+SUBCOMMANDS.update(_VARIANT_SUBCOMMANDS)

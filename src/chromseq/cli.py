@@ -29,6 +29,8 @@ _EPILOG = {
     "contributions": "example: chromseq contributions evaluated.h5ad -o contrib.h5ad --celltype K562 --split test",
     "motifs": "example: chromseq motifs contrib.h5ad -o motifs.h5ad --celltype K562",
     "report": "example: chromseq report motifs.h5ad --out report/",
+    "variants": "example: chromseq variants my.vcf.gz --models finetuned.h5ad --genome 20.fa.gz -o v.h5ad --tsv v.tsv",
+    "tracks": "example: chromseq tracks motifs.h5ad --out tracks/ --genome 20.fa.gz",
 }
 
 
