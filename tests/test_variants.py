@@ -48,8 +48,13 @@ def _snvs(genome, n=6, seed=1) -> pd.DataFrame:
 
 def _regions(windows: pd.DataFrame, genome, models_of: ad.AnnData) -> ad.AnnData:
     """A regions AnnData over the given windows, with the models of ``models_of``."""
-    obs = pd.DataFrame({"chrom": windows["chrom"].astype(str).to_numpy(), "start": windows["start"].to_numpy(),
-                        "end": windows["end"].to_numpy()})
+    obs = pd.DataFrame(
+        {
+            "chrom": windows["chrom"].astype(str).to_numpy(),
+            "start": windows["start"].to_numpy(),
+            "end": windows["end"].to_numpy(),
+        }
+    )
     obs.index = [f"r{i}" for i in range(len(obs))]
     regions = ad.AnnData(np.zeros((len(obs), 2), np.float32), obs=obs, var=pd.DataFrame(index=["K562", "HepG2"]))
     cs.pp.add_sequences(regions, genome)
@@ -68,7 +73,10 @@ def test_read_vcf_real_indels_plain_gzip():
 
 def test_multi_allelic_record_gives_one_row_per_alt():
     table = cs.io.read_vcf(VCF_MULTI)
-    assert table[["chrom", "pos", "ref", "alt"]].values.tolist() == [["1", 1219477, "TG", "TGG"], ["1", 1219477, "TG", "T"]]
+    assert table[["chrom", "pos", "ref", "alt"]].values.tolist() == [
+        ["1", 1219477, "TG", "TGG"],
+        ["1", 1219477, "TG", "T"],
+    ]
 
 
 def test_multi_allelic_scored_rows_share_the_reference(trained, chr20_genome, tmp_path):
@@ -144,8 +152,12 @@ def test_indel_windows_have_model_width_and_the_hand_built_alt(trained, chr20_ge
     deletion = decode(seq[p_del : p_del + 5])  # REF of 5 bases -> ALT its first base
     insertion = decode(seq[p_ins : p_ins + 1])
     table = pd.DataFrame(
-        {"chrom": "20", "pos": [p_del + 1, p_ins + 1], "ref": [deletion, insertion],
-         "alt": [deletion[0], insertion + "GATTACA"]}
+        {
+            "chrom": "20",
+            "pos": [p_del + 1, p_ins + 1],
+            "ref": [deletion, insertion],
+            "alt": [deletion[0], insertion + "GATTACA"],
+        }
     )
     vdata = cs.tl.score_variants(trained, table, genome=chr20_genome, celltype="K562", store_sequences=True)
     alt = vdata.obsm[K.SEQUENCE_ALT]
@@ -288,7 +300,9 @@ def test_cli_variants_writes_h5ad_and_tsv(trained, chr20_fasta, tmp_path, capsys
     assert {"chrom", "pos", "ref", "alt", "flag", "HepG2_ref", "HepG2_alt"} <= set(table.columns)
 
     bad = tmp_path / "bad.vcf"
-    bad.write_text("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n20\t421808\t.\tG\tT\t.\t.\t.\n")
+    bad.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n20\t421808\t.\tG\tT\t.\t.\t.\n"
+    )
     assert main([*argv[:1], str(bad), *argv[2:], "-o", str(tmp_path / "bad.h5ad")]) == 1
     assert "differs from the genome" in capsys.readouterr().err
     assert not (tmp_path / "bad.h5ad").exists()
@@ -309,3 +323,11 @@ def test_cli_tracks_writes_bigwigs_that_read_back(trained, tmp_path):
         assert bw.chroms() == {"chr20": 63025520}
         value = bw.values("chr20", int(row["start"]) + WIDTH // 2, int(row["start"]) + WIDTH // 2 + 1)[0]
     assert value == pytest.approx(regions.obsm[K.PRED]["finetuned_K562"].iloc[0], rel=1e-6)
+
+
+def test_a_variant_listed_twice_gets_unique_names_without_warning(trained, chr20_genome, recwarn):
+    snvs = _snvs(chr20_genome, n=2, seed=8)
+    vdata = cs.tl.score_variants(trained, pd.concat([snvs, snvs.head(1)]), genome=chr20_genome, celltype="K562")
+    assert vdata.obs_names.is_unique and vdata.n_obs == 3
+    assert not [w for w in recwarn if "not unique" in str(w.message)]
+    assert vdata.layers["delta"][0, 0] == vdata.layers["delta"][2, 0]

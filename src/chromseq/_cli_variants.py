@@ -80,7 +80,9 @@ def _tracks_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--predictions", nargs="*", default=None, help="prediction columns (default: all)")
     p.add_argument("--contributions", nargs="*", default=None, help="cell types of stored contributions (default: all)")
     p.add_argument("--seqlets", nargs="*", default=None, help="cell types of tl.motifs seqlets (default: all)")
-    p.add_argument("--genome", default=None, help="FASTA path or genomepy name for chromosome sizes (default: recorded)")
+    p.add_argument(
+        "--genome", default=None, help="FASTA path or genomepy name for chromosome sizes (default: recorded)"
+    )
     p.add_argument("--format", default="bigwig", choices=["bigwig", "bedgraph"], help="format of the signal tracks")
 
 
@@ -97,7 +99,11 @@ def _tracks(args: argparse.Namespace) -> None:
     preds = adata.obsm[K.PRED].columns if K.PRED in adata.obsm else []
     predictions = list(preds) if args.predictions is None else args.predictions
     contribs = list(uns.get(K.UNS_CONTRIB, {})) if args.contributions is None else args.contributions
-    seqlets = [c for c, m in uns.get(K.UNS_MOTIFS, {}).items() if K.UNS_SEQLETS in m] if args.seqlets is None else args.seqlets
+    seqlets = (
+        [c for c, m in uns.get(K.UNS_MOTIFS, {}).items() if K.UNS_SEQLETS in m]
+        if args.seqlets is None
+        else args.seqlets
+    )
     if not (predictions or contribs or seqlets):
         raise ValueError(f"{args.input} has no predictions, contributions or seqlets: run chromseq predict first.")
     for col in predictions:

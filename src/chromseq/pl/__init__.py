@@ -10,4 +10,14 @@ from ._motifs import motifs
 from ._transfer import transfer_curve
 from ._variants import variant_effect, variant_ranking
 
-__all__ = ["history", "roc", "pr", "metrics", "transfer_curve", "contributions", "motifs", "variant_effect", "variant_ranking"]
+__all__ = [
+    "history",
+    "roc",
+    "pr",
+    "metrics",
+    "transfer_curve",
+    "contributions",
+    "motifs",
+    "variant_effect",
+    "variant_ranking",
+]

@@ -10,8 +10,8 @@ from ._motifs import motifs
 from ._predict import predict
 from ._pretrain import pretrain
 from ._train import train
-from ._variants import score_variants
 from ._transfer import transfer_benchmark
+from ._variants import score_variants
 
 __all__ = [
     "pretrain",

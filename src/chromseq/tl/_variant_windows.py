@@ -29,7 +29,7 @@ _BASES = re.compile(r"^[ACGTN]+$")
 
 
 def classify(table: pd.DataFrame, genome: Genome, width: int) -> pd.DataFrame:
-    """Per-variant ``kind``, ``flag`` (before the REF check) and window coordinates.
+    """Return each variant's ``kind``, ``flag`` (before the REF check) and window coordinates.
 
     Returns
     -------
@@ -72,7 +72,7 @@ def classify(table: pd.DataFrame, genome: Genome, width: int) -> pd.DataFrame:
 def windows(
     table: pd.DataFrame, info: pd.DataFrame, genome: Genome, width: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reference and alternative windows of the variants flagged ``ok`` in ``info``.
+    """Cut the reference and alternative windows of the variants flagged ``ok`` in ``info``.
 
     Returns
     -------

@@ -98,7 +98,9 @@ def score_variants(
 
     Examples
     --------
-    >>> vdata = cs.tl.score_variants(adata, "cohort.vcf.gz", genome="GRCh37.fa", celltype=["K562", "HepG2"])  # doctest: +SKIP
+    >>> vdata = cs.tl.score_variants(
+    ...     adata, "cohort.vcf.gz", genome="GRCh37.fa", celltype=["K562", "HepG2"]
+    ... )  # doctest: +SKIP
     >>> vdata.to_df("delta").abs().max(axis=1).sort_values().tail()  # doctest: +SKIP
     """
     from anndata import AnnData
@@ -188,7 +190,9 @@ def _plain(record: dict[str, Any]) -> dict[str, Any]:
 def _prepare(
     table: pd.DataFrame, genome: Genome, width: int, ref_mismatch: RefMismatch
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """obs of every variant (flags, windows) and the codes of the scored ones ``(n_scored, width)``."""
+    """Return obs of every variant (flags, windows) and the codes of the scored ones ``(n_scored, width)``."""
+    from anndata.utils import make_index_unique
+
     info = vw.classify(table, genome, width)
     ref_codes, alt_codes, match = vw.windows(table, info, genome, width)
     ok = np.flatnonzero(info["flag"].to_numpy() == "ok")
@@ -213,7 +217,7 @@ def _prepare(
     obs[K.WINDOW_START] = info["window_start"].to_numpy(np.int64)
     obs[K.WINDOW_END] = info["window_end"].to_numpy(np.int64)
     names = obs[K.CHROM].astype(str) + ":" + obs[K.POS].astype(str) + ":" + obs["ref"] + ">" + obs["alt"]
-    obs.index = pd.Index(names.to_numpy(str), dtype=object)
+    obs.index = make_index_unique(pd.Index(names.to_numpy(str), dtype=object))
     _log_flags(obs, ref_mismatch)
     if not scored.any():
         raise ValueError(
@@ -250,7 +254,9 @@ def _log_flags(obs: pd.DataFrame, ref_mismatch: str) -> None:
             skipped,
         )
     if ref_mismatch == "flag" and counts.get("ref_mismatch", 0):
-        logger.warning("score_variants: %d variants with REF != genome scored, flagged 'ref_mismatch'", counts["ref_mismatch"])
+        logger.warning(
+            "score_variants: %d variants with REF != genome scored, flagged 'ref_mismatch'", counts["ref_mismatch"]
+        )
     logger.info("score_variants: scoring %d variants (%s)", int(obs[K.VARIANT_SCORED].sum()), _kinds(obs))
 
 
@@ -286,8 +292,10 @@ def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -
 def window_logits(
     model: torch.nn.Module, codes: np.ndarray, *, rc_average: bool, batch_size: int, device: torch.device
 ) -> np.ndarray:
-    """Logits ``(n, n_outputs)`` float64 of windows; with ``rc_average`` the logit of the mean of the forward and
-    reverse-complement probabilities (what :func:`~chromseq.tl.predict` reports), computed without overflow.
+    """Return the logits ``(n, n_outputs)`` float64 of windows (uint8 codes ``(n, L)``).
+
+    With ``rc_average``, the logit of the mean of the forward and reverse-complement probabilities (what
+    :func:`~chromseq.tl.predict` reports), computed without overflow; else the forward logit.
     """
     import torch
 
@@ -337,10 +345,7 @@ def _assemble(obs: pd.DataFrame, outputs: list[Output], ref_logit: np.ndarray, a
         },
         index=pd.Index([o[0] for o in outputs], dtype=object),
     )
-    vdata = AnnData(X=layers[K.VARIANT_DELTA].copy(), obs=obs, var=var, layers=layers)
-    if not vdata.obs_names.is_unique:
-        vdata.obs_names_make_unique()
-    return vdata
+    return AnnData(X=layers[K.VARIANT_DELTA].copy(), obs=obs, var=var, layers=layers)
 
 
 def _store_sequences(vdata: AnnData, scored: np.ndarray, ref_codes: np.ndarray, alt_codes: np.ndarray) -> None:
@@ -362,9 +367,18 @@ def _contributions(vdata, outputs, scored, ref_codes, alt_codes, method, n_shuff
             ok = ~(codes > 3).any(axis=1) if method == "deep_lift_shap" else np.ones(len(codes), bool)
             rows = np.flatnonzero(scored)[ok]
             full[rows] = attribute(
-                model, codes[ok], method=method, target=column, n_shuffles=n_shuffles, device=dev,
+                model,
+                codes[ok],
+                method=method,
+                target=column,
+                n_shuffles=n_shuffles,
+                device=dev,
                 random_state=settings.seed,
             )
             vdata.obsm[K.variant_contrib_key(allele, var_name)] = full
-    vdata.uns[K.UNS][K.UNS_VARIANTS]["contributions"] = {"method": method, "n_shuffles": n_shuffles, "hypothetical": True}
+    vdata.uns[K.UNS][K.UNS_VARIANTS]["contributions"] = {
+        "method": method,
+        "n_shuffles": n_shuffles,
+        "hypothetical": True,
+    }
     logger.info("score_variants: added ref/alt contributions (%s) for %s", method, [o[0] for o in outputs])
