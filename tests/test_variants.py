@@ -71,6 +71,22 @@ def test_read_vcf_real_indels_plain_gzip():
     assert table.iloc[0][["pos", "ref", "alt"]].tolist() == [421808, "A", "ACCA"]
 
 
+def test_read_vcf_bgzip_region_with_index(tmp_path):
+    import gzip
+
+    import pysam
+
+    plain = tmp_path / "indels.vcf"
+    plain.write_bytes(gzip.decompress(VCF_INDELS.read_bytes()))
+    indexed = pysam.tabix_index(str(plain), preset="vcf")  # bgzip + .tbi
+    full = cs.io.read_vcf(VCF_INDELS)
+    pd.testing.assert_frame_equal(cs.io.read_vcf(indexed), full)
+    part = cs.io.read_vcf(indexed, region="20:1000000-2000000")
+    inside = full[(full["pos"] >= 1_000_000) & (full["pos"] <= 2_000_000)]
+    assert len(inside) > 0
+    pd.testing.assert_frame_equal(part.reset_index(drop=True), inside.reset_index(drop=True))
+
+
 def test_multi_allelic_record_gives_one_row_per_alt():
     table = cs.io.read_vcf(VCF_MULTI)
     assert table[["chrom", "pos", "ref", "alt"]].values.tolist() == [

@@ -22,8 +22,9 @@ VARIANT_COLUMNS = ("chrom", "pos", "ref", "alt", "id")
 def read_vcf(path: str | os.PathLike, *, region: str | None = None) -> pd.DataFrame:
     """Read the variants of a VCF or BCF file, one row per ALT allele.
 
-    The file is parsed by htslib through :class:`pysam.VariantFile` (plain or bgzip VCF, BCF;
-    ``region`` needs a ``.tbi``/``.csi`` index). Multi-allelic records are split: a record
+    The file is parsed by htslib through pysam (``pysam.VariantFile``): VCF (plain, bgzip, or plain gzip,
+    which is decompressed to a temporary file first, as htslib reads only bgzip) or BCF; ``region`` needs a
+    bgzip/BCF file with a ``.tbi``/``.csi`` index. Multi-allelic records are split: a record
     ``REF=TG ALT=TGG,T`` gives two rows sharing ``chrom``, ``pos``, ``ref`` and ``id``.
     Alleles are kept as written (upper-cased); symbolic ALTs (``<DEL>``), ``*`` and breakends
     are kept too, and :func:`chromseq.tl.score_variants` flags them.
