@@ -106,6 +106,11 @@ def write_contributions(
     -------
     Path
         The file written.
+
+    Examples
+    --------
+    >>> cs.tl.contributions(adata[adata.obs.split == "test"], "K562")  # doctest: +SKIP
+    >>> cs.io.write_contributions(adata, "K562_contributions.bw", "K562")  # doctest: +SKIP
     """
     rows, hyp = contribution_rows(adata, celltype)
     codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
@@ -147,7 +152,7 @@ def write_seqlets(
     celltype: str,
     *,
     max_padj: float | None = None,
-    motif_db=None,
+    motif_db: str | os.PathLike | None = None,
 ) -> Path:
     """Write the seqlets of :func:`~chromseq.tl.motifs` and their JASPAR matches as a BED6 file.
 
@@ -174,6 +179,11 @@ def write_seqlets(
     -------
     Path
         The file written.
+
+    Examples
+    --------
+    >>> cs.tl.motifs(adata, "K562")  # doctest: +SKIP
+    >>> cs.io.write_seqlets(adata, "K562_seqlets.bed", "K562", max_padj=0.01)  # doctest: +SKIP
     """
     seqlets = _seqlets(adata, celltype, max_padj)
     region = adata.obs_names.get_indexer(seqlets["region"].astype(str))

@@ -124,6 +124,11 @@ def variant_ranking(
     Returns
     -------
     The Axes (one output) or the list of Axes.
+
+    Examples
+    --------
+    >>> vdata = cs.tl.score_variants(adata, "my.vcf.gz", celltype=["K562", "HepG2"])  # doctest: +SKIP
+    >>> cs.pl.variant_ranking(vdata, n=15)  # doctest: +SKIP
     """
     names = list(vdata.var_names) if celltype is None else ([celltype] if isinstance(celltype, str) else list(celltype))
     unknown = [c for c in names if c not in vdata.var_names]
