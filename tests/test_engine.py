@@ -205,4 +205,39 @@ def test_progress_bars_fall_back_to_text_without_ipywidgets(monkeypatch):
     from chromseq.tl._inference import progress_bar
 
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails: no widget bars, no IProgress warning
-    assert progress_bar() is text_bar
+    assert issubclass(progress_bar(), text_bar)
+    assert not issubclass(progress_bar(), __import__("tqdm.auto").auto.tqdm)
+
+
+def test_progress_bars_use_tqdm_auto_with_ipywidgets():
+    import ipywidgets  # noqa: F401  (in the dev extra: most Jupyter users have it)
+    from tqdm.auto import tqdm as auto_bar
+
+    from chromseq.tl._inference import progress_bar
+
+    assert issubclass(progress_bar(), auto_bar)  # this used to recurse without end
+
+
+def test_progress_bar_shows_on_a_terminal_of_zero_width():
+    import os
+    import select
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; from chromseq.tl._inference import progress_bar, progress_disabled\n"
+        "assert os.get_terminal_size(2).columns == 0\n"
+        "for _ in progress_bar()(range(3), desc='epoch', disable=progress_disabled()): pass\n"
+    )
+    master, slave = os.openpty()  # a new pseudo-terminal reports 0 columns, like `script` or a job runner
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], stderr=slave, stdout=subprocess.PIPE, timeout=120)
+        chunks = []
+        while select.select([master], [], [], 0.2)[0]:
+            chunks.append(os.read(master, 65536))
+    finally:
+        os.close(slave)
+        os.close(master)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "epoch" in text and "3/3" in text, text

@@ -300,3 +300,50 @@ def test_pretrain_learns_open_vs_gc_matched_background_on_real_chr20(tmp_path):
     config = cs.models.get_config("tiny", dropout=0.0)
     cs.tl.pretrain(adata, preset=config, max_epochs=1, batch_size=32, learning_rate=3e-3, save_dir=tmp_path)
     assert adata.uns["chromseq"]["models"]["pretrained"]["history"]["val_auroc"][-1] > 0.6
+
+
+@pytest.mark.parametrize("widgets", ["installed", "hidden"])
+def test_pretrain_runs_with_and_without_ipywidgets(widgets, monkeypatch, tmp_path):
+    import sys
+
+    if widgets == "installed":
+        import ipywidgets  # noqa: F401  (dev extra; nearly every Jupyter user has it)
+    else:
+        monkeypatch.setitem(sys.modules, "ipywidgets", None)  # `import ipywidgets` raises ImportError
+    adata = toy_regions(n=120)
+    cs.tl.pretrain(adata, max_epochs=1, save_dir=tmp_path, **FAST)  # progress_bar() recursed with ipywidgets
+    cs.tl.predict(adata)
+    assert np.isfinite(adata.obsm[K.PRED]["pretrained"].to_numpy()).all()
+
+
+def test_plain_script_at_verbosity_2_logs_a_line_per_epoch_to_stderr(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import chromseq as cs; from test_tl_training import toy_regions\n"
+        "cs.settings.verbosity = 2\n"
+        "cs.tl.pretrain(toy_regions(n=120), max_epochs=2, patience=5, save_dir=sys.argv[2], preset='tiny', batch_size=32)\n"
+    )
+    args = [sys.executable, "-c", code, str(Path(__file__).parent), str(tmp_path)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    epochs = [line for line in proc.stderr.splitlines() if " epoch " in line]
+    assert len(epochs) == 2, proc.stderr
+    assert all("val_auroc" in line and "train_loss" in line and line.endswith(" s)") for line in epochs)
+    assert proc.stdout == ""
+
+
+def test_user_logging_configuration_is_not_doubled(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import logging, chromseq as cs\n"
+        "logging.basicConfig(format='USER %(message)s')\n"
+        "cs.settings.verbosity = 2\n"
+        "logging.getLogger('chromseq').info('hello')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stderr.splitlines() == ["USER hello"]

@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Literal, get_args
 
 logger = logging.getLogger("chromseq")
 
 _VERBOSITY = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
+
+
+
+class _StderrHandler(logging.Handler):
+    """chromseq's own handler: writes to the current ``sys.stderr``, and only while no other handler would.
+
+    It steps aside (without removing itself) as soon as the user configures logging, on the
+    ``'chromseq'`` logger or on the root logger (``logging.basicConfig``), so a message is never
+    printed twice.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s chromseq: %(message)s", "%H:%M:%S"))
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        others = any(h is not self for h in logger.handlers)
+        if others or (logger.propagate and logging.getLogger().hasHandlers()):
+            return False
+        return bool(super().handle(record))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller
+            self.handleError(record)
+
+
+def _ensure_stderr_handler() -> None:
+    """Add :class:`_StderrHandler` to the ``'chromseq'`` logger once."""
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"] | str
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
@@ -88,7 +123,13 @@ class ChromseqSettings:
     # -- verbosity ------------------------------------------------------------
     @property
     def verbosity(self) -> int:
-        """Logging level of the ``'chromseq'`` logger: 0 errors, 1 warnings, 2 info, 3 debug."""
+        """Logging level of the ``'chromseq'`` logger: 0 errors, 1 warnings, 2 info, 3 debug.
+
+        Setting it makes messages at that level reach ``stderr``: through the handlers of the
+        user's logging configuration when there are any (``logging.basicConfig``, or handlers on
+        the ``'chromseq'`` logger), else through chromseq's own stderr handler. Training logs one
+        line per epoch at level 2 (losses, validation AUROC, seconds).
+        """
         return self._verbosity
 
     @verbosity.setter
@@ -97,6 +138,7 @@ class ChromseqSettings:
             raise ValueError(f"verbosity must be one of {sorted(_VERBOSITY)}, got {value!r}.")
         self._verbosity = value
         logger.setLevel(_VERBOSITY[value])
+        _ensure_stderr_handler()
 
     # -- directories ----------------------------------------------------------
     @property

@@ -362,13 +362,15 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
             bad += 1
         result.stopped_early = bad >= spec.patience
         logger.info(
-            "%s epoch %d: train_loss %.4f val_loss %.4f val_auroc %.3f lr %.2g",
+            "%s epoch %d/%d: train_loss %.4f val_loss %.4f val_auroc %.3f lr %.2g (%.1f s)",
             spec.stage,
             epoch + 1,
+            spec.max_epochs,
             train_loss,
             val_loss,
             val_auroc,
             lr,
+            result.history[HISTORY_KEYS[-1]][-1],
         )
         if rank == 0 and ckpt_path is not None:
             save_checkpoint(

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import sys
 
 import numpy as np
 import torch
@@ -38,14 +41,38 @@ def progress_bar() -> type:
     """Return tqdm's class: notebook widgets where ipywidgets is installed, else plain text bars.
 
     ``tqdm.auto`` alone warns in every Jupyter kernel without ipywidgets ("IProgress not found").
+    On a terminal that reports no size (0 x 0: a pseudo-terminal opened without a size, as
+    ``script`` or some job runners do) tqdm would hide every bar: such bars get 80 x 24.
     """
     try:
         import ipywidgets  # noqa: F401
     except ImportError:
         from tqdm.std import tqdm
     else:
-        from tqdm.auto import tqdm
-    return tqdm
+        from tqdm.auto import tqdm  # widgets in a notebook kernel, text bars on a terminal
+    return _sized(tqdm)
+
+
+@functools.cache
+def _sized(base: type) -> type:
+    """``base`` with 80 columns and 24 rows filled in when stderr is a terminal of zero size."""
+
+    class Bar(base):
+        def __init__(self, *args, **kwargs):
+            if kwargs.get("file") is None and _zero_size_terminal():
+                kwargs.setdefault("ncols", 80)
+                kwargs.setdefault("nrows", 24)
+            super().__init__(*args, **kwargs)
+
+    Bar.__name__ = Bar.__qualname__ = base.__name__
+    return Bar
+
+
+def _zero_size_terminal() -> bool:
+    try:
+        return sys.stderr.isatty() and 0 in os.get_terminal_size(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # no real file behind stderr (a notebook kernel, a test)
+        return False
 
 
 def progress_disabled() -> bool | None:
