@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from . import datasets, io, models, pl, pp, tl
 from ._settings import settings
-from .genome import Genome
+
+if TYPE_CHECKING:
+    from . import datasets, io, models, pl, pp, tl
+    from .genome import Genome
 
 try:
     __version__ = version("chromseq")
@@ -14,3 +18,21 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0.0.0"
 
 __all__ = ["Genome", "datasets", "io", "models", "pl", "pp", "settings", "tl", "__version__"]
+
+# The subpackages import torch, anndata and scanpy (seconds): they load on first use, so that
+# `chromseq --help` and `import chromseq.cli` stay fast. `chromseq.tl` etc. work as usual.
+_LAZY = {"datasets": ".datasets", "io": ".io", "models": ".models", "pl": ".pl", "pp": ".pp", "tl": ".tl"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(_LAZY[name], __name__)
+    if name == "Genome":
+        from .genome import Genome
+
+        return Genome
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

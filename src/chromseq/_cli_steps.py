@@ -23,7 +23,7 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
     p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
-    p.add_argument("--save-dir", default=None, help="folder for model checkpoints (default: settings.model_dir)")
+    p.add_argument("--save-dir", default=None, help="folder for the models and their checkpoints (default: ./chromseq_models)")
     _run_args(p)
 
 
@@ -83,6 +83,7 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--genome", required=True, help="genomepy genome name or FASTA path (plain or bgzip)")
     p.add_argument("--width", type=int, default=600, help="model input width in bp")
+    p.add_argument("--pad", action="store_true", help="fill bases beyond a chromosome end with N instead of failing")
     p.add_argument("--background", type=int, default=None, help="number of GC-matched background windows (0: none)")
     p.add_argument("--val", nargs="*", default=None, help="validation chromosomes")
     p.add_argument("--test", nargs="*", default=None, help="test chromosomes")
@@ -102,7 +103,7 @@ def _prepare(args: argparse.Namespace) -> None:
             raise ValueError(f"--regions expects CELLTYPE=FILE pairs, got {bad}.")
         sources = dict(r.split("=", 1) for r in args.regions)
     adata = pp.read_regions(sources, width=args.width)
-    pp.add_sequences(adata, args.genome)
+    pp.add_sequences(adata, args.genome, pad=args.pad)
     if args.background != 0:
         pp.add_background(adata, args.genome, n=args.background)
     pp.split_by_chromosome(adata, val=args.val or None, test=args.test or None)
@@ -265,14 +266,20 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo_out", help="output folder (h5ad, models, metrics, figures, report)")
     p.add_argument("--celltype", nargs="+", default=None, help="cell types to fine-tune (default: all six)")
     p.add_argument("--preset", default="auto", help="'tiny' (CPU default), 'chromtransfer' (GPU default)")
-    p.add_argument("--quick", action="store_true", help="a few epochs only (smoke test)")
+    p.add_argument(
+        "--quick", action="store_true", help="one epoch per model and fewer regions explained (a smoke test, not a result)"
+    )
     p.add_argument("--no-explain", action="store_true", help="skip contributions, motifs and logos")
 
 
 def _demo(args: argparse.Namespace) -> None:
     from ._demo import run_demo
     from ._settings import settings
+    from .datasets._chromtransfer import CELLTYPES
 
+    unknown = [c for c in args.celltype or [] if c not in CELLTYPES]
+    if unknown:  # before the output folder is made
+        raise ValueError(f"unknown --celltype {unknown}: the bundled data has {', '.join(CELLTYPES)}.")
     run_demo(
         Path(args.out),
         celltypes=args.celltype,

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ._cli_checks import check_outputs, cli_message, interrupted_message
 from ._settings import logger, settings
 
 _EPILOG = {
@@ -52,15 +53,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     threads = _torch_threads(args.threads)
     try:
+        check_outputs(args)  # before any work: a bad -o/--out/--save-dir fails now, not after training
         if args.device is not None:
             settings.device = args.device
         if args.seed is not None:
             settings.seed = args.seed
         args.func(args)
-    except (ValueError, KeyError, FileNotFoundError, NotADirectoryError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"chromseq {args.command}: error: {message}", file=sys.stderr)
+    except (ValueError, KeyError, OSError) as err:
+        print(f"chromseq {args.command}: error: {cli_message(_one_line(err))}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"chromseq {args.command}: {interrupted_message(args)}", file=sys.stderr)
+        return 130
     finally:  # leave the logging and settings of a calling program (or test) as they were
         logger.handlers[:] = saved[0]
         logger.propagate = saved[2]
@@ -68,6 +72,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.setLevel(saved[1])
         _torch_threads(threads)
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    """The message of ``err``: a KeyError's text without quotes, an OSError with its path."""
+    if isinstance(err, KeyError) and err.args:
+        return str(err.args[0])
+    if isinstance(err, OSError) and err.strerror and not isinstance(err, FileNotFoundError | NotADirectoryError):
+        return f"cannot write {err.filename}: {err.strerror}" if err.filename else err.strerror
+    return str(err)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show ``(default: ...)`` only where the help text does not already say it and there is a value."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False) or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def _positive_int(text: str) -> int:
@@ -103,10 +126,13 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="chromseq",
         description="Cell-type specific chromatin accessibility from DNA sequence (ChromTransfer).",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"chromseq {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more log output (debug)")
     common.add_argument("--device", default=None, help="'auto' (default), 'cpu', 'cuda', 'cuda:1', 'mps'")
-    common.add_argument("--seed", type=int, default=None, help="random seed (default: chromseq.settings.seed)")
+    common.add_argument("--seed", type=int, default=None, help="random seed (default: 0)")
     common.add_argument(
         "--threads",
         type=_positive_int,
@@ -123,7 +149,7 @@ def _build_parser() -> argparse.ArgumentParser:
             help=help_text,
             description=help_text,
             epilog=_EPILOG.get(name),
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         add_args(p)
         p.set_defaults(func=func)
