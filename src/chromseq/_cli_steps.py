@@ -23,7 +23,9 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
     p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")
     p.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
-    p.add_argument("--save-dir", default=None, help="folder for the models and their checkpoints (default: ./chromseq_models)")
+    p.add_argument(
+        "--save-dir", default=None, help="folder for the models and their checkpoints (default: ./chromseq_models)"
+    )
     _run_args(p)
 
 
@@ -267,7 +269,9 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--celltype", nargs="+", default=None, help="cell types to fine-tune (default: all six)")
     p.add_argument("--preset", default="auto", help="'tiny' (CPU default), 'chromtransfer' (GPU default)")
     p.add_argument(
-        "--quick", action="store_true", help="one epoch per model and fewer regions explained (a smoke test, not a result)"
+        "--quick",
+        action="store_true",
+        help="one epoch per model and fewer regions explained (a smoke test, not a result)",
     )
     p.add_argument("--no-explain", action="store_true", help="skip contributions, motifs and logos")
 

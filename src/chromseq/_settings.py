@@ -13,7 +13,6 @@ logger = logging.getLogger("chromseq")
 _VERBOSITY = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG}
 
 
-
 class _StderrHandler(logging.Handler):
     """chromseq's own handler: writes to the current ``sys.stderr``, and only while no other handler would.
 

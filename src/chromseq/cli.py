@@ -75,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(err: BaseException) -> str:
-    """The message of ``err``: a KeyError's text without quotes, an OSError with its path."""
+    """Return the message of ``err``: a KeyError's text without quotes, an OSError with its path."""
     if isinstance(err, KeyError) and err.args:
         return str(err.args[0])
     if isinstance(err, OSError) and err.strerror and not isinstance(err, FileNotFoundError | NotADirectoryError):

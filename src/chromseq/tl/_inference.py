@@ -55,7 +55,7 @@ def progress_bar() -> type:
 
 @functools.cache
 def _sized(base: type) -> type:
-    """``base`` with 80 columns and 24 rows filled in when stderr is a terminal of zero size."""
+    """Return ``base`` with 80 columns and 24 rows filled in when stderr is a terminal of zero size."""
 
     class Bar(base):
         def __init__(self, *args, **kwargs):
