@@ -35,3 +35,19 @@ def test_h5ad_round_trip_and_clear_errors(tmp_path):
     (tmp_path / "bad.h5ad").write_text("not hdf5")
     with pytest.raises(ValueError, match="not a readable"):
         read_h5ad_checked(tmp_path / "bad.h5ad")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_model_folder_honours_the_umask(tmp_path, umask):
+    import os
+
+    from chromseq.models import PRESETS, ChromTransfer, save_model
+
+    old = os.umask(umask)
+    try:
+        folder = save_model(ChromTransfer(PRESETS["tiny"]), tmp_path / "shared" / "model")
+    finally:
+        os.umask(old)
+    assert (folder.stat().st_mode & 0o777) == 0o777 & ~umask  # was 0700 (tempfile.mkdtemp)
+    for file in folder.iterdir():
+        assert (file.stat().st_mode & 0o777) == 0o666 & ~umask, file.name  # weights were 0600 (safetensors)

@@ -37,6 +37,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp.parent, ignore_errors=True)
 
 
+def current_umask() -> int:
+    """Return the process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def honour_umask(path: str | os.PathLike) -> None:
+    """Give ``path`` (and, for a folder, everything in it) the permissions the user's umask asks for.
+
+    :func:`tempfile.mkdtemp` makes folders 0700 and some writers (safetensors) make files 0600,
+    whatever the umask: a model folder renamed into place from such a temporary would be
+    unreadable to the user's group. Folders get ``0o777 & ~umask``, files ``0o666 & ~umask``.
+    """
+    mask = current_umask()
+    path = Path(path)
+    items = [path, *path.rglob("*")] if path.is_dir() else [path]
+    for item in items:
+        if not item.is_symlink():
+            item.chmod((0o777 if item.is_dir() else 0o666) & ~mask)
+
+
 def write_h5ad_atomic(adata: AnnData, path: str | os.PathLike) -> None:
     """Write ``adata`` to ``path`` through a temporary file, so a failed write leaves no half file."""
     with atomic_path(path) as tmp:

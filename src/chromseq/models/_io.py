@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from chromseq._io_utils import honour_umask
+
 from ._config import ChromTransferConfig
 from ._network import ChromTransfer, count_parameters
 
@@ -76,6 +78,7 @@ def save_model(
         meta["weights_sha256"] = weights_sha256(tmp / WEIGHTS_FILE)
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, allow_nan=True))
         (tmp / CARD_FILE).write_text(_render_card(meta))
+        honour_umask(tmp)  # mkdtemp made it 0700 and safetensors the weights 0600
         _replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
