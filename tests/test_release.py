@@ -1,7 +1,10 @@
 """Release hygiene: the wheel carries the package and its data, one version, citation metadata."""
 
+import os
+import site
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import venv
 import zipfile
@@ -53,16 +56,41 @@ def test_version_is_defined_once(wheel):
     assert chromseq.__version__ == version
 
 
+def running_site_packages() -> list[str]:
+    """The site-packages folders of the interpreter running the tests (a venv's, or the system's)."""
+    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()}
+    return sorted(p for p in paths if Path(p).is_dir())
+
+
 @pytest.fixture(scope="module")
 def installed(wheel, tmp_path_factory) -> Path:
-    """A fresh venv with the wheel installed offline; its dependencies come from this environment."""
+    """A fresh venv with the wheel installed offline; its dependencies come from the running environment.
+
+    The new venv does not see the system Python (``--system-site-packages`` would, and the tests
+    may run in a venv that the system Python lacks pandas, torch, ... for): a ``.pth`` file adds
+    the running interpreter's site-packages folders after its own. Only the folders are added,
+    not the ``.pth`` files in them, so an editable install of chromseq there stays out of sight.
+    """
     env_dir = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean_env(),
+    ).stdout.strip()
+    (Path(purelib) / "_chromseq_test_deps.pth").write_text("\n".join(running_site_packages()) + "\n")
     pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)]
-    proc = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(pip, capture_output=True, text=True, timeout=300, env=clean_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     return env_dir
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without ``PYTHONPATH`` and ``VIRTUAL_ENV``: the test venv's own paths only."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
 
 
 def test_installed_wheel_imports_and_loads_bundled_data(installed, tmp_path):
@@ -73,7 +101,12 @@ def test_installed_wheel_imports_and_loads_bundled_data(installed, tmp_path):
         "print(chromseq.datasets.chromtransfer_chr20().n_vars)"
     )
     proc = subprocess.run(
-        [str(installed / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=300, cwd=tmp_path
+        [str(installed / "bin" / "python"), "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=clean_env(),
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "6"
@@ -86,7 +119,7 @@ def test_installed_console_script_runs_the_demo(installed, tmp_path):
     out = tmp_path / "demo"
     # --threads 1: one torch thread, as in the test session (tests/conftest.py)
     cmd = [str(script), "demo", "--out", str(out), "--quick", "--celltype", "HepG2", "--no-explain", "--threads", "1"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=clean_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "demo finished" in proc.stderr
     for name in ("chr20.h5ad", "metrics.csv", "report.md", "figures/roc.png"):
@@ -109,3 +142,28 @@ def test_changelog_follows_keep_a_changelog():
     text = (ROOT / "CHANGELOG.md").read_text()
     assert "## [Unreleased]" in text
     assert text.index("## [Unreleased]") == text.index("## ")
+
+
+def install_block(path: Path) -> str:
+    """The first fenced bash block of the ``## Install`` section."""
+    text = path.read_text()
+    section = text[text.index("## Install") :]
+    return section[section.index("```bash") : section.index("```", section.index("```bash") + 3)]
+
+
+def test_readme_and_docs_give_the_same_install_that_works():
+    readme, docs = install_block(ROOT / "README.md"), install_block(ROOT / "docs" / "index.md")
+    assert readme == docs
+    assert "pip install -e ." in readme and "git clone" in readme
+    commands = [line.split("#")[0].strip() for line in readme.splitlines()]
+    assert "pip install chromseq" not in commands, "chromseq is not on a package registry"
+
+
+def test_ci_runs_the_readme_test_command_in_a_fresh_venv():
+    readme = (ROOT / "README.md").read_text()
+    command = 'pip install torch==2.13.0 && pip install -e ".[dev,docs]" && python -m pytest -q'
+    assert command in readme
+    lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if not line.startswith("#")]
+    assert lines[-1] == command
+    assert any("-m venv .ci-venv" in line for line in lines) and "source .ci-venv/bin/activate" in lines
+    assert ".ci-venv/" in (ROOT / ".gitignore").read_text().splitlines()
