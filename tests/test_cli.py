@@ -326,3 +326,9 @@ def test_demo_with_an_unknown_celltype_leaves_no_folder(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--celltype", "Neuron"]) == 1
     assert "Neuron" in _one_error_line(capsys, "demo")
     assert not (tmp_path / "demo").exists()
+
+
+def test_bare_command_lists_the_subcommands(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "pretrain" in err and "demo" in err and "--version" in err

@@ -87,7 +87,7 @@ def interrupted_message(args: argparse.Namespace) -> str:
 
         folder = args.save_dir or settings.model_dir
         return (
-            f"interrupted; {args.output} was not written. The checkpoint of the last finished epoch is kept "
+            f"interrupted; {args.output} was not written. The checkpoint of the last finished epoch (if one finished) is kept "
             f"in {folder} (hidden .<model>.ckpt folder): rerun the same command with --resume to continue."
         )
     if args.command == "demo":

@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     The process exit status: 0 on success, 1 on bad input or a failed step.
     """
     parser = _build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # a bare `chromseq`: the list of subcommands, not an error
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     saved = (list(logger.handlers), logger.level, logger.propagate, settings.verbosity, settings.device, settings.seed)
     _configure_logging(args.verbose)
