@@ -266,7 +266,7 @@ def test_write_error_is_one_line(pipeline, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(chromseq._io_utils, "write_h5ad_atomic", refuse)
     assert main(["evaluate", str(pipeline / "pred.h5ad"), "-o", str(tmp_path / "e.h5ad"), "--no-baselines"]) == 1
-    assert "cannot write" in _one_error_line(capsys, "evaluate")
+    assert "e.h5ad: Permission denied" in _one_error_line(capsys, "evaluate")
 
 
 def test_ctrl_c_says_what_was_kept_and_how_to_resume(pipeline, tmp_path, monkeypatch, capsys):
@@ -303,6 +303,12 @@ def test_cli_message_rewords_python_calls():
         "run chromseq contributions first"
     )
     assert cli_message("e.g. chromseq.pp.read_regions(..., width=600).") == "e.g. chromseq prepare --regions."
+    assert cli_message("rerun with resume=True (--resume).") == "rerun with --resume."
+    assert cli_message("Pass resume=True (--resume) to continue, or overwrite=True (--overwrite) to") == (
+        "Pass --resume to continue, or --overwrite to"
+    )
+    assert cli_message("(pass overwrite=True, --overwrite, to replace it)") == "(pass --overwrite to replace it)"
+    assert cli_message("its own folder (save_dir=, --save-dir) or") == "its own folder (--save-dir) or"
 
 
 def test_prepare_pad_fills_windows_past_a_chromosome_end(tmp_path, capsys):

@@ -78,11 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line(err: BaseException) -> str:
-    """Return the message of ``err``: a KeyError's text without quotes, an OSError with its path."""
+    """Return the message of ``err``: a KeyError's text without quotes, an OSError as ``path: reason``."""
     if isinstance(err, KeyError) and err.args:
         return str(err.args[0])
     if isinstance(err, OSError) and err.strerror and not isinstance(err, FileNotFoundError | NotADirectoryError):
-        return f"cannot write {err.filename}: {err.strerror}" if err.filename else err.strerror
+        return f"{err.filename}: {err.strerror}" if err.filename else err.strerror
     return str(err)
 
 
