@@ -2,7 +2,7 @@
 
 For each preset (``tiny``, ``chromtransfer``) and method (DeepLIFT/SHAP, ISM, gradient x input) at
 L = 600 bp, times ``chromseq.tl.contributions`` on an AnnData (codes -> one-hot, model call,
-write-back to ``obsm``/``uns``) and the tangermeme function it wraps on the same one-hot tensor,
+write-back to ``uns``) and the tangermeme function it wraps on the same one-hot tensor,
 model and parameters. Calls alternate and the best of ``--repeats`` is kept. Prints a table and one
 JSON line: ``overhead`` is wrapper time / direct time - 1 (two separate calls, so on a shared
 machine it carries the noise between them); ``own_overhead`` is the time the wrapper spends outside

@@ -74,7 +74,7 @@ def test_deep_lift_shap_sums_to_delta_on_chromtransfer(synth, net):
     # BatchNorm, ReLU, residual additions, concatenation and global average pooling: all exact in DeepLIFT
     synth = synth[:16].copy()
     cs.tl.contributions(synth, model=net, n_shuffles=4, random_state=3)
-    hyp = synth.obsm[K.contrib_key("ChromTransfer")]
+    hyp, _ = cs.tl.get_contributions(synth, "ChromTransfer")
     X = one_hot(synth.obsm[K.SEQUENCE])
     total = (hyp * X.numpy()).sum(axis=(1, 2))
     with torch.no_grad():
@@ -87,7 +87,7 @@ def test_default_model_is_the_celltypes_finetuned_model(registered):
     cs.tl.contributions(registered, "HepG2", method="grad_x_input")
     params = registered.uns[K.UNS][K.UNS_CONTRIB]["HepG2"]
     assert params["model"] == "finetuned_HepG2"
-    assert registered.obsm[K.contrib_key("HepG2")].shape == (registered.n_obs, 4, 100)
+    assert cs.tl.get_contributions(registered, "HepG2")[0].shape == (registered.n_obs, 4, 100)
 
 
 def test_missing_finetuned_model_names_the_fix_and_writes_nothing(registered):
@@ -98,54 +98,58 @@ def test_missing_finetuned_model_names_the_fix_and_writes_nothing(registered):
     assert K.UNS_CONTRIB not in registered.uns[K.UNS]
 
 
-def test_view_writes_into_parent_with_nan_elsewhere(synth, net):
+def test_view_writes_into_parent_only_the_rows_computed(synth, net):
     mask = synth.obs[K.OPEN].to_numpy()
     cs.tl.contributions(synth[mask], model=net, method="grad_x_input")
-    scores = synth.obsm[K.contrib_key("ChromTransfer")]
-    assert scores.shape == (synth.n_obs, 4, 100)
-    np.testing.assert_array_equal(~np.isnan(scores[:, 0, 0]), mask)
+    scores, names = cs.tl.get_contributions(synth, "ChromTransfer")
+    assert scores.shape == (mask.sum(), 4, 100) and np.isfinite(scores).all()
+    assert list(names) == list(synth.obs_names[mask])
     assert synth.uns[K.UNS][K.UNS_CONTRIB]["ChromTransfer"]["n_computed"] == mask.sum()
+    assert not [k for k in synth.obsm if k.startswith(K.CONTRIB_PREFIX)]  # no dense NaN array
 
 
 def test_second_selection_with_same_method_keeps_earlier_rows(synth, net):
     half = np.arange(synth.n_obs) < synth.n_obs // 2
     cs.tl.contributions(synth, model=net, mask=half, method="grad_x_input")
     cs.tl.contributions(synth, model=net, mask=~half, method="grad_x_input")
-    assert not np.isnan(synth.obsm[K.contrib_key("ChromTransfer")]).any()
+    scores, names = cs.tl.get_contributions(synth, "ChromTransfer")
+    assert list(names) == list(synth.obs_names) and np.isfinite(scores).all()
 
 
 def test_other_method_replaces_the_field(synth, net):
     first, second = np.arange(synth.n_obs) < 3, np.arange(synth.n_obs) >= synth.n_obs - 2
     cs.tl.contributions(synth, model=net, mask=first, method="grad_x_input")
     cs.tl.contributions(synth, model=net, mask=second, method="ism")
-    computed = ~np.isnan(synth.obsm[K.contrib_key("ChromTransfer")][:, 0, 0])
-    np.testing.assert_array_equal(computed, second)
+    _, names = cs.tl.get_contributions(synth, "ChromTransfer")
+    assert list(names) == list(synth.obs_names[second])
     assert synth.uns[K.UNS][K.UNS_CONTRIB]["ChromTransfer"]["method"] == "ism"
 
 
 def test_empty_selection_raises_and_writes_nothing(synth, net):
     with pytest.raises(ValueError, match="selection is empty"):
         cs.tl.contributions(synth, model=net, mask=np.zeros(synth.n_obs, bool))
-    assert K.contrib_key("ChromTransfer") not in synth.obsm
+    assert K.UNS_CONTRIB not in synth.uns.get(K.UNS, {})
 
 
 def test_batch_size_does_not_change_deep_lift_shap(synth, net):
     a = cs.tl.contributions(synth[:6].copy(), model=net, n_shuffles=3, batch_size=2, copy=True)
     b = cs.tl.contributions(synth[:6].copy(), model=net, n_shuffles=3, batch_size=64, copy=True)
-    key = K.contrib_key("ChromTransfer")
-    np.testing.assert_allclose(a.obsm[key], b.obsm[key], atol=1e-6)
+    np.testing.assert_allclose(
+        cs.tl.get_contributions(a, "ChromTransfer")[0], cs.tl.get_contributions(b, "ChromTransfer")[0], atol=1e-6
+    )
 
 
 def test_random_state_changes_references(synth, net):
     a = cs.tl.contributions(synth[:4].copy(), model=net, n_shuffles=2, random_state=0, copy=True)
     b = cs.tl.contributions(synth[:4].copy(), model=net, n_shuffles=2, random_state=1, copy=True)
-    key = K.contrib_key("ChromTransfer")
-    assert not np.allclose(a.obsm[key], b.obsm[key])
+    assert not np.allclose(
+        cs.tl.get_contributions(a, "ChromTransfer")[0], cs.tl.get_contributions(b, "ChromTransfer")[0]
+    )
 
 
 def test_ism_scores_are_logit_changes_of_substitutions(synth, net):
     sub = cs.tl.contributions(synth[:2].copy(), model=net, method="ism", copy=True)
-    hyp = sub.obsm[K.contrib_key("ChromTransfer")]
+    hyp, _ = cs.tl.get_contributions(sub, "ChromTransfer")
     codes = sub.obsm[K.SEQUENCE].copy()
     pos, base = 37, (int(codes[0, 37]) + 1) % 4
     mutant = codes[:1].copy()
@@ -160,14 +164,15 @@ def test_grad_x_input_is_the_centred_gradient(synth, net):
     X = one_hot(sub.obsm[K.SEQUENCE]).requires_grad_()
     (grad,) = torch.autograd.grad(net(X)[:, 0].sum(), X)
     expected = (grad - grad.mean(dim=1, keepdim=True)).numpy()
-    np.testing.assert_allclose(sub.obsm[K.contrib_key("ChromTransfer")], expected, atol=1e-6)
+    np.testing.assert_allclose(cs.tl.get_contributions(sub, "ChromTransfer")[0], expected, atol=1e-6)
 
 
-def test_regions_with_n_are_left_nan_for_deep_lift_shap(synth, net, caplog):
+def test_regions_with_n_are_left_out_for_deep_lift_shap(synth, net, caplog):
     synth.obsm[K.SEQUENCE][1, 10:20] = 4
     with caplog.at_level(logging.WARNING, logger="chromseq"):
         sub = cs.tl.contributions(synth[:4].copy(), model=net, n_shuffles=2, copy=True)
-    np.testing.assert_array_equal(np.isnan(sub.obsm[K.contrib_key("ChromTransfer")][:, 0, 0]), [0, 1, 0, 0])
+    _, names = cs.tl.get_contributions(sub, "ChromTransfer")
+    assert list(names) == list(sub.obs_names[[0, 2, 3]])
     assert "contain N" in caplog.text
 
 
@@ -175,12 +180,68 @@ def test_float16_storage_and_h5ad_round_trip(synth, net, tmp_path):
     cs.tl.contributions(synth, model=net, method="grad_x_input", dtype="float16", mask=K.OPEN)
     synth.write_h5ad(tmp_path / "c.h5ad")
     back = ad.read_h5ad(tmp_path / "c.h5ad")
-    key = K.contrib_key("ChromTransfer")
-    assert back.obsm[key].dtype == np.float16
-    np.testing.assert_array_equal(back.obsm[key], synth.obsm[key])
+    stored = back.uns[K.UNS][K.UNS_CONTRIB]["ChromTransfer"][K.CONTRIB_SCORES]
+    assert stored.dtype == np.float16 and len(stored) == synth.obs[K.OPEN].sum()
+    (a, names_a), (b, names_b) = (
+        cs.tl.get_contributions(back, "ChromTransfer"),
+        cs.tl.get_contributions(synth, "ChromTransfer"),
+    )
+    np.testing.assert_array_equal(a, b)
+    assert list(names_a) == list(names_b) == list(synth.obs_names[synth.obs[K.OPEN]])
     assert back.uns[K.UNS][K.UNS_CONTRIB]["ChromTransfer"]["method"] == "grad_x_input"
 
 
 def test_unknown_method_is_rejected(synth, net):
     with pytest.raises(ValueError, match="method='shap'"):
         cs.tl.contributions(synth, model=net, method="shap")
+
+
+def test_subsets_keep_their_own_regions_scores(synth, net, tmp_path):
+    # obs-name rows follow the regions through subsetting, reordering and a file round trip
+    mask = synth.obs[K.OPEN].to_numpy()
+    cs.tl.contributions(synth, model=net, method="grad_x_input", mask=mask)
+    full, names = cs.tl.get_contributions(synth, "ChromTransfer")
+    sub = synth[::-1][:25].copy()
+    sub.write_h5ad(tmp_path / "sub.h5ad")
+    back = ad.read_h5ad(tmp_path / "sub.h5ad")
+    scores, got = cs.tl.get_contributions(back, "ChromTransfer")
+    expected = [n for n in sub.obs_names if n in set(names)]
+    assert list(got) == expected and len(expected) > 0
+    np.testing.assert_array_equal(scores, full[names.get_indexer(expected)])
+    one, which = cs.tl.get_contributions(back, "ChromTransfer", regions=expected[-1])
+    np.testing.assert_array_equal(one[0], full[names.get_loc(expected[-1])])
+    with pytest.raises(KeyError, match="not computed for region"):
+        cs.tl.get_contributions(back, "ChromTransfer", regions=[str(sub.obs_names[~sub.obs[K.OPEN].to_numpy()][0])])
+
+
+def test_h5ad_holds_only_the_rows_computed(synth, net, tmp_path):
+    few = np.arange(synth.n_obs) < 3
+    cs.tl.contributions(synth, model=net, method="grad_x_input", mask=few)
+    synth.write_h5ad(tmp_path / "c.h5ad")
+    import h5py
+
+    with h5py.File(tmp_path / "c.h5ad") as f:
+        stored = f[f"uns/{K.UNS}/{K.UNS_CONTRIB}/ChromTransfer/{K.CONTRIB_SCORES}"]
+        assert stored.shape == (3, 4, 100)
+        assert not [k for k in f["obsm"] if k.startswith(K.CONTRIB_PREFIX)]
+
+
+def test_legacy_dense_obsm_is_read_and_folded_in(synth, net):
+    # AnnData files written by earlier chromseq: dense obsm['contrib_<name>'], NaN rows not computed
+    dense = np.full((synth.n_obs, 4, 100), np.nan, np.float32)
+    dense[:2] = 1.0
+    synth.obsm[K.contrib_key("ChromTransfer")] = dense
+    params = {"method": "grad_x_input", "model": "ChromTransfer", "output": 0, "width": 100}
+    cs._validate.uns_chromseq(synth)[K.UNS_CONTRIB] = {"ChromTransfer": params}
+    scores, names = cs.tl.get_contributions(synth, "ChromTransfer")
+    assert list(names) == list(synth.obs_names[:2]) and (scores == 1).all()
+    cs.tl.contributions(synth, model=net, method="grad_x_input", mask=np.arange(synth.n_obs) == 5)
+    _, names = cs.tl.get_contributions(synth, "ChromTransfer")
+    assert list(names) == list(synth.obs_names[[0, 1, 5]])
+    assert K.contrib_key("ChromTransfer") not in synth.obsm
+
+
+def test_duplicate_obs_names_are_rejected(synth, net):
+    synth.obs_names = ["r"] * synth.n_obs
+    with pytest.raises(ValueError, match="obs_names_make_unique"):
+        cs.tl.contributions(synth, model=net, method="grad_x_input")

@@ -17,8 +17,8 @@ where                     constant               content
 ``layers['signal']``      :data:`SIGNAL`         optional continuous accessibility
 ``obsm['sequence']``      :data:`SEQUENCE`       uint8 codes (n_obs, width), A0 C1 G2 T3 N4
 ``obsm['chromseq_pred']`` :data:`PRED`           DataFrame of predicted probabilities
-``obsm['contrib_<ct>']``  :func:`contrib_key`    float (n_obs, 4, width) contribution scores
-``uns['chromseq']``       :data:`UNS`            dict with ``genome``, ``models``, ``metrics``, ``motifs``
+``uns['chromseq']``       :data:`UNS`            dict with ``genome``, ``models``, ``metrics``, ``motifs``,
+                                                 ``contributions`` (only the rows computed, by obs name)
 ========================= =====================  ==================================================
 """
 
@@ -38,6 +38,7 @@ SEQUENCE = "sequence"
 PRED = "chromseq_pred"
 #: obsm DataFrame of composition-baseline scores (``baseline_kmer_<target>`` columns), see ``tl.evaluate``.
 BASELINE = "chromseq_baseline"
+#: Legacy (read only): dense obsm['contrib_<name>'] (n_obs, 4, width), NaN where not computed.
 CONTRIB_PREFIX = "contrib_"
 
 UNS = "chromseq"
@@ -46,6 +47,10 @@ UNS_MODELS = "models"
 UNS_METRICS = "metrics"
 UNS_MOTIFS = "motifs"
 UNS_CONTRIB = "contributions"
+#: Inside uns[UNS][UNS_CONTRIB][<name>] (see ``tl.contributions``): obs names (str, n) of the regions
+#: computed and their hypothetical scores (n, 4, width).
+CONTRIB_OBS_NAMES = "obs_names"
+CONTRIB_SCORES = "scores"
 UNS_SEQLETS = "seqlets"
 UNS_PARAMS = "params"
 #: uns[UNS][UNS_PREDICTIONS][column] = {model, kind, target} for each obsm[PRED] column.
@@ -102,7 +107,10 @@ ALPHABET = "ACGT"
 
 
 def contrib_key(celltype: str) -> str:
-    """Return the ``.obsm`` key holding contribution scores for ``celltype``.
+    """Return the legacy ``.obsm`` key of dense contribution scores for ``celltype`` (read only).
+
+    chromseq now stores contributions in ``uns['chromseq']['contributions']`` (see
+    :func:`chromseq.tl.get_contributions`); files written before kept them under this key.
 
     Parameters
     ----------

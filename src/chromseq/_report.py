@@ -128,15 +128,18 @@ def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
 
 def _interpretation_lines(adata: AnnData, figure) -> list[str]:
     from . import pl
+    from .tl import get_contributions
+    from .tl._contrib_store import stored_contributions
 
     uns = adata.uns.get(K.UNS, {})
-    celltypes = [ct for ct in adata.var_names if K.contrib_key(ct) in adata.obsm]
+    stored = stored_contributions(adata)
+    celltypes = [ct for ct in adata.var_names if ct in stored]
     if not celltypes:
         return []
     lines = ["## What the models learned", ""]
     for ct in celltypes:
-        scores = np.asarray(adata.obsm[K.contrib_key(ct)])
-        computed = np.flatnonzero(~np.isnan(scores.reshape(len(scores), -1)[:, 0]))
+        _, names = get_contributions(adata, ct)
+        computed = adata.obs_names.get_indexer(names)
         if computed.size:
             region = _most_confident(adata, ct, computed)
             lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]

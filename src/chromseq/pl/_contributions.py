@@ -43,8 +43,8 @@ def contributions(
     Parameters
     ----------
     adata
-        AnnData with ``obsm['sequence']`` and ``obsm['contrib_<celltype>']`` (from
-        :func:`chromseq.tl.contributions`).
+        AnnData with ``obsm['sequence']`` and contributions stored by
+        :func:`chromseq.tl.contributions` (read with :func:`chromseq.tl.get_contributions`).
     region
         An obs name (``'chr20:100-700'``) or an integer row position.
     celltype
@@ -78,13 +78,13 @@ def contributions(
     from tangermeme.plot import plot_logo
 
     row = _row(adata, region)
-    names = _celltypes(adata, row, celltype)
+    stored = _scores(adata, row, celltype)
+    names = list(stored)
     codes = np.asarray(adata.obsm[K.SEQUENCE][row])
     start, end = _window(window, codes.shape[0])
     onehot = np.eye(5, 4, dtype=np.float32)[codes].T
     tracks = {}
-    for ct in names:
-        scores = np.asarray(adata.obsm[K.contrib_key(ct)][row], dtype=np.float32)
+    for ct, scores in stored.items():
         tracks[ct] = (scores if hypothetical else scores * onehot)[:, start:end]
     ylims = _ylims(adata, tracks, sharey)
     width = end - start
@@ -120,30 +120,40 @@ def _row(adata: AnnData, region: str | int) -> int:
     return int(adata.obs_names.get_loc(region))
 
 
-def _celltypes(adata: AnnData, row: int, celltype: str | Sequence[str] | None) -> list[str]:
-    prefix = K.CONTRIB_PREFIX
-    stored = [k[len(prefix) :] for k in adata.obsm if k.startswith(prefix)]
+def _scores(adata: AnnData, row: int, celltype: str | Sequence[str] | None) -> dict[str, np.ndarray]:
+    """Return name -> float32 (4, L) scores of region ``row`` for ``celltype`` (``None``: every name computed for it)."""
+    from chromseq.tl import get_contributions
+    from chromseq.tl._contrib_store import stored_contributions
+
+    region = adata.obs_names[row]
+    stored = stored_contributions(adata)
     if celltype is None:
-        names = [ct for ct in stored if not np.isnan(adata.obsm[K.contrib_key(ct)][row, 0, 0])]
-        if not names:
+        found = {}
+        for ct in stored:
+            scores, names = get_contributions(adata, ct)
+            if region in names:
+                found[ct] = scores[names.get_loc(region)]
+        if not found:
             raise KeyError(
-                f"region {adata.obs_names[row]!r} has no contribution scores (stored: {stored}): run "
+                f"region {region!r} has no contribution scores (stored: {stored}): run "
                 "chromseq.tl.contributions(adata, celltype=...) on it first."
             )
-        return names
-    names = [celltype] if isinstance(celltype, str) else list(celltype)
-    for ct in names:
+        return found
+    out = {}
+    for ct in [celltype] if isinstance(celltype, str) else list(celltype):
         if ct not in stored:
             raise KeyError(
-                f"adata.obsm[{K.contrib_key(ct)!r}] is missing (stored: {stored}): run "
+                f"no contributions stored for {ct!r} (stored: {stored}): run "
                 f"chromseq.tl.contributions(adata, celltype={ct!r}) first."
             )
-        if np.isnan(adata.obsm[K.contrib_key(ct)][row, 0, 0]):
+        try:
+            out[ct] = get_contributions(adata, ct, regions=[region])[0][0]
+        except KeyError:
             raise ValueError(
-                f"contributions for {ct!r} were not computed for region {adata.obs_names[row]!r}: run "
+                f"contributions for {ct!r} were not computed for region {region!r}: run "
                 f"chromseq.tl.contributions on a selection that includes it."
-            )
-    return names
+            ) from None
+    return out
 
 
 def _window(window: tuple[int, int] | int | None, width: int) -> tuple[int, int]:

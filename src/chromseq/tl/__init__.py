@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._baselines import composition_baseline
+from ._contrib_store import get_contributions
 from ._contributions import contributions
 from ._evaluate import evaluate
 from ._finetune import finetune
@@ -22,6 +23,7 @@ __all__ = [
     "composition_baseline",
     "evaluate",
     "contributions",
+    "get_contributions",
     "motifs",
     "score_variants",
 ]

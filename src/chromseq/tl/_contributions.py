@@ -10,7 +10,8 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, require_obsm, uns_chromseq
+from chromseq._validate import require_celltypes, require_obsm
+from chromseq.tl._contrib_store import write_contributions
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +61,7 @@ def contributions(
     adata
         Regions AnnData with ``obsm['sequence']``. May be a view such as ``adata[adata.obs.open]``:
         the scores are then written into the AnnData it was taken from (``adata`` itself sees
-        them), at the view's rows, so that ``cs.tl.contributions(adata[mask], ...)`` works.
+        them), so that ``cs.tl.contributions(adata[mask], ...)`` works.
     celltype
         Cell type (a ``var_name``) whose fine-tuned model is explained, and the name the scores
         are stored under. May be ``None`` when ``model`` is given: the model name is used.
@@ -92,20 +93,22 @@ def contributions(
     -------
     ``None``, or the copy if ``copy=True``. Sets the following fields:
 
-    ``obsm['contrib_<celltype>']``
-        float (n_obs, 4, L) hypothetical contributions (ACGT, logit units per base); rows
-        not computed are NaN. Rows computed earlier with the same method and model are kept;
-        otherwise the field is replaced. Multiply by the one-hot sequence for the actual
-        contributions.
     ``uns['chromseq']['contributions'][<celltype>]``
-        dict of the method and its parameters, the model, and the number of regions computed.
+        dict of the method and its parameters, the model, the number of regions computed
+        (``n_computed``), and only the rows computed: ``obs_names`` (str, n_computed) and
+        ``scores``, float (n_computed, 4, L) hypothetical contributions (ACGT, logit units per
+        base; multiply by the one-hot sequence for the actual contributions). Rows computed
+        earlier with the same method and model are kept (recomputed ones replaced); otherwise
+        the entry is replaced. Read them with :func:`chromseq.tl.get_contributions`, which
+        follows the regions through subsetting (``adata[mask]``) and ``write_h5ad``/``read_h5ad``.
 
     Examples
     --------
     >>> import chromseq as cs
     >>> cs.tl.contributions(adata[adata.obs.split == "test"], "K562")  # doctest: +SKIP
-    >>> adata.obsm["contrib_K562"].shape  # doctest: +SKIP
-    (12000, 4, 600)
+    >>> scores, regions = cs.tl.get_contributions(adata, "K562")  # doctest: +SKIP
+    >>> scores.shape  # doctest: +SKIP
+    (1200, 4, 600)
     """
     _check_args(method, dtype, n_shuffles, batch_size)
     if copy:
@@ -113,6 +116,11 @@ def contributions(
     require_obsm(adata, K.SEQUENCE)
     if celltype is not None:
         require_celltypes(adata, celltype)
+    if not root_of(adata).obs_names.is_unique:
+        raise ValueError(
+            "adata.obs_names are not unique: contributions are stored by region name; run "
+            "adata.obs_names_make_unique() first."
+        )
     rows = select_rows(adata, mask)
     net, model_info, target = _resolve_model(adata, celltype, model)
     seed = settings.seed if random_state is None else int(random_state)
@@ -130,7 +138,7 @@ def contributions(
     else:
         del params["n_shuffles"]
     key = celltype if celltype is not None else model_info["model"]
-    _write(adata, key, rows[ok], scores, params, np.dtype(dtype))
+    write_contributions(root_of(adata), key, adata.obs_names.to_numpy()[rows[ok]], scores, params, np.dtype(dtype))
     return adata if copy else None
 
 
@@ -290,43 +298,6 @@ def root_rows(adata: AnnData, rows: np.ndarray) -> tuple[AnnData, np.ndarray]:
         return adata, rows
     root = adata._adata_ref
     return root, np.arange(root.n_obs)[adata._oidx][rows]
-
-
-def _write(adata: AnnData, key: str, rows: np.ndarray, scores: np.ndarray, params: dict[str, Any], dtype) -> None:
-    """Write scores at ``rows`` of ``obsm[contrib_<key>]`` (of the root AnnData) and params to uns."""
-    root, pos = root_rows(adata, rows)
-    obsm_key = K.contrib_key(key)
-    shape = (root.n_obs, *scores.shape[1:])
-    old = uns_chromseq(root).get(K.UNS_CONTRIB, {}).get(key)
-    current = root.obsm[obsm_key] if obsm_key in root.obsm else None
-    keep = (
-        isinstance(current, np.ndarray)
-        and current.shape == shape
-        and current.dtype == dtype
-        and old is not None
-        and all(old.get(f) == params.get(f) for f in ("method", "model", "output", "n_shuffles", "fingerprint"))
-    )
-    if keep:
-        current[pos] = scores
-        action = "updated"
-    else:
-        current = np.full(shape, np.nan, dtype=dtype)
-        current[pos] = scores
-        action = "replaced" if obsm_key in root.obsm else "added"
-        root.obsm[obsm_key] = current
-    params["n_computed"] = int((~np.isnan(current[:, 0, 0])).sum())
-    uns_chromseq(root).setdefault(K.UNS_CONTRIB, {})[key] = params
-    logger.info(
-        "contributions: %s %d rows of obsm[%r] (%s; %d regions computed in all) and uns[%r][%r][%r]",
-        action,
-        len(pos),
-        obsm_key,
-        params["method"],
-        params["n_computed"],
-        K.UNS,
-        K.UNS_CONTRIB,
-        key,
-    )
 
 
 def _resolve_model(

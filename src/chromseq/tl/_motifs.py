@@ -13,6 +13,7 @@ from chromseq import _keys as K
 from chromseq._jaspar import DEFAULT_COLLECTION, DEFAULT_TAX_GROUP, MotifDatabase, load_motif_database
 from chromseq._settings import logger
 from chromseq._validate import require_obsm, uns_chromseq
+from chromseq.tl._contrib_store import get_contributions
 from chromseq.tl._contributions import root_of, select_rows
 
 if TYPE_CHECKING:
@@ -223,28 +224,22 @@ def _inputs(adata: AnnData, celltype: str, mask) -> tuple[np.ndarray, np.ndarray
     """Return one-hot and hypothetical contributions (n, L, 4) float32 and the obs names of the regions used."""
     from chromseq._codes import one_hot
 
-    key = K.contrib_key(celltype)
-    if key not in adata.obsm:
-        raise KeyError(
-            f"adata.obsm[{key!r}] is missing: run chromseq.tl.contributions(adata, celltype={celltype!r}) "
-            "first (on the regions to analyse, e.g. test-split positives)."
-        )
     require_obsm(adata, K.SEQUENCE)
     rows = select_rows(adata, mask)
-    scores = np.asarray(adata.obsm[key])
-    rows = rows[~np.isnan(scores[rows, 0, 0])]
-    if rows.size == 0:
+    scores, names = get_contributions(adata[rows] if rows.size < adata.n_obs else adata, celltype)
+    if len(names) == 0:
         raise ValueError(
-            f"no selected region has contributions in obsm[{key!r}]: run chromseq.tl.contributions("
+            f"no selected region has contributions for {celltype!r}: run chromseq.tl.contributions("
             f"adata, celltype={celltype!r}) on these regions first."
         )
+    rows = adata.obs_names.get_indexer(names)
     codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
     if codes.shape[1] != scores.shape[2]:
         raise ValueError(
-            f"obsm[{key!r}] has width {scores.shape[2]} but obsm['sequence'] {codes.shape[1]}: "
-            "recompute the contributions."
+            f"the contributions of {celltype!r} have width {scores.shape[2]} but obsm['sequence'] "
+            f"{codes.shape[1]}: recompute the contributions."
         )
-    hyp = np.ascontiguousarray(scores[rows].astype(np.float32).transpose(0, 2, 1))
+    hyp = np.ascontiguousarray(scores.transpose(0, 2, 1))
     onehot = np.ascontiguousarray(one_hot(codes).numpy().transpose(0, 2, 1))
     return onehot, hyp, adata.obs_names.to_numpy()[rows]
 
