@@ -121,6 +121,20 @@ def test_roc_legend_gives_the_evaluate_auroc(adata):
     assert _curve_labels(panel)[0] == f"finetuned ({expected:.3f})"
 
 
+@pytest.mark.parametrize("plot", [cs.pl.roc, cs.pl.pr])
+def test_legend_sits_outside_the_curves(adata, tmp_path, plot):
+    # the report's ROC panel had its legend over the curves of weak models (near the diagonal)
+    axes = plot(adata, show=False, save=tmp_path / "c.png")
+    fig = axes[0].figure
+    renderer = fig.canvas.get_renderer()
+    boxes = [a.get_window_extent(renderer) for a in axes]
+    for panel in axes:
+        legend = panel.get_legend().get_window_extent(renderer)
+        assert not any(legend.overlaps(box) for box in boxes)
+        assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)
+    plt.close(fig)
+
+
 def test_roc_curve_runs_from_origin_to_one(adata):
     panel = cs.pl.roc(adata, "HepG2", models="finetuned_HepG2", baselines=False, show=False)
     line = panel.get_lines()[0]

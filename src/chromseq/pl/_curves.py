@@ -129,7 +129,7 @@ def _curves(
     meta = select_predictions(adata, models)
     names = _panel_targets(adata, meta, celltype, baselines)
     mask = _split_mask(adata, split)
-    fig, axes, created = panels(len(names), ax=ax, ncols=ncols)
+    fig, axes, created = panels(len(names), ax=ax, ncols=ncols, size=(3.8, 5.0))  # room for the legend below
     style = StylePicker()
     for target, panel in zip(names, axes, strict=True):
         sources = prediction_sources(adata, meta, target) + (baseline_sources(adata, target) if baselines else [])
@@ -199,10 +199,13 @@ def _decorate(panel: Axes, curve: str, y_all: np.ndarray, target: str, split: st
         panel.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.01))
     panel.set_title(title, fontsize="medium")
     if panel.get_legend_handles_labels()[0]:
+        # below the panel, never over the curves (weak models run along the diagonal, right where
+        # an inner lower-right legend would sit)
         panel.legend(
             title="AUROC" if curve == "roc" else "AUPRC",
             fontsize="small",
             title_fontsize="small",
-            loc="lower right" if curve == "roc" else "lower left",
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.2),
             frameon=False,
         )
