@@ -169,6 +169,17 @@ def test_predictions_do_not_depend_on_batch_size(pretrained):
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_predict_mask_scores_only_the_selected_regions(pretrained):
+    adata, _ = pretrained
+    held_out = (adata.obs[K.SPLIT] != "train").to_numpy()
+    full = cs.tl.predict(adata, "pretrained", copy=True).obsm[K.PRED]["pretrained"].to_numpy()
+    part = cs.tl.predict(adata, "pretrained", mask=held_out, copy=True).obsm[K.PRED]["pretrained"].to_numpy()
+    assert np.isnan(part[~held_out]).all()
+    np.testing.assert_allclose(part[held_out], full[held_out], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="selection is empty"):
+        cs.tl.predict(adata, "pretrained", mask=np.zeros(adata.n_obs, bool), copy=True)
+
+
 def test_models_of_another_anndata_apply_to_new_regions(pretrained):
     adata, _ = pretrained
     new = toy_regions(60, seed=5)

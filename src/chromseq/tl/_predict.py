@@ -14,6 +14,7 @@ from chromseq._settings import logger
 from chromseq._validate import FIX, require_obsm, uns_chromseq
 from chromseq.data import dataset_from_anndata
 from chromseq.models import ChromTransferConfig, read_model_card
+from chromseq.tl._contributions import select_rows
 from chromseq.tl._inference import predict_proba
 from chromseq.tl._models import get_record, load_recorded, models_of, record_outputs
 from chromseq.tl._training import check_width, copy_anndata
@@ -85,6 +86,7 @@ def predict(
     adata: AnnData,
     models: str | os.PathLike | AnnData | list | None = None,
     *,
+    mask: np.ndarray | pd.Series | str | None = None,
     batch_size: int = 512,
     rc_average: bool = True,
     device: str | None = None,
@@ -100,6 +102,11 @@ def predict(
     models
         ``None`` (all models recorded in ``adata``), a model name, a model folder, another
         AnnData whose models to apply (e.g. trained on other regions), or a list of these.
+    mask
+        Regions to predict: a boolean array (``n_obs``), a boolean Series aligned on
+        ``obs_names``, or the name of a boolean ``obs`` column (e.g. ``adata.obs.split != 'train'``
+        to score only the held-out regions, in a fraction of the time). ``None``: all regions.
+        The other regions get NaN, which :func:`chromseq.tl.evaluate` leaves out.
     batch_size
         Sequences per forward pass (does not change the result).
     rc_average
@@ -141,18 +148,26 @@ def predict(
             if col in seen:
                 raise ValueError(f"two models would write prediction column {col!r}; predict them in separate calls.")
             seen[col] = name
-    data = dataset_from_anndata(adata)
+    rows = None if mask is None else select_rows(adata, mask)
+    data = dataset_from_anndata(adata, rows=rows)
     preds: dict[str, np.ndarray] = {}
     meta: dict[str, dict[str, str]] = {}
     for name, record, _ in resolved:
         model = load_recorded(name, record)
         proba = predict_proba(model, data, batch_size=batch_size, device=device, rc_average=rc_average)
         for j, (col, target) in enumerate(_columns(name, record)):
-            preds[col] = proba[:, j]
+            preds[col] = proba[:, j] if rows is None else _scatter(proba[:, j], rows, adata.n_obs)
             meta[col] = {"model": name, "kind": str(record.get("kind", "")), "target": target}
     adata = copy_anndata(adata) if copy else adata
     _write(adata, key_added, preds, meta, [(n, r) for n, r, ext in resolved if ext])
     return adata if copy else None
+
+
+def _scatter(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Return float32 (n,) with ``values`` at ``rows`` and NaN elsewhere."""
+    out = np.full(n, np.nan, dtype=np.float32)
+    out[rows] = values
+    return out
 
 
 def _write(adata: AnnData, key: str, preds: dict[str, np.ndarray], meta: dict, external: list) -> None:
