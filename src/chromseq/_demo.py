@@ -13,6 +13,7 @@ import numpy as np
 from . import _keys as K
 from ._io_utils import atomic_path, write_h5ad_atomic
 from ._settings import logger
+from ._validate import uns_chromseq
 
 #: Training recipes of the demo per preset: changes to the preset's config, then keyword arguments
 #: of ``tl.pretrain`` and of ``tl.finetune``/``tl.train`` (the same budget for both). ``tiny`` is
@@ -42,6 +43,8 @@ _CPU_EXPLAIN_REGIONS = 300
 #: training positives), on a GPU for all of them.
 _CPU_TRANSFER_FRACTIONS = (0.2, 0.1, 0.05)
 _GPU_TRANSFER_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05)
+#: Splits the demo predicts and evaluates (the train split's scores are not shown anywhere).
+_EVAL_SPLITS = ("val", "test")
 
 
 def run_demo(
@@ -85,10 +88,13 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     adata = datasets.chromtransfer_chr20(celltypes=celltypes)
     celltypes = list(adata.var_names)
-    recipe = _RECIPES["quick" if quick else preset if preset in _RECIPES else "tiny"]
+    recipe_name = "quick" if quick else preset if preset in _RECIPES else "tiny"
+    recipe = _RECIPES[recipe_name]
     config = get_config(preset, **recipe["config"])
     save_dir = out / "models"
     logger.info("demo: %d regions x %d cell types, preset %r, recipe %s", adata.n_obs, adata.n_vars, preset, recipe)
+    record = {"preset": preset, "recipe_name": recipe_name, "recipe": recipe, "quick": bool(quick)}
+    uns_chromseq(adata).setdefault(K.UNS_PARAMS, {})[K.PARAMS_DEMO] = record
     with _step("pretrain"):
         tl.pretrain(adata, preset=config, save_dir=save_dir, **recipe["pretrain"])
     # all cell types share one body: their heads train together in one pass (multi-head)
@@ -97,8 +103,11 @@ def run_demo(
     with _step("train from scratch"):
         tl.train(adata, celltypes, multihead=True, preset=config, save_dir=save_dir, **recipe["celltype"])
     with _step("predict and evaluate"):
-        tl.predict(adata)
-        tl.evaluate(adata)
+        # the report and metrics are on held-out regions: the 79 % in the train split are not scored
+        held_out = (adata.obs[K.SPLIT] != "train").to_numpy()
+        tl.predict(adata, mask=held_out)
+        tl.evaluate(adata, splits=_EVAL_SPLITS)
+        record["predicted"] = " and ".join(f"`{s}`" for s in _EVAL_SPLITS)
         with atomic_path(out / "metrics.csv") as tmp:
             adata.uns[K.UNS][K.UNS_METRICS].to_csv(tmp, index=False)
     gpu = settings.resolve_device().type == "cuda"
@@ -107,7 +116,9 @@ def run_demo(
     if explain:
         for celltype in celltypes:
             with _step(f"explain {celltype}"):
-                _explain(adata, celltype, max_regions=None if gpu else _CPU_EXPLAIN_REGIONS, quick=quick)
+                why = _explain(adata, celltype, max_regions=None if gpu else _CPU_EXPLAIN_REGIONS, quick=quick)
+            if why:
+                record.setdefault("no_motifs", {})[celltype] = why
     with _step("write h5ad and report"):
         write_h5ad_atomic(adata, out / "chr20.h5ad")
         report = write_report(adata, out)
@@ -148,8 +159,11 @@ def _transfer_curve(adata, config, budget: dict[str, Any], *, save_dir: Path, gp
     )
 
 
-def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> None:
-    """Contributions on the test-split positives of ``celltype``, then TF-MoDISco motifs."""
+def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> str | None:
+    """Contributions on the test-split positives of ``celltype``, then TF-MoDISco motifs.
+
+    Returns why there are no motifs (for the report), or ``None``.
+    """
     from . import tl
 
     labels = np.asarray(adata[:, celltype].X).ravel()
@@ -158,7 +172,7 @@ def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> N
         rows = np.sort(np.random.default_rng(0).choice(rows, max_regions, replace=False))
     if rows.size == 0:
         logger.warning("demo: no test-split positives for %s: no contributions", celltype)
-        return
+        return "no test-split positive to explain."
     mask = np.zeros(adata.n_obs, dtype=bool)
     mask[rows] = True
     tl.contributions(adata, celltype, mask=mask, n_shuffles=4 if quick else 10)
@@ -168,3 +182,5 @@ def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> N
         )
     except ValueError as err:  # too few seqlets for TF-MoDISco on few regions: say so, keep going
         logger.warning("demo: no motifs for %s (%s)", celltype, err)
+        return f"TF-MoDISco stopped on its {rows.size} explained regions: {err}"
+    return None

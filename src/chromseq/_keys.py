@@ -53,6 +53,8 @@ CONTRIB_OBS_NAMES = "obs_names"
 CONTRIB_SCORES = "scores"
 UNS_SEQLETS = "seqlets"
 UNS_PARAMS = "params"
+#: uns[UNS][UNS_PARAMS][PARAMS_DEMO]: how ``chromseq demo`` made this AnnData (preset, recipe, quick, ...).
+PARAMS_DEMO = "demo"
 #: uns[UNS][UNS_PREDICTIONS][column] = {model, kind, target} for each obsm[PRED] column.
 UNS_PREDICTIONS = "predictions"
 #: uns[UNS][UNS_BASELINES][column]: fit record of each obsm[BASELINE] column.

@@ -49,6 +49,7 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     figures.mkdir(parents=True, exist_ok=True)
     metrics = uns[K.UNS_METRICS]
     lines = ["# chromseq report", ""]
+    lines += _provenance_lines(adata)
     lines += _dataset_lines(adata)
     lines += [
         "## Held-out performance",
@@ -84,6 +85,47 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     return path
 
 
+def _provenance_lines(adata: AnnData) -> list[str]:
+    """Say what produced the report: the demo's preset, recipe and mode, and each model's preset and epochs."""
+    uns = adata.uns.get(K.UNS, {})
+    demo = uns.get(K.UNS_PARAMS, {}).get(K.PARAMS_DEMO)
+    lines = []
+    if demo:
+        if demo.get("quick"):
+            lines += [
+                "> **QUICK MODE (`--quick`): a smoke test of the path, trained for a single epoch. The numbers "
+                "and figures below are not meaningful results.**",
+                "",
+            ]
+        recipe = demo.get("recipe", {})
+        lines += [
+            f"Produced by `chromseq demo`: preset `{demo.get('preset')}`, recipe `{demo.get('recipe_name')}` "
+            f"(pretraining {_options(recipe.get('pretrain', {}))}; fine-tuning and training from scratch "
+            f"{_options(recipe.get('celltype', {}))}; network changes {_options(recipe.get('config', {}))}), "
+            f"quick mode {'on' if demo.get('quick') else 'off'}.",
+            "",
+        ]
+        if demo.get("predicted"):
+            lines += [f"Predictions were made for the {demo['predicted']} regions only.", ""]
+    models = uns.get(K.UNS_MODELS, {})
+    described = [_model_line(name, rec) for name, rec in models.items() if isinstance(rec, dict)]
+    if described:
+        lines += ["Models:", "", *described, ""]
+    return lines
+
+
+def _options(options: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items()) or "none"
+
+
+def _model_line(name: str, record: dict) -> str:
+    history = record.get("history") or {}
+    epochs = len(history.get("epoch", []))
+    auroc = [v for v in history.get("val_auroc", []) if v is not None and not np.isnan(v)]
+    best = f", best val AUROC {max(auroc):.3f}" if auroc else ""
+    return f"- `{name}` ({record.get('kind', '?')}, preset `{record.get('preset', '?')}`): {epochs} epochs{best}"
+
+
 def _dataset_lines(adata: AnnData) -> list[str]:
     lines = [f"{adata.n_obs:,} regions x {adata.n_vars} cell types ({', '.join(map(str, adata.var_names))}).", ""]
     if K.SPLIT in adata.obs:
@@ -94,23 +136,26 @@ def _dataset_lines(adata: AnnData) -> list[str]:
 
 def _verdict_lines(metrics: pd.DataFrame, split: str) -> list[str]:
     """Return one line per cell type saying whether its fine-tuned model beats the composition baselines."""
-    table = metrics[(metrics["split"] == split) & (metrics["target"] != K.OPEN)]
+    table = metrics[metrics["split"] == split]
     if "kind" not in table or "auroc" not in table:
         return []
     best = table.groupby(["target", "kind"], observed=True)["auroc"].max().unstack("kind")
-    if not {"finetune", "baseline"} <= set(best.columns):
+    if "baseline" not in best.columns:
         return []
     baseline = best["baseline"]
     lines = []
     for target, row in best.iterrows():
-        if np.isnan(row["finetune"]):
+        # the cell types' verdict is on the fine-tuned model, that of 'open' on the pretrained one
+        main = ("pretrain", "pretrained") if target == K.OPEN else ("finetune", "fine-tuned")
+        if main[0] not in best or np.isnan(row[main[0]]):
             continue
-        scores = [f"fine-tuned {row['finetune']:.3f}"]
-        if "scratch" in best and not np.isnan(row["scratch"]):
+        scores = [f"{main[1]} {row[main[0]]:.3f}"]
+        if target != K.OPEN and "scratch" in best and not np.isnan(row["scratch"]):
             scores.append(f"from scratch {row['scratch']:.3f}")
         scores.append(f"best composition baseline {baseline[target]:.3f}")
-        verdict = "beats composition" if row["finetune"] > baseline[target] else "does **not** beat composition"
-        lines.append(f"- {target}: test AUROC {', '.join(scores)}: {verdict}.")
+        verdict = "beats composition" if row[main[0]] > baseline[target] else "does **not** beat composition"
+        name = f"{target} (pretraining target: open in any cell type)" if target == K.OPEN else target
+        lines.append(f"- {name}: {split} AUROC {', '.join(scores)}: {verdict}.")
     if not lines:
         return []
     note = (
@@ -133,32 +178,60 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
 
     uns = adata.uns.get(K.UNS, {})
     stored = stored_contributions(adata)
-    celltypes = [ct for ct in adata.var_names if ct in stored]
-    if not celltypes:
+    if not [ct for ct in adata.var_names if ct in stored]:
         return []
     lines = ["## What the models learned", ""]
-    for ct in celltypes:
-        _, names = get_contributions(adata, ct)
-        computed = adata.obs_names.get_indexer(names)
-        if computed.size:
-            region = _most_confident(adata, ct, computed)
-            lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]
-            lines += figure(
-                f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save)
-            )
-        motif_table = _motif_table(uns.get(K.UNS_MOTIFS, {}).get(ct))
+    missing = {}
+    for ct in adata.var_names:
+        names = get_contributions(adata, ct)[1] if ct in stored else []
+        motifs = uns.get(K.UNS_MOTIFS, {}).get(ct)
+        motif_table = _motif_table(motifs)
+        if motif_table is None:
+            missing[ct] = _why_no_motifs(adata, ct, len(names), motifs)
+        if not len(names):
+            continue
+        region = _most_confident(adata, ct, adata.obs_names.get_indexer(names))
+        lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]
+        lines += figure(
+            f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save)
+        )
         if motif_table is not None:
-            lines += [
-                "Motifs discovered by TF-MoDISco and their best JASPAR matches. A small q-value alone does "
-                "not make a motif: `match_beyond_composition` is False where the match is no better than "
-                "that of a matrix with the pattern's base composition and no positional information "
-                "(`info_content`: bits per position, 0-2).",
-                "",
-                _markdown_table(motif_table),
-                "",
-            ]
+            lines += [_LOGO_NOTE, "", _MOTIF_NOTE, "", _markdown_table(motif_table), ""]
             lines += figure(f"motifs_{ct}", lambda save, c=ct: pl.motifs(adata, c, 6, show=False, save=save))
+    if missing:
+        lines += ["### Cell types without motif patterns", ""]
+        lines += [f"- {ct}: {why}" for ct, why in missing.items()] + [""]
     return lines
+
+
+_LOGO_NOTE = (
+    "Letter heights are the contribution of each observed base to the model's logit. Seqlets (stretches "
+    "of high contribution) are marked under the letters with the name of their best JASPAR match; `?` "
+    "marks a seqlet whose best match is not significant (Bonferroni-adjusted p > 0.01 over the database)."
+)
+_MOTIF_NOTE = (
+    "Motifs discovered by TF-MoDISco and their best JASPAR matches. A small q-value alone does "
+    "not make a motif: `match_beyond_composition` is False where the match is no better than "
+    "that of a matrix with the pattern's base composition and no positional information "
+    "(`info_content`: bits per position, 0-2)."
+)
+
+
+def _why_no_motifs(adata: AnnData, celltype: str, n_regions: int, motifs) -> str:
+    """One phrase saying why ``celltype`` has no motif table."""
+    demo = adata.uns.get(K.UNS, {}).get(K.UNS_PARAMS, {}).get(K.PARAMS_DEMO, {})
+    noted = (demo.get("no_motifs") or {}).get(celltype)
+    if noted:
+        return str(noted)
+    if not n_regions:
+        return "no contribution scores were computed for it (no explained regions)."
+    if not motifs:
+        return f"chromseq.tl.motifs was not run on its {n_regions} explained regions."
+    params = motifs.get(K.UNS_PARAMS, {})
+    size = params.get("modisco", {}).get("min_metacluster_size")
+    return f"TF-MoDISco found no pattern among the seqlets of {params.get('n_regions', n_regions)} regions" + (
+        f" (a pattern needs at least {size} seqlets)." if size else "."
+    )
 
 
 def _most_confident(adata: AnnData, celltype: str, rows: np.ndarray) -> str:
@@ -182,13 +255,20 @@ def _motif_table(result) -> pd.DataFrame | None:
     return table.sort_values("n_seqlets", ascending=False).head(12) if "n_seqlets" in table else table.head(12)
 
 
+#: Number format per column of the report's tables (default: 3 decimals); q-values in scientific notation.
+_FORMATS = {"match_qval": "{:.2e}", "info_content": "{:.2f}", "n": "{:,.0f}", "n_pos": "{:,.0f}"}
+
+
 def _markdown_table(table: pd.DataFrame) -> str:
-    def cell(v) -> str:
+    def cell(column: str, v) -> str:
         if isinstance(v, float | np.floating):
-            return "" if np.isnan(v) else f"{v:.3g}"
+            return "" if np.isnan(v) else _FORMATS.get(column, "{:.3f}").format(v)
         return str(v)
 
     header = "| " + " | ".join(map(str, table.columns)) + " |"
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
-    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    rows = [
+        "| " + " | ".join(cell(c, v) for c, v in zip(table.columns, row, strict=True)) + " |"
+        for row in table.itertuples(index=False)
+    ]
     return "\n".join([header, rule, *rows])

@@ -1,0 +1,114 @@
+"""The report a person opens first: what produced it, verdicts, logos' legend, motif gaps, number format."""
+
+from __future__ import annotations
+
+import re
+
+import anndata as ad
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+import chromseq as cs
+from chromseq import _keys as K
+from chromseq._codes import gc_fraction
+from chromseq._report import write_report
+
+matplotlib.use("Agg")
+
+CELLTYPES = ["K562", "HepG2", "MCF7"]
+RECIPE = {"config": {"dropout": 0.0}, "pretrain": {"max_epochs": 1}, "celltype": {"max_epochs": 1}}
+
+
+def _history(n: int) -> dict:
+    return {"epoch": list(range(1, n + 1)), "val_auroc": list(np.linspace(0.6, 0.7, n)), "lr": [1e-3] * n}
+
+
+@pytest.fixture(scope="module")
+def evaluated() -> ad.AnnData:
+    """Regions with a fine-tuned, a from-scratch and a pretrained prediction, evaluated."""
+    rng = np.random.default_rng(0)
+    n, width = 240, 40
+    y = rng.random((n, len(CELLTYPES))) < 0.4
+    seq = rng.integers(0, 4, (n, width)).astype(np.uint8)
+    split = np.tile(np.array(K.SPLITS), n // 3)[:n]
+    obs = pd.DataFrame(
+        {K.SPLIT: pd.Categorical(split, categories=K.SPLITS), K.OPEN: y.any(axis=1), K.GC: gc_fraction(seq)},
+        index=[f"chr1:{i * 100}-{i * 100 + width}" for i in range(n)],
+    )
+    adata = ad.AnnData(X=y.astype(np.float32), obs=obs, var=pd.DataFrame(index=CELLTYPES))
+    adata.obsm[K.SEQUENCE] = seq
+    columns, meta, models = {}, {}, {}
+    for j, ct in enumerate(CELLTYPES):
+        for kind, name in (("finetune", f"finetuned_{ct}"), ("scratch", f"scratch_{ct}")):
+            columns[name] = 1 / (1 + np.exp(-(3 * (y[:, j] - 0.5) + rng.normal(0, 1.5, n))))
+            meta[name] = {"model": name, "kind": kind, "target": ct}
+            models[name] = {"kind": kind, "preset": "tiny", "history": _history(3)}
+    columns["pretrained"] = 1 / (1 + np.exp(-(3 * (y.any(axis=1) - 0.5) + rng.normal(0, 1.5, n))))
+    meta["pretrained"] = {"model": "pretrained", "kind": "pretrain", "target": K.OPEN}
+    models["pretrained"] = {"kind": "pretrain", "preset": "tiny", "history": _history(5)}
+    adata.obsm[K.PRED] = pd.DataFrame(columns, index=adata.obs_names).astype(np.float32)
+    adata.uns[K.UNS] = {K.UNS_PREDICTIONS: meta, K.UNS_MODELS: models}
+    cs.tl.evaluate(adata)
+    return adata
+
+
+@pytest.fixture
+def adata(evaluated):
+    return evaluated.copy()
+
+
+def _report(adata, tmp_path) -> str:
+    return write_report(adata, tmp_path).read_text()
+
+
+def test_quick_demo_report_is_marked_and_names_preset_and_recipe(adata, tmp_path):
+    demo = {"preset": "tiny", "recipe_name": "quick", "recipe": RECIPE, "quick": True}
+    adata.uns[K.UNS][K.UNS_PARAMS] = {K.PARAMS_DEMO: demo}
+    text = _report(adata, tmp_path)
+    assert "QUICK MODE" in text.split("## ")[0]  # before the first section
+    assert "preset `tiny`, recipe `quick`" in text and "max_epochs=1" in text
+    assert "- `pretrained` (pretrain, preset `tiny`): 5 epochs, best val AUROC 0.700" in text
+
+
+def test_full_report_is_not_marked_quick(adata, tmp_path):
+    adata.uns[K.UNS][K.UNS_PARAMS] = {K.PARAMS_DEMO: {"preset": "tiny", "recipe_name": "tiny", "quick": False}}
+    text = _report(adata, tmp_path)
+    assert "QUICK MODE" not in text and "quick mode off" in text
+
+
+def test_pretrained_open_model_gets_a_verdict(adata, tmp_path):
+    text = _report(adata, tmp_path)
+    line = next(line for line in text.splitlines() if line.startswith("- open"))
+    assert re.search(r"test AUROC pretrained 0\.\d{3}, best composition baseline 0\.\d{3}: (beats|does)", line)
+
+
+def test_metrics_table_has_three_decimals(adata, tmp_path):
+    text = _report(adata, tmp_path)
+    header = next(line for line in text.splitlines() if line.startswith("| target |"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line != header]
+    auroc = [row.strip("|").split("|")[columns.index("auroc")].strip() for row in rows if row.count("|") > 4]
+    assert auroc and all(re.fullmatch(r"\d\.\d{3}", v) for v in auroc if v)
+
+
+def test_logo_question_mark_and_celltypes_without_motifs_are_explained(adata, tmp_path):
+    rows = adata.obs_names[adata.obs[K.SPLIT] == "test"][:5]
+    scores = np.random.default_rng(1).normal(size=(len(rows), 4, 40)).astype(np.float32)
+    params = {"method": "grad_x_input", K.CONTRIB_OBS_NAMES: np.asarray(rows), K.CONTRIB_SCORES: scores}
+    adata.uns[K.UNS][K.UNS_CONTRIB] = {"K562": dict(params), "HepG2": dict(params)}
+    patterns = pd.DataFrame({"sign": ["pos"], "n_seqlets": [30], "match_name": ["GATA1"], "match_qval": [1e-4]})
+    empty = {K.MOTIF_PATTERNS: pd.DataFrame(), K.UNS_PARAMS: {"n_regions": 5, "modisco": {"min_metacluster_size": 20}}}
+    adata.uns[K.UNS][K.UNS_MOTIFS] = {
+        "K562": {K.MOTIF_PATTERNS: patterns.set_index(pd.Index(["pos_0"]))},
+        "HepG2": empty,
+    }
+    adata.uns[K.UNS][K.UNS_PARAMS] = {K.PARAMS_DEMO: {"no_motifs": {"MCF7": "no test-split positive to explain."}}}
+    text = _report(adata, tmp_path)
+    assert "`?` marks a seqlet whose best match is not significant" in text
+    assert "| 1.00e-04 |" in text  # q-values in scientific notation
+    gaps = text.split("### Cell types without motif patterns")[1]
+    assert "- HepG2: TF-MoDISco found no pattern among the seqlets of 5 regions" in gaps
+    assert "- MCF7: no test-split positive to explain." in gaps
+    assert "K562" not in gaps
