@@ -19,7 +19,8 @@ from ._validate import uns_chromseq
 #: of ``tl.pretrain`` and of ``tl.finetune``/``tl.train`` (the same budget for both). ``tiny`` is
 #: sized to finish the whole demo in under 10 minutes on 2 CPU cores: no dropout (it doubles
 #: training throughput on a CPU), small batches at a higher learning rate (more updates per epoch),
-#: and a pretraining budget larger than the fine-tuning one. ``quick`` is a smoke test of the path.
+#: and a pretraining budget larger than the fine-tuning one (6 epochs: ~28 CPU s each, over half of
+#: the demo's CPU time; epochs 7-8 moved the validation loss by < 1 %). ``quick`` is a smoke test of the path.
 _RECIPES: dict[str, dict[str, Any]] = {
     "chromtransfer": {
         "config": {},
@@ -28,7 +29,7 @@ _RECIPES: dict[str, dict[str, Any]] = {
     },
     "tiny": {
         "config": {"dropout": 0.0},
-        "pretrain": {"max_epochs": 8, "patience": 3, "batch_size": 32, "learning_rate": 3e-3},
+        "pretrain": {"max_epochs": 6, "patience": 3, "batch_size": 32, "learning_rate": 3e-3},
         "celltype": {"max_epochs": 4, "patience": 2, "batch_size": 32, "learning_rate": 3e-3},
     },
     "quick": {

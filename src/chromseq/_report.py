@@ -123,7 +123,7 @@ def _model_line(name: str, record: dict) -> str:
     epochs = len(history.get("epoch", []))
     auroc = [v for v in history.get("val_auroc", []) if v is not None and not np.isnan(v)]
     best = f", best val AUROC {max(auroc):.3f}" if auroc else ""
-    return f"- `{name}` ({record.get('kind', '?')}, preset `{record.get('preset', '?')}`): {epochs} epochs{best}"
+    return f"- `{name}` ({record.get('kind', '?')}, preset `{record.get('preset', '?')}`): {epochs} epoch{'' if epochs == 1 else 's'}{best}"
 
 
 def _dataset_lines(adata: AnnData) -> list[str]:
