@@ -74,8 +74,9 @@ def motifs(
     Parameters
     ----------
     adata
-        Regions AnnData with ``obsm['sequence']`` and ``obsm['contrib_<celltype>']``; may be a
-        view (results are then written to the AnnData it was taken from).
+        Regions AnnData with ``obsm['sequence']`` and contributions of ``celltype`` from
+        :func:`chromseq.tl.contributions` (read with :func:`chromseq.tl.get_contributions`); may
+        be a view (results are then written to the AnnData it was taken from).
     celltype
         Name the contributions are stored under (as passed to :func:`chromseq.tl.contributions`).
     mask
