@@ -118,7 +118,7 @@ def test_snv_delta_equals_ism_at_that_base(trained, chr20_genome):
     windows = vdata.obs.rename(columns={"window_start": "start", "window_end": "end"})
     regions = _regions(windows, chr20_genome, trained)
     cs.tl.contributions(regions, "K562", method="ism")
-    ism = regions.obsm[K.contrib_key("K562")]
+    ism, _ = cs.tl.get_contributions(regions, "K562")
     idx = np.arange(len(snvs))
     ref_code, alt_code = encode("".join(snvs["ref"])), encode("".join(snvs["alt"]))
     expected = ism[idx, alt_code, WIDTH // 2] - ism[idx, ref_code, WIDTH // 2]

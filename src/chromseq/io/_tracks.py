@@ -133,17 +133,12 @@ def contribution_rows(adata: AnnData, celltype: str) -> tuple[np.ndarray, np.nda
     tuple of np.ndarray
         ``(n,)`` int64 row positions and ``(n, 4, width)`` float32 hypothetical contributions (ACGT).
     """
-    key = K.contrib_key(celltype)
-    if key not in adata.obsm:
-        raise KeyError(
-            f"adata.obsm[{key!r}] is missing: run chromseq.tl.contributions(adata, {celltype!r}) first "
-            f"(obsm has {list(adata.obsm)})."
-        )
-    dense = np.asarray(adata.obsm[key])
-    rows = np.flatnonzero(~np.isnan(dense[:, 0, 0]))
-    if not len(rows):
-        raise ValueError(f"adata.obsm[{key!r}] holds no computed row.")
-    return rows, dense[rows].astype(np.float32)
+    from chromseq.tl import get_contributions
+
+    scores, names = get_contributions(adata, celltype)  # KeyError naming tl.contributions if none stored
+    if not len(names):
+        raise ValueError(f"no region of this AnnData has contribution scores for {celltype!r}.")
+    return adata.obs_names.get_indexer(names).astype(np.int64), scores
 
 
 def write_seqlets(
