@@ -123,17 +123,31 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 def _finetune(args: argparse.Namespace) -> None:
     from . import tl
+    from .tl._add_model import is_keras_file
     from .cli import run_step
 
     kwargs = _training_kwargs(args, preset=False)  # the preset comes from the pretrained model
-    if args.base is not None:
-        kwargs["base"] = args.base
+    base = args.base
+    if base is not None and (Path(base).is_dir() or is_keras_file(base)):
+
+        def step(adata, **kw):  # a Keras .h5 or model folder: record it, then fine-tune from it
+            name = tl.add_model(adata, base, save_dir=kw.get("save_dir"), overwrite=True)
+            return tl.finetune(adata, base=name, **kw)
+
+        run_step(args, step, **kwargs)
+        return
+    if base is not None:
+        kwargs["base"] = base
     run_step(args, tl.finetune, **kwargs)
 
 
 def _finetune_args(p: argparse.ArgumentParser) -> None:
     _training_args(p, celltype=True, preset=False)
-    p.add_argument("--base", default=None, help="name of the pretrained model in uns (default: 'pretrained')")
+    p.add_argument(
+        "--base",
+        default=None,
+        help="pretrained model: a name in uns (default: 'pretrained'), a Keras .h5 file or a model folder",
+    )
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -150,7 +164,7 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
         "--models",
         nargs="+",
         default=None,
-        help="model names recorded in the input, model folders, or an .h5ad whose models to apply",
+        help="model names recorded in the input, model folders, Keras .h5 files, or an .h5ad whose models to apply",
     )
     p.add_argument("--batch-size", type=int, default=256, help="sequences per batch")
 

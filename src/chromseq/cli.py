@@ -23,7 +23,10 @@ _EPILOG = {
         "--background 10000 --val chr8 --test chr2 chr3 -o regions.h5ad"
     ),
     "pretrain": "example: chromseq pretrain regions.h5ad -o pretrained.h5ad --preset tiny --save-dir models",
-    "finetune": "example: chromseq finetune pretrained.h5ad -o finetuned.h5ad --celltype K562 HepG2",
+    "finetune": (
+        "example: chromseq finetune pretrained.h5ad -o finetuned.h5ad --celltype K562 HepG2; from the published "
+        "model: chromseq finetune regions.h5ad -o finetuned.h5ad --celltype K562 --base model_compiled.h5"
+    ),
     "train": "example: chromseq train pretrained.h5ad -o scratch.h5ad --celltype K562",
     "predict": "example: chromseq predict new_regions.h5ad -o predicted.h5ad --models finetuned.h5ad",
     "evaluate": "example: chromseq evaluate predicted.h5ad -o evaluated.h5ad --csv metrics.csv",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._config import PRESETS, ChromTransferConfig, get_config
 from ._io import load_model, read_model_card, save_model
+from ._keras import read_keras
 from ._network import ChromTransfer, ChromTransferBody, Head, count_parameters
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "count_parameters",
     "get_config",
     "load_model",
+    "read_keras",
     "read_model_card",
     "save_model",
 ]

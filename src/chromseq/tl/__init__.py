@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._add_model import add_model
 from ._baselines import composition_baseline
 from ._contrib_store import get_contributions
 from ._contributions import contributions
@@ -20,6 +21,7 @@ __all__ = [
     "train",
     "transfer_benchmark",
     "predict",
+    "add_model",
     "composition_baseline",
     "evaluate",
     "contributions",

@@ -14,6 +14,7 @@ from chromseq._settings import logger
 from chromseq._validate import FIX, require_obsm, uns_chromseq
 from chromseq.data import dataset_from_anndata
 from chromseq.models import ChromTransferConfig, read_model_card
+from chromseq.tl._add_model import is_keras_file, model_record
 from chromseq.tl._contributions import select_rows
 from chromseq.tl._inference import predict_proba
 from chromseq.tl._models import get_record, load_recorded, models_of, record_outputs
@@ -66,9 +67,12 @@ def _resolve(
     if path.is_dir():
         name, record = _from_folder(path)
         return [(name, record, True)]
+    if path.is_file() and is_keras_file(path):
+        name, record = model_record(adata, path)  # converted to a model folder under settings.model_dir
+        return [(name, record, True)]
     raise KeyError(
-        f"models={models!r} is neither a model of adata ({sorted(models_of(adata))}) nor a model folder; "
-        "pass a name, a folder, an AnnData with models, or a list of them."
+        f"models={models!r} is neither a model of adata ({sorted(models_of(adata))}), a model folder nor a Keras "
+        ".h5 file; pass a name, a folder, a .h5 file, an AnnData with models, or a list of them."
     )
 
 
@@ -100,8 +104,9 @@ def predict(
     adata
         Regions AnnData with ``obsm['sequence']`` (uint8 codes, width = the models').
     models
-        ``None`` (all models recorded in ``adata``), a model name, a model folder, another
-        AnnData whose models to apply (e.g. trained on other regions), or a list of these.
+        ``None`` (all models recorded in ``adata``), a model name, a model folder, a Keras
+        ``.h5`` file (see :func:`chromseq.tl.add_model`), another AnnData whose models to
+        apply (e.g. trained on other regions), or a list of these.
     mask
         Regions to predict: a boolean array (``n_obs``), a boolean Series aligned on
         ``obs_names``, or the name of a boolean ``obs`` column (e.g. ``adata.obs.split != 'train'``

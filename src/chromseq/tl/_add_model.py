@@ -1,0 +1,179 @@
+"""``tl.add_model``: record a model trained elsewhere (a published Keras ``.h5``, a folder) in an AnnData."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import chromseq
+from chromseq import _keys as K
+from chromseq._settings import logger
+from chromseq._validate import uns_chromseq
+from chromseq.models import ChromTransfer, read_keras, save_model
+from chromseq.tl._models import models_of
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: File suffixes read as Keras HDF5 models.
+KERAS_SUFFIXES = (".h5", ".hdf5")
+
+
+def is_keras_file(source: Any) -> bool:
+    """True if ``source`` is a path to an existing Keras HDF5 file (by its suffix)."""
+    return isinstance(source, str | os.PathLike) and Path(source).suffix.lower() in KERAS_SUFFIXES
+
+
+def add_model(
+    adata: AnnData,
+    model: str | os.PathLike | ChromTransfer,
+    name: str | None = None,
+    *,
+    celltype: str | None = None,
+    save_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Record a model in ``adata.uns['chromseq']['models']`` so that every ``tl`` function can use it.
+
+    The headline use is a published ChromTransfer Keras model: its pre-trained body
+    (``model_compiled.h5``) becomes a base for :func:`chromseq.tl.finetune`, and a
+    fine-tuned one is applied by :func:`chromseq.tl.predict`, :func:`chromseq.tl.evaluate`,
+    :func:`chromseq.tl.contributions` and :func:`chromseq.tl.motifs` like a model trained here.
+
+    Parameters
+    ----------
+    adata
+        Regions AnnData; with ``obsm['sequence']`` the model is recorded for that width.
+    model
+        A Keras ``.h5`` file (read with :func:`chromseq.models.read_keras` and saved as a
+        chromseq model folder), a chromseq model folder (recorded where it is), or a
+        :class:`~chromseq.models.ChromTransfer` (saved).
+    name
+        Name to record it under; default ``'chromtransfer_pretrained'`` for a pre-training
+        head and ``'chromtransfer_<celltype>'`` for a fine-tuned one (the folder name for a
+        chromseq folder).
+    celltype
+        Output name of a fine-tuned Keras model (default: the name of the folder holding
+        the file, ``K562`` for ``rDHS/K562/model_compiled.h5``). Ignored for a pre-training head.
+    save_dir
+        Where the converted model folder ``<save_dir>/<name>`` is written (default
+        :attr:`chromseq.settings.model_dir`).
+    overwrite
+        Replace a recorded model of the same name.
+
+    Returns
+    -------
+    The name the model is recorded under.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is taken (and ``overwrite`` is False), or the file is not a ChromTransfer model.
+    FileNotFoundError
+        ``model`` is a path that does not exist.
+
+    Examples
+    --------
+    >>> name = cs.tl.add_model(adata, "tl_model_tf1/model_compiled.h5")  # doctest: +SKIP
+    >>> cs.tl.finetune(adata, "K562", base=name)  # doctest: +SKIP
+    """
+    name, record = model_record(adata, model, name=name, celltype=celltype, save_dir=save_dir, overwrite=overwrite)
+    models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
+    if name in models and not overwrite and str(models[name].get("path")) != record["path"]:
+        raise _taken(name)
+    models[name] = record
+    logger.info("recorded model %r (%s, from %s) in adata.uns['chromseq']['models']", name, record["kind"], model)
+    return name
+
+
+def model_record(
+    adata: AnnData,
+    model: str | os.PathLike | ChromTransfer,
+    *,
+    name: str | None = None,
+    celltype: str | None = None,
+    save_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """``(name, record)`` of ``model`` without recording it; Keras files and networks are saved as folders.
+
+    A folder is not written over a model ``adata`` records under the same name, unless
+    ``overwrite`` or it was converted from the same Keras file (equal SHA-256).
+    """
+    from chromseq.tl._predict import _from_folder
+
+    existing = models_of(adata)
+    if isinstance(model, ChromTransfer):
+        name = name or _default_name(model)
+        if name in existing and not overwrite:
+            raise _taken(name)
+        return _save(model, name, save_dir, source="", sha256="")
+    path = Path(model)
+    if not path.exists():
+        raise FileNotFoundError(f"no model at {str(path)!r} (expected a Keras .h5 file or a chromseq model folder).")
+    if path.is_dir():
+        folder_name, record = _from_folder(path)
+        return name or folder_name, {**record, "name": name or folder_name}
+    if not is_keras_file(path):
+        raise ValueError(f"{str(path)!r} is neither a model folder nor a Keras file ({', '.join(KERAS_SUFFIXES)}).")
+    seq = adata.obsm.get(K.SEQUENCE) if K.SEQUENCE in adata.obsm else None
+    width = int(np.shape(seq)[1]) if seq is not None else 600
+    net = read_keras(path, seq_len=width, outputs=None if celltype is None else (celltype,))
+    if celltype is not None and net.config.head == "pretrain":
+        net.config = net.config.replace(outputs=("open",))
+    name, sha = name or _default_name(net), _sha256(path)
+    if name in existing and not overwrite and existing[name].get("source_sha256") != sha:
+        raise _taken(name)
+    return _save(net, name, save_dir, source=str(path.absolute()), sha256=sha)
+
+
+def _taken(name: str) -> ValueError:
+    return ValueError(
+        f"adata already has a different model named {name!r}; pass another name= (tl.add_model) or overwrite=True."
+    )
+
+
+def _default_name(net: ChromTransfer) -> str:
+    if net.config.head == "pretrain":
+        return "chromtransfer_pretrained"
+    return "chromtransfer_" + "_".join(net.outputs)
+
+
+def _save(net: ChromTransfer, name: str, save_dir, *, source: str, sha256: str) -> tuple[str, dict[str, Any]]:
+    from chromseq.tl._training import model_paths
+
+    kind = "pretrain" if net.config.head == "pretrain" else "finetune"
+    outputs = net.outputs
+    celltypes = [] if kind == "pretrain" else outputs
+    record: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "celltypes": celltypes,
+        "outputs": outputs,
+        "target": "open" if kind == "pretrain" else (celltypes[0] if len(celltypes) == 1 else celltypes),
+        "preset": net.config.preset,
+        "config": net.config.to_dict(),
+        "history": {},
+        "fingerprint": "",
+        "base": "",
+        "source": source,
+        "source_sha256": sha256,
+        "chromseq_version": chromseq.__version__,
+        "params": {},
+    }
+    path, _ = model_paths(save_dir, name)
+    save_model(net, path, card=record)
+    logger.info("saved %s model %r to %s", kind, name, path)
+    return name, {**record, "path": str(Path(path).absolute())}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
