@@ -60,13 +60,19 @@ def files(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def reference(files, sequences):
+    """Keras' sigmoid outputs on ``sequences``, per network kind."""
+    return {kind: _keras_proba(files[kind][0], sequences) for kind in files}
+
+
 def _keras_proba(model, x: np.ndarray) -> np.ndarray:
     return kb._numpy(model(np.ascontiguousarray(x.transpose(0, 2, 1)), training=False)).ravel()
 
 
 @pytest.mark.parametrize("kind", ["pretrain", "finetune"])
 @pytest.mark.parametrize("style", ["keras3", "tf1"])
-def test_read_keras_matches_keras(files, sequences, kind, style):
+def test_read_keras_matches_keras(files, sequences, reference, kind, style):
     """Sigmoid outputs of the read network equal Keras' on 256 random and 256 chr20 sequences."""
     model, k3, tf1 = files[kind]
     path = k3 if style == "keras3" else tf1
@@ -82,7 +88,7 @@ def test_read_keras_matches_keras(files, sequences, kind, style):
     assert (cfg.stem_filters, cfg.inner_filters, cfg.n_blocks, cfg.block_kernels) == (16, 16, 3, (20, 15, 10, 5))
     assert cfg.outputs == (("open",) if kind == "pretrain" else (kind,))  # default: the file's folder
     assert cfg.l2 == pytest.approx(1e-4)
-    want = _keras_proba(model, sequences)
+    want = reference[kind]
     with torch.no_grad():
         got = torch.sigmoid(net(torch.from_numpy(sequences))).numpy().ravel()
     assert want.std() > 0.05  # the outputs are spread, not saturated: the comparison means something
@@ -123,8 +129,8 @@ def test_read_keras_refuses_weights_only_and_other_files(tmp_path):
         read_keras(tmp_path / "missing.h5")
 
 
-def test_add_model_then_finetune_predict_contributions(files, bundled, tmp_path):
-    """A read pretrained model is a finetune base; the fine-tuned model folder reloads; predict takes .h5."""
+def test_add_model_then_finetune_predict_evaluate_contributions(files, bundled, tmp_path):
+    """A read pretrained model is a finetune base whose result reloads; read models predict, evaluate, explain."""
     adata = bundled.copy()
     name = cs.tl.add_model(adata, files["pretrain"][1], save_dir=tmp_path)
     assert name == "chromtransfer_pretrained"
@@ -132,18 +138,31 @@ def test_add_model_then_finetune_predict_contributions(files, bundled, tmp_path)
     assert record["kind"] == "pretrain" and len(record["source_sha256"]) == 64
     with pytest.raises(ValueError, match="already has a different model named"):
         cs.tl.add_model(adata, files["finetune"][1], name=name, save_dir=tmp_path)
+    assert load_model(record["path"]).config.head == "pretrain"  # the refused call left the folder alone
     cs.tl.finetune(adata, celltype="K562", base=name, save_dir=tmp_path, **TINY_TRAIN)
     tuned = adata.uns["chromseq"]["models"]["finetuned_K562"]
     assert tuned["base"] == name
     reloaded = load_model(tuned["path"])
     assert reloaded.config.body_key() == read_keras(files["pretrain"][1]).config.body_key()
-    cs.tl.predict(adata, models=["finetuned_K562", str(files["finetune"][1])])
+
+    keras_k562 = cs.tl.add_model(adata, files["finetune"][1], celltype="K562", save_dir=tmp_path)
+    assert keras_k562 == "chromtransfer_K562"
+    cs.tl.predict(adata, models=["finetuned_K562", keras_k562, str(files["finetune"][2])])
     pred = adata.obsm["chromseq_pred"]
-    assert {"finetuned_K562", "chromtransfer_finetune"} <= set(pred.columns)
+    assert {"finetuned_K562", keras_k562, "chromtransfer_finetune"} <= set(pred.columns)
     x = one_hot(np.asarray(adata.obsm["sequence"][:8])).numpy()
-    fwd = _keras_proba(files["finetune"][0], x)
-    rev = _keras_proba(files["finetune"][0], x[:, ::-1, ::-1].copy())
-    np.testing.assert_allclose(pred["chromtransfer_finetune"].to_numpy()[:8], (fwd + rev) / 2, atol=1e-5)
+    model = files["finetune"][0]
+    want = (_keras_proba(model, x) + _keras_proba(model, x[:, ::-1, ::-1].copy())) / 2  # reverse-complement average
+    np.testing.assert_allclose(pred[keras_k562].to_numpy()[:8], want, atol=1e-5)
+    np.testing.assert_allclose(pred["chromtransfer_finetune"].to_numpy()[:8], want, atol=1e-5)
+
+    cs.tl.evaluate(adata, models=[keras_k562, "finetuned_K562"], baselines=False)
+    metrics = adata.uns["chromseq"]["metrics"]
+    assert set(metrics.loc[metrics["model"] == keras_k562, "split"]) >= {"train", "val", "test"}
+    rows = np.zeros(adata.n_obs, bool)
+    rows[:4] = True
+    cs.tl.contributions(adata, celltype="K562", model=keras_k562, mask=rows, method="grad_x_input")
+    assert np.abs(np.asarray(adata.obsm["contrib_K562"])[:4]).sum() > 0
     adata.write_h5ad(tmp_path / "a.h5ad")  # the records are h5ad-safe
 
 
