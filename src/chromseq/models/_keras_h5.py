@@ -30,10 +30,13 @@ class KerasLayer:
     config: dict[str, Any]
     inputs: list[str]
     read_weights: Callable[[], dict[str, np.ndarray]] = field(repr=False, default=dict)
+    _cache: dict[str, np.ndarray] | None = field(repr=False, default=None)
 
     def weights(self) -> dict[str, np.ndarray]:
-        """``{'kernel': array, 'bias': ..., 'gamma': ..., 'moving_mean': ...}`` of this layer."""
-        return self.read_weights()
+        """``{'kernel': array, 'bias': ..., 'gamma': ..., 'moving_mean': ...}`` of this layer (read once)."""
+        if self._cache is None:
+            self._cache = self.read_weights()
+        return self._cache
 
 
 @dataclass
