@@ -33,12 +33,12 @@ from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-import chromseq as cs  # noqa: E402
-from chromseq._codes import one_hot  # noqa: E402
-from chromseq.models import count_parameters, load_model, read_keras, save_model  # noqa: E402
+import chromseq as cs
+from chromseq._codes import one_hot
+from chromseq.models import count_parameters, load_model, read_keras, save_model
 
 _spec = importlib.util.spec_from_file_location("_keras_build", Path(__file__).parents[1] / "tests" / "_keras_build.py")
 kb = importlib.util.module_from_spec(_spec)
@@ -80,7 +80,9 @@ def main() -> None:
             folder.mkdir()
             k3 = kb.save(model, folder / "model_compiled.h5")
             tf1 = kb.tf1_style(k3, folder / "model_tf1.h5")
-            want = np.concatenate([kb._numpy(model(c, training=False)) for c in np.split(x.numpy().transpose(0, 2, 1), 8)])
+            want = np.concatenate(
+                [kb._numpy(model(c, training=False)) for c in np.split(x.numpy().transpose(0, 2, 1), 8)]
+            )
             for style, path in (("keras3", k3), ("tf1", tf1)):
                 net = read_keras(path)
                 with torch.no_grad():
@@ -108,7 +110,9 @@ def main() -> None:
                     }
                 )
                 print(json.dumps(rows[-1]), flush=True)
-    print("| network | names | parameters | read_keras (s) | load_model folder (s) | keras load_model (s) | max diff random | max diff chr20 | fp32 vs fp64 |")
+    print(
+        "| network | names | parameters | read_keras (s) | load_model folder (s) | keras load_model (s) | max diff random | max diff chr20 | fp32 vs fp64 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(

@@ -27,7 +27,9 @@ def _layers():
 def _unit(x, filters: int, kernel: int):
     keras, L = _layers()
     reg = keras.regularizers.l2(1e-4)
-    x = L.Conv1D(filters, kernel, padding="same", activation="relu", kernel_initializer="he_normal", kernel_regularizer=reg)(x)
+    x = L.Conv1D(
+        filters, kernel, padding="same", activation="relu", kernel_initializer="he_normal", kernel_regularizer=reg
+    )(x)
     x = L.BatchNormalization()(x)
     return L.Dropout(0.1)(x)
 
@@ -39,7 +41,9 @@ def _block(x, filters: int, kernel: int, *, projection: bool):
     return L.Add()([main, short])
 
 
-def build_body(*, stem=16, inner=16, tail=16, n_blocks=3, stage2_blocks=None, wide_stage2=None, kernels=(25, 20, 15, 10, 5, 10, 5)):
+def build_body(
+    *, stem=16, inner=16, tail=16, n_blocks=3, stage2_blocks=None, wide_stage2=None, kernels=(25, 20, 15, 10, 5, 10, 5)
+):
     """Keras ChromTransfer body: input (None, 4) -> global average pooling; returns (input, output)."""
     keras, L = _layers()
     k_stem, k_p1, k_id1, k_p2, k_id2, k_tail, k_last = kernels
@@ -94,7 +98,9 @@ def build(kind: str = "pretrain", *, seed: int = 0, nested: bool | None = None, 
     feats = _numpy(keras.Model(model.inputs[0], final.input)(x, training=False))
     mu = feats.mean(0)[:, None]
     kernel = rng.normal(0, 1.0, final.kernel.shape)
-    kernel -= mu * ((mu.T @ kernel) / (mu.T @ mu)).item()  # orthogonal to the mean feature: a small bias, no cancellation
+    kernel -= (
+        mu * ((mu.T @ kernel) / (mu.T @ mu)).item()
+    )  # orthogonal to the mean feature: a small bias, no cancellation
     kernel = (kernel * 1.0 / max(float((feats @ kernel).std()), 1e-6)).astype("float32")
     final.set_weights([kernel, -(feats @ kernel).mean(0).astype("float32")])
     return model

@@ -25,7 +25,9 @@ kb = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(kb)
 
 # Keras 3's torch backend converts tensors with np.array(x), which numpy 2 flags; not chromseq's to fix.
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
 
 TINY_TRAIN = {"max_epochs": 1, "stage1_epochs": 1, "batch_size": 64, "device": "cpu", "random_state": 0}
 
@@ -79,7 +81,11 @@ def test_read_keras_matches_keras(files, sequences, reference, kind, style):
     if style == "tf1":
         with h5py.File(path) as f:  # the rewritten file really is in the TF1 form
             root = f["model_weights"]
-            names = [n.decode() if isinstance(n, bytes) else str(n) for layer in root.values() for n in layer.attrs["weight_names"]]
+            names = [
+                n.decode() if isinstance(n, bytes) else str(n)
+                for layer in root.values()
+                for n in layer.attrs["weight_names"]
+            ]
             assert len(names) > 100 and all(n.endswith(":0") for n in names)
     net = read_keras(path)
     assert not net.training
@@ -173,11 +179,20 @@ def test_cli_finetune_and_predict_from_h5(files, bundled, tmp_path):
     bundled.write_h5ad(regions)
     out = tmp_path / "tuned.h5ad"
     args = ["--max-epochs", "1", "--batch-size", "64", "--save-dir", str(tmp_path / "models"), "--device", "cpu"]
-    assert main(["finetune", str(regions), "-o", str(out), "--celltype", "K562", "--base", str(files["pretrain"][1]), *args]) == 0
+    assert (
+        main(
+            ["finetune", str(regions), "-o", str(out), "--celltype", "K562", "--base", str(files["pretrain"][1]), *args]
+        )
+        == 0
+    )
     pred = tmp_path / "pred.h5ad"
     assert main(["predict", str(out), "-o", str(pred), "--models", str(files["finetune"][2]), "finetuned_K562"]) == 0
     import anndata as ad
 
     result = ad.read_h5ad(pred)
-    assert set(result.uns["chromseq"]["models"]) == {"chromtransfer_pretrained", "finetuned_K562", "chromtransfer_finetune"}
+    assert set(result.uns["chromseq"]["models"]) == {
+        "chromtransfer_pretrained",
+        "finetuned_K562",
+        "chromtransfer_finetune",
+    }
     assert result.obsm["chromseq_pred"]["chromtransfer_finetune"].between(0, 1).all()

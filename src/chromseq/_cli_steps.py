@@ -123,8 +123,8 @@ def _pretrain(args: argparse.Namespace) -> None:
 
 def _finetune(args: argparse.Namespace) -> None:
     from . import tl
-    from .tl._add_model import is_keras_file
     from .cli import run_step
+    from .tl._add_model import is_keras_file
 
     kwargs = _training_kwargs(args, preset=False)  # the preset comes from the pretrained model
     base = args.base

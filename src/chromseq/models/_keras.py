@@ -146,7 +146,7 @@ def _unit(g: KerasGraph, layer: KerasLayer, cls: str, role: str) -> tuple[Unit, 
 
 
 def _block(g: KerasGraph, x: str, *, projection: bool, role: str) -> tuple[Block, str]:
-    """A residual block on tensor ``x``: two conv units plus a conv unit (projection) or ``x`` itself; the add."""
+    """Match a residual block on tensor ``x``: two conv units plus a conv unit (projection) or ``x``; the add."""
     convs = [g.layers[c] for c in g.consumers(x) if g.layers[c].cls == "Conv1D"]
     if len(convs) != (2 if projection else 1):
         want = "two convolutions (block and shortcut)" if projection else "one convolution"
@@ -256,7 +256,12 @@ def _config(p: _Parsed, g: KerasGraph, *, seq_len, head, outputs, path: Path) ->
         stem_filters=_filters(p.stem[0]),
         stem_kernel=_kernel(p.stem[0]),
         inner_filters=full,
-        block_kernels=(_kernel(p.proj1[0][0]), _kernel(p.stage1[0][0][0]), _kernel(p.proj2[0][0]), _kernel(p.stage2[0][0][0])),
+        block_kernels=(
+            _kernel(p.proj1[0][0]),
+            _kernel(p.stage1[0][0][0]),
+            _kernel(p.proj2[0][0]),
+            _kernel(p.stage2[0][0][0]),
+        ),
         n_blocks=len(p.stage1),
         tail_filters=tail,
         tail_kernels=(_kernel(p.tail[0]), _kernel(p.last)),
@@ -278,7 +283,9 @@ def _check_kernels(p: _Parsed, config: ChromTransferConfig) -> None:
     for blocks, k in ((p.stage1, config.block_kernels[1]), (p.stage2, config.block_kernels[3])):
         for block in blocks:
             if _kernel(block[0][0]) != k:
-                raise _fail(block[0][0].name, f"kernel {_kernel(block[0][0])} differs from the stage's first block ({k})")
+                raise _fail(
+                    block[0][0].name, f"kernel {_kernel(block[0][0])} differs from the stage's first block ({k})"
+                )
 
 
 def _l2(layer: KerasLayer) -> float:
@@ -297,7 +304,8 @@ def _units(p: _Parsed) -> list[Unit]:
 def _load(model: ChromTransfer, p: _Parsed) -> None:
     body = model.body
     _set_unit(body.stem, p.stem)
-    pairs = [(body.proj1, p.proj1), *zip(body.stage1, p.stage1), (body.proj2, p.proj2), *zip(body.stage2, p.stage2)]
+    stage1, stage2 = zip(body.stage1, p.stage1, strict=True), zip(body.stage2, p.stage2, strict=True)
+    pairs = [(body.proj1, p.proj1), *stage1, (body.proj2, p.proj2), *stage2]
     for module, block in pairs:
         _set_unit(module.main[0], block[0])
         _set_unit(module.main[1], block[1])
@@ -338,5 +346,10 @@ def _set_param(module: nn.Module, layer: KerasLayer) -> None:
 
 
 def _set_bn(module: nn.BatchNorm1d, layer: KerasLayer) -> None:
-    for attr, key in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance")):
+    for attr, key in (
+        ("weight", "gamma"),
+        ("bias", "beta"),
+        ("running_mean", "moving_mean"),
+        ("running_var", "moving_variance"),
+    ):
         _copy(getattr(module, attr), _weight(layer, key), layer, key)

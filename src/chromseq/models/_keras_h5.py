@@ -79,7 +79,9 @@ def read_graph(f: h5py.File) -> KerasGraph:
     )
     if len(inputs) != 1 or len(outputs) != 1:
         raise ValueError(f"a ChromTransfer model has one input and one output; this one has {inputs} and {outputs}.")
-    graph = KerasGraph(_collapse(layers), inputs[0], _resolve(layers, outputs[0]), _text(f.attrs.get("keras_version", "")))
+    graph = KerasGraph(
+        _collapse(layers), inputs[0], _resolve(layers, outputs[0]), _text(f.attrs.get("keras_version", ""))
+    )
     return graph
 
 
@@ -117,7 +119,9 @@ def _add_model(
         full = prefix + name
         if kind in _MODEL_CLASSES:
             nested = nested_of(name)  # deeper models' weights are in the same group, named by layer
-            sub_in, sub_out = _add_model(spec, layers, full + "/", lambda n: _pick(nested, n), lambda n: nested)
+            sub_in, sub_out = _add_model(
+                spec, layers, full + "/", lambda n, w=nested: _pick(w, n), lambda n, w=nested: w
+            )
             if len(sub_in) != 1 or len(sub_out) != 1:
                 raise ValueError(f"nested model {name!r} must have one input and one output.")
             layers[sub_in[0]].inputs = inbound  # the nested input becomes a pass-through of the outer tensor
@@ -175,7 +179,7 @@ def _layer_weights(root: h5py.Group, name: str) -> Callable[[], dict[str, np.nda
     def read() -> dict[str, np.ndarray]:
         if name not in root:
             raise ValueError(f"the file holds no weights for layer {name!r}.")
-        return {short: arr for short, arr in _read_group(root[name]).values()}
+        return dict(_read_group(root[name]).values())
 
     return read
 

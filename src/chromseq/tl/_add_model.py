@@ -24,7 +24,7 @@ KERAS_SUFFIXES = (".h5", ".hdf5")
 
 
 def is_keras_file(source: Any) -> bool:
-    """True if ``source`` is a path to an existing Keras HDF5 file (by its suffix)."""
+    """Return whether ``source`` is a path with a Keras HDF5 suffix (``.h5``, ``.hdf5``)."""
     return isinstance(source, str | os.PathLike) and Path(source).suffix.lower() in KERAS_SUFFIXES
 
 
