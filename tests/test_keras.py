@@ -135,13 +135,15 @@ def test_read_keras_refuses_weights_only_and_other_files(tmp_path):
         read_keras(tmp_path / "missing.h5")
 
 
-def test_add_model_then_finetune_predict_evaluate_contributions(files, bundled, tmp_path):
+def test_add_model_then_finetune_predict_evaluate_contributions(files, bundled, tmp_path, monkeypatch):
     """A read pretrained model is a finetune base whose result reloads; read models predict, evaluate, explain."""
+    monkeypatch.setattr(cs.settings, "model_dir", tmp_path / "default")  # predict(models=<.h5>) saves there
     adata = bundled.copy()
     name = cs.tl.add_model(adata, files["pretrain"][1], save_dir=tmp_path)
     assert name == "chromtransfer_pretrained"
     record = adata.uns["chromseq"]["models"][name]
-    assert record["kind"] == "pretrain" and len(record["source_sha256"]) == 64
+    assert record["kind"] == "pretrain" and record["source_sha256"].startswith("sha256:")
+    assert record["weights_sha256"] == cs.models.read_model_card(record["path"])["weights_sha256"]
     with pytest.raises(ValueError, match="already has a different model named"):
         cs.tl.add_model(adata, files["finetune"][1], name=name, save_dir=tmp_path)
     assert load_model(record["path"]).config.head == "pretrain"  # the refused call left the folder alone
@@ -161,6 +163,10 @@ def test_add_model_then_finetune_predict_evaluate_contributions(files, bundled, 
     want = (_keras_proba(model, x) + _keras_proba(model, x[:, ::-1, ::-1].copy())) / 2  # reverse-complement average
     np.testing.assert_allclose(pred[keras_k562].to_numpy()[:8], want, atol=1e-5)
     np.testing.assert_allclose(pred["chromtransfer_finetune"].to_numpy()[:8], want, atol=1e-5)
+    converted = adata.uns["chromseq"]["models"]["chromtransfer_finetune"]["path"]
+    assert Path(converted).parent == tmp_path / "default"
+    cs.tl.predict(adata, models=str(files["finetune"][2]))  # the same file again: its folder is reused
+    assert sorted(p.name for p in (tmp_path / "default").iterdir()) == ["chromtransfer_finetune"]
 
     cs.tl.evaluate(adata, models=[keras_k562, "finetuned_K562"], baselines=False)
     metrics = adata.uns["chromseq"]["metrics"]
@@ -172,8 +178,10 @@ def test_add_model_then_finetune_predict_evaluate_contributions(files, bundled, 
     adata.write_h5ad(tmp_path / "a.h5ad")  # the records are h5ad-safe
 
 
-def test_cli_finetune_and_predict_from_h5(files, bundled, tmp_path):
+def test_cli_finetune_and_predict_from_h5(files, bundled, tmp_path, monkeypatch):
     from chromseq.cli import main
+
+    monkeypatch.chdir(tmp_path)  # predict --models <.h5> saves the converted folder under ./chromseq_models
 
     regions = tmp_path / "regions.h5ad"
     bundled.write_h5ad(regions)
@@ -196,3 +204,4 @@ def test_cli_finetune_and_predict_from_h5(files, bundled, tmp_path):
         "chromtransfer_finetune",
     }
     assert result.obsm["chromseq_pred"]["chromtransfer_finetune"].between(0, 1).all()
+    assert (tmp_path / "chromseq_models" / "chromtransfer_finetune" / "model.safetensors").is_file()

@@ -131,7 +131,7 @@ def _finetune(args: argparse.Namespace) -> None:
     if base is not None and (Path(base).is_dir() or is_keras_file(base)):
 
         def step(adata, **kw):  # a Keras .h5 or model folder: record it, then fine-tune from it
-            name = tl.add_model(adata, base, save_dir=kw.get("save_dir"), overwrite=True)
+            name = tl.add_model(adata, base, save_dir=kw.get("save_dir"), overwrite=kw.get("overwrite", False))
             return tl.finetune(adata, base=name, **kw)
 
         run_step(args, step, **kwargs)

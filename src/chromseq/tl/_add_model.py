@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +12,8 @@ import chromseq
 from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
-from chromseq.models import ChromTransfer, read_keras, save_model
+from chromseq.models import ChromTransfer, read_keras, read_model_card, save_model
+from chromseq.models._io import weights_sha256
 from chromseq.tl._models import models_of
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def model_record(
         name = name or _default_name(model)
         if name in existing and not overwrite:
             raise _taken(name)
-        return _save(model, name, save_dir, source="", sha256="")
+        return _save(model, name, save_dir, source="", sha256="", overwrite=overwrite)
     path = Path(model)
     if not path.exists():
         raise FileNotFoundError(f"no model at {str(path)!r} (expected a Keras .h5 file or a chromseq model folder).")
@@ -125,10 +125,10 @@ def model_record(
     net = read_keras(path, seq_len=width, outputs=None if celltype is None else (celltype,))
     if celltype is not None and net.config.head == "pretrain":
         net.config = net.config.replace(outputs=("open",))
-    name, sha = name or _default_name(net), _sha256(path)
+    name, sha = name or _default_name(net), weights_sha256(path)
     if name in existing and not overwrite and existing[name].get("source_sha256") != sha:
         raise _taken(name)
-    return _save(net, name, save_dir, source=str(path.absolute()), sha256=sha)
+    return _save(net, name, save_dir, source=str(path.absolute()), sha256=sha, overwrite=overwrite)
 
 
 def _taken(name: str) -> ValueError:
@@ -143,7 +143,11 @@ def _default_name(net: ChromTransfer) -> str:
     return "chromtransfer_" + "_".join(net.outputs)
 
 
-def _save(net: ChromTransfer, name: str, save_dir, *, source: str, sha256: str) -> tuple[str, dict[str, Any]]:
+def _save(
+    net: ChromTransfer, name: str, save_dir, *, source: str, sha256: str, overwrite: bool
+) -> tuple[str, dict[str, Any]]:
+    """Save ``net`` as ``<save_dir>/<name>`` (a free ``<name>-2``... if taken) unless that folder holds the same file."""
+    from chromseq.tl._runs import model_folder
     from chromseq.tl._training import model_paths
 
     kind = "pretrain" if net.config.head == "pretrain" else "finetune"
@@ -166,14 +170,18 @@ def _save(net: ChromTransfer, name: str, save_dir, *, source: str, sha256: str) 
         "params": {},
     }
     path, _ = model_paths(save_dir, name)
-    save_model(net, path, card=record)
-    logger.info("saved %s model %r to %s", kind, name, path)
-    return name, {**record, "path": str(Path(path).absolute())}
+    if not (sha256 and not overwrite and _holds(path, sha256, record["config"])):
+        path = model_folder(path.parent, name, overwrite=overwrite)
+        save_model(net, path, card=record, overwrite=overwrite)
+        logger.info("saved %s model %r to %s", kind, name, path)
+    weights = str(read_model_card(path).get("weights_sha256") or "")
+    return name, {**record, "path": str(Path(path).absolute()), "weights_sha256": weights}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _holds(path: Path, sha256: str, config: dict[str, Any]) -> bool:
+    """Whether the model folder ``path`` was converted from the Keras file of ``sha256`` with ``config``."""
+    try:
+        meta = read_model_card(path)
+    except (FileNotFoundError, ValueError):
+        return False
+    return (meta.get("card") or {}).get("source_sha256") == sha256 and meta.get("config") == config
