@@ -51,6 +51,12 @@ NETWORKS = {
 }
 
 
+def sigmoid_in_chunks(net: torch.nn.Module, x: torch.Tensor, chunk: int = 64) -> np.ndarray:
+    """Sigmoid outputs of ``net`` on one-hot ``x`` (N, 4, L), ``chunk`` sequences at a time."""
+    with torch.no_grad():
+        return np.concatenate([torch.sigmoid(net(c)).numpy() for c in torch.split(x, chunk)])
+
+
 def best_of(fn, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -81,13 +87,12 @@ def main() -> None:
             k3 = kb.save(model, folder / "model_compiled.h5")
             tf1 = kb.tf1_style(k3, folder / "model_tf1.h5")
             want = np.concatenate(
-                [kb._numpy(model(c, training=False)) for c in np.split(x.numpy().transpose(0, 2, 1), 8)]
+                [kb._numpy(model(c, training=False)) for c in np.split(x.numpy().transpose(0, 2, 1), len(x) // 64)]
             )
             for style, path in (("keras3", k3), ("tf1", tf1)):
                 net = read_keras(path)
-                with torch.no_grad():
-                    got = torch.sigmoid(net(x)).numpy()
-                    got64 = torch.sigmoid(net.double()(x.double())).numpy()
+                got = sigmoid_in_chunks(net, x)
+                got64 = sigmoid_in_chunks(net.double(), x.double())
                 save_model(read_keras(path), folder / f"chromseq_{style}")
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

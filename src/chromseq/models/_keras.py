@@ -74,7 +74,7 @@ def read_keras(
 
     Returns
     -------
-    :class:`ChromTransfer` in eval mode on CPU, one-hot (N, 4, L) -> logits (N, 1); its
+    :class:`~chromseq.models.ChromTransfer` in eval mode on CPU, one-hot (N, 4, L) -> logits (N, 1); its
     sigmoid equals the Keras model's output.
 
     Raises
