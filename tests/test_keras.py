@@ -123,6 +123,15 @@ def test_read_keras_refuses_other_topologies(tmp_path, kwargs, message):
         read_keras(path)
 
 
+def test_read_keras_head_override(files):
+    """``head=`` names a head the widths do not give away; a pretraining head's output is always 'open'."""
+    net = read_keras(files["pretrain"][1], head="finetune", outputs=["HepG2"])
+    assert (net.config.head, net.config.finetune_hidden, net.outputs) == ("finetune", (512, 128), ["HepG2"])
+    assert read_keras(files["pretrain"][1], outputs=["HepG2"]).outputs == ["open"]
+    with pytest.raises(ValueError, match="head must be"):
+        read_keras(files["pretrain"][1], head="body")
+
+
 def test_read_keras_refuses_weights_only_and_other_files(tmp_path):
     model = kb.build("pretrain")
     model.save_weights(str(tmp_path / "w.weights.h5"))

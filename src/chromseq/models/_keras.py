@@ -68,9 +68,9 @@ def read_keras(
         ``'pretrain'`` or ``'finetune'``; ``None``: ``'finetune'`` if the hidden dense widths
         are the fine-tuning head's (1024, 32), else ``'pretrain'``.
     outputs
-        Name of the output: ``('open',)`` for a pretraining head; for a fine-tuning head
-        the cell type, by default the name of the folder holding the file (the published
-        layout is ``rDHS/<CELL>/model_compiled.h5``).
+        Name of a fine-tuning head's output, the cell type: by default the name of the folder
+        holding the file (the published layout is ``rDHS/<CELL>/model_compiled.h5``). A
+        pretraining head's output is always ``'open'``.
 
     Returns
     -------
@@ -84,7 +84,17 @@ def read_keras(
         does not fit the topology, or the Lambda layer it holds.
     FileNotFoundError
         No such file.
+
+    Examples
+    --------
+    >>> from chromseq.models import read_keras, save_model
+    >>> net = read_keras("tl_model_tf1/model_compiled.h5")  # doctest: +SKIP
+    >>> net.config.head, net.config.inner_filters  # doctest: +SKIP
+    ('pretrain', 64)
+    >>> save_model(net, "models/chromtransfer_pretrained")  # doctest: +SKIP
     """
+    if head not in (None, "pretrain", "finetune"):
+        raise ValueError(f"head must be None, 'pretrain' or 'finetune', got {head!r}.")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no Keras model file at {str(path)!r}.")
@@ -133,6 +143,8 @@ def _check(layer: KerasLayer, cls: str, activation: str) -> None:
         strides, dilation = np.ravel(cfg.get("strides", 1)), np.ravel(cfg.get("dilation_rate", 1))
         if cfg.get("padding") != "same" or strides.tolist() != [1] or dilation.tolist() != [1]:
             raise _fail(layer.name, "ChromTransfer convolutions use padding='same', stride 1 and no dilation")
+        if cfg.get("data_format", "channels_last") != "channels_last" or cfg.get("groups", 1) != 1:
+            raise _fail(layer.name, "ChromTransfer convolutions are channels_last and ungrouped")
     if not cfg.get("use_bias", True):
         raise _fail(layer.name, "the layer has no bias; ChromTransfer's do")
 
@@ -226,7 +238,15 @@ def _filters(layer: KerasLayer) -> int:
     return int(layer.config.get("filters") or layer.config.get("units"))
 
 
-def _config(p: _Parsed, g: KerasGraph, *, seq_len, head, outputs, path: Path) -> ChromTransferConfig:
+def _config(
+    p: _Parsed,
+    g: KerasGraph,
+    *,
+    seq_len: int,
+    head: str | None,
+    outputs: tuple[str, ...] | list[str] | None,
+    path: Path,
+) -> ChromTransferConfig:
     half, full = _filters(p.proj1[0][0]), _filters(p.proj2[0][0])
     if full != 2 * half:
         raise _fail(
@@ -248,8 +268,10 @@ def _config(p: _Parsed, g: KerasGraph, *, seq_len, head, outputs, path: Path) ->
     widths = tuple(_filters(u[0]) for u in p.hidden)
     if head is None:
         head = "finetune" if widths == PRESETS["chromtransfer"].finetune_hidden else "pretrain"
-    if outputs is None:
-        outputs = ("open",) if head == "pretrain" else (path.absolute().parent.name or "celltype",)
+    if head == "pretrain":
+        outputs = ("open",)
+    elif outputs is None:
+        outputs = (path.absolute().parent.name or "celltype",)
     config = ChromTransferConfig(
         preset="custom",
         seq_len=seq_len,

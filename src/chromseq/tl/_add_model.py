@@ -123,8 +123,6 @@ def model_record(
     seq = adata.obsm.get(K.SEQUENCE) if K.SEQUENCE in adata.obsm else None
     width = int(np.shape(seq)[1]) if seq is not None else 600
     net = read_keras(path, seq_len=width, outputs=None if celltype is None else (celltype,))
-    if celltype is not None and net.config.head == "pretrain":
-        net.config = net.config.replace(outputs=("open",))
     name, sha = name or _default_name(net), weights_sha256(path)
     if name in existing and not overwrite and existing[name].get("source_sha256") != sha:
         raise _taken(name)
