@@ -123,7 +123,11 @@ def _bn_layers(model) -> list:
 
 
 def _random_batchnorm(model, rng: np.random.Generator) -> None:
-    """Random scales and shifts; moving statistics of a random batch, perturbed (as after training, not 0/1)."""
+    """Random scales and shifts; moving statistics of a random batch, perturbed (as after training, not 0/1).
+
+    Variances are kept above 0.05: channels dead on the batch would otherwise divide by sqrt(epsilon) and
+    amplify float32 rounding far beyond what a trained network shows.
+    """
     bns = _bn_layers(model)
     for layer in bns:
         n = layer.gamma.shape[0]
@@ -136,7 +140,7 @@ def _random_batchnorm(model, rng: np.random.Generator) -> None:
         layer.momentum = 0.99
         mean, var = _numpy(layer.moving_mean), _numpy(layer.moving_variance)
         layer.moving_mean.assign((mean + rng.normal(0, 0.1, n) * np.sqrt(var)).astype("float32"))
-        layer.moving_variance.assign((var * rng.uniform(0.7, 1.3, n)).astype("float32"))
+        layer.moving_variance.assign((np.maximum(var, 0.05) * rng.uniform(0.7, 1.3, n)).astype("float32"))
 
 
 def save(model, path: Path, *, compiled: bool = True) -> Path:
