@@ -183,7 +183,8 @@ def test_add_model_then_finetune_predict_evaluate_contributions(files, bundled, 
     rows = np.zeros(adata.n_obs, bool)
     rows[:4] = True
     cs.tl.contributions(adata, celltype="K562", model=keras_k562, mask=rows, method="grad_x_input")
-    assert np.abs(np.asarray(adata.obsm["contrib_K562"])[:4]).sum() > 0
+    scores, names = cs.tl.get_contributions(adata, "K562")
+    assert list(names) == list(adata.obs_names[:4]) and np.abs(scores).sum() > 0
     adata.write_h5ad(tmp_path / "a.h5ad")  # the records are h5ad-safe
 
 
