@@ -1,4 +1,5 @@
 import gzip
+import logging
 
 import numpy as np
 import pandas as pd
@@ -218,3 +219,69 @@ def test_bad_input_leaves_the_file_untouched(tmp_path):
         cs.pp.read_regions({"A": path})
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bed"]
+
+
+# ----------------------------------------------------------------------------- damaged files (issue 11)
+
+
+def test_narrowpeak_summit_outside_its_peak_names_file_and_line(tmp_path):
+    path = _write(
+        tmp_path / "a.narrowPeak",
+        ["chr20\t1000\t1400\tp\t0\t.\t5\t5\t5\t100", "chr20\t2000000\t2000400\tp\t0\t.\t5\t5\t5\t5000"],
+    )
+    with pytest.raises(ValueError, match=r"a\.narrowPeak, line 2: summit offset 5000 .* outside the 400-bp peak"):
+        cs.pp.read_regions({"A": path})
+
+
+def test_narrowpeak_summit_below_minus_one_is_rejected(tmp_path):
+    path = _write(tmp_path / "a.narrowPeak", ["chr20\t1000\t1400\tp\t0\t.\t5\t5\t5\t-7"])
+    with pytest.raises(ValueError, match=r"line 1: summit offset -7"):
+        cs.pp.read_regions({"A": path})
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("chr20chr20", "names 'chr' twice"), ("1000000", "is a number"), ("chtrack xr20", "holds whitespace")],
+)
+def test_implausible_chromosome_name_is_warned_at_read_time(tmp_path, caplog, name, reason):
+    path = _write(tmp_path / "a.bed", ["chr20\t1000\t1400", f"{name}\t5000\t5400"])
+    with caplog.at_level(logging.WARNING, logger="chromseq"):
+        adata = cs.pp.read_regions({"A": path})
+    assert adata.n_obs == 2  # a warning, not an error: the genome decides
+    assert f"{name!r} (line 2) {reason}" in caplog.text and "a.bed" in caplog.text
+
+
+def test_usual_contig_names_are_not_warned(tmp_path, caplog):
+    names = ["chr1", "chrX", "MT", "chrUn_gl000220", "chr1_KI270706v1_random", "GL000220.1", "HLA-A*01:01:01:01", "2L"]
+    path = _write(tmp_path / "a.bed", [f"{n}\t{1000 * (i + 1)}\t{1000 * (i + 1) + 400}" for i, n in enumerate(names)])
+    with caplog.at_level(logging.WARNING, logger="chromseq"):
+        cs.pp.read_regions({"A": path})
+    assert "contig names" not in caplog.text and "single region" not in caplog.text
+
+
+def test_many_chromosomes_of_one_region_each_are_warned(tmp_path, caplog):
+    lines = [f"chr20\t{1000 * i}\t{1000 * i + 400}" for i in range(1, 20)]
+    lines += [f"c{i}r20\t5000\t5400" for i in range(12)]  # damaged names, one region each
+    path = _write(tmp_path / "a.bed", lines)
+    with caplog.at_level(logging.WARNING, logger="chromseq"):
+        cs.pp.read_regions({"A": path})
+    assert "13 chromosomes, 12 of which hold a single region" in caplog.text
+    assert "'c0r20' (line 20)" in caplog.text
+
+
+def test_coordinate_above_int64_is_too_large_not_negative(tmp_path):
+    path = _write(tmp_path / "a.bed", ["chr1\t0\t600", "chr1\t99999999999999999999\t99999999999999999999999"])
+    with pytest.raises(ValueError, match=r"line 2: start 99999999999999999999 is too large for a coordinate"):
+        cs.pp.read_regions({"A": path})
+
+
+def test_directory_as_region_file_says_it_is_a_directory(tmp_path):
+    with pytest.raises(ValueError, match="is a directory: pass the path of a BED"):
+        cs.pp.read_regions({"A": tmp_path})
+
+
+def test_binary_bytes_in_a_bed_file_name_the_line(tmp_path):
+    path = tmp_path / "a.bed"
+    path.write_bytes(b"chr1\t0\t600\nchr1\t700\t1300\n\x96\xff\t5\t9\n")
+    with pytest.raises(ValueError, match=r"a\.bed, line 3: not UTF-8 text"):
+        cs.pp.read_regions({"A": path})

@@ -19,12 +19,23 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from chromseq._settings import logger
+
 Format = Literal["chromtransfer", "narrowPeak", "bed"]
 _HEADER = ("#", "track", "browser")
 _CSV_LINE = re.compile(r"^(?P<chrom>[^\s,:]+):(?P<start>-?\d+)-(?P<end>-?\d+),(?P<label>[^\s,]+)\s*$")
 #: The same line format, matched over a whole text of lines at once (findall runs in C: ~10x faster than a per-row extract).
 _CSV_LINES = re.compile(r"^([^\s,:]+):(-?\d+)-(-?\d+),([^\s,]+)[^\S\n]*$", re.MULTILINE)
 _REGION_NAME = re.compile(r"^(?P<chrom>[^\s:]+):(?P<start>-?\d+)-(?P<end>-?\d+)$")
+#: Reference names as the SAM specification allows them (no whitespace, no leading '*' or '=').
+_CONTIG_NAME = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")
+_WHITESPACE = re.compile(r"\s")
+_LONG_NUMBER = re.compile(r"(?i:chr)?\d{4,}")
+#: A file whose regions fall on at least this many chromosomes of one region each (and more than half of its
+#: chromosomes) gets a warning: damaged names usually appear once each.
+SINGLETON_CHROMOSOMES = 10
+#: Coordinates at or above this (2^53, where float64 parsing stops being exact) are rejected as damaged.
+MAX_COORDINATE = 2**53
 NEGATIVE = "NEGATIVE"
 NEG_SUFFIX = "_NEG"
 
@@ -42,16 +53,25 @@ class RegionFile:
 def read_text_lines(path: str | os.PathLike) -> list[str]:
     """Read a text file, gzip or plain (detected from the content, not the suffix)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"region file {str(path)!r} is a directory: pass the path of a BED/narrowPeak file in it.")
     if not path.is_file():
         raise FileNotFoundError(f"region file {str(path)!r} does not exist.")
     with open(path, "rb") as fh:
         gzipped = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            return fh.read().splitlines()
-    except (UnicodeDecodeError, OSError, EOFError) as err:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as err:
         raise ValueError(f"{path} is not a readable text/BED file: {err}") from err
+    try:
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ValueError(
+            f"{path}, line {line}: not UTF-8 text (byte {raw[err.start]:#04x}); is it a BED/narrowPeak file?"
+        ) from None
 
 
 def read_region_file(celltype: str, path: str | os.PathLike) -> RegionFile:
@@ -70,7 +90,53 @@ def read_region_file(celltype: str, path: str | os.PathLike) -> RegionFile:
     if fmt == "chromtransfer":
         table = _apply_labels(table, celltype, path)
     _check_coordinates(table, path, lines)
+    warn_chromosome_names(table["chrom"], table["line"], path)
     return RegionFile(celltype=celltype, path=str(path), format=fmt, table=table)
+
+
+def implausible_chromosome(name: str) -> str | None:
+    """Why ``name`` does not look like a contig name (``None`` if it does).
+
+    Accepted: the characters the SAM specification allows in a reference name, without
+    whitespace, naming ``chr`` at most once, and not a bare number of 4 or more digits
+    (a coordinate that slid into the chromosome column).
+    """
+    if _WHITESPACE.search(name):
+        return "holds whitespace"
+    if not _CONTIG_NAME.fullmatch(name):
+        return "holds characters a contig name cannot have"
+    if name.lower().count("chr") > 1:
+        return "names 'chr' twice"
+    if _LONG_NUMBER.fullmatch(name):
+        return "is a number, not a chromosome"
+    return None
+
+
+def warn_chromosome_names(chrom: pd.Series, line: pd.Series, path) -> None:
+    """Log a warning for chromosome names that look damaged, and for many chromosomes of one region each.
+
+    Such names fail only later (``pp.add_sequences`` cannot find them in the genome); this says so at read time.
+    """
+    codes, names = pd.factorize(chrom)
+    counts = np.bincount(codes, minlength=len(names))
+    first = np.full(len(names), -1, dtype=np.int64)
+    first[codes[::-1]] = np.asarray(line)[::-1]  # the first line of each name
+    odd = [(n, r, first[i]) for i, n in enumerate(names) if (r := implausible_chromosome(str(n)))]
+    if odd:
+        shown = "; ".join(f"{n!r} (line {ln}) {r}" for n, r, ln in odd[:5])
+        logger.warning(
+            "%s: %d chromosome name(s) do not look like contig names: %s%s. Check the file's first column: "
+            "chromosome names must match the genome's, or these regions fail in chromseq.pp.add_sequences.",
+            path, len(odd), shown, " ..." if len(odd) > 5 else "",
+        )  # fmt: skip
+    single = np.flatnonzero(counts == 1)
+    if len(single) >= SINGLETON_CHROMOSOMES and len(single) > len(names) / 2:
+        shown = ", ".join(f"{names[i]!r} (line {first[i]})" for i in single[:5])
+        logger.warning(
+            "%s: the regions fall on %d chromosomes, %d of which hold a single region (%s ...): are the chromosome "
+            "names damaged, or the columns shifted?",
+            path, len(names), len(single), shown,
+        )  # fmt: skip
 
 
 def _fail(path, line: int, text: str, problem: str) -> ValueError:
@@ -99,6 +165,7 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
         return table, "chromtransfer"
     if ncol == 10:
         summit = _integers(fields[9], "summit (column 10)", data, number, path)
+        _check_summits(summit, table, data, number, path)
         has = summit >= 0
         table.loc[has, "center"] = table["start"][has] + summit[has]
         pvalue = pd.to_numeric(fields[7], errors="coerce").to_numpy(float)
@@ -108,6 +175,21 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
     if ncol >= 5:
         table["score"] = pd.to_numeric(fields[4], errors="coerce").fillna(0.0).to_numpy(float)
     return table, "bed"
+
+
+def _check_summits(summit: np.ndarray, table: pd.DataFrame, data: pd.Series, number: np.ndarray, path) -> None:
+    """Raise unless each narrowPeak summit (an offset from the peak start) is -1 (not set) or inside the peak."""
+    length = table["end"].to_numpy() - table["start"].to_numpy()
+    bad = (summit < -1) | (summit >= np.maximum(length, 1))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise _fail(
+            path,
+            number[i],
+            data.iloc[i],
+            f"summit offset {summit[i]} (column 10) lies outside the {length[i]}-bp peak: it must be -1 (no summit) "
+            f"or 0..{length[i] - 1}, counted from the peak's start",
+        )
 
 
 def _parse_label_csv(data: pd.Series, number: np.ndarray, path) -> pd.DataFrame:
@@ -143,6 +225,15 @@ def _integers(col: pd.Series, what: str, data: pd.Series, number: np.ndarray, pa
     if bad.any():
         i = int(np.argmax(bad))
         raise _fail(path, number[i], data.iloc[i], f"{what} {col.iloc[i]!r} is not an integer")
+    huge = np.abs(values) >= MAX_COORDINATE
+    if huge.any():
+        i = int(np.argmax(huge))
+        raise _fail(
+            path,
+            number[i],
+            data.iloc[i],
+            f"{what} {col.iloc[i].strip()} is too large for a coordinate (2^53 bp or more)",
+        )
     return values.astype(np.int64)
 
 
