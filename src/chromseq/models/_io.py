@@ -160,7 +160,7 @@ def read_model_card(path: str | os.PathLike) -> dict[str, Any]:
         raise FileNotFoundError(
             f"{str(path)!r} is not a chromseq model folder (expected {CONFIG_FILE} and {WEIGHTS_FILE} in it)."
         )
-    meta = json.loads(cfg_file.read_text())
+    meta = _read_meta(cfg_file)
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise ValueError(f"model folder {str(path)!r} was written by a newer chromseq; upgrade chromseq to load it.")
     return meta
@@ -188,17 +188,67 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
         (a changed or damaged file), or the weights do not fit the config.
     """
     meta = read_model_card(path)
+    model = ChromTransfer(_config_of(meta, Path(path) / CONFIG_FILE))
+    state = _read_weights(Path(path) / WEIGHTS_FILE)
+    _fit_weights(model, state, Path(path))  # before the sha256: another model's weights are named as such
     check_weights(path, meta)
-    config = ChromTransferConfig.from_dict(meta["config"])
-    model = ChromTransfer(config)
-    state = load_file(Path(path) / WEIGHTS_FILE, device="cpu")
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f"weights in {str(path)!r} do not fit its config (missing {missing[:3]}, unexpected {unexpected[:3]});"
-            " the folder is corrupt or was edited by hand."
-        )
     return model.to(device).eval()
+
+
+# -- damaged folders: each reader says which file is wrong and what to do ------------------
+def _damaged(file: Path, problem: str) -> ValueError:
+    return ValueError(
+        f"model folder {str(file.parent)!r} is damaged: {file.name} {problem}. Save the model again (retrain it, "
+        "or copy the folder back from where it came from)."
+    )
+
+
+def _read_meta(file: Path) -> dict[str, Any]:
+    """Return the JSON object of ``config.json``; raise a :class:`ValueError` naming the file if it is damaged."""
+    try:
+        meta = json.loads(file.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(file, "is not UTF-8 text") from None
+    except json.JSONDecodeError as err:
+        raise _damaged(file, f"is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})") from None
+    if not isinstance(meta, dict):
+        raise _damaged(file, f"holds a JSON {type(meta).__name__}, not an object")
+    if not isinstance(meta.get("config"), dict):
+        raise _damaged(file, "has no 'config' entry (the network's configuration)")
+    return meta
+
+
+def _config_of(meta: dict[str, Any], file: Path) -> ChromTransferConfig:
+    """Return the :class:`ChromTransferConfig` of ``meta``; raise a :class:`ValueError` naming ``file`` if invalid."""
+    try:
+        return ChromTransferConfig.from_dict(meta["config"])
+    except (TypeError, ValueError) as err:
+        raise _damaged(file, f"holds an invalid 'config': {str(err).rstrip('.')}") from None
+
+
+def _read_weights(file: Path) -> dict[str, torch.Tensor]:
+    """Read a safetensors file (nothing unpickled); raise a :class:`ValueError` naming it if it is damaged."""
+    from safetensors import SafetensorError
+
+    try:
+        return load_file(file, device="cpu")
+    except (SafetensorError, OSError) as err:
+        raise _damaged(file, f"is not a readable safetensors file ({err})") from None
+
+
+def _fit_weights(model: ChromTransfer, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load ``state`` into ``model``; a :class:`ValueError` when the weights do not fit the config."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    resized = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or resized:
+        raise ValueError(
+            f"weights in {str(path / WEIGHTS_FILE)!r} do not fit the config in {CONFIG_FILE} (missing "
+            f"{missing[:3]}, unexpected {unexpected[:3]}, other shape {resized[:3]}): the two files come from "
+            "different models. Save the model again, or copy both files from the same folder."
+        )
+    model.load_state_dict(state)
 
 
 def _render_card(meta: dict[str, Any]) -> str:

@@ -6,6 +6,8 @@ import copy
 import dataclasses
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +30,40 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, *, stage: str, fingerprint: str, config: str) -> dict[str, Any]:
-    """Read a checkpoint (``weights_only=True``); raise if it belongs to another stage, data or config."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    """Read a checkpoint (``weights_only=True``); raise if it is damaged or belongs to another stage, data or config."""
+    ckpt = _read_checkpoint(path)
     for key, want in (("stage", stage), ("fingerprint", fingerprint), ("config", config)):
         if ckpt.get(key) != want:
             what = {"fingerprint": "other training data", "config": "another model config/preset"}.get(key, key)
             raise ValueError(
                 f"checkpoint {str(path)!r} was written for {what} ({key} differs); delete it or pass resume=False."
             )
+    return ckpt
+
+
+#: Entries every checkpoint written by :func:`make_payload` holds.
+_REQUIRED = ("stage", "epoch", "bad_epochs", "model", "optimizer", "scheduler", "best_state", "history")
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)``; a damaged file raises a :class:`ValueError` that names it.
+
+    torch's own message for such files advises ``weights_only=False``, which would run whatever the
+    file holds: it is not passed on.
+    """
+    fix = "delete it to start the stage over, or train without resume"
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {str(path)!r} is empty (a write was cut short?): {fix}.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, ValueError, OSError, zipfile.BadZipFile) as err:
+        raise ValueError(
+            f"checkpoint {str(path)!r} is damaged or not a chromseq checkpoint ({type(err).__name__}; truncated or "
+            f"overwritten?): {fix}."
+        ) from None
+    missing = [k for k in _REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} is not a chromseq training checkpoint (no {missing}): {fix}.")
     return ckpt
 
 
