@@ -35,11 +35,13 @@ def _checkpointed(tmp_path):
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda b: os.urandom(4096), "is damaged or not a chromseq checkpoint"),
+        (lambda b: np.random.default_rng(0).bytes(4096), "is damaged or not a chromseq checkpoint"),
+        (lambda b: np.random.default_rng(1).bytes(4096), "is damaged or not a chromseq checkpoint"),
+        (lambda b: b"PK\x03\x04" + np.random.default_rng(2).bytes(4096), "is damaged or not a chromseq checkpoint"),
         (lambda b: b"", "is empty"),
         (lambda b: b[: len(b) // 2], "is damaged or not a chromseq checkpoint"),
     ],
-    ids=["random-bytes", "empty", "truncated"],
+    ids=["random-bytes", "random-bytes-2", "zip-header", "empty", "truncated"],
 )
 def test_damaged_checkpoint_names_the_file_and_never_advises_unsafe_loading(tmp_path, damage, message):
     train, val, spec, ckpt = _checkpointed(tmp_path)
@@ -76,7 +78,10 @@ def _edit_config(path, edit):
         (lambda p: (p / "config.json").write_text("[1, 2]"), r"config\.json holds a JSON list"),
         (lambda p: _edit_config(p, lambda m: m.pop("config")), r"config\.json has no 'config' entry"),
         (lambda p: _edit_config(p, lambda m: m["config"].update(inner_filters="x")), r"invalid 'config'"),
-        (lambda p: (p / "model.safetensors").write_bytes(os.urandom(300)), r"model\.safetensors is not a readable"),
+        (
+            lambda p: (p / "model.safetensors").write_bytes(np.random.default_rng(0).bytes(300)),
+            r"model\.safetensors is not a readable",
+        ),
         (lambda p: (p / "model.safetensors").write_bytes(b""), r"model\.safetensors is not a readable"),
     ],
     ids=["non-json", "binary", "json-list", "no-config-key", "bad-config-value", "random-weights", "empty-weights"],
@@ -114,3 +119,64 @@ def test_damaged_model_folder_is_a_one_line_cli_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "config.json is not valid JSON" in err and str(path) in err and "Traceback" not in err
     assert not (tmp_path / "p.h5ad").exists()
+
+
+# ----------------------------------------------------------------------------- replacing a model folder
+
+
+def test_a_model_folder_is_in_place_at_every_instant_of_a_replacement(tmp_path, monkeypatch):
+    import shutil
+
+    path = save_model(_tiny(0), tmp_path / "m")
+    seen = []
+
+    def watch(real):
+        def spy(*args, **kwargs):
+            seen.append((path / "config.json").is_file())
+            out = real(*args, **kwargs)
+            seen.append((path / "config.json").is_file())
+            return out
+
+        return spy
+
+    monkeypatch.setattr(os, "replace", watch(os.replace))
+    monkeypatch.setattr(os, "rename", watch(os.rename))
+    monkeypatch.setattr(shutil, "rmtree", watch(shutil.rmtree))
+    second = _tiny(1)
+    save_model(second, path)
+    monkeypatch.undo()
+    assert seen and all(seen)
+    x = torch.rand(2, 4, 600)
+    torch.testing.assert_close(load_model(path)(x), second.eval()(x))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_replacement_falls_back_to_rename_aside_where_exchange_is_unsupported(tmp_path, monkeypatch):
+    from chromseq import _io_utils
+
+    monkeypatch.setattr(_io_utils, "_exchange", lambda a, b: False)
+    save_model(_tiny(0), tmp_path / "m")
+    second = _tiny(1)
+    save_model(second, tmp_path / "m")
+    x = torch.rand(2, 4, 600)
+    torch.testing.assert_close(load_model(tmp_path / "m")(x), second.eval()(x))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True)
+    return int(proc.stdout)
+
+
+def test_next_save_removes_folders_of_killed_saves_and_keeps_running_ones(tmp_path):
+    dead, alive = _dead_pid(), os.getppid()
+    stale = [f".m.{dead}.abcd_123.tmp", ".m.k2j4h5g6.tmp", f".m.{dead}.old", ".m.old"]  # this and older versions
+    kept = [f".m.{alive}.abcd_123.tmp", f".m2.{dead}.abcd_123.tmp", ".m.ckpt", ".m.x.abcd_123.tmp"]
+    for name in stale + kept:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_bytes(b"half")
+    save_model(_tiny(), tmp_path / "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "m"])

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ._settings import logger
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -18,19 +23,15 @@ if TYPE_CHECKING:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    Works for files and folders. On error the temporary is removed and ``path`` is left as it was.
+    Works for files and folders. On error the temporary is removed and ``path`` is left as it was;
+    a folder already at ``path`` is swapped out in one step (see :func:`replace_dir`).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)) / path.name
+    tmp = temp_beside(path) / path.name
     try:
         yield tmp
-        if path.is_dir() and tmp.is_dir():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+        if tmp.is_dir():
+            replace_dir(tmp, path)
         else:
             os.replace(tmp, path)
     finally:
@@ -57,6 +58,86 @@ def honour_umask(path: str | os.PathLike) -> None:
     for item in items:
         if not item.is_symlink():
             item.chmod((0o777 if item.is_dir() else 0o666) & ~mask)
+
+
+def temp_beside(path: Path) -> Path:
+    """Create an empty folder ``.<name>.<pid>.<random>.tmp`` beside ``path``, after removing stale ones.
+
+    A save killed half-way leaves such a folder; the next save of ``path`` removes it (see
+    :func:`remove_stale`). The pid in the name keeps the folders of saves still running.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale(path)
+    return Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+
+
+def remove_stale(path: Path) -> None:
+    """Remove the temporary folders beside ``path`` left by saves that were killed (their process is gone)."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?:(\d+)\.)?[a-z0-9_]{{8}}\.tmp|(?:(\d+)\.)?old)")
+    for entry in path.parent.iterdir() if path.parent.is_dir() else ():
+        match = pattern.fullmatch(entry.name)
+        if match is None or not entry.is_dir() or entry.is_symlink():
+            continue
+        pid = match.group(1) or match.group(2)
+        if pid is not None and _alive(int(pid)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        logger.info("removed %s, left behind by an interrupted save of %s", entry, path)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else (or unknown): leave its folder alone
+    return True
+
+
+def replace_dir(src: Path, dst: Path) -> None:
+    """Move folder ``src`` onto ``dst``; a folder is at ``dst`` at every instant.
+
+    An existing ``dst`` is exchanged with ``src`` in one system call (``renameat2(RENAME_EXCHANGE)``
+    on Linux, ``renamex_np(RENAME_SWAP)`` on macOS), then the old folder is removed. Where the file
+    system cannot exchange, ``dst`` is renamed aside and ``src`` renamed in (a short gap).
+    """
+    if not (dst.exists() or dst.is_symlink()):
+        os.replace(src, dst)
+        return
+    if _exchange(src, dst):
+        shutil.rmtree(src, ignore_errors=True)  # src now holds the old folder
+        return
+    logger.debug("%s: the file system cannot exchange folders; renaming the old one aside", dst.parent)
+    old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.{os.getpid()}.", suffix=".tmp", dir=dst.parent)) / "old"
+    os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old.parent, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; ``False`` where the platform or file system cannot."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if sys.platform.startswith("linux") and hasattr(libc, "renameat2"):
+            at_fdcwd, rename_exchange = -100, 2
+            rc = libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+        elif sys.platform == "darwin" and hasattr(libc, "renamex_np"):
+            rc = libc.renamex_np(os.fsencode(a), os.fsencode(b), 2)  # RENAME_SWAP
+        else:
+            return False
+    except OSError:
+        return False
+    if rc == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def write_h5ad_atomic(adata: AnnData, path: str | os.PathLike) -> None:

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from chromseq._io_utils import honour_umask
+from chromseq._io_utils import honour_umask, replace_dir, temp_beside
 
 from ._config import ChromTransferConfig
 from ._network import ChromTransfer, count_parameters
@@ -70,8 +69,7 @@ def save_model(
         "card": card,
     }
     json.dumps(meta, indent=1, allow_nan=True)  # fails here (not JSON-safe), before anything is written
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = temp_beside(path)
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
         save_file(state, tmp / WEIGHTS_FILE, metadata={"format": "pt", "chromseq_format": str(FORMAT_VERSION)})
@@ -79,23 +77,11 @@ def save_model(
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, allow_nan=True))
         (tmp / CARD_FILE).write_text(_render_card(meta))
         honour_umask(tmp)  # mkdtemp made it 0700 and safetensors the weights 0600
-        _replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
+        replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    """Move folder ``src`` to ``dst``, replacing ``dst``; ``dst`` is never left half-written."""
-    old = None
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.{os.getpid()}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _place_new(src: Path, dst: Path) -> None:
