@@ -185,7 +185,8 @@ def test_models_of_another_anndata_apply_to_new_regions(pretrained):
     new = toy_regions(60, seed=5)
     del new.uns  # fresh regions, no models
     cs.tl.predict(new, models=adata)
-    ref = cs.tl.predict(adata[:0].copy(), "pretrained", copy=True)  # noqa: F841  (empty input works too)
+    with pytest.raises(ValueError, match=r"no regions \(n_obs == 0\): nothing to predict"):
+        cs.tl.predict(adata[:0].copy(), "pretrained", copy=True)  # empty input: an error, not an empty result
     model = get_model(new, "pretrained")  # the model is now recorded in `new`
     x = cs._codes.one_hot(new.obsm[K.SEQUENCE])
     rc = cs._codes.reverse_complement_one_hot(x)

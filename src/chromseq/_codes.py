@@ -89,3 +89,31 @@ def gc_fraction(codes: np.ndarray) -> np.ndarray:
     called = (codes < 4).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (gc / called).astype(np.float32)
+
+
+#: Rows of codes read at a time when checking them (bounds the memory of a check of codes on disk).
+CHECK_CHUNK = 65536
+
+
+def invalid_code_rows(codes, *, chunk: int = CHECK_CHUNK) -> np.ndarray:
+    """Rows of ``codes`` that hold a value outside 0-4 (A C G T N).
+
+    Parameters
+    ----------
+    codes
+        ``(N, L)`` integer codes: a NumPy array, or an array read by slices (h5py dataset, zarr array).
+    chunk
+        Rows checked at a time (one vectorised pass per chunk; an array on disk is read chunk by chunk).
+
+    Returns
+    -------
+    np.ndarray
+        ``(n_bad,)`` int64 row indices, in order.
+    """
+    bad = []
+    for start in range(0, codes.shape[0], chunk):
+        block = np.asarray(codes[start : start + chunk])
+        if block.size == 0 or (block.max() <= 4 and (block.dtype.kind == "u" or block.min() >= 0)):
+            continue
+        bad.append(start + np.flatnonzero(((block > 4) | (block < 0)).any(axis=tuple(range(1, block.ndim)))))
+    return np.concatenate(bad).astype(np.int64) if bad else np.empty(0, dtype=np.int64)

@@ -14,10 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from chromseq import _keys as K
 from chromseq._codes import one_hot
-from chromseq._validate import require_obsm
-from chromseq.data._ondisk import is_on_disk, read_rows
+from chromseq._validate import sequence_codes
+from chromseq.data._ondisk import read_rows
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -230,8 +229,4 @@ def dataset_from_anndata(
     -------
     The dataset; the AnnData is not copied, and sequences on disk (:func:`read_backed`) stay there.
     """
-    require_obsm(adata, K.SEQUENCE)
-    codes = adata.obsm[K.SEQUENCE]
-    if not is_on_disk(codes):
-        codes = codes.to_numpy() if hasattr(codes, "to_numpy") else np.asarray(codes)
-    return SequenceDataset(codes, labels, rows)
+    return SequenceDataset(sequence_codes(adata), labels, rows)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
+from chromseq._validate import sequence_codes
 from chromseq.pl._utils import finish, panels
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def contributions(
     row = _row(adata, region)
     stored = _scores(adata, row, celltype)
     names = list(stored)
-    codes = np.asarray(adata.obsm[K.SEQUENCE][row])
+    codes = sequence_codes(adata, np.array([row]))[0]
     start, end = _window(window, codes.shape[0])
     onehot = np.eye(5, 4, dtype=np.float32)[codes].T
     tracks = {}

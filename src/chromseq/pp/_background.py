@@ -12,7 +12,7 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
-from chromseq._validate import require_obs, require_obsm
+from chromseq._validate import require_obs, require_obsm, sequence_codes
 from chromseq.genome import Genome
 
 from ._common import check_same_genome, genome_of, regions, window_stats
@@ -128,7 +128,7 @@ def _reference_gc(adata: AnnData, keep: np.ndarray, reference: str) -> np.ndarra
     if reference not in ("open", "all"):
         raise ValueError(f"reference must be 'open' or 'all', got {reference!r}.")
     rows = keep & adata.obs[K.OPEN].to_numpy(bool) if reference == "open" else keep
-    gc, _ = window_stats(adata.obsm[K.SEQUENCE][rows])
+    gc, _ = window_stats(sequence_codes(adata, np.flatnonzero(rows)))
     gc = gc[np.isfinite(gc)]
     if not len(gc):
         raise ValueError(

@@ -18,7 +18,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._codes import gc_fraction
 from chromseq._settings import logger
-from chromseq._validate import require_obs, require_obsm, uns_chromseq
+from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq
 
 from ._targets import labels, resolve_targets
 
@@ -136,8 +136,7 @@ def gc_scores(adata: AnnData) -> np.ndarray:
     """Return the ``baseline_gc`` score: ``obs['gc']``, or the GC fraction of ``obsm['sequence']`` when it is absent."""
     if K.GC in adata.obs.columns:
         return adata.obs[K.GC].to_numpy(dtype=np.float64)
-    require_obsm(adata, K.SEQUENCE)
-    return gc_fraction(np.asarray(adata.obsm[K.SEQUENCE])).astype(np.float64)
+    return gc_fraction(np.asarray(sequence_codes(adata))).astype(np.float64)
 
 
 def kmer_column(target: str) -> str:
@@ -209,7 +208,7 @@ def composition_baseline(
     label_sets = {t: labels(adata, t) for t in names}  # validates every target before any fit or write
     adata = adata.copy() if copy else adata
     train = adata.obs[K.SPLIT].to_numpy() == train_split
-    features, feature_names = kmer_features(np.asarray(adata.obsm[K.SEQUENCE]), ks, rc_collapse=rc_collapse)
+    features, feature_names = kmer_features(np.asarray(sequence_codes(adata)), ks, rc_collapse=rc_collapse)
     params = {"k": ks, "rc_collapse": rc_collapse, "C": C, "train_split": train_split}
     scores, meta = {}, {}
     for target in names:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, require_obsm
+from chromseq._validate import require_celltypes, require_obsm, sequence_codes
 from chromseq.tl._contrib_store import write_contributions
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def contributions(
     seed = settings.seed if random_state is None else int(random_state)
     dev = settings.resolve_device(device)
 
-    codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
+    codes = sequence_codes(adata, rows)
     ok = _computable(codes, method)
     kw = {"method": method, "target": target, "n_shuffles": n_shuffles, "batch_size": batch_size}
     scores = attribute(net, codes[ok], device=dev, random_state=seed, **kw)

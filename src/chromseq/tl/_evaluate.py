@@ -11,9 +11,10 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_obsm, uns_chromseq
+from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq
 
 from ._baselines import composition_baseline, normalise_ks
+from ._models import models_of
 from ._targets import (
     ScoreSource,
     baseline_sources,
@@ -101,7 +102,10 @@ def evaluate(
     >>> m = adata.uns["chromseq"]["metrics"]  # doctest: +SKIP
     >>> m[m.split == "test"].pivot(index="target", columns="model", values="auroc")  # doctest: +SKIP
     """
+    require_regions(adata, "evaluate")
     meta = select_predictions(adata, models)
+    if models is None:
+        _warn_unscored(adata, meta)
     names = _targets(adata, meta, targets, baselines)
     split_masks = _split_masks(adata, splits)
     ks = normalise_ks(kmer_k)
@@ -125,6 +129,24 @@ def evaluate(
     }
     _write(adata, _table(rows, names), key_added, params)
     return adata if copy else None
+
+
+def _warn_unscored(adata: AnnData, meta: dict) -> None:
+    """Warn when recorded models have no prediction to score (only the baselines would be)."""
+    predicted = {m["model"] for m in meta.values()}
+    unscored = sorted(set(models_of(adata)) - predicted)
+    if not meta:
+        logger.warning(
+            "evaluate: adata has no model predictions (obsm[%r]): only the composition baselines are scored%s. "
+            "Run %s first.",
+            K.PRED, f"; models {unscored} are not" if unscored else "", FIX[K.PRED],
+        )  # fmt: skip
+    elif unscored:
+        logger.warning(
+            "evaluate: models %s have no predictions in obsm[%r] and are not scored: run "
+            "chromseq.tl.predict(adata, models=...) to include them.",
+            unscored, K.PRED,
+        )  # fmt: skip
 
 
 def _targets(adata: AnnData, meta: dict, targets: str | Sequence[str] | None, baselines: bool) -> list[str]:
@@ -158,6 +180,11 @@ def _split_masks(adata: AnnData, splits: Sequence[str] | None) -> dict[str, np.n
     values = adata.obs[K.SPLIT].to_numpy()
     masks = {s: values == s for s in splits}
     empty = [s for s, m in masks.items() if not m.any()]
+    if len(empty) == len(masks):
+        raise ValueError(
+            f"no region in split(s) {empty} of obs[{K.SPLIT!r}] (found {sorted(set(values.astype(str)))}): "
+            "nothing to evaluate; pass other splits=, or splits=None for all regions together."
+        )
     if empty:
         logger.warning("split(s) %s have no region in obs[%r]: no rows for them.", empty, K.SPLIT)
     return {s: m for s, m in masks.items() if m.any()}

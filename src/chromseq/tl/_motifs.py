@@ -12,7 +12,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._jaspar import DEFAULT_COLLECTION, DEFAULT_TAX_GROUP, MotifDatabase, load_motif_database
 from chromseq._settings import logger
-from chromseq._validate import require_obsm, uns_chromseq
+from chromseq._validate import require_obsm, sequence_codes, uns_chromseq
 from chromseq.tl._contrib_store import get_contributions
 from chromseq.tl._contributions import root_of, select_rows
 
@@ -234,7 +234,7 @@ def _inputs(adata: AnnData, celltype: str, mask) -> tuple[np.ndarray, np.ndarray
             f"adata, celltype={celltype!r}) on these regions first."
         )
     rows = adata.obs_names.get_indexer(names)
-    codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
+    codes = sequence_codes(adata, rows)
     if codes.shape[1] != scores.shape[2]:
         raise ValueError(
             f"the contributions of {celltype!r} have width {scores.shape[2]} but obsm['sequence'] "

@@ -11,8 +11,8 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_obsm, uns_chromseq
-from chromseq.data import dataset_from_anndata
+from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq
+from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig, read_model_card
 from chromseq.tl._add_model import is_keras_file, model_record
 from chromseq.tl._contributions import select_rows
@@ -138,8 +138,9 @@ def predict(
     >>> cs.tl.predict(new_regions, models=adata)  # doctest: +SKIP
     >>> new_regions.obsm["chromseq_pred"].head()  # doctest: +SKIP
     """
-    require_obsm(adata, K.SEQUENCE)
-    width = np.shape(adata.obsm[K.SEQUENCE])[1]
+    require_regions(adata, "predict")
+    codes = sequence_codes(adata)
+    width = codes.shape[1]
     resolved = _resolve(adata, models)
     own, seen = models_of(adata), {}
     for name, record, external in resolved:
@@ -154,7 +155,7 @@ def predict(
                 raise ValueError(f"two models would write prediction column {col!r}; predict them in separate calls.")
             seen[col] = name
     rows = None if mask is None else select_rows(adata, mask)
-    data = dataset_from_anndata(adata, rows=rows)
+    data = SequenceDataset(codes, None, rows)
     preds: dict[str, np.ndarray] = {}
     meta: dict[str, dict[str, str]] = {}
     for name, record, _ in resolved:

@@ -16,7 +16,7 @@ import torch
 import chromseq
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
-from chromseq._validate import require_obs, require_obsm, uns_chromseq
+from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset
 from chromseq.data._ondisk import is_on_disk, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
@@ -37,15 +37,8 @@ def check_regions(adata: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
     Codes on disk (an h5py dataset or zarr array, see :func:`chromseq.data.read_backed`) stay there.
     """
-    require_obsm(adata, K.SEQUENCE)
     require_obs(adata, K.SPLIT)
-    codes = adata.obsm[K.SEQUENCE]
-    codes = codes if is_on_disk(codes) else np.asarray(codes)
-    if codes.ndim != 2 or codes.dtype != np.uint8:
-        raise ValueError(
-            f"adata.obsm[{K.SEQUENCE!r}] must be uint8 codes of shape (n_obs, width), got {codes.dtype} "
-            f"{codes.shape}: run chromseq.pp.add_sequences(adata, genome=...)."
-        )
+    codes = sequence_codes(adata)
     split = adata.obs[K.SPLIT].astype(str).to_numpy()
     unknown = sorted(set(np.unique(split)) - set(K.SPLITS))
     if unknown:

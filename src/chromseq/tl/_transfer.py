@@ -22,7 +22,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, uns_chromseq
+from chromseq._validate import require_celltypes, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
 
@@ -321,7 +321,7 @@ def _n_pos(y: np.ndarray, rows: dict[str, np.ndarray], fraction: float, seed: in
 def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks) -> pd.DataFrame:
     """GC and k-mer baseline rows; the k-mer model is fitted on each run's subsampled training rows."""
     needed = np.union1d(rows["train"], rows[split])
-    features, _ = kmer_features(np.asarray(adata.obsm[K.SEQUENCE])[needed], ks)
+    features, _ = kmer_features(sequence_codes(adata, needed), ks)
     position = np.full(adata.n_obs, -1, dtype=np.int64)
     position[needed] = np.arange(len(needed))
     gc = gc_scores(adata)
