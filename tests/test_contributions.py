@@ -98,9 +98,9 @@ def test_missing_finetuned_model_names_the_fix_and_writes_nothing(registered):
     assert K.UNS_CONTRIB not in registered.uns[K.UNS]
 
 
-def test_view_writes_into_parent_only_the_rows_computed(synth, net):
+def test_mask_writes_into_the_whole_anndata_only_the_rows_computed(synth, net):
     mask = synth.obs[K.OPEN].to_numpy()
-    cs.tl.contributions(synth[mask], model=net, method="grad_x_input")
+    cs.tl.contributions(synth, model=net, mask=mask, method="grad_x_input")
     scores, names = cs.tl.get_contributions(synth, "ChromTransfer")
     assert scores.shape == (mask.sum(), 4, 100) and np.isfinite(scores).all()
     assert list(names) == list(synth.obs_names[mask])

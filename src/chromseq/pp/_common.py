@@ -11,7 +11,7 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._settings import logger
-from chromseq._validate import require_obs, uns_chromseq
+from chromseq._validate import require_obs, uns_chromseq, writable
 from chromseq.genome import Genome, as_genome
 
 
@@ -56,13 +56,9 @@ def chromosomes(adata: AnnData, *, categorical: bool = False) -> np.ndarray | pd
     return names[cat.codes]
 
 
-def target(adata: AnnData, copy: bool) -> AnnData:
+def target(adata: AnnData, copy: bool, verb: str) -> AnnData:
     """Return the AnnData to modify: a copy, or ``adata`` itself turned from a view into an actual object."""
-    if copy:
-        return adata.copy()
-    if adata.is_view:
-        adata._init_as_actual(adata.copy())
-    return adata
+    return writable(adata, copy, verb)
 
 
 def set_params(adata: AnnData, func: str, params: dict[str, Any]) -> None:

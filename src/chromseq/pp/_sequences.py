@@ -81,7 +81,7 @@ def add_sequences(
     gc, n_frac = window_stats(codes)
     keep = _n_filter(adata, n_frac, max_n, too_many_n)
 
-    adata = target(adata, copy)
+    adata = target(adata, copy, "add_sequences")
     if not keep.all():
         adata._inplace_subset_obs(keep)
         codes, gc = codes[keep], gc[keep]

@@ -90,7 +90,7 @@ def split_by_chromosome(
     labels = assign_splits(params, chrom, start, end)
     _check_nonempty(labels, mode, present)
 
-    adata = target(adata, copy)
+    adata = target(adata, copy, "split_by_chromosome")
     if K.SPLIT in adata.obs:
         logger.info("split_by_chromosome: replacing obs[%r]", K.SPLIT)
     adata.obs[K.SPLIT] = pd.Categorical(labels, categories=list(K.SPLITS))

@@ -18,7 +18,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._codes import gc_fraction
 from chromseq._settings import logger
-from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq
+from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq, writable
 
 from ._targets import labels, resolve_targets
 
@@ -206,7 +206,7 @@ def composition_baseline(
     require_obsm(adata, K.SEQUENCE)
     require_obs(adata, K.SPLIT)
     label_sets = {t: labels(adata, t) for t in names}  # validates every target before any fit or write
-    adata = adata.copy() if copy else adata
+    adata = writable(adata, copy, "composition_baseline")
     train = adata.obs[K.SPLIT].to_numpy() == train_split
     features, feature_names = kmer_features(np.asarray(sequence_codes(adata)), ks, rc_collapse=rc_collapse)
     params = {"k": ks, "rc_collapse": rc_collapse, "C": C, "train_split": train_split}

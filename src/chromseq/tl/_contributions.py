@@ -10,7 +10,7 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, require_obsm, sequence_codes
+from chromseq._validate import require_celltypes, require_obsm, sequence_codes, writable
 from chromseq.tl._contrib_store import write_contributions
 
 if TYPE_CHECKING:
@@ -59,9 +59,9 @@ def contributions(
     Parameters
     ----------
     adata
-        Regions AnnData with ``obsm['sequence']``. May be a view such as ``adata[adata.obs.open]``:
-        the scores are then written into the AnnData it was taken from (``adata`` itself sees
-        them), so that ``cs.tl.contributions(adata[mask], ...)`` works.
+        Regions AnnData with ``obsm['sequence']``. A view (``adata[mask]``) is made an actual
+        AnnData of its rows, and the AnnData it was taken from is left unchanged (see the keys
+        page): to keep scores of some regions in the whole AnnData, pass ``mask=`` instead.
     celltype
         Cell type (a ``var_name``) whose fine-tuned model is explained, and the name the scores
         are stored under. May be ``None`` when ``model`` is given: the model name is used.
@@ -105,18 +105,17 @@ def contributions(
     Examples
     --------
     >>> import chromseq as cs
-    >>> cs.tl.contributions(adata[adata.obs.split == "test"], "K562")  # doctest: +SKIP
+    >>> cs.tl.contributions(adata, "K562", mask=adata.obs.split == "test")  # doctest: +SKIP
     >>> scores, regions = cs.tl.get_contributions(adata, "K562")  # doctest: +SKIP
     >>> scores.shape  # doctest: +SKIP
     (1200, 4, 600)
     """
     _check_args(method, dtype, n_shuffles, batch_size)
-    if copy:
-        adata = adata.copy()
+    adata = writable(adata, copy, "contributions")
     require_obsm(adata, K.SEQUENCE)
     if celltype is not None:
         require_celltypes(adata, celltype)
-    if not root_of(adata).obs_names.is_unique:
+    if not adata.obs_names.is_unique:
         raise ValueError(
             "adata.obs_names are not unique: contributions are stored by region name; run "
             "adata.obs_names_make_unique() first."
@@ -138,7 +137,7 @@ def contributions(
     else:
         del params["n_shuffles"]
     key = celltype if celltype is not None else model_info["model"]
-    write_contributions(root_of(adata), key, adata.obs_names.to_numpy()[rows[ok]], scores, params, np.dtype(dtype))
+    write_contributions(adata, key, adata.obs_names.to_numpy()[rows[ok]], scores, params, np.dtype(dtype))
     return adata if copy else None
 
 
@@ -283,23 +282,6 @@ def select_rows(adata: AnnData, mask: np.ndarray | pd.Series | str | None) -> np
     return rows
 
 
-def root_of(adata: AnnData) -> AnnData:
-    """Return ``adata``, or for a view the AnnData it was taken from."""
-    return adata._adata_ref if adata.is_view else adata
-
-
-def root_rows(adata: AnnData, rows: np.ndarray) -> tuple[AnnData, np.ndarray]:
-    """Return the AnnData to write into and the positions of ``rows`` in it.
-
-    For a view, that is the AnnData it was taken from (anndata keeps it as ``_adata_ref``,
-    with the view's rows as ``_oidx``), so that results of ``f(adata[mask])`` are not lost.
-    """
-    if not adata.is_view:
-        return adata, rows
-    root = adata._adata_ref
-    return root, np.arange(root.n_obs)[adata._oidx][rows]
-
-
 def _resolve_model(
     adata: AnnData, celltype: str | None, model: str | torch.nn.Module | None
 ) -> tuple[torch.nn.Module, dict[str, Any], int]:
@@ -321,7 +303,6 @@ def _resolve_model(
         raise ValueError("pass celltype=<a var_name> (its fine-tuned model is used) or model=<a model name>.")
     from chromseq.tl import _models
 
-    adata = root_of(adata)
     models = adata.uns.get(K.UNS, {}).get(K.UNS_MODELS, {})
     name = model if model is not None else _default_model(models, celltype)
     if name not in models:

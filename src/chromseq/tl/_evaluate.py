@@ -11,7 +11,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq
+from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq, writable
 
 from ._baselines import composition_baseline, normalise_ks
 from ._models import models_of
@@ -111,7 +111,7 @@ def evaluate(
     ks = normalise_ks(kmer_k)
     if baselines:
         require_obsm(adata, K.SEQUENCE)
-    adata = adata.copy() if copy else adata
+    adata = writable(adata, copy, "evaluate")
     if baselines:
         _fit_baselines(adata, names, ks)
     rows = []

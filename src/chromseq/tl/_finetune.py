@@ -10,11 +10,11 @@ import torch
 
 from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRACTION, fill_docs
 from chromseq._settings import settings
-from chromseq._validate import require_celltypes
+from chromseq._validate import require_celltypes, writable
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
 from chromseq.tl._engine import TrainSpec
 from chromseq.tl._models import get_record, load_recorded
-from chromseq.tl._training import check_regions, check_width, copy_anndata, fit_celltypes, spec_kwargs
+from chromseq.tl._training import check_regions, check_width, fit_celltypes, spec_kwargs
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -146,7 +146,7 @@ def finetune(
         model.body.load_state_dict(base_model.body.state_dict())
         return model
 
-    adata = copy_anndata(adata) if copy else adata
+    adata = writable(adata, copy, "finetune")
     fit_celltypes(
         adata,
         celltypes,

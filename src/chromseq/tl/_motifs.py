@@ -12,9 +12,9 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._jaspar import DEFAULT_COLLECTION, DEFAULT_TAX_GROUP, MotifDatabase, load_motif_database
 from chromseq._settings import logger
-from chromseq._validate import require_obsm, sequence_codes, uns_chromseq
+from chromseq._validate import require_obsm, sequence_codes, uns_chromseq, writable
 from chromseq.tl._contrib_store import get_contributions
-from chromseq.tl._contributions import root_of, select_rows
+from chromseq.tl._contributions import select_rows
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -149,8 +149,7 @@ def motifs(
         raise ValueError(f"trim_threshold must be in (0, 1), got {trim_threshold!r}.")
     if not control_factor >= 1:
         raise ValueError(f"control_factor must be 1 or more, got {control_factor!r}.")
-    if copy:
-        adata = adata.copy()
+    adata = writable(adata, copy, "motifs")
     onehot, hyp, names = _inputs(adata, celltype, mask)
     db = load_motif_database(motif_db, collection=DEFAULT_COLLECTION, tax_group=tax_group)
 
@@ -164,8 +163,7 @@ def motifs(
         patterns = _modisco(onehot, hyp, kw)
         result = _pattern_results(patterns, db, n_matches, trim_threshold, control_factor)
         result[K.UNS_SEQLETS] = _region_seqlets(onehot, hyp, names, db, seqlet_threshold)
-    root = root_of(adata)
-    contrib = root.uns.get(K.UNS, {}).get(K.UNS_CONTRIB, {}).get(celltype, {})
+    contrib = adata.uns.get(K.UNS, {}).get(K.UNS_CONTRIB, {}).get(celltype, {})
     result[K.UNS_PARAMS] = {
         "motif_db": db.source,
         "n_motifs_db": len(db),
@@ -178,7 +176,7 @@ def motifs(
         "contributions": {k: v for k, v in contrib.items() if k in ("method", "model", "n_shuffles", "random_state")},
         "modisco": {k: v for k, v in kw.items() if isinstance(v, int | float | str | bool)},
     }
-    store = uns_chromseq(root).setdefault(K.UNS_MOTIFS, {})
+    store = uns_chromseq(adata).setdefault(K.UNS_MOTIFS, {})
     action = "replaced" if celltype in store else "added"
     store[celltype] = result
     n_pat = len(result[K.MOTIF_PATTERNS])

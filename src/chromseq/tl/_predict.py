@@ -11,14 +11,14 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq
+from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq, writable
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig, read_model_card
 from chromseq.tl._add_model import is_keras_file, model_record
 from chromseq.tl._contributions import select_rows
 from chromseq.tl._inference import predict_proba
 from chromseq.tl._models import get_record, load_recorded, models_of, record_outputs
-from chromseq.tl._training import check_width, copy_anndata
+from chromseq.tl._training import check_width
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -164,7 +164,7 @@ def predict(
         for j, (col, target) in enumerate(_columns(name, record)):
             preds[col] = proba[:, j] if rows is None else _scatter(proba[:, j], rows, adata.n_obs)
             meta[col] = {"model": name, "kind": str(record.get("kind", "")), "target": target}
-    adata = copy_anndata(adata) if copy else adata
+    adata = writable(adata, copy, "predict")
     _write(adata, key_added, preds, meta, [(n, r) for n, r, ext in resolved if ext])
     return adata if copy else None
 

@@ -11,7 +11,7 @@ import torch
 from chromseq import _keys as K
 from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, fill_docs
 from chromseq._settings import logger, settings
-from chromseq._validate import require_obs
+from chromseq._validate import require_obs, writable
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
 from chromseq.tl._engine import TrainSpec, fit
@@ -20,7 +20,6 @@ from chromseq.tl._training import (
     check_classes,
     check_regions,
     claim,
-    copy_anndata,
     fingerprint,
     make_record,
     save_and_record,
@@ -131,7 +130,7 @@ def pretrain(
         stage="train",
         num_workers=settings.n_workers,
     )
-    adata = copy_anndata(adata) if copy else adata
+    adata = writable(adata, copy, "pretrain")
     name = key_added or model_name("pretrain")
     path, ckpt_dir, lock = claim(save_dir, name, resume=resume, overwrite=overwrite)
     with lock:

@@ -9,11 +9,11 @@ import torch
 
 from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRACTION, fill_docs
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes
+from chromseq._validate import require_celltypes, writable
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
 from chromseq.tl._engine import TrainSpec
 from chromseq.tl._models import models_of
-from chromseq.tl._training import check_regions, copy_anndata, fit_celltypes, spec_kwargs
+from chromseq.tl._training import check_regions, fit_celltypes, spec_kwargs
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -112,7 +112,7 @@ def train(
     def make_model(outputs: tuple[str, ...], generator: torch.Generator) -> ChromTransfer:
         return ChromTransfer(config.replace(head="finetune", outputs=outputs), generator=generator)
 
-    adata = copy_anndata(adata) if copy else adata
+    adata = writable(adata, copy, "train")
     fit_celltypes(
         adata,
         celltypes,

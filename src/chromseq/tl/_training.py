@@ -18,7 +18,7 @@ from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset
-from chromseq.data._ondisk import is_on_disk, read_columns, read_rows
+from chromseq.data._ondisk import read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.tl._distributed import barrier, init_distributed, is_main_process
 from chromseq.tl._engine import TrainSpec, fit
@@ -169,15 +169,6 @@ def claim(
 def start(device: str | None) -> None:
     """Join the process group when started by ``torchrun`` (nothing otherwise), before any file is touched."""
     init_distributed(settings.resolve_device(device))
-
-
-def copy_anndata(adata: AnnData) -> AnnData:
-    """Return a copy for ``copy=True``; a backed AnnData, or one with arrays on disk, is loaded into memory."""
-    on_disk = adata.isbacked or is_on_disk(adata.X) or any(is_on_disk(v) for v in adata.obsm.values())
-    if not on_disk:
-        return adata.copy()
-    logger.info("copy=True: loading the AnnData's arrays on disk into memory (AnnData.to_memory())")
-    return adata.to_memory()
 
 
 def merge_histories(*histories: dict[str, list]) -> dict[str, list]:

@@ -22,7 +22,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, sequence_codes, uns_chromseq
+from chromseq._validate import require_celltypes, sequence_codes, uns_chromseq, writable
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
 
@@ -172,7 +172,7 @@ def transfer_benchmark(
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
     _check_split(labels, celltypes, rows, split)
-    adata = adata.copy() if copy else adata
+    adata = writable(adata, copy, "transfer_benchmark")
     work = _workspace(adata)
     root = Path(save_dir) if save_dir is not None else settings.model_dir
     common = {"max_epochs": max_epochs, "batch_size": batch_size, "device": device}
