@@ -130,6 +130,15 @@ def test_plain_gzip_fasta_raises_naming_bgzip(tmp_path, toy_records, fasta_write
         cs.Genome(path)
 
 
+@pytest.mark.parametrize("head", [b"", b">chr1\nACGT\n"], ids=["all-binary", "binary-after-a-record"])
+def test_garbage_fasta_is_a_value_error_naming_the_path(tmp_path, head):
+    path = tmp_path / "g.fa"
+    path.write_bytes(head + np.random.default_rng(0).bytes(3000))
+    with pytest.raises(ValueError, match=r"g\.fa is not a FASTA file: it holds bytes that are not text"):
+        cs.Genome(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.fa"]  # no half-written index left
+
+
 def test_genomepy_name_not_installed_offline_names_the_install_command(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"genomepy install hg00"):
         cs.Genome("hg00", genomes_dir=tmp_path, download=False)

@@ -32,6 +32,11 @@ def read_index(path: Path) -> tuple[dict[str, tuple[int, ...]], np.ndarray | Non
         ) from err
     except pyfaidx.FastaIndexingError as err:
         raise ValueError(f"{path} is not a valid FASTA file: {err}") from err
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path} is not a FASTA file: it holds bytes that are not text ({err.reason} at byte {err.start} of a "
+            "line). Give a FASTA file, plain or bgzip-compressed."
+        ) from None
     except OSError as err:
         raise ValueError(
             f"cannot read or write the FASTA index of {path} ({err}). Create it with `samtools faidx {path}` "
