@@ -285,3 +285,15 @@ def test_binary_bytes_in_a_bed_file_name_the_line(tmp_path):
     path.write_bytes(b"chr1\t0\t600\nchr1\t700\t1300\n\x96\xff\t5\t9\n")
     with pytest.raises(ValueError, match=r"a\.bed, line 3: not UTF-8 text"):
         cs.pp.read_regions({"A": path})
+
+
+def test_empty_chromosome_name_names_file_and_line(tmp_path):
+    path = _write(tmp_path / "a.bed", ["chr1\t0\t600", "\t700\t1300"])
+    with pytest.raises(ValueError, match=r"a\.bed, line 2: empty chromosome name"):
+        cs.pp.read_regions({"A": path})
+
+
+def test_huge_coordinate_in_a_label_csv_names_file_and_line(tmp_path):
+    path = _write(tmp_path / "a.csv", ["chr1:0-600,A", "chr1:18446744073709551617-18446744073709552217,A"])
+    with pytest.raises(ValueError, match=r"a\.csv, line 2: start 18446744073709551617 is too large"):
+        cs.pp.read_regions({"A": path})

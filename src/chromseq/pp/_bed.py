@@ -202,8 +202,8 @@ def _parse_label_csv(data: pd.Series, number: np.ndarray, path) -> pd.DataFrame:
             raise _fail(path, number[i], data.iloc[i], "expected 'chrom:start-end,LABEL' like the other lines")
         parts = {k: parts[k].to_numpy() for k in ("chrom", "start", "end", "label")}
     table = pd.DataFrame({"chrom": parts["chrom"], "line": number})
-    table["start"] = np.asarray(parts["start"]).astype(np.int64)
-    table["end"] = np.asarray(parts["end"]).astype(np.int64)
+    table["start"] = _integers(pd.Series(parts["start"], dtype=object), "start", data, number, path)
+    table["end"] = _integers(pd.Series(parts["end"], dtype=object), "end", data, number, path)
     table["center"] = (table["start"] + table["end"]) // 2
     table["score"] = 0.0
     table["raw_label"] = parts["label"]
@@ -239,6 +239,7 @@ def _integers(col: pd.Series, what: str, data: pd.Series, number: np.ndarray, pa
 
 def _check_coordinates(table: pd.DataFrame, path, lines: list[str]) -> None:
     for bad, problem in (
+        (table["chrom"].str.len().to_numpy() == 0, "empty chromosome name (column 1)"),
         (table["start"].to_numpy() < 0, "negative start coordinate"),
         (table["start"].to_numpy() >= table["end"].to_numpy(), "start >= end (BED is 0-based, half-open)"),
     ):
