@@ -57,7 +57,7 @@ def test_damaged_checkpoint_names_the_file_and_never_advises_unsafe_loading(tmp_
 def test_checkpoint_that_is_a_plain_tensor_file_is_not_a_training_checkpoint(tmp_path):
     train, val, spec, ckpt = _checkpointed(tmp_path)
     torch.save({"weights": torch.zeros(3)}, ckpt)
-    with pytest.raises(ValueError, match=r"not a chromseq training checkpoint \(no \['stage'"):
+    with pytest.raises(ValueError, match=r"not a chromseq training checkpoint \(no 'stage'\)"):
         fit(_tiny(seq_len=WIDTH), train, val, spec, device="cpu", checkpoint=ckpt, resume=True)
 
 
@@ -180,3 +180,12 @@ def test_next_save_removes_folders_of_killed_saves_and_keeps_running_ones(tmp_pa
         (tmp_path / name / "model.safetensors").write_bytes(b"half")
     save_model(_tiny(), tmp_path / "m")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "m"])
+
+
+def test_checkpoint_missing_its_weights_is_not_complete(tmp_path):
+    train, val, spec, ckpt = _checkpointed(tmp_path)
+    payload = torch.load(ckpt, weights_only=True)
+    del payload["model"]
+    torch.save(payload, ckpt)
+    with pytest.raises(ValueError, match=r"not a complete chromseq training checkpoint \(no \['model'\]\)"):
+        fit(_tiny(seq_len=WIDTH), train, val, spec, device="cpu", checkpoint=ckpt, resume=True)

@@ -37,6 +37,7 @@ def load_checkpoint(path: Path, *, stage: str, fingerprint: str, config: str) ->
             raise ValueError(
                 f"checkpoint {str(path)!r} was written for {what} ({key} differs); delete it or pass resume=False."
             )
+    _check_complete(path, ckpt)
     return ckpt
 
 
@@ -62,10 +63,18 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
             f"checkpoint {str(path)!r} is damaged or not a chromseq checkpoint ({type(err).__name__}; truncated or "
             f"overwritten?): {fix}."
         ) from None
-    missing = [k for k in _REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
-    if missing:
-        raise ValueError(f"checkpoint {str(path)!r} is not a chromseq training checkpoint (no {missing}): {fix}.")
+    if not isinstance(ckpt, dict) or "stage" not in ckpt:
+        raise ValueError(f"checkpoint {str(path)!r} is not a chromseq training checkpoint (no 'stage'): {fix}.")
     return ckpt
+
+
+def _check_complete(path: Path, ckpt: dict[str, Any]) -> None:
+    missing = [k for k in _REQUIRED if k not in ckpt]
+    if missing:
+        raise ValueError(
+            f"checkpoint {str(path)!r} is not a complete chromseq training checkpoint (no {missing}): delete it to "
+            "start the stage over, or train without resume."
+        )
 
 
 def make_payload(model, opt, sched, best_state, result, epoch, bad, spec, fingerprint, config) -> dict[str, Any]:
