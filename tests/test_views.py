@@ -99,3 +99,12 @@ def test_motifs_on_a_view_leave_the_parent_untouched():
     cs.tl.motifs(view, ct, min_metacluster_size=10**6, n_leiden_runs=1)
     assert _snapshot(adata) == before
     assert view.uns[K.UNS][K.UNS_MOTIFS][ct][K.UNS_PARAMS]["n_regions"] == 40
+
+
+def test_a_view_is_made_actual_with_a_warning_naming_mask(parent, caplog):
+    import logging
+
+    view = parent[:30]
+    with caplog.at_level(logging.WARNING, logger="chromseq"):
+        cs.tl.contributions(view, model=_net(), method="grad_x_input")
+    assert "contributions: adata is a view" in caplog.text and "mask=" in caplog.text

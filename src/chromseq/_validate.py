@@ -39,7 +39,7 @@ def writable(adata: AnnData, copy: bool, verb: str) -> AnnData:
     """Return the AnnData a verb writes into; the one rule of every chromseq verb that writes.
 
     ``copy=True``: a copy (arrays on disk are loaded into memory). Otherwise ``adata`` itself; a
-    view (``adata[mask]``) is first made an actual AnnData holding its rows only, with a log line,
+    view (``adata[mask]``) is first made an actual AnnData holding its rows only, with a warning,
     as anndata and scanpy do: the AnnData it was taken from is never changed. To compute on some
     rows and keep the results in the whole AnnData, pass the rows as ``mask=`` where a verb has it.
     """
@@ -53,9 +53,9 @@ def writable(adata: AnnData, copy: bool, verb: str) -> AnnData:
         actual = adata.to_memory() if on_disk else adata.copy()
         if copy:
             return actual
-        logger.info(
-            "%s: adata is a view; it is made an actual AnnData of its %d regions (the AnnData it was taken from "
-            "is left unchanged).",
+        logger.warning(
+            "%s: adata is a view; it is made an actual AnnData of its %d regions and the results are written there, "
+            "not into the AnnData it was taken from (pass mask= to a verb that has it to write into the whole one).",
             verb, adata.n_obs,
         )  # fmt: skip
         adata._init_as_actual(actual)
