@@ -27,7 +27,9 @@ def _seed_files(rng: np.random.Generator) -> dict[str, list[str]]:
         "narrowPeak": [
             f"chr20\t{s}\t{s + 400}\tp{i}\t0\t.\t{5 + i}\t{3 + i}\t2.5\t{150 + i}" for i, s in enumerate(starts)
         ],
-        "labels": [f"chr20\t{s}\t{s + 600}\tr{i}\t0\t+\t{lab}" for i, (s, lab) in enumerate(zip(starts, labels, strict=True))],
+        "labels": [
+            f"chr20\t{s}\t{s + 600}\tr{i}\t0\t+\t{lab}" for i, (s, lab) in enumerate(zip(starts, labels, strict=True))
+        ],
         "csv": [f"chr20:{s}-{s + 600},{lab}" for s, lab in zip(starts, labels, strict=True)],
     }
 
