@@ -19,6 +19,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._io_utils import atomic_path
 from chromseq._settings import logger
+from chromseq._validate import sequence_codes
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -109,11 +110,11 @@ def write_contributions(
 
     Examples
     --------
-    >>> cs.tl.contributions(adata[adata.obs.split == "test"], "K562")  # doctest: +SKIP
+    >>> cs.tl.contributions(adata, "K562", mask=adata.obs.split == "test")  # doctest: +SKIP
     >>> cs.io.write_contributions(adata, "K562_contributions.bw", "K562")  # doctest: +SKIP
     """
     rows, hyp = contribution_rows(adata, celltype)
-    codes = np.asarray(adata.obsm[K.SEQUENCE])[rows]
+    codes = sequence_codes(adata, rows)
     observed = np.where(codes < 4, np.take_along_axis(hyp, np.minimum(codes, 3)[:, None, :], 1)[:, 0], 0.0)
     chrom, start, end = _windows(adata, rows)
     if np.any(end - start != observed.shape[1]):
@@ -323,7 +324,7 @@ def _strands(adata, seqlets: pd.DataFrame, region: np.ndarray, celltype: str, mo
         motif_db = source.split()[0] if source.upper().startswith("JASPAR") else (source or None)
     db = load_motif_database(motif_db)
     ppms = dict(zip(db.ids, db.ppms, strict=True))
-    codes = np.asarray(adata.obsm[K.SEQUENCE])
+    codes = np.asarray(sequence_codes(adata))
     for j in matched:
         ppm = ppms.get(str(seqlets.at[j, "motif_id"]))
         if ppm is not None:
