@@ -51,6 +51,14 @@ RECIPES = {
         "finetune": {"stage1_epochs": 10, "patience": 4},
         "train": {"patience": 4},
     },
+    "fast": {
+        "config": {},
+        "pretrain": {"max_epochs": 30, "batch_size": 32, "patience": 10, "learning_rate": 3e-3},
+        "max_epochs": 10,
+        "batch_size": 32,
+        "finetune": {"stage1_epochs": 10, "patience": 4},
+        "train": {"patience": 4},
+    },
     "chromtransfer": {
         "config": {},
         "pretrain": {"max_epochs": 60, "batch_size": 128, "patience": 10},
@@ -71,6 +79,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-epochs", type=int, default=None, help="epoch budget of every run (default: the recipe's)")
     p.add_argument("--pretrain-epochs", type=int, default=None, help="pretraining epochs (default: the recipe's)")
     p.add_argument("--seed", nargs="+", type=int, default=[0], help="seed(s); several give replicate rows")
+    p.add_argument("--seeds", type=int, default=None, help="number of seeds (0 .. N-1); overrides --seed")
+    p.add_argument(
+        "--cv",
+        type=int,
+        default=None,
+        help="k-fold cross-validation over 1-Mb blocks (chr20) or chromosomes: every region scored out of "
+        "fold, one pretraining per fold, block-bootstrap 95%% intervals (default: the dataset's test split)",
+    )
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates of the intervals (with --cv)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="output folder")
     p.add_argument("--device", default=None, help="torch device (default: chromseq.settings.device)")
     p.add_argument(
@@ -80,6 +97,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="torch CPU threads (0: torch's default); 1 is fastest on a loaded machine: small batches",
     )
     p.add_argument("--config", default=None, help="JSON changes to the preset, e.g. '{\"dropout\": 0.1}'")
+    for step in ("pretrain", "finetune", "train"):
+        p.add_argument(
+            f"--{step}-kwargs",
+            default=None,
+            help=f"JSON changes to the recipe's tl.{step} arguments, e.g. '{{\"patience\": 6}}'",
+        )
     p.add_argument(
         "--dataset",
         default="chr20",
@@ -91,7 +114,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--labels", default=None, help="folder with train/ and test/ label CSVs (default: download)")
     p.add_argument("--n-synthetic", type=int, default=6000, help="regions of the synthetic dataset")
     p.add_argument("--width", type=int, default=600, help="window width in bp for --dataset chr20 (centred)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.seeds is not None:
+        args.seed = list(range(args.seeds))
+    return args
 
 
 def plan(args: argparse.Namespace) -> dict:
@@ -101,13 +127,15 @@ def plan(args: argparse.Namespace) -> dict:
     pretrain_kw = dict(recipe["pretrain"])
     if args.pretrain_epochs is not None:
         pretrain_kw["max_epochs"] = args.pretrain_epochs
+    finetune_kw = {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()}
+    extra = {step: json.loads(getattr(args, f"{step}_kwargs") or "{}") for step in ("pretrain", "finetune", "train")}
     return {
         "config_changes": recipe["config"] if args.config is None else json.loads(args.config),
-        "pretrain": pretrain_kw,
+        "pretrain": pretrain_kw | extra["pretrain"],
         "max_epochs": max_epochs,
         "batch_size": recipe["batch_size"],
-        "finetune": {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()},
-        "train": dict(recipe["train"]),
+        "finetune": finetune_kw | extra["finetune"],
+        "train": dict(recipe["train"]) | extra["train"],
     }
 
 
@@ -120,6 +148,8 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     else:
         adata = cs.datasets.chromtransfer(args.genome, labels=args.labels, random_state=args.seed[0])
     steps = plan(args)
+    if args.cv:
+        return run_cv(adata, args, steps)
     with tempfile.TemporaryDirectory(prefix="chromseq_transfer_") as models:
         t0 = time.perf_counter()
         cs.tl.pretrain(
@@ -154,6 +184,55 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         **steps,
     }
     return adata.uns[K.UNS][K.UNS_TRANSFER], info
+
+
+def run_cv(adata, args: argparse.Namespace, steps: dict) -> tuple[pd.DataFrame, dict]:
+    """Cross-validated benchmark (one pretraining per fold, inside ``transfer_benchmark``)."""
+    with tempfile.TemporaryDirectory(prefix="chromseq_transfer_") as models:
+        t0 = time.perf_counter()
+        transfer_benchmark(
+            adata,
+            args.celltypes,
+            fractions=args.fractions,
+            seeds=args.seed,
+            preset=get_config(args.preset, **steps["config_changes"]),
+            max_epochs=steps["max_epochs"],
+            batch_size=steps["batch_size"],
+            pretrain_kwargs=steps["pretrain"],
+            finetune_kwargs=steps["finetune"],
+            train_kwargs=steps["train"],
+            device=args.device,
+            save_dir=models,
+            cv=args.cv,
+            n_boot=args.n_boot,
+        )
+        seconds = time.perf_counter() - t0
+    layout = {k: adata.uns[K.UNS][K.UNS_PARAMS][K.UNS_TRANSFER][k] for k in ("cv", "unit", "n_units", "fold_sizes")}
+    info = {"total_seconds": round(seconds, 1), **layout, **steps}
+    info["intervals"] = adata.uns[K.UNS][f"{K.UNS_TRANSFER}_intervals"]
+    return adata.uns[K.UNS][K.UNS_TRANSFER], info
+
+
+def interval_summary(intervals: pd.DataFrame) -> pd.DataFrame:
+    """Wide table: rows celltype x fraction, one column per method/difference, ``estimate [lower, upper]``."""
+    cell = intervals.assign(
+        text=[f"{e:.3f} [{lo:.3f}, {hi:.3f}]" for e, lo, hi in intervals[["estimate", "lower", "upper"]].to_numpy()]
+    )
+    wide = cell.pivot_table(index=["celltype", "fraction"], columns="kind", values="text", aggfunc="first", sort=False)
+    order = [k for k in intervals["kind"].unique() if k in wide.columns]
+    return wide[order].sort_index(level="fraction", ascending=False, sort_remaining=False)
+
+
+def interval_json(intervals: pd.DataFrame) -> dict:
+    """Mean over cell types of every method and difference: ``{kind: {fraction: [estimate, lower, upper]}}``."""
+    mean = intervals[intervals["celltype"] == "mean"]
+    return {
+        kind: {
+            f"{f:g}": [round(float(v), 4) for v in row]
+            for f, row in part.set_index("fraction")[["estimate", "lower", "upper"]].iterrows()
+        }
+        for kind, part in mean.groupby("kind", sort=False)
+    }
 
 
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -196,10 +275,13 @@ def summary_json(table: pd.DataFrame, wide: pd.DataFrame, info: dict, args: argp
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark, write the CSV and the plot, print the table and the JSON line."""
     args = parse_args(argv)
+    cs.settings.verbosity = 2  # progress of the folds and runs in the log
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     table, info = run(args)
+    if args.cv:
+        return report_cv(table, info, args)
     table.to_csv(args.out / "transfer.csv", index=False)
     import matplotlib
 
@@ -210,6 +292,37 @@ def main(argv: list[str] | None = None) -> None:
         print(f"test AUROC ({args.preset} preset; mean over seeds {args.seed}); ft-sc = fine-tune minus scratch")
         print(wide.to_string())
     print(json.dumps(summary_json(table, wide, info, args)))
+
+
+def report_cv(table: pd.DataFrame, info: dict, args: argparse.Namespace) -> None:
+    """Write ``transfer_cv.csv``, ``transfer_cv_intervals.csv``, ``transfer_cv.json`` and the plot; print them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    intervals = info.pop("intervals")
+    table.to_csv(args.out / "transfer_cv.csv", index=False)
+    intervals.to_csv(args.out / "transfer_cv_intervals.csv", index=False)
+    cs.pl.transfer_intervals(intervals, show=False, save=args.out / "transfer_cv.png")
+    line = {
+        "benchmark": "transfer_cv",
+        "dataset": args.dataset,
+        "width": args.width,
+        "preset": args.preset,
+        "seeds": args.seed,
+        "celltypes": sorted(table["celltype"].unique().tolist()),
+        "threads": torch.get_num_threads(),
+        "mean_auroc_ci95": interval_json(intervals),
+        **info,
+    }
+    with pd.option_context("display.width", 250, "display.max_rows", 400, "display.max_columns", 20):
+        print(
+            f"cross-validated AUROC ({args.cv} folds of {info['unit']}s, seeds {args.seed}, {args.preset}); "
+            "estimate [95% block-bootstrap interval]"
+        )
+        print(interval_summary(intervals).to_string())
+    text = json.dumps(line)
+    (args.out / "transfer_cv.json").write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ class ResidualBlock(nn.Module):
 class ChromTransferBody(nn.Module):
     """Convolutional body: one-hot (N, 4, L) -> embedding (N, ``cfg.embed_dim``).
 
-    1. conv k=25, 64 ch; 2. projection block k=20, F/2 ch; 3. ``n_blocks`` identity blocks
+    1. conv k=25, 64 ch (then max pooling by ``cfg.stem_pool``, none in the paper); 2. projection block k=20, F/2 ch; 3. ``n_blocks`` identity blocks
     k=15, F/2 ch, whose outputs are concatenated (``n_blocks`` * F/2 ch); 4. projection block
     k=10, F ch and ``n_blocks`` identity blocks k=5, F ch; 5. conv k=10, 64 ch (with BN and
     dropout), conv k=5, 64 ch (ReLU only); 6. global average pooling over positions.
@@ -83,6 +83,7 @@ class ChromTransferBody(nn.Module):
         half, full = cfg.inner_filters // 2, cfg.inner_filters
         k_proj1, k_id1, k_proj2, k_id2 = cfg.block_kernels
         self.stem = ConvUnit(4, cfg.stem_filters, cfg.stem_kernel, cfg)
+        self.pool = nn.MaxPool1d(cfg.stem_pool, ceil_mode=True) if cfg.stem_pool > 1 else nn.Identity()
         self.proj1 = ResidualBlock(cfg.stem_filters, half, k_proj1, cfg, projection=True)
         self.stage1 = nn.ModuleList(
             [ResidualBlock(half, half, k_id1, cfg, projection=False) for _ in range(cfg.n_blocks)]
@@ -95,8 +96,8 @@ class ChromTransferBody(nn.Module):
         self.last = nn.Sequential(SameConv1d(cfg.tail_filters, cfg.tail_filters, cfg.tail_kernels[1]), nn.ReLU())
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (N, 4, L) -> last convolution's output (N, ``embed_dim``, L), before pooling."""
-        h = self.proj1(self.stem(x))
+        """One-hot (N, 4, L) -> last convolution's output (N, ``embed_dim``, ceil(L / stem_pool)), before pooling."""
+        h = self.proj1(self.pool(self.stem(x)))
         stage1 = []
         for block in self.stage1:
             h = block(h)

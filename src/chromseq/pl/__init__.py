@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._contributions import contributions
 from ._curves import pr, roc
 from ._history import history
+from ._intervals import transfer_intervals
 from ._metrics import metrics
 from ._motifs import motifs
 from ._transfer import transfer_curve
@@ -16,6 +17,7 @@ __all__ = [
     "pr",
     "metrics",
     "transfer_curve",
+    "transfer_intervals",
     "contributions",
     "motifs",
     "variant_effect",

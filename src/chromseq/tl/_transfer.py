@@ -24,7 +24,7 @@ from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, sequence_codes, uns_chromseq, writable
 from chromseq.data import SequenceDataset
-from chromseq.models import ChromTransferConfig
+from chromseq.models import ChromTransferConfig, get_config
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features, normalise_ks
 from ._finetune import finetune
@@ -79,6 +79,10 @@ def transfer_benchmark(
     save_dir: str | Path | None = None,
     keep_models: bool = False,
     key_added: str = K.UNS_TRANSFER,
+    cv: int | None = None,
+    block_size: int = 1_000_000,
+    n_boot: int = 1000,
+    level: float = 0.95,
     copy: bool = False,
 ) -> AnnData | None:
     """Fine-tune vs. train from scratch on shrinking fractions of each cell type's training data.
@@ -135,6 +139,20 @@ def transfer_benchmark(
         Keep each run's model folder in ``save_dir`` (else they are deleted once scored).
     key_added
         Name of the table under ``adata.uns['chromseq']``.
+    cv
+        ``None``: one run per setting, scored on ``split`` of ``obs['split']``. An int k >= 2:
+        k-fold cross-validation over contiguous chromosome units (whole chromosomes when there are
+        at least k, else ``block_size`` blocks; dealt to folds in a seeded order, balanced by region
+        count). For each fold a body is pretrained on the other folds only (``obs['split']`` is
+        ignored: validation units for early stopping, 10 % of the regions, are carved from the other
+        folds), every run and baseline is fitted on the other folds and scored on the fold, so every
+        labelled region is scored out of fold. ``base`` must then not be in ``adata`` (a body
+        pretrained on all regions has seen every fold).
+    block_size
+        Length (bp) of a block when ``cv`` uses blocks (one chromosome, such as chr20).
+    n_boot, level
+        With ``cv``: block-bootstrap replicates and coverage of the intervals (resampling units,
+        paired across methods and cell types).
     copy
         Return a modified copy instead of writing to ``adata``.
 
@@ -150,6 +168,14 @@ def transfer_benchmark(
         ``f1_at_05``, ``f1_best``, ``best_threshold``, ``accuracy``), ``epochs`` trained,
         ``best_epoch`` (kept weights) and training ``seconds``. Drawn by
         :func:`chromseq.pl.transfer_curve`.
+            With ``cv``, one row per fold as well (column ``fold``), each scored on that fold only.
+    ``adata.uns['chromseq'][key_added + '_intervals']``
+        Only with ``cv``: DataFrame with ``celltype`` (and ``'mean'``, the mean over cell types),
+        ``fraction``, ``kind`` (a method, or ``'finetune-scratch'``, ``'finetune-best_baseline'``,
+        ``'scratch-best_baseline'``: the paired difference with the better of GC and k-mer in each
+        replicate), ``estimate`` (AUROC of the pooled out-of-fold scores, mean over seeds),
+        ``lower``, ``upper`` (percentile block-bootstrap interval) and ``n_boot``. Drawn by
+        :func:`chromseq.pl.transfer_intervals`.
     ``adata.uns['chromseq']['params'][key_added]``
         The parameters of this call.
     ``adata.uns['chromseq']['models'][base]``
@@ -171,23 +197,41 @@ def transfer_benchmark(
     _check_kwargs(finetune_kwargs=finetune_kwargs, train_kwargs=train_kwargs, pretrain_kwargs=pretrain_kwargs)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
-    _check_split(labels, celltypes, rows, split)
+    if cv is None:
+        _check_split(labels, celltypes, rows, split)
+    elif base in models_of(adata):
+        raise ValueError(
+            f"cv={cv} pretrains one body per fold, but adata already has a model {base!r}: it has seen every "
+            "fold. Pass another base= name, or remove the model from adata.uns['chromseq']['models']."
+        )
     adata = writable(adata, copy, "transfer_benchmark")
     work = _workspace(adata)
     root = Path(save_dir) if save_dir is not None else settings.model_dir
     common = {"max_epochs": max_epochs, "batch_size": batch_size, "device": device}
-    pretrained_here = _ensure_base(work, base, preset, root, seeds[0], {**common, **(pretrain_kwargs or {})})
+    pretrain_kw = {**common, **(pretrain_kwargs or {})}
+    pretrained_here = cv is None and _ensure_base(work, base, preset, root, seeds[0], pretrain_kw)
     runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
+    intervals, layout = None, {}
     try:
-        network = ChromTransferConfig.from_dict(dict(models_of(work)[base]["config"]))
+        network = get_config(preset) if cv is not None else None
+        network = network or ChromTransferConfig.from_dict(dict(models_of(work)[base]["config"]))
         kwargs = {
             "finetune": {**common, **(finetune_kwargs or {})},
             "scratch": {**common, "preset": network, **(train_kwargs or {})},
         }
-        table = _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir)
-        if baselines:
-            baseline = _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks)
-            table = pd.concat([table, baseline], ignore_index=True)
+        if cv is None:
+            table = _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir)
+            if baselines:
+                baseline = _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks)
+                table = pd.concat([table, baseline], ignore_index=True)
+        else:
+            from ._transfer_cv import cross_validate
+
+            table, intervals, layout = cross_validate(
+                adata, work, celltypes, labels, cv=cv, block_size=block_size, fractions=fractions, seeds=seeds,
+                base=base, preset=network, pretrain_kwargs=pretrain_kw, run_kwargs=kwargs, baselines=baselines,
+                ks=ks, root=root, runs_dir=runs_dir, n_boot=n_boot, level=level,
+            )  # fmt: skip
     finally:
         if not keep_models:
             shutil.rmtree(runs_dir, ignore_errors=True)
@@ -205,8 +249,12 @@ def transfer_benchmark(
         "baselines": baselines,
         "kmer_k": ks,
         "pretrained_here": pretrained_here,
+        **layout,
     }
     _write(adata, _order(table, celltypes), key_added, params)
+    if intervals is not None:
+        uns_chromseq(adata)[f"{key_added}_intervals"] = intervals
+        logger.info("added uns[%r][%r] (block-bootstrap intervals)", K.UNS, f"{key_added}_intervals")
     return adata if copy else None
 
 
@@ -273,7 +321,12 @@ def _ensure_base(
     return True
 
 
-def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir) -> pd.DataFrame:
+def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir, scores=None):
+    """Fine-tune and train every run and score it on ``split``.
+
+    With ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
+    ``(celltype, fraction, seed, kind)``.
+    """
     from ._inference import progress_bar
 
     tqdm = progress_bar()
@@ -292,12 +345,14 @@ def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base
             train(work, ct, **run, **kwargs[kind])
         seconds = time.perf_counter() - start
         model = get_model(work, name)
-        scores = predict_proba(model, SequenceDataset(codes, None, test_rows), device=kwargs[kind].get("device"))
+        pred = predict_proba(model, SequenceDataset(codes, None, test_rows), device=kwargs[kind].get("device"))
         record = models_of(work).pop(name)
         row = {"celltype": ct, "fraction": fraction, "kind": kind, "model": name, "seed": seed, "split": split}
         row |= {"n_train": int(record["params"]["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}
-        row |= binary_metrics(labels[test_rows, j], scores[:, 0]) | _history_fields(record["history"], seconds)
+        row |= binary_metrics(labels[test_rows, j], pred[:, 0]) | _history_fields(record["history"], seconds)
         out.append(row)
+        if scores is not None:
+            scores[ct, fraction, seed, kind] = (test_rows, pred[:, 0])
         logger.info("transfer %s: %s auroc %.3f (%.0f s)", name, split, row["auroc"], seconds)
     return pd.DataFrame(out)
 
@@ -318,8 +373,11 @@ def _n_pos(y: np.ndarray, rows: dict[str, np.ndarray], fraction: float, seed: in
     return int((y[_train_subset(y, rows["train"], fraction, seed)] > 0.5).sum())
 
 
-def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks) -> pd.DataFrame:
-    """GC and k-mer baseline rows; the k-mer model is fitted on each run's subsampled training rows."""
+def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks, scores=None) -> pd.DataFrame:
+    """GC and k-mer baseline rows; the k-mer model is fitted on each run's subsampled training rows.
+
+    With ``scores`` (a dict), keep each baseline's ``(scored rows, scores)`` as :func:`_run_all` does.
+    """
     needed = np.union1d(rows["train"], rows[split])
     features, _ = kmer_features(sequence_codes(adata, needed), ks)
     position = np.full(adata.n_obs, -1, dtype=np.int64)
@@ -335,14 +393,16 @@ def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks) 
                 common = {"celltype": ct, "fraction": fraction, "seed": seed, "split": split}
                 common |= {"n_train": len(sub), "n_train_pos": int((y[sub] > 0.5).sum())}
                 kmer = fit_kmer_model(features[position[sub]], y[sub].astype(np.int8))
-                scores = {
+                scored = {
                     BASELINE_GC: gc[test_rows],
                     BASELINE_KMER: kmer.predict_proba(features[position[test_rows]])[:, 1],
                 }
                 out += [
                     {**common, "kind": name, "model": name, **binary_metrics(y[test_rows], s)}
-                    for name, s in scores.items()
+                    for name, s in scored.items()
                 ]
+                if scores is not None:
+                    scores.update({(ct, fraction, seed, name): (test_rows, s) for name, s in scored.items()})
     logger.info("transfer benchmark: composition baselines scored (k-mer fits on each run's training rows)")
     return pd.DataFrame(out)
 
@@ -355,10 +415,11 @@ def _order(table: pd.DataFrame, celltypes: list[str]) -> pd.DataFrame:
             "fraction": -table["fraction"],
             "seed": table["seed"],
             "kind": table["kind"].map(kinds),
+            "fold": table["fold"] if "fold" in table else 0,
         }
     )
     table = table.loc[key.sort_values(list(key.columns), kind="stable").index].reset_index(drop=True)
-    table = table.reindex(columns=list(TABLE_COLUMNS))
+    table = table.reindex(columns=[*TABLE_COLUMNS, *(["fold"] if "fold" in table else [])])
     for col in ("celltype", "kind", "model", "split"):
         table[col] = table[col].astype(str)
     return table.astype({"seed": np.int64, "n_train": np.int64, "n_train_pos": np.int64, "n": np.int64})

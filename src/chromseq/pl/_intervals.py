@@ -1,0 +1,133 @@
+"""``pl.transfer_intervals``: cross-validated AUROC with bootstrap intervals, per cell type and fraction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from chromseq import _keys as K
+from chromseq._docs import SHOW_SAVE, fill_docs
+from chromseq.tl._targets import kind_rank
+
+from ._utils import StylePicker, finish, panels
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from matplotlib.axes import Axes
+
+#: Columns of the interval table written by ``tl.transfer_benchmark(cv=...)``.
+INTERVAL_COLUMNS = ("celltype", "fraction", "kind", "estimate", "lower", "upper")
+
+
+@fill_docs(show_save=SHOW_SAVE)
+def transfer_intervals(
+    adata: AnnData | pd.DataFrame,
+    *,
+    differences: bool = False,
+    kinds: Sequence[str] | None = None,
+    celltype: str | Sequence[str] | None = None,
+    ncols: int = 4,
+    ax: Axes | Sequence[Axes] | None = None,
+    show: bool | None = None,
+    save: str | os.PathLike | None = None,
+) -> Axes | list[Axes]:
+    """Plot cross-validated AUROC (or paired differences) against the training fraction, with intervals.
+
+    One panel per cell type and one for ``'mean'`` (the mean over cell types); every point is the
+    AUROC of the pooled out-of-fold scores (mean over seeds) with its block-bootstrap interval.
+
+    Parameters
+    ----------
+    adata
+        AnnData holding ``uns['chromseq']['transfer_intervals']`` (from
+        :func:`chromseq.tl.transfer_benchmark` with ``cv``), or that table (e.g. the
+        ``transfer_cv_intervals.csv`` of ``benchmarks/transfer.py``), with columns ``celltype``,
+        ``fraction``, ``kind``, ``estimate``, ``lower``, ``upper``.
+    differences
+        Draw the paired differences (kinds containing ``'-'``, e.g. ``'finetune-scratch'``) around a
+        zero line instead of the methods: an interval above zero means "better".
+    kinds
+        Kinds to draw; ``None``: all methods (or all differences).
+    celltype
+        Panels to draw (cell types or ``'mean'``); ``None``: all.
+    ncols
+        Panels per row.
+    ax
+        Axes to draw in (one per panel); ``None`` makes a new figure.
+    {show_save}
+
+    Returns
+    -------
+    The Axes, or a list of Axes with one panel per cell type.
+
+    Examples
+    --------
+    >>> chromseq.tl.transfer_benchmark(adata, cv=5, preset="fast")  # doctest: +SKIP
+    >>> chromseq.pl.transfer_intervals(adata, differences=True)  # doctest: +SKIP
+    """
+    table = _interval_table(adata)
+    is_diff = table["kind"].str.contains("-", regex=False)
+    table = table[is_diff if differences else ~is_diff]
+    table = _pick(_pick(table, "kind", kinds), "celltype", celltype)
+    names = list(dict.fromkeys(table["celltype"]))
+    fig, axes, created = panels(len(names), ax=ax, ncols=ncols, size=(3.4, 3.0))
+    picker = StylePicker()
+    low, high = table["lower"].min(), table["upper"].max()
+    pad = 0.05 * max(high - low, 0.02)
+    for name, panel in zip(names, axes, strict=True):
+        _draw(panel, table[table["celltype"] == name], picker)
+        if differences:
+            panel.axhline(0.0, color="0.5", lw=0.8, ls="--")
+        what = "AUROC difference" if differences else "AUROC"
+        panel.set(title=name, xlabel="fraction of training data", ylabel=f"{what} (out of fold)")
+        panel.set_ylim(low - pad, high + pad)
+    return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _interval_table(data: AnnData | pd.DataFrame) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        table = data
+    else:
+        key = f"{K.UNS_TRANSFER}_intervals"
+        table = data.uns.get(K.UNS, {}).get(key)
+        if table is None:
+            raise KeyError(
+                f"adata.uns[{K.UNS!r}][{key!r}] is missing: run chromseq.tl.transfer_benchmark(adata, cv=5) first."
+            )
+        table = pd.DataFrame(table)
+    missing = [c for c in INTERVAL_COLUMNS if c not in table.columns]
+    if missing:
+        raise KeyError(f"interval table lacks column(s) {missing}; it has {list(table.columns)}.")
+    if table.empty:
+        raise ValueError("the interval table is empty.")
+    return table.assign(celltype=table["celltype"].astype(str), kind=table["kind"].astype(str))
+
+
+def _pick(table: pd.DataFrame, column: str, wanted) -> pd.DataFrame:
+    if wanted is None:
+        return table
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    unknown = [w for w in wanted if w not in set(table[column])]
+    if unknown:
+        raise KeyError(f"{column}(s) {unknown} not in the interval table; it has {sorted(set(table[column]))}.")
+    return table[table[column].isin(wanted)]
+
+
+def _draw(panel: Axes, rows: pd.DataFrame, picker: StylePicker) -> None:
+    rows = rows.assign(rank=rows["kind"].map(kind_rank)).sort_values(["rank", "kind", "fraction"], kind="stable")
+    kinds = list(dict.fromkeys(rows["kind"]))
+    for i, kind in enumerate(kinds):
+        group = rows[rows["kind"] == kind]
+        x = group["fraction"].to_numpy(float) * 1.06 ** (i - (len(kinds) - 1) / 2)  # side by side
+        y = group["estimate"].to_numpy(float)
+        yerr = np.vstack([y - group["lower"].to_numpy(float), group["upper"].to_numpy(float) - y])
+        panel.errorbar(x, y, yerr=yerr, marker="o", ms=4, capsize=2, lw=1.4, label=kind, **picker(kind, kind))
+    panel.set_xscale("log")
+    fractions = np.sort(rows["fraction"].unique())
+    panel.set_xticks(fractions, [f"{f:g}" for f in fractions])
+    panel.minorticks_off()
+    panel.legend(fontsize="x-small", frameon=False)

@@ -1,0 +1,134 @@
+"""Cross-validated transfer benchmark: every labelled region scored out of fold, with block-bootstrap intervals.
+
+For each fold of contiguous chromosome units (:mod:`chromseq.tl._crossval`), the pretrained body is
+trained on the other folds only (validation units carved from them), then every run of
+:func:`chromseq.tl.transfer_benchmark` is fitted on the other folds and scored on the fold. The
+out-of-fold scores of all folds are pooled per cell type, fraction, seed and kind; the AUROC of the
+pooled scores (mean over seeds) gets a 95% block-bootstrap interval, as do the paired differences.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from chromseq import _keys as K
+from chromseq._settings import logger
+
+from ._baselines import BASELINE_GC, BASELINE_KMER
+from ._crossval import assign_folds, fold_split, fold_units
+from ._intervals import auroc_replicates, block_weights, interval_table
+from ._pretrain import pretrain
+from ._training import check_regions
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+
+#: Paired differences reported with intervals: (name, kind, kinds it is compared with (best of)).
+DIFFERENCES = (
+    ("finetune-scratch", "finetune", ("scratch",)),
+    ("finetune-best_baseline", "finetune", (BASELINE_GC, BASELINE_KMER)),
+    ("scratch-best_baseline", "scratch", (BASELINE_GC, BASELINE_KMER)),
+)
+
+
+def cross_validate(
+    adata: AnnData,
+    work: AnnData,
+    celltypes: list[str],
+    labels: np.ndarray,
+    *,
+    cv: int,
+    block_size: int,
+    fractions: list[float],
+    seeds: list[int],
+    base: str,
+    preset: Any,
+    pretrain_kwargs: dict[str, Any],
+    run_kwargs: dict[str, dict[str, Any]],
+    baselines: bool,
+    ks: list[int],
+    root: Path,
+    runs_dir: Path,
+    n_boot: int,
+    level: float,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Run the benchmark once per fold; return the per-fold table, the interval table and the layout.
+
+    ``work`` is the light workspace AnnData of :func:`chromseq.tl._transfer._workspace`; its
+    ``obs['split']`` is rewritten for every fold (``adata``'s is left alone).
+    """
+    from ._transfer import _baseline_rows, _run_all
+
+    units, unit_kind = fold_units(adata, cv, block_size)
+    folds = assign_folds(units, cv, seeds[0])
+    _check_folds(labels, celltypes, folds, cv)
+    scores: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    oof: dict[tuple, np.ndarray] = {}
+    tables = []
+    for fold in range(cv):
+        work.obs[K.SPLIT] = fold_split(units, folds, fold, random_state=seeds[0])
+        codes, rows = check_regions(work)
+        name = f"{base}_fold{fold}"
+        logger.info("transfer cv: fold %d/%d, %d scored regions; pretraining %r", fold + 1, cv, len(rows["test"]), name)
+        pretrain(work, preset=preset, save_dir=root, key_added=name, random_state=seeds[0], **pretrain_kwargs)
+        scores.clear()
+        parts = [
+            _run_all(work, celltypes, fractions, seeds, labels, codes, rows, "test", name, run_kwargs, runs_dir, scores)
+        ]
+        if baselines:
+            parts.append(_baseline_rows(work, celltypes, fractions, seeds, labels, rows, "test", ks, scores))
+        table = pd.concat(parts, ignore_index=True)
+        table["fold"] = fold
+        tables.append(table)
+        _collect(oof, scores, seeds, adata.n_obs)
+    intervals = _intervals(oof, labels, celltypes, fractions, units, n_boot, level, seeds[0])
+    layout = {"cv": cv, "unit": unit_kind, "block_size": int(block_size), "n_units": int(len(np.unique(units)))}
+    layout["fold_sizes"] = np.bincount(folds, minlength=cv).tolist()
+    return pd.concat(tables, ignore_index=True), intervals, layout
+
+
+def _check_folds(labels: np.ndarray, celltypes: list[str], folds: np.ndarray, cv: int) -> None:
+    """Raise if a fold has no positive or no negative labelled region of a cell type."""
+    for j, ct in enumerate(celltypes):
+        for fold in range(cv):
+            y = labels[folds == fold, j]
+            y = y[~np.isnan(y)]
+            if not (y > 0.5).any() or not (y <= 0.5).any():
+                raise ValueError(
+                    f"{ct!r} has {int((y > 0.5).sum())} positive and {int((y <= 0.5).sum())} negative labelled "
+                    f"regions in fold {fold}: use fewer folds (cv=) or leave the cell type out."
+                )
+
+
+def _collect(oof: dict, scores: dict, seeds: list[int], n_obs: int) -> None:
+    """Write one fold's scores into the out-of-fold arrays ``(n_seeds, n_obs)`` (NaN: not scored yet)."""
+    for (ct, fraction, seed, kind), (rows, values) in scores.items():
+        key = (ct, fraction, kind)
+        if key not in oof:
+            oof[key] = np.full((len(seeds), n_obs), np.nan)
+        oof[key][seeds.index(seed), rows] = values
+
+
+def _intervals(oof, labels, celltypes, fractions, units, n_boot, level, seed) -> pd.DataFrame:
+    """Interval table for every fraction: methods and :data:`DIFFERENCES`, per cell type and their mean."""
+    weights = block_weights(units, n_boot, seed).astype(np.float32)
+    kinds = list(dict.fromkeys(kind for _, _, kind in oof))
+    differences = [d for d in DIFFERENCES if d[1] in kinds and all(o in kinds for o in d[2])]
+    out = []
+    for fraction in fractions:
+        estimates = {}
+        for j, ct in enumerate(celltypes):
+            rows = np.flatnonzero(~np.isnan(labels[:, j]))
+            for kind in kinds:
+                values = oof[ct, fraction, kind][:, rows]
+                if np.isnan(values).any():
+                    raise RuntimeError(f"{ct} {kind} f={fraction}: a labelled region was not scored out of fold.")
+                estimates[ct, kind] = auroc_replicates(labels[rows, j], values, weights[:, rows])
+        table = interval_table(estimates, differences, level=level)
+        table.insert(1, "fraction", fraction)
+        out.append(table)
+    return pd.concat(out, ignore_index=True)
