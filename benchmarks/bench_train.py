@@ -218,6 +218,7 @@ def measure(preset: str, args: argparse.Namespace, device: torch.device, peak: f
     gpu = device.type == "cuda"
     sizes = {  # (batch size, timed steps, warm-up steps, inference sequences)
         "tiny": (1024, 30, 5, 65536) if gpu else (64, 4, 1, 512),
+        "fast": (1024, 30, 5, 65536) if gpu else (64, 4, 1, 512),
         "chromtransfer": (1024, 30, 5, 65536) if gpu else (16, 2, 1, 64),
     }
     bs, steps, warmup, n_inf = sizes[preset]

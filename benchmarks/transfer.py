@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import platform
 import tempfile
 import time
@@ -276,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the benchmark, write the CSV and the plot, print the table and the JSON line."""
     args = parse_args(argv)
     cs.settings.verbosity = 2  # progress of the folds and runs in the log
+    logging.basicConfig(format="%(asctime)s %(name)s %(message)s", level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -128,3 +128,32 @@ def test_initialisation_is_seeded():
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)
     assert not np.allclose(_seeded(PRESETS["tiny"], 4).body.stem[0].weight.detach(), a.body.stem[0].weight.detach())
+
+
+def test_stem_pooling_shortens_the_feature_map_and_keeps_the_parameters():
+    fast, tiny = PRESETS["fast"], PRESETS["tiny"]
+    assert fast.stem_pool == 4 and fast.body_key() != tiny.body_key()  # bodies are not interchangeable
+    model = _seeded(fast)
+    assert model.body.feature_map(torch.zeros(2, 4, 602)).shape == (2, fast.embed_dim, 151)  # ceil(602 / 4)
+    assert count_parameters(model) == count_parameters(_seeded(tiny))
+    with pytest.raises(ValueError, match="stem_pool"):
+        tiny.replace(stem_pool=0)
+
+
+def test_jaspar_stem_filters_start_as_the_motifs():
+    from chromseq._jaspar import jaspar
+    from chromseq.models._motif_init import STEM_TFS
+
+    model = _seeded(PRESETS["fast"].replace(stem_init="jaspar"))
+    weight = model.body.stem[0].weight.detach().numpy()
+    db = jaspar()
+    gata1 = db.ppms[db.names.index("GATA1")]  # 7 bp, centred in the 15-bp kernel
+    assert STEM_TFS[0] == "GATA1"
+    assert "".join("ACGT"[i] for i in weight[0, :, 4:11].argmax(axis=0)) == "".join("ACGT"[i] for i in gata1.argmax(0))
+    assert np.allclose(weight[0, :, :4], 0) and np.allclose(weight[0, :, 11:], 0)
+    assert np.allclose(np.linalg.norm(weight.reshape(len(weight), -1), axis=1), np.sqrt(2), atol=1e-5)  # He scale
+    assert (model.body.stem[0].bias.detach().numpy() < 0).all()  # silent on background
+    he = _seeded(PRESETS["fast"])
+    assert not np.allclose(he.body.stem[0].weight.detach().numpy(), weight)
+    with pytest.raises(ValueError, match="stem_init"):
+        PRESETS["fast"].replace(stem_init="motifs")

@@ -284,7 +284,12 @@ class KeysList(Directive):
 def _stages():
     """(stage label, config -> output description) in network order; labels name the body's modules."""
     return [
-        ("stem", lambda c: f"{c.stem_filters} ch, k={c.stem_kernel}"),
+        (
+            "stem",
+            lambda c: (
+                f"{c.stem_filters} ch, k={c.stem_kernel}" + (f", max pool {c.stem_pool}" if c.stem_pool > 1 else "")
+            ),
+        ),
         ("proj1", lambda c: f"{c.inner_filters // 2} ch, k={c.block_kernels[0]}"),
         ("stage1", lambda c: f"{c.n_blocks} x {c.inner_filters // 2} ch, k={c.block_kernels[1]}, concatenated"),
         ("proj2", lambda c: f"{c.inner_filters} ch, k={c.block_kernels[2]}"),

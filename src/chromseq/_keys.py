@@ -61,6 +61,8 @@ UNS_PREDICTIONS = "predictions"
 UNS_BASELINES = "baselines"
 #: uns[UNS][UNS_TRANSFER]: transfer-curve table (celltype, fraction, kind, metrics), see ``pl.transfer_curve``.
 UNS_TRANSFER = "transfer"
+#: uns[UNS][UNS_TRANSFER_INTERVALS]: cross-validated AUROC with block-bootstrap intervals, see ``pl.transfer_intervals``.
+UNS_TRANSFER_INTERVALS = f"{UNS_TRANSFER}_intervals"
 #: uns[UNS][UNS_SYNTHETIC]: ground truth of ``datasets.synthetic`` (motifs, pwms, planted sites, params).
 UNS_SYNTHETIC = "synthetic"
 #: uns[UNS][UNS_CRESTED]: record of a chromseq.io conversion, read by the inverse conversion (see ``io.to_crested``).

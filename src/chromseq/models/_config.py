@@ -44,6 +44,10 @@ class ChromTransferConfig:
         Max pooling (kernel = stride, in bp) after the first convolution; 1 (the paper) means none.
         Pooling by p divides the cost of every later layer by p and widens their receptive field p
         times (kernels then count pooled positions): the ``fast`` CPU preset uses 4.
+    stem_init
+        Initialisation of the first convolution: ``'he'`` (He-normal, the paper) or ``'jaspar'``
+        (each filter a JASPAR motif's log-odds matrix, see :mod:`chromseq.models._motif_init`;
+        filters beyond the motif list stay He-normal).
     inner_filters
         F, the inner filter count: residual blocks have F/2 (first stage) and F
         (second stage) channels. The published model uses F = 64.
@@ -76,6 +80,7 @@ class ChromTransferConfig:
     stem_filters: int = 64
     stem_kernel: int = 25
     stem_pool: int = 1
+    stem_init: str = "he"
     inner_filters: int = 64
     block_kernels: tuple[int, int, int, int] = (20, 15, 10, 5)
     n_blocks: int = 3
@@ -109,6 +114,8 @@ class ChromTransferConfig:
             raise ValueError("block_kernels needs 4 kernel sizes and tail_kernels 2.")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if self.stem_init not in ("he", "jaspar"):
+            raise ValueError(f"stem_init must be 'he' or 'jaspar', got {self.stem_init!r}.")
         if self.head not in ("pretrain", "finetune"):
             raise ValueError(f"head must be 'pretrain' or 'finetune', got {self.head!r}.")
         if not self.outputs or len(set(self.outputs)) != len(self.outputs):
@@ -178,8 +185,8 @@ _TINY = ChromTransferConfig(
 
 #: Named configurations. ``chromtransfer``: the published network (F = 64).
 #: ``tiny``: the same structure, narrower and with shorter kernels, for tests and the CPU demo.
-#: ``fast``: ``tiny`` with max pooling by 4 after the stem and no dropout: the same 18k parameters,
-#: 2x the training sequences per second of ``tiny`` on one CPU thread (benchmarks/README.md).
+#: ``fast``: ``tiny`` with max pooling by 4 after the stem and no dropout: the same 18k parameters, a third
+#: of the FLOPs, 2-3.6x the training sequences per second of ``tiny`` on one CPU thread (benchmarks/README.md).
 PRESETS: dict[str, ChromTransferConfig] = {
     "chromtransfer": ChromTransferConfig(preset="chromtransfer"),
     "tiny": _TINY,

@@ -181,7 +181,10 @@ class ChromTransfer(nn.Module):
         return list(self.config.outputs)
 
     def reset_parameters(self, *, generator: torch.Generator | None = None) -> None:
-        """He-normal convolution kernels, Glorot-uniform dense weights, zero biases, unit BN."""
+        """He-normal convolution kernels, Glorot-uniform dense weights, zero biases, unit BN.
+
+        With ``config.stem_init == 'jaspar'`` the stem's filters then start as JASPAR motifs.
+        """
         for m in self.modules():
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=generator)
@@ -191,6 +194,10 @@ class ChromTransfer(nn.Module):
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm1d):
                 m.reset_parameters()
+        if self.config.stem_init == "jaspar":
+            from ._motif_init import init_stem_from_jaspar
+
+            init_stem_from_jaspar(self.body.stem[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot (N, 4, L) -> logits (N, n_outputs)."""

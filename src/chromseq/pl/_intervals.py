@@ -92,7 +92,7 @@ def _interval_table(data: AnnData | pd.DataFrame) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         table = data
     else:
-        key = f"{K.UNS_TRANSFER}_intervals"
+        key = K.UNS_TRANSFER_INTERVALS
         table = data.uns.get(K.UNS, {}).get(key)
         if table is None:
             raise KeyError(
