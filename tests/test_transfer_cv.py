@@ -8,7 +8,7 @@ from anndata import AnnData
 
 import chromseq as cs
 from chromseq import _keys as K
-from chromseq.tl import _transfer, _transfer_cv
+from chromseq.tl import _transfer_cv, _transfer_runs
 from chromseq.tl._crossval import assign_folds, fold_split, fold_units
 from chromseq.tl._transfer import transfer_benchmark
 
@@ -72,7 +72,7 @@ def test_bad_fold_counts_raise():
 def cross_validated(tmp_path_factory):
     adata = _spread_k562()
     seen = {"pretrain": [], "runs": []}
-    real_pretrain, real_finetune, real_train = _transfer_cv.pretrain, _transfer.finetune, _transfer.train
+    real_pretrain, real_finetune, real_train = _transfer_cv.pretrain, _transfer_runs.finetune, _transfer_runs.train
 
     def spy(store, real):
         def wrapped(work, *args, **kwargs):
@@ -83,8 +83,8 @@ def cross_validated(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_transfer_cv, "pretrain", spy(seen["pretrain"], real_pretrain))
-        mp.setattr(_transfer, "finetune", spy(seen["runs"], real_finetune))
-        mp.setattr(_transfer, "train", spy(seen["runs"], real_train))
+        mp.setattr(_transfer_runs, "finetune", spy(seen["runs"], real_finetune))
+        mp.setattr(_transfer_runs, "train", spy(seen["runs"], real_train))
         save_dir = tmp_path_factory.mktemp("cv_models")
         transfer_benchmark(
             adata, "K562", fractions=[1.0, 0.5], preset="fast", cv=CV, block_size=5_000_000, n_boot=200,

@@ -23,6 +23,7 @@ from ._crossval import assign_folds, fold_split, fold_units
 from ._intervals import auroc_replicates, block_weights, interval_table
 from ._pretrain import pretrain
 from ._training import check_regions
+from ._transfer_runs import _baseline_rows, _run_all
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -61,8 +62,6 @@ def cross_validate(
     ``work`` is the light workspace AnnData of :func:`chromseq.tl._transfer._workspace`; its
     ``obs['split']`` is rewritten for every fold (``adata``'s is left alone).
     """
-    from ._transfer import _baseline_rows, _run_all
-
     units, unit_kind = fold_units(adata, cv, block_size)
     folds = assign_folds(units, cv, seeds[0])
     _check_folds(labels, celltypes, folds, cv)

@@ -1,0 +1,110 @@
+"""The runs of ``tl.transfer_benchmark``: fine-tune and scratch models, and composition baselines, scored on one split."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from chromseq._metrics import binary_metrics
+from chromseq._settings import logger
+from chromseq._validate import sequence_codes
+from chromseq.data import SequenceDataset
+
+from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features
+from ._finetune import finetune
+from ._inference import predict_proba, progress_disabled
+from ._models import get_model, models_of
+from ._train import train
+from ._training import subsample
+
+#: Kinds of model runs, in table order.
+MODEL_KINDS = ("finetune", "scratch")
+
+
+def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir, scores=None):
+    """Fine-tune and train every run and score it on ``split``.
+
+    With ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
+    ``(celltype, fraction, seed, kind)``.
+    """
+    from ._inference import progress_bar
+
+    tqdm = progress_bar()
+
+    jobs = [(ct, s, f, kind) for ct in celltypes for s in seeds for f in fractions for kind in MODEL_KINDS]
+    out = []
+    for ct, seed, fraction, kind in tqdm(jobs, desc="transfer", disable=progress_disabled()):
+        j = celltypes.index(ct)
+        test_rows = rows[split][~np.isnan(labels[rows[split], j])]
+        name = f"{kind}_{ct}_f{fraction:g}_s{seed}"
+        run = {"train_fraction": fraction, "random_state": seed, "save_dir": runs_dir, "key_added": name}
+        start = time.perf_counter()
+        if kind == "finetune":
+            finetune(work, ct, base=base, **run, **kwargs[kind])
+        else:
+            train(work, ct, **run, **kwargs[kind])
+        seconds = time.perf_counter() - start
+        model = get_model(work, name)
+        pred = predict_proba(model, SequenceDataset(codes, None, test_rows), device=kwargs[kind].get("device"))
+        record = models_of(work).pop(name)
+        row = {"celltype": ct, "fraction": fraction, "kind": kind, "model": name, "seed": seed, "split": split}
+        row |= {"n_train": int(record["params"]["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}
+        row |= binary_metrics(labels[test_rows, j], pred[:, 0]) | _history_fields(record["history"], seconds)
+        out.append(row)
+        if scores is not None:
+            scores[ct, fraction, seed, kind] = (test_rows, pred[:, 0])
+        logger.info("transfer %s: %s auroc %.3f (%.0f s)", name, split, row["auroc"], seconds)
+    return pd.DataFrame(out)
+
+
+def _history_fields(history: dict[str, list], seconds: float) -> dict[str, Any]:
+    """Epochs trained, the epoch whose weights were kept (lowest validation loss) and the training time."""
+    best = int(history["epoch"][int(np.argmin(history["val_loss"]))])
+    return {"epochs": len(history["epoch"]), "best_epoch": best, "seconds": seconds}
+
+
+def _train_subset(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Return the training rows ``tl.finetune``/``tl.train`` use for this fraction and seed."""
+    labelled = train_rows[~np.isnan(y[train_rows])]
+    return subsample(labelled, y[:, None], fraction, seed)
+
+
+def _n_pos(y: np.ndarray, rows: dict[str, np.ndarray], fraction: float, seed: int) -> int:
+    return int((y[_train_subset(y, rows["train"], fraction, seed)] > 0.5).sum())
+
+
+def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks, scores=None) -> pd.DataFrame:
+    """GC and k-mer baseline rows; the k-mer model is fitted on each run's subsampled training rows.
+
+    With ``scores`` (a dict), keep each baseline's ``(scored rows, scores)`` as :func:`_run_all` does.
+    """
+    needed = np.union1d(rows["train"], rows[split])
+    features, _ = kmer_features(sequence_codes(adata, needed), ks)
+    position = np.full(adata.n_obs, -1, dtype=np.int64)
+    position[needed] = np.arange(len(needed))
+    gc = gc_scores(adata)
+    out = []
+    for j, ct in enumerate(celltypes):
+        y = labels[:, j].astype(np.float64)
+        test_rows = rows[split][~np.isnan(y[rows[split]])]
+        for seed in seeds:
+            for fraction in fractions:
+                sub = _train_subset(labels[:, j], rows["train"], fraction, seed)
+                common = {"celltype": ct, "fraction": fraction, "seed": seed, "split": split}
+                common |= {"n_train": len(sub), "n_train_pos": int((y[sub] > 0.5).sum())}
+                kmer = fit_kmer_model(features[position[sub]], y[sub].astype(np.int8))
+                scored = {
+                    BASELINE_GC: gc[test_rows],
+                    BASELINE_KMER: kmer.predict_proba(features[position[test_rows]])[:, 1],
+                }
+                out += [
+                    {**common, "kind": name, "model": name, **binary_metrics(y[test_rows], s)}
+                    for name, s in scored.items()
+                ]
+                if scores is not None:
+                    scores.update({(ct, fraction, seed, name): (test_rows, s) for name, s in scored.items()})
+    logger.info("transfer benchmark: composition baselines scored (k-mer fits on each run's training rows)")
+    return pd.DataFrame(out)
