@@ -10,12 +10,17 @@ fraction; k-mer logistic regression fitted on the same subsampled regions). The 
 ``chromseq.tl.transfer_benchmark``.
 
 Writes ``transfer.csv`` (one row per cell type x fraction x seed x kind) and ``transfer.png``
-(``chromseq.pl.transfer_curve``) into ``--out``; prints a table and one JSON line.
+(``chromseq.pl.transfer_curve``) into ``--out``; prints a table and one JSON line. With ``--cv K``
+the split is replaced by K-fold cross-validation over 1-Mb blocks (one pretraining per fold, every
+region scored out of fold) and the table gives 95 % block-bootstrap intervals (``transfer_cv*.csv``,
+``transfer_cv.json``, ``transfer_cv.png`` from ``chromseq.pl.transfer_intervals``).
 
     python benchmarks/transfer.py                                   # tiny preset, CPU (~20 min, 1 thread)
     python benchmarks/transfer.py --preset chromtransfer --device cuda
     python benchmarks/transfer.py --celltypes K562 HepG2 --fractions 1 0.1 --max-epochs 4
     python benchmarks/transfer.py --dataset synthetic                # positive control (planted motifs)
+    python benchmarks/transfer.py --cv 5 --seeds 3                   # cross-validated, with intervals
+    python benchmarks/transfer.py --cv 3 --preset fast --width 200 --config '{"stem_init": "jaspar"}'
     python benchmarks/transfer.py --preset chromtransfer --device cuda --dataset genomewide \\
         --genome hg38.fa --labels ../shared/data/chromtransfer_grch38_labels   # the paper's data
 """
@@ -43,6 +48,7 @@ from chromseq.tl._transfer import DEFAULT_FRACTIONS, transfer_benchmark
 #: benchmarks/README.md): no dropout (2x faster on CPU, and the narrow body underfits anyway), small
 #: batches (more updates per epoch at the same cost), a longer pretraining than any one run, and a
 #: fine-tuning budget spent on the frozen-body stage (cheap: the body's embeddings are cached).
+#: ``fast`` is the same recipe for the ``fast`` preset (``tiny`` with max pooling after the stem).
 RECIPES = {
     "tiny": {
         "config": {"dropout": 0.0},
