@@ -81,7 +81,21 @@ def test_full_report_is_not_marked_quick(adata, tmp_path):
 def test_pretrained_open_model_gets_a_verdict(adata, tmp_path):
     text = _report(adata, tmp_path)
     line = next(line for line in text.splitlines() if line.startswith("- open"))
-    assert re.search(r"test AUROC pretrained 0\.\d{3}, best composition baseline 0\.\d{3}: (beats|does)", line)
+    assert re.search(r"test AUROC pretrained 0\.\d{3} \[0\.\d{3}, 0\.\d{3}\]", line)
+    assert re.search(r"vs best composition baseline: [+-]0\.\d{3} \[[+-]0\.\d{3}, [+-]0\.\d{3}\], \*\*better\*\*", line)
+
+
+def test_verdicts_come_from_intervals_of_the_paired_difference(adata, tmp_path):
+    """A model no better than GC is 'no detectable difference', not 'beats composition' by a hair."""
+    gc = adata.obs[K.GC].to_numpy()
+    jitter = np.random.default_rng(2).normal(0, 1e-3, adata.n_obs)
+    adata.obsm[K.PRED]["finetuned_K562"] = (gc + jitter).astype(np.float32)  # GC in disguise
+    text = _report(adata, tmp_path)
+    k562 = next(line for line in text.splitlines() if line.startswith("- K562"))
+    assert "vs best composition baseline" in k562 and "**no detectable difference**" in k562
+    assert "bootstrap over regions (too few genome blocks)" in text  # all fixture regions lie in one block
+    hepg2 = next(line for line in text.splitlines() if line.startswith("- HepG2"))
+    assert "vs from scratch:" in hepg2
 
 
 def test_metrics_table_has_three_decimals(adata, tmp_path):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import _keys as K
 from ._io_utils import atomic_path
+from ._report_verdicts import verdict_lines
 from ._settings import logger
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
             plt.close("all")
         return [f"![{name}](figures/{name}.png)", ""]
 
-    lines += _verdict_lines(metrics, split)
+    lines += verdict_lines(adata, split)
     lines += figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
     lines += figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
     lines += figure("history", lambda save: pl.history(adata, show=False, save=save))
@@ -132,37 +133,6 @@ def _dataset_lines(adata: AnnData) -> list[str]:
         counts = adata.obs[K.SPLIT].value_counts()
         lines += ["Regions per split: " + ", ".join(f"{s} {counts.get(s, 0):,}" for s in K.SPLITS) + ".", ""]
     return lines
-
-
-def _verdict_lines(metrics: pd.DataFrame, split: str) -> list[str]:
-    """Return one line per cell type saying whether its fine-tuned model beats the composition baselines."""
-    table = metrics[metrics["split"] == split]
-    if "kind" not in table or "auroc" not in table:
-        return []
-    best = table.groupby(["target", "kind"], observed=True)["auroc"].max().unstack("kind")
-    if "baseline" not in best.columns:
-        return []
-    baseline = best["baseline"]
-    lines = []
-    for target, row in best.iterrows():
-        # the cell types' verdict is on the fine-tuned model, that of 'open' on the pretrained one
-        main = ("pretrain", "pretrained") if target == K.OPEN else ("finetune", "fine-tuned")
-        if main[0] not in best or np.isnan(row[main[0]]):
-            continue
-        scores = [f"{main[1]} {row[main[0]]:.3f}"]
-        if target != K.OPEN and "scratch" in best and not np.isnan(row["scratch"]):
-            scores.append(f"from scratch {row['scratch']:.3f}")
-        scores.append(f"best composition baseline {baseline[target]:.3f}")
-        verdict = "beats composition" if row[main[0]] > baseline[target] else "does **not** beat composition"
-        name = f"{target} (pretraining target: open in any cell type)" if target == K.OPEN else target
-        lines.append(f"- {name}: {split} AUROC {', '.join(scores)}: {verdict}.")
-    if not lines:
-        return []
-    note = (
-        "A model has learned more than sequence composition only where it beats the better of the GC and "
-        "k-mer baselines (fitted on the training split) on held-out regions."
-    )
-    return [note, "", *lines, ""]
 
 
 def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
