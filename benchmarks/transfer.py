@@ -168,18 +168,7 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
             **steps["pretrain"],
         )
         t1 = time.perf_counter()
-        transfer_benchmark(
-            adata,
-            args.celltypes,
-            fractions=args.fractions,
-            seeds=args.seed,
-            max_epochs=steps["max_epochs"],
-            batch_size=steps["batch_size"],
-            finetune_kwargs=steps["finetune"],
-            train_kwargs=steps["train"],
-            device=args.device,
-            save_dir=models,
-        )
+        transfer_benchmark(adata, args.celltypes, **_shared_kwargs(args, steps, models))
         t2 = time.perf_counter()
     history = adata.uns[K.UNS][K.UNS_MODELS]["pretrained"]["history"]
     info = {
@@ -193,6 +182,20 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     return adata.uns[K.UNS][K.UNS_TRANSFER], info
 
 
+def _shared_kwargs(args: argparse.Namespace, steps: dict, models: str) -> dict:
+    """Arguments of ``transfer_benchmark`` shared by the fixed-split and the cross-validated layouts."""
+    return {
+        "fractions": args.fractions,
+        "seeds": args.seed,
+        "max_epochs": steps["max_epochs"],
+        "batch_size": steps["batch_size"],
+        "finetune_kwargs": steps["finetune"],
+        "train_kwargs": steps["train"],
+        "device": args.device,
+        "save_dir": models,
+    }
+
+
 def run_cv(adata, args: argparse.Namespace, steps: dict) -> tuple[pd.DataFrame, dict]:
     """Cross-validated benchmark (one pretraining per fold, inside ``transfer_benchmark``)."""
     with tempfile.TemporaryDirectory(prefix="chromseq_transfer_") as models:
@@ -200,18 +203,11 @@ def run_cv(adata, args: argparse.Namespace, steps: dict) -> tuple[pd.DataFrame, 
         transfer_benchmark(
             adata,
             args.celltypes,
-            fractions=args.fractions,
-            seeds=args.seed,
             preset=get_config(args.preset, **steps["config_changes"]),
-            max_epochs=steps["max_epochs"],
-            batch_size=steps["batch_size"],
             pretrain_kwargs=steps["pretrain"],
-            finetune_kwargs=steps["finetune"],
-            train_kwargs=steps["train"],
-            device=args.device,
-            save_dir=models,
             cv=args.cv,
             n_boot=args.n_boot,
+            **_shared_kwargs(args, steps, models),
         )
         seconds = time.perf_counter() - t0
     layout = {k: adata.uns[K.UNS][K.UNS_PARAMS][K.UNS_TRANSFER][k] for k in ("cv", "unit", "n_units", "fold_sizes")}

@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 CELLTYPES = ("A549", "GM12878", "HCT116", "HepG2", "K562", "MCF7")
@@ -129,3 +130,34 @@ def toy_fasta(tmp_path, toy_records) -> Path:
 def fasta_writer():
     """The :func:`write_fasta` helper: ``fasta_writer(path, records, bgzip=..., plain_gzip=...)``."""
     return write_fasta
+
+
+def one_celltype_regions(n: int = 90, *, width: int = 60, codes: int = 4, seed: int = 0):
+    """``n`` labelled chr1 regions of ``width`` bp for cell type 'A' (splits train/train/val, codes 0..codes-1)."""
+    import anndata as ad
+
+    from chromseq import _keys as K
+
+    rng = np.random.default_rng(seed)
+    start = np.arange(n, dtype=np.int64) * 1000
+    is_open = rng.random(n) < 0.5
+    obs = pd.DataFrame(
+        {
+            K.CHROM: pd.Categorical(["chr1"] * n),
+            K.START: start,
+            K.END: start + width,
+            K.OPEN: is_open,
+            K.BACKGROUND: ~is_open,
+            K.SPLIT: pd.Categorical(np.tile(["train", "train", "val"], n // 3)),
+        },
+        index=[f"chr1:{s}-{s + width}" for s in start],
+    )
+    adata = ad.AnnData(is_open[:, None].astype(np.float32), obs=obs, var=pd.DataFrame(index=["A"]))
+    adata.obsm[K.SEQUENCE] = rng.integers(0, codes, (n, width), dtype=np.uint8)
+    return adata
+
+
+@pytest.fixture
+def make_regions():
+    """The :func:`one_celltype_regions` helper: ``make_regions(n, width=..., codes=..., seed=...)``."""
+    return one_celltype_regions

@@ -2,10 +2,8 @@
 
 import logging
 
-import anndata as ad
 import h5py
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -16,24 +14,10 @@ from chromseq.models import PRESETS, ChromTransfer, save_model
 WIDTH = 60
 
 
-def regions(n=90, seed=0):
-    rng = np.random.default_rng(seed)
-    start = np.arange(n, dtype=np.int64) * 1000
-    is_open = rng.random(n) < 0.5
-    obs = pd.DataFrame(
-        {
-            K.CHROM: pd.Categorical(["chr1"] * n),
-            K.START: start,
-            K.END: start + WIDTH,
-            K.OPEN: is_open,
-            K.BACKGROUND: ~is_open,
-            K.SPLIT: pd.Categorical(np.tile(["train", "train", "val"], n // 3)),
-        },
-        index=[f"chr1:{s}-{s + WIDTH}" for s in start],
-    )
-    adata = ad.AnnData(is_open[:, None].astype(np.float32), obs=obs, var=pd.DataFrame(index=["A"]))
-    adata.obsm[K.SEQUENCE] = rng.integers(0, 5, (n, WIDTH), dtype=np.uint8)
-    return adata
+@pytest.fixture
+def regions(make_regions):
+    """Regions maker whose sequences may hold code 4 (N)."""
+    return lambda: make_regions(width=WIDTH, codes=5)
 
 
 @pytest.fixture
@@ -57,7 +41,7 @@ VERBS = {
 
 
 @pytest.mark.parametrize("verb", VERBS)
-def test_codes_outside_0_to_4_name_their_rows(verb, model_dir, tmp_path):
+def test_codes_outside_0_to_4_name_their_rows(verb, model_dir, tmp_path, regions):
     adata = _damage(regions())
     with pytest.raises(
         ValueError, match=r"codes outside 0-4 .* in 2 row\(s\): \['chr1:4000-4060', 'chr1:31000-31060'\]"
@@ -67,7 +51,7 @@ def test_codes_outside_0_to_4_name_their_rows(verb, model_dir, tmp_path):
 
 
 @pytest.mark.parametrize("verb", ["pretrain", "predict"])
-def test_string_sequences_are_not_read_as_a_1bp_width(verb, model_dir, tmp_path):
+def test_string_sequences_are_not_read_as_a_1bp_width(verb, model_dir, tmp_path, regions):
     adata = regions()
     adata.obsm[K.SEQUENCE] = np.array(["ACGT" * 15] * adata.n_obs)  # anndata stores it as (n, 1) strings
     with pytest.raises(ValueError, match=r"holds <U60 strings of shape \(90, 1\), not sequence codes"):
@@ -85,24 +69,24 @@ def test_code_check_reads_codes_on_disk_chunk_by_chunk(tmp_path):
     assert invalid_code_rows(np.array([[-1, 0], [0, 4]], dtype=np.int8)).tolist() == [0]
 
 
-def test_predict_on_zero_regions_is_an_error(model_dir):
+def test_predict_on_zero_regions_is_an_error(model_dir, regions):
     with pytest.raises(ValueError, match=r"no regions \(n_obs == 0\): nothing to predict"):
         cs.tl.predict(regions()[:0].copy(), models=model_dir)
 
 
-def test_evaluate_on_zero_regions_is_an_error():
+def test_evaluate_on_zero_regions_is_an_error(regions):
     adata = regions()[:0].copy()
     with pytest.raises(ValueError, match=r"no regions \(n_obs == 0\): nothing to evaluate"):
         cs.tl.evaluate(adata)
     assert K.UNS_METRICS not in adata.uns.get(K.UNS, {})
 
 
-def test_evaluate_on_splits_without_regions_is_an_error():
+def test_evaluate_on_splits_without_regions_is_an_error(regions):
     with pytest.raises(ValueError, match=r"no region in split\(s\) \['test'\]"):
         cs.tl.evaluate(regions(), splits=["test"])
 
 
-def test_evaluate_without_predictions_warns_and_names_unscored_models(model_dir, caplog):
+def test_evaluate_without_predictions_warns_and_names_unscored_models(model_dir, caplog, regions):
     adata = regions()
     adata.uns[K.UNS] = {K.UNS_MODELS: {"pretrained": {"path": str(model_dir), "kind": "pretrain"}}}
     with caplog.at_level(logging.WARNING, logger="chromseq"):
@@ -111,7 +95,7 @@ def test_evaluate_without_predictions_warns_and_names_unscored_models(model_dir,
     assert set(adata.uns[K.UNS][K.UNS_METRICS]["kind"]) == {"baseline"}  # the baselines are still scored
 
 
-def test_evaluate_warns_about_models_left_without_predictions(tmp_path, caplog):
+def test_evaluate_warns_about_models_left_without_predictions(tmp_path, caplog, regions):
     adata = regions()
     nets = {}
     for name in ("pretrained", "other"):

@@ -1,8 +1,6 @@
 """One write rule for every verb: a view is made an actual AnnData, its parent is never changed (issue 11)."""
 
-import anndata as ad
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -14,24 +12,8 @@ WIDTH = 60
 
 
 @pytest.fixture
-def parent():
-    rng = np.random.default_rng(0)
-    n = 90
-    start = np.arange(n, dtype=np.int64) * 1000
-    is_open = rng.random(n) < 0.5
-    obs = pd.DataFrame(
-        {
-            K.CHROM: pd.Categorical(["chr1"] * n),
-            K.START: start,
-            K.END: start + WIDTH,
-            K.OPEN: is_open,
-            K.BACKGROUND: ~is_open,
-            K.SPLIT: pd.Categorical(np.tile(["train", "train", "val"], n // 3)),
-        },
-        index=[f"chr1:{s}-{s + WIDTH}" for s in start],
-    )
-    adata = ad.AnnData(is_open[:, None].astype(np.float32), obs=obs, var=pd.DataFrame(index=["A"]))
-    adata.obsm[K.SEQUENCE] = rng.integers(0, 4, (n, WIDTH), dtype=np.uint8)
+def parent(make_regions):
+    adata = make_regions(width=WIDTH)
     adata.uns[K.UNS] = {"note": "kept"}
     return adata
 

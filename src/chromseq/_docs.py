@@ -20,6 +20,21 @@ show
 save
     Write the figure to this path (format from the suffix)."""
 
+#: ``ncols`` and ``ax`` of the plots drawing one panel per cell type (or target).
+NCOLS_AX = """\
+ncols
+    Panels per row.
+ax
+    Axes to draw in (one per panel); ``None`` makes a new figure."""
+
+
+#: The Returns section of the functions writing one file.
+RETURNS_PATH = """\
+Returns
+-------
+Path
+    The file written."""
+
 
 def fill_docs(**blocks: str) -> Callable[[F], F]:
     """Return a decorator that replaces ``{name}`` lines of a docstring with ``blocks[name]``.

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._docs import RETURNS_PATH, fill_docs
 from chromseq._io_utils import atomic_path
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
@@ -30,6 +31,7 @@ _BIGWIG = (".bw", ".bigwig")
 _BEDGRAPH = (".bedgraph", ".bg", ".bdg")
 
 
+@fill_docs(returns_path=RETURNS_PATH)
 def write_predictions(
     adata: AnnData,
     path: str | os.PathLike,
@@ -54,10 +56,7 @@ def write_predictions(
         Genome for the chromosome sizes (:class:`~chromseq.Genome`, FASTA path, genomepy name); ``None`` uses
         the sizes recorded by :func:`~chromseq.pp.add_sequences` in ``uns['chromseq']['genome']``.
 
-    Returns
-    -------
-    Path
-        The file written.
+    {returns_path}
 
     Examples
     --------
@@ -80,6 +79,7 @@ def write_predictions(
     return _write(Path(path), rows, _sizes(adata, genome, chrom), per_base=None)
 
 
+@fill_docs(returns_path=RETURNS_PATH)
 def write_contributions(
     adata: AnnData,
     path: str | os.PathLike,
@@ -103,10 +103,7 @@ def write_contributions(
     genome
         As in :func:`write_predictions`.
 
-    Returns
-    -------
-    Path
-        The file written.
+    {returns_path}
 
     Examples
     --------
@@ -142,6 +139,7 @@ def contribution_rows(adata: AnnData, celltype: str) -> tuple[np.ndarray, np.nda
     return adata.obs_names.get_indexer(names).astype(np.int64), scores
 
 
+@fill_docs(returns_path=RETURNS_PATH)
 def write_seqlets(
     adata: AnnData,
     path: str | os.PathLike,
@@ -171,10 +169,7 @@ def write_seqlets(
         Motif database the matches came from (to find their strand): ``None`` reads the one recorded by
         ``tl.motifs``, else as ``motif_db`` of :func:`~chromseq.tl.motifs`.
 
-    Returns
-    -------
-    Path
-        The file written.
+    {returns_path}
 
     Examples
     --------

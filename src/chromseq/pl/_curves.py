@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from chromseq import _keys as K
-from chromseq._docs import SHOW_SAVE, fill_docs
+from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
 from chromseq._metrics import binary_metrics, clean
 from chromseq._validate import FIX
 from chromseq.tl._baselines import BASELINE_KIND
@@ -46,10 +46,7 @@ _SHARED_DOC = """
     baselines
         Also draw the composition baselines (GC fraction; k-mer logistic regression once fitted by
         :func:`chromseq.tl.evaluate`) in grey.
-    ncols
-        Panels per row.
-    ax
-        Axes to draw in (one per panel); ``None`` makes a new figure.
+    {ncols_ax}
     {show_save}
 
     Returns
@@ -109,8 +106,8 @@ def pr(
 
 roc.__doc__ = roc.__doc__.replace("{shared}", _SHARED_DOC.replace("{metric}", "AUROC").strip())
 pr.__doc__ = pr.__doc__.replace("{shared}", _SHARED_DOC.replace("{metric}", "AUPRC (average precision)").strip())
-fill_docs(show_save=SHOW_SAVE)(roc)
-fill_docs(show_save=SHOW_SAVE)(pr)
+fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE)(roc)
+fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE)(pr)
 
 
 def _curves(

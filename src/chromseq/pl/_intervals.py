@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._docs import SHOW_SAVE, fill_docs
+from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
 from chromseq.tl._targets import kind_rank
 
-from ._utils import StylePicker, finish, panels
+from ._utils import StylePicker, finish, panels, select_rows
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 INTERVAL_COLUMNS = ("celltype", "fraction", "kind", "estimate", "lower", "upper")
 
 
-@fill_docs(show_save=SHOW_SAVE)
+@fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE)
 def transfer_intervals(
     adata: AnnData | pd.DataFrame,
     *,
@@ -54,10 +54,7 @@ def transfer_intervals(
         Kinds to draw; ``None``: all methods (or all differences).
     celltype
         Panels to draw (cell types or ``'mean'``); ``None``: all.
-    ncols
-        Panels per row.
-    ax
-        Axes to draw in (one per panel); ``None`` makes a new figure.
+    {ncols_ax}
     {show_save}
 
     Returns
@@ -72,7 +69,7 @@ def transfer_intervals(
     table = _interval_table(adata)
     is_diff = table["kind"].str.contains("-", regex=False)
     table = table[is_diff if differences else ~is_diff]
-    table = _pick(_pick(table, "kind", kinds), "celltype", celltype)
+    table = select_rows(select_rows(table, "kind", kinds, "interval table"), "celltype", celltype, "interval table")
     names = list(dict.fromkeys(table["celltype"]))
     fig, axes, created = panels(len(names), ax=ax, ncols=ncols, size=(3.4, 3.0))
     picker = StylePicker()
@@ -105,16 +102,6 @@ def _interval_table(data: AnnData | pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         raise ValueError("the interval table is empty.")
     return table.assign(celltype=table["celltype"].astype(str), kind=table["kind"].astype(str))
-
-
-def _pick(table: pd.DataFrame, column: str, wanted) -> pd.DataFrame:
-    if wanted is None:
-        return table
-    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
-    unknown = [w for w in wanted if w not in set(table[column])]
-    if unknown:
-        raise KeyError(f"{column}(s) {unknown} not in the interval table; it has {sorted(set(table[column]))}.")
-    return table[table[column].isin(wanted)]
 
 
 def _draw(panel: Axes, rows: pd.DataFrame, picker: StylePicker) -> None:

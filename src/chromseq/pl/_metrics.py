@@ -14,7 +14,7 @@ from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq.tl._targets import kind_rank
 
-from ._utils import StylePicker, finish, panels, series_label
+from ._utils import StylePicker, finish, panels, select_rows, series_label
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -111,7 +111,7 @@ def _wide(table: pd.DataFrame, metric: str, split: str, targets, models) -> tupl
         raise ValueError(
             f"no rows for split {split!r}; the table has splits {sorted(table['split'].astype(str).unique())}."
         )
-    rows = _select(_select(rows, "target", targets), "model", models).copy()
+    rows = select_rows(select_rows(rows, "target", targets, "metrics table"), "model", models, "metrics table").copy()
     rows["series"] = [series_label(m, t) for m, t in zip(rows["model"], rows["target"], strict=True)]
     clash = rows.duplicated(["target", "series"], keep=False)
     rows.loc[clash, "series"] = rows.loc[clash, "model"]
@@ -120,16 +120,6 @@ def _wide(table: pd.DataFrame, metric: str, split: str, targets, models) -> tupl
     wide = rows.pivot(index="target", columns="series", values=metric)
     wide = wide.loc[list(dict.fromkeys(rows["target"])), order]
     return wide, kinds
-
-
-def _select(rows: pd.DataFrame, column: str, wanted) -> pd.DataFrame:
-    if wanted is None:
-        return rows
-    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
-    unknown = [w for w in wanted if w not in set(rows[column])]
-    if unknown:
-        raise KeyError(f"{column}(s) {unknown} not in the metrics table; it has {sorted(set(rows[column]))}.")
-    return rows[rows[column].isin(wanted)]
 
 
 def _draw(panel: Axes, wide: pd.DataFrame, kinds: dict[str, str], style: str) -> None:

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._docs import SHOW_SAVE, fill_docs
+from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
 from chromseq.tl._targets import kind_rank
 
-from ._utils import StylePicker, finish, panels
+from ._utils import StylePicker, finish, panels, select_rows
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 TRANSFER_COLUMNS = ("celltype", "fraction", "kind")
 
 
-@fill_docs(show_save=SHOW_SAVE)
+@fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE)
 def transfer_curve(
     adata: AnnData | pd.DataFrame,
     metric: str = "auroc",
@@ -70,10 +70,7 @@ def transfer_curve(
         Kinds to draw; ``None``: all (fine-tune and scratch first).
     logx
         Log-scale the fraction axis (fractions such as 0.05-1 spread evenly).
-    ncols
-        Panels per row.
-    ax
-        Axes to draw in (one per cell type); ``None`` makes a new figure.
+    {ncols_ax}
     {show_save}
 
     Returns
@@ -86,7 +83,7 @@ def transfer_curve(
     >>> chromseq.pl.transfer_curve(table, "auroc", save="transfer.png")  # doctest: +SKIP
     """
     table = _check(_table(adata), metric)
-    table = _select(_select(table, "celltype", celltype), "kind", kinds)
+    table = select_rows(select_rows(table, "celltype", celltype, "transfer table"), "kind", kinds, "transfer table")
     summary = _summarise(table, metric)
     names = list(dict.fromkeys(table["celltype"]))
     fig, axes, created = panels(len(names), ax=ax, ncols=ncols, size=(3.6, 3.2))
@@ -121,16 +118,6 @@ def _check(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     if not ((fraction > 0) & (fraction <= 1)).all():
         raise ValueError(f"transfer table 'fraction' must be in (0, 1]; found {sorted(table['fraction'].unique())}.")
     return table.assign(fraction=fraction, celltype=table["celltype"].astype(str), kind=table["kind"].astype(str))
-
-
-def _select(table: pd.DataFrame, column: str, wanted) -> pd.DataFrame:
-    if wanted is None:
-        return table
-    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
-    unknown = [w for w in wanted if w not in set(table[column])]
-    if unknown:
-        raise KeyError(f"{column}(s) {unknown} not in the transfer table; it has {sorted(set(table[column]))}.")
-    return table[table[column].isin(wanted)]
 
 
 def _summarise(table: pd.DataFrame, metric: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import numpy as np
 from chromseq._settings import logger
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -110,3 +111,17 @@ class StylePicker:
                 color = next(self._extra)
             self._seen[label] = {"color": color, "linestyle": BASELINE_STYLES.get(model or label, "-")}
         return self._seen[label]
+
+
+def select_rows(table: pd.DataFrame, column: str, wanted: str | Sequence[str] | None, what: str) -> pd.DataFrame:
+    """Keep the rows of ``table`` whose ``column`` is in ``wanted`` (``None``: all rows).
+
+    Raises ``KeyError`` naming the unknown values and those ``what`` (e.g. ``'transfer table'``) has.
+    """
+    if wanted is None:
+        return table
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    unknown = [w for w in wanted if w not in set(table[column])]
+    if unknown:
+        raise KeyError(f"{column}(s) {unknown} not in the {what}; it has {sorted(set(table[column]))}.")
+    return table[table[column].isin(wanted)]
