@@ -28,6 +28,12 @@ ax
     Axes to draw in (one per panel); ``None`` makes a new figure."""
 
 
+#: The Returns section of the plots drawing one panel per cell type.
+RETURNS_PANELS = """\
+Returns
+-------
+The Axes, or a list of Axes with one panel per cell type."""
+
 #: The Returns section of the functions writing one file.
 RETURNS_PATH = """\
 Returns

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
+from chromseq._docs import NCOLS_AX, RETURNS_PANELS, SHOW_SAVE, fill_docs
 from chromseq.tl._targets import kind_rank
 
 from ._utils import StylePicker, finish, panels, select_rows
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 INTERVAL_COLUMNS = ("celltype", "fraction", "kind", "estimate", "lower", "upper")
 
 
-@fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE)
+@fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE, returns_panels=RETURNS_PANELS)
 def transfer_intervals(
     adata: AnnData | pd.DataFrame,
     *,
@@ -57,9 +57,7 @@ def transfer_intervals(
     {ncols_ax}
     {show_save}
 
-    Returns
-    -------
-    The Axes, or a list of Axes with one panel per cell type.
+    {returns_panels}
 
     Examples
     --------

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
+from chromseq._docs import NCOLS_AX, RETURNS_PANELS, SHOW_SAVE, fill_docs
 from chromseq.tl._targets import kind_rank
 
 from ._utils import StylePicker, finish, panels, select_rows
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 TRANSFER_COLUMNS = ("celltype", "fraction", "kind")
 
 
-@fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE)
+@fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE, returns_panels=RETURNS_PANELS)
 def transfer_curve(
     adata: AnnData | pd.DataFrame,
     metric: str = "auroc",
@@ -73,9 +73,7 @@ def transfer_curve(
     {ncols_ax}
     {show_save}
 
-    Returns
-    -------
-    The Axes, or a list of Axes with one panel per cell type.
+    {returns_panels}
 
     Examples
     --------
