@@ -15,10 +15,10 @@ from chromseq.data import SequenceDataset
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features
 from ._finetune import finetune
-from ._inference import predict_proba, progress_disabled
+from chromseq.train._inference import predict_proba, progress_disabled
 from ._models import get_model, models_of
 from ._train import train
-from ._training import subsample
+from ._fit_glue import subsample
 
 #: Kinds of model runs, in table order.
 MODEL_KINDS = ("finetune", "scratch")
@@ -30,7 +30,7 @@ def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base
     With ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
     ``(celltype, fraction, seed, kind)``.
     """
-    from ._inference import progress_bar
+    from chromseq.train._inference import progress_bar
 
     tqdm = progress_bar()
 

@@ -300,7 +300,7 @@ def window_logits(
     import torch
 
     from chromseq.data import to_one_hot
-    from chromseq.tl._inference import _rc, progress_bar, progress_disabled
+    from chromseq.train._inference import _rc, progress_bar, progress_disabled
 
     tqdm = progress_bar()
     fwd, rev = [], []

@@ -13,7 +13,7 @@ from torch import nn
 
 from chromseq._settings import settings
 from chromseq.data import BatchSampler, SequenceDataset, make_loader, to_one_hot
-from chromseq.tl._distributed import is_main_process
+from chromseq.train._distributed import is_main_process
 
 _COMPLEMENT = torch.tensor([3, 2, 1, 0, 4], dtype=torch.uint8)
 
