@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from chromseq._arrays import read_rows
 from chromseq._codes import one_hot
 from chromseq._validate import sequence_codes
-from chromseq.data._ondisk import read_rows
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -142,11 +142,28 @@ class BatchSampler(Sampler):
         return n_full + int(rest > self.rank and not self.drop_last)
 
 
-def make_loader(dataset: SequenceDataset, sampler: BatchSampler, *, num_workers: int = 0, pin_memory: bool = False):
+def make_loader(
+    dataset: SequenceDataset, sampler: BatchSampler, *, num_workers: int = 0, pin_memory: bool = False
+) -> DataLoader:
     """Return a :class:`~torch.utils.data.DataLoader` whose items are whole batches from ``sampler``.
 
     The loader gets its own generator (for worker seeds), so iterating it leaves torch's
     global random state alone.
+
+    Parameters
+    ----------
+    dataset
+        The sequences (and labels) to batch.
+    sampler
+        Yields the row indices of one batch at a time.
+    num_workers
+        DataLoader worker processes (0: read batches in the calling process).
+    pin_memory
+        Pin batches in page-locked memory (faster copies to CUDA).
+
+    Returns
+    -------
+    The loader; each item is one batch as returned by ``dataset[rows]``.
     """
     return DataLoader(
         dataset,
@@ -207,7 +224,19 @@ def augment_codes(
 
 
 def to_one_hot(codes: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Codes ``(B, L)`` -> one-hot ``(B, 4, L)`` on the codes' device (N = all zeros)."""
+    """Codes ``(B, L)`` -> one-hot ``(B, 4, L)`` on the codes' device (N = all zeros).
+
+    Parameters
+    ----------
+    codes
+        ``(B, L)`` uint8 codes (A0 C1 G2 T3 N4).
+    dtype
+        Floating dtype of the result.
+
+    Returns
+    -------
+    ``(B, 4, L)`` one-hot tensor of ``dtype``; positions with N are all zeros.
+    """
     return one_hot(codes, dtype=dtype)
 
 

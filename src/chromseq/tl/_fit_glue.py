@@ -17,8 +17,7 @@ import chromseq
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, sequence_codes, uns_chromseq
-from chromseq.data import SequenceDataset
-from chromseq.data._ondisk import read_columns, read_rows
+from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.tl._models import model_name
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
