@@ -6,7 +6,7 @@ from chromseq._codes import one_hot, reverse_complement_codes
 from chromseq.data import BatchSampler, SequenceDataset, augment_codes
 from chromseq.models import PRESETS, ChromTransfer
 from chromseq.train._engine import class_weights, fit, weighted_bce
-from chromseq.train._inference import predict_proba
+from chromseq.train._inference import model_state, predict_proba
 from chromseq.train._spec import TrainSpec
 
 WIDTH = 100
@@ -186,6 +186,16 @@ def test_predictions_do_not_depend_on_batch_size_and_model_state_is_restored():
     p2 = predict_proba(net, val, batch_size=64, device="cpu")
     np.testing.assert_allclose(p1, p2, rtol=1e-5, atol=1e-6)
     assert net.training
+
+
+def test_model_state_restores_each_modules_mode_also_after_an_error():
+    net = model().train()
+    net.body.eval()  # a frozen body under training heads: mixed modes
+    with pytest.raises(RuntimeError, match="boom"), model_state(net, "cpu") as inside:
+        assert not any(m.training for m in inside.modules())
+        raise RuntimeError("boom")
+    assert net.training and not net.body.training
+    assert next(net.parameters()).device.type == "cpu"
 
 
 def test_rc_average_is_strand_symmetric():
