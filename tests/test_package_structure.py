@@ -320,3 +320,21 @@ def test_training_core_is_torch_only():
     for module in (m for m in GRAPH if m.startswith("chromseq.train")):
         bad = [t for t in GRAPH[module] if t == "anndata" or layer(t) >= 2]
         assert bad == [], f"{module} imports {bad}"
+
+
+def test_architecture_page_names_the_module_of_every_public_name():
+    """docs/architecture.md: one hop from any public name to the file that defines it."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    listed = {}
+    for names, path in re.findall(r"^\| ((?:`\w+\.\w+`(?:, )?)+) \| `([\w/]+\.py)` \|$", text, re.MULTILINE):
+        listed.update(dict.fromkeys(re.findall(r"`(\w+\.\w+)`", names), path))
+    public = {f"{sub}.{n}" for sub in SUBPACKAGES for n in importlib.import_module(f"chromseq.{sub}").__all__}
+    assert sorted(listed) == sorted(public)
+    for name, path in listed.items():
+        assert (SRC / path).is_file(), f"{name}: no {path}"
+        sub, attr = name.split(".")
+        obj = getattr(importlib.import_module(f"chromseq.{sub}"), attr)
+        if hasattr(obj, "__module__") and not isinstance(obj, dict):
+            assert obj.__module__ == "chromseq." + path[:-3].replace("/", "."), name
+        else:
+            assert re.search(rf"^{attr}\b", (SRC / path).read_text(), re.MULTILINE), name
