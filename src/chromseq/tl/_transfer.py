@@ -25,9 +25,9 @@ from chromseq._validate import require_celltypes, uns_chromseq, writable
 from chromseq.models import ChromTransferConfig, get_config
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
+from ._fit_glue import celltype_labels, check_regions
 from ._models import models_of
 from ._pretrain import pretrain
-from ._fit_glue import celltype_labels, check_regions
 from ._transfer_runs import MODEL_KINDS, _baseline_rows, _run_all
 
 if TYPE_CHECKING:
