@@ -1,4 +1,4 @@
-"""Opening a regions file with ``X`` and the sequences left on disk (:func:`read_backed`)."""
+"""Opening a regions file with ``X`` and the sequences left on disk (:func:`~chromseq.data.read_backed`)."""
 
 from __future__ import annotations
 

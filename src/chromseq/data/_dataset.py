@@ -131,7 +131,7 @@ class BatchSampler(Sampler):
             yield batch
 
     def global_sizes(self) -> list[int]:
-        """Sizes of the global batches this rank takes a share of, in order (for :func:`augment_codes`)."""
+        """Sizes of the global batches this rank takes a share of, in order (for :func:`~chromseq.data.augment_codes`)."""
         stop = self.n - self.n % self.batch_size if self.drop_last else self.n
         sizes = [min(self.batch_size, stop - start) for start in range(0, stop, self.batch_size)]
         return [g for g in sizes if g > self.rank]
@@ -243,7 +243,7 @@ def to_one_hot(codes: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch
 def dataset_from_anndata(
     adata: AnnData, labels: np.ndarray | None = None, rows: np.ndarray | None = None
 ) -> SequenceDataset:
-    """Wrap ``adata.obsm['sequence']`` (by reference) as a :class:`SequenceDataset`.
+    """Wrap ``adata.obsm['sequence']`` (by reference) as a :class:`~chromseq.data.SequenceDataset`.
 
     Parameters
     ----------
@@ -256,6 +256,6 @@ def dataset_from_anndata(
 
     Returns
     -------
-    The dataset; the AnnData is not copied, and sequences on disk (:func:`read_backed`) stay there.
+    The dataset; the AnnData is not copied, and sequences on disk (:func:`~chromseq.data.read_backed`) stay there.
     """
     return SequenceDataset(sequence_codes(adata), labels, rows)
