@@ -88,8 +88,8 @@ def worker(mode: str, folder: Path) -> dict:
 
     from chromseq import _keys as K
     from chromseq.data import BatchSampler, SequenceDataset, dataset_from_anndata
-    from chromseq.tl._inference import predict_proba
-    from chromseq.tl._training import celltype_labels
+    from chromseq.tl._fit_glue import celltype_labels
+    from chromseq.train._inference import predict_proba
 
     torch.set_num_threads(1)
     model = torch.nn.Sequential(torch.nn.Conv1d(4, 1, 1), torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten())

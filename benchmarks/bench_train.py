@@ -34,10 +34,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from chromseq.data import SequenceDataset
 from chromseq.models import PRESETS, ChromTransfer, count_parameters
-from chromseq.tl._acceleration import cuda_tuning, make_optimizer, training_step
-from chromseq.tl._batches import Batches
-from chromseq.tl._engine import TrainSpec, _train_epoch, class_weights
-from chromseq.tl._inference import predict_proba, resolve_precision
+from chromseq.train._acceleration import cuda_tuning, make_optimizer, training_step
+from chromseq.train._batches import Batches
+from chromseq.train._engine import _train_epoch, class_weights
+from chromseq.train._inference import predict_proba, resolve_precision
+from chromseq.train._spec import TrainSpec
 
 WIDTH = 600
 # dense (no sparsity) bf16 tensor-core peak, TFLOP/s (NVIDIA data sheets); the first name found in the

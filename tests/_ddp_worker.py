@@ -51,7 +51,8 @@ def planted(n: int = 203, seed: int = 0):
 def train_toy() -> dict:
     """Two stages (all layers with RC and shift augmentation, then heads on cached embeddings)."""
     from chromseq.data import SequenceDataset
-    from chromseq.tl._engine import TrainSpec, fit
+    from chromseq.train._engine import fit
+    from chromseq.train._spec import TrainSpec
 
     codes, y = planted()
     train, val = SequenceDataset(codes, y, np.arange(150)), SequenceDataset(codes, y, np.arange(150, len(y)))
@@ -65,7 +66,7 @@ def train_toy() -> dict:
 
 def main(out: Path, regions: Path) -> None:
     from chromseq import cli
-    from chromseq.tl._distributed import dist_info
+    from chromseq.train._distributed import dist_info
 
     result = train_toy()
     rank, world = dist_info()

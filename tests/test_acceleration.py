@@ -7,9 +7,10 @@ import torch
 import chromseq as cs
 from chromseq.data import SequenceDataset
 from chromseq.models import PRESETS, ChromTransfer, load_model, save_model
-from chromseq.tl._acceleration import cuda_tuning, make_optimizer, restore_fused
-from chromseq.tl._engine import TrainSpec, fit
-from chromseq.tl._inference import predict_proba
+from chromseq.train._acceleration import cuda_tuning, make_optimizer, restore_fused
+from chromseq.train._engine import fit
+from chromseq.train._inference import predict_proba
+from chromseq.train._spec import TrainSpec
 
 WIDTH = 100
 # inductor imports torch.jit.script_method, deprecated in torch itself

@@ -9,7 +9,8 @@ import torch
 
 from chromseq.data import SequenceDataset
 from chromseq.models import PRESETS, ChromTransfer, load_model, save_model
-from chromseq.tl._engine import TrainSpec, fit
+from chromseq.train._engine import fit
+from chromseq.train._spec import TrainSpec
 
 WIDTH = 100
 

@@ -18,7 +18,7 @@ import torch
 import chromseq as cs
 from chromseq import _keys as K
 from chromseq.data import BatchSampler, augment_codes
-from chromseq.tl._distributed import init_distributed
+from chromseq.train._distributed import init_distributed
 
 WORKER = Path(__file__).with_name("_ddp_worker.py")
 CLI_KW = {"max_epochs": 2, "batch_size": 64, "device": "cpu"}

@@ -5,8 +5,9 @@ import torch
 from chromseq._codes import one_hot, reverse_complement_codes
 from chromseq.data import BatchSampler, SequenceDataset, augment_codes
 from chromseq.models import PRESETS, ChromTransfer
-from chromseq.tl._engine import TrainSpec, class_weights, fit, weighted_bce
-from chromseq.tl._inference import predict_proba
+from chromseq.train._engine import class_weights, fit, weighted_bce
+from chromseq.train._inference import model_state, predict_proba
+from chromseq.train._spec import TrainSpec
 
 WIDTH = 100
 MOTIF = np.array([2, 0, 3, 0, 0, 2, 2, 1], np.uint8)  # GATAAGGC
@@ -187,6 +188,16 @@ def test_predictions_do_not_depend_on_batch_size_and_model_state_is_restored():
     assert net.training
 
 
+def test_model_state_restores_each_modules_mode_also_after_an_error():
+    net = model().train()
+    net.body.eval()  # a frozen body under training heads: mixed modes
+    with pytest.raises(RuntimeError, match="boom"), model_state(net, "cpu") as inside:
+        assert not any(m.training for m in inside.modules())
+        raise RuntimeError("boom")
+    assert net.training and not net.body.training
+    assert next(net.parameters()).device.type == "cpu"
+
+
 def test_rc_average_is_strand_symmetric():
     codes, y = planted(20)
     net = model()
@@ -202,7 +213,7 @@ def test_progress_bars_fall_back_to_text_without_ipywidgets(monkeypatch):
 
     from tqdm.std import tqdm as text_bar
 
-    from chromseq.tl._inference import progress_bar
+    from chromseq.train._inference import progress_bar
 
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails: no widget bars, no IProgress warning
     assert issubclass(progress_bar(), text_bar)
@@ -213,7 +224,7 @@ def test_progress_bars_use_tqdm_auto_with_ipywidgets():
     import ipywidgets  # noqa: F401  (in the dev extra: most Jupyter users have it)
     from tqdm.auto import tqdm as auto_bar
 
-    from chromseq.tl._inference import progress_bar
+    from chromseq.train._inference import progress_bar
 
     assert issubclass(progress_bar(), auto_bar)  # this used to recurse without end
 
@@ -225,7 +236,7 @@ def test_progress_bar_shows_on_a_terminal_of_zero_width():
     import sys
 
     code = (
-        "import os, sys; from chromseq.tl._inference import progress_bar, progress_disabled\n"
+        "import os, sys; from chromseq.train._inference import progress_bar, progress_disabled\n"
         "assert os.get_terminal_size(2).columns == 0\n"
         "for _ in progress_bar()(range(3), desc='epoch', disable=progress_disabled()): pass\n"
     )

@@ -196,9 +196,9 @@ def test_planted_motifs_match_beyond_composition(discovered):
 
 def test_a_flat_pattern_matches_only_as_composition():
     from chromseq._jaspar import load_motif_database
-    from chromseq.tl._motifs import _tomtom
+    from chromseq.tl._motif_patterns import tomtom_matches
 
     db = load_motif_database(None)
     gc_rich = np.repeat(np.array([[0.15], [0.35], [0.35], [0.15]]), 12, axis=1)  # no position carries information
-    matches = _tomtom([gc_rich], ["flat"], db, 3, control_factor=100.0)
+    matches = tomtom_matches([gc_rich], ["flat"], db, 3, control_factor=100.0)
     assert len(matches) == 3 and not matches["beyond_composition"].any(), matches

@@ -17,7 +17,7 @@ SRC = ROOT / "src" / "chromseq"
 #: Subpackages whose functions work on AnnData (scanpy conventions apply).
 ANNDATA_SUBPACKAGES = ("pp", "tl", "pl", "datasets", "io")
 #: All public subpackages (documented in docs/api.md).
-SUBPACKAGES = (*ANNDATA_SUBPACKAGES, "models")
+SUBPACKAGES = (*ANNDATA_SUBPACKAGES, "models", "data")
 MAX_POSITIONAL = 3
 SECTION = re.compile(r"^(?P<name>[A-Z][A-Za-z ]+)\n-{3,}\n", re.MULTILINE)
 
@@ -200,3 +200,141 @@ def test_shared_doc_block_must_have_its_placeholder():
     assert "Show the figure" in fill_docs(show_save="show\n    Show the figure.")(documented).__doc__
     with pytest.raises(ValueError, match="no line '{ax}'"):
         fill_docs(ax="ax\n    Axes.")(documented)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(SRC.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _type_checking_nodes(tree: ast.AST) -> set[int]:
+    """Ids of the nodes under ``if TYPE_CHECKING:`` (never run, so no runtime import)."""
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return skip
+
+
+def _imported(node: ast.AST, module: str, is_package: bool, modules) -> list[str]:
+    """Modules imported by an import statement (``from a import b``: ``a.b`` if a module, else ``a``)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    target = node.module or ""
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        target = ".".join([*base, *([node.module] if node.module else [])])
+    return [f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target for alias in node.names]
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Runtime imports between chromseq's modules: module level and inside functions, not TYPE_CHECKING.
+
+    Also ``'anndata'`` when a module imports anndata.
+    """
+    paths = {_module_name(p): p for p in SRC.rglob("*.py")}
+    graph = {}
+    for module, path in paths.items():
+        tree = ast.parse(path.read_text())
+        skip = _type_checking_nodes(tree)
+        out = set()
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            for name in _imported(node, module, path.name == "__init__.py", paths):
+                if name in paths:
+                    out.add(name)
+                elif name.split(".")[0] == "anndata":
+                    out.add("anndata")
+        graph[module] = out - {module}
+    return graph
+
+
+GRAPH = import_graph()
+#: Layers, lowest first: shared helpers ("codes"), the core, the verbs, the command line.
+CORE = ("data", "models", "train")
+VERBS = ("pp", "tl", "pl", "io", "datasets")
+APP = ("cli", "_cli_steps", "_cli_checks", "_cli_variants", "_demo", "_report", "_report_verdicts")
+
+
+def layer(module: str) -> int:
+    """0 shared helpers, 1 core, 2 verbs, 3 command line and the top-level package."""
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] in APP:
+        return 3
+    return 2 if parts[1] in VERBS else 1 if parts[1] in CORE else 0
+
+
+def test_import_graph_sees_function_level_and_relative_imports():
+    assert "chromseq.train._spec" in GRAPH["chromseq.train._engine"]  # module level, absolute
+    assert "chromseq.tl._fit_glue" in GRAPH["chromseq.tl._finetune"]  # relative
+    assert "chromseq.tl" in GRAPH["chromseq.io._tracks"]  # inside a function
+
+
+def test_no_import_cycles():
+    """Tarjan's strongly connected components of the runtime import graph: all of size one."""
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in GRAPH.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while not component or component[-1] != v:
+                component.append(stack.pop())
+                on_stack.discard(component[-1])
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in GRAPH:
+        if module not in index:
+            visit(module)
+    # The command line is being reworked into one command table on its own branch (issue 15, item 5).
+    cycles = [c for c in cycles if c != ["chromseq._cli_steps", "chromseq.cli"]]
+    assert cycles == []
+
+
+def test_imports_only_go_down_the_layers():
+    """verbs -> core -> shared helpers; nothing below the command line imports it or the top-level package."""
+    upward = [
+        (m, t)
+        for m, targets in GRAPH.items()
+        for t in targets
+        if t != "anndata" and layer(t) > layer(m) and not (layer(m) == 2 and t == "chromseq")
+    ]
+    assert upward == []
+
+
+def test_training_core_is_torch_only():
+    """``chromseq.train`` never imports AnnData, the verbs or the command line."""
+    for module in (m for m in GRAPH if m.startswith("chromseq.train")):
+        bad = [t for t in GRAPH[module] if t == "anndata" or layer(t) >= 2]
+        assert bad == [], f"{module} imports {bad}"
+
+
+def test_architecture_page_names_the_module_of_every_public_name():
+    """docs/architecture.md: one hop from any public name to the file that defines it."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    listed = {}
+    for names, path in re.findall(r"^\| ((?:`\w+\.\w+`(?:, )?)+) \| `([\w/]+\.py)` \|$", text, re.MULTILINE):
+        listed.update(dict.fromkeys(re.findall(r"`(\w+\.\w+)`", names), path))
+    public = {f"{sub}.{n}" for sub in SUBPACKAGES for n in importlib.import_module(f"chromseq.{sub}").__all__}
+    assert sorted(listed) == sorted(public)
+    for name, path in listed.items():
+        assert (SRC / path).is_file(), f"{name}: no {path}"
+        sub, attr = name.split(".")
+        obj = getattr(importlib.import_module(f"chromseq.{sub}"), attr)
+        if hasattr(obj, "__module__") and not isinstance(obj, dict):
+            assert obj.__module__ == "chromseq." + path[:-3].replace("/", "."), name
+        else:
+            assert re.search(rf"^{attr}\b", (SRC / path).read_text(), re.MULTILINE), name

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 import chromseq as cs
 from chromseq import _keys as K
 from chromseq.models import ChromTransfer, get_config, load_model, save_model
-from chromseq.tl._runs import LOCK_FILE, acquire
+from chromseq.train._runs import LOCK_FILE, acquire
 
 QUICK = {"preset": "tiny", "batch_size": 32, "learning_rate": 1e-2, "max_epochs": 1}
 CLI_TRAIN = ["--preset", "tiny", "--max-epochs", "3", "--batch-size", "32", "--patience", "50", "--threads", "1"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ._settings import settings
 
 if TYPE_CHECKING:
-    from . import datasets, io, models, pl, pp, tl
+    from . import data, datasets, io, models, pl, pp, tl
     from .genome import Genome
 
 try:
@@ -17,11 +17,19 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["Genome", "datasets", "io", "models", "pl", "pp", "settings", "tl", "__version__"]
+__all__ = ["Genome", "data", "datasets", "io", "models", "pl", "pp", "settings", "tl", "__version__"]
 
 # The subpackages import torch, anndata and scanpy (seconds): they load on first use, so that
 # `chromseq --help` and `import chromseq.cli` stay fast. `chromseq.tl` etc. work as usual.
-_LAZY = {"datasets": ".datasets", "io": ".io", "models": ".models", "pl": ".pl", "pp": ".pp", "tl": ".tl"}
+_LAZY = {
+    "data": ".data",
+    "datasets": ".datasets",
+    "io": ".io",
+    "models": ".models",
+    "pl": ".pl",
+    "pp": ".pp",
+    "tl": ".tl",
+}
 
 
 def __getattr__(name: str) -> Any:

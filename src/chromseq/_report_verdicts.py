@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _keys as K
+from .tl._baselines import baseline_sources
 from .tl._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
-from .tl._targets import baseline_sources, labels, prediction_meta, prediction_sources
+from .tl._targets import labels, prediction_meta, prediction_sources
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -43,8 +43,8 @@ def writable(adata: AnnData, copy: bool, verb: str) -> AnnData:
     as anndata and scanpy do: the AnnData it was taken from is never changed. To compute on some
     rows and keep the results in the whole AnnData, pass the rows as ``mask=`` where a verb has it.
     """
+    from chromseq._arrays import is_on_disk
     from chromseq._settings import logger
-    from chromseq.data._ondisk import is_on_disk
 
     if copy or adata.is_view:
         on_disk = adata.isbacked or is_on_disk(adata.X) or any(is_on_disk(v) for v in adata.obsm.values())
@@ -82,8 +82,8 @@ def sequence_codes(adata: AnnData, rows: np.ndarray | None = None) -> Any:
     ValueError
         If it holds strings, is not 2-d uint8, or holds a code other than 0-4 (the message names rows).
     """
+    from chromseq._arrays import is_on_disk, read_rows
     from chromseq._codes import invalid_code_rows
-    from chromseq.data._ondisk import is_on_disk, read_rows
 
     require_obsm(adata, K.SEQUENCE)
     codes = adata.obsm[K.SEQUENCE]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from chromseq._arrays import read_columns, read_rows
+
+from ._backed import read_backed
 from ._dataset import BatchSampler, SequenceDataset, augment_codes, dataset_from_anndata, make_loader, to_one_hot
-from ._ondisk import read_backed, read_columns, read_rows
 
 __all__ = [
     "BatchSampler",

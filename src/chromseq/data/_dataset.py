@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from chromseq._arrays import read_rows
 from chromseq._codes import one_hot
 from chromseq._validate import sequence_codes
-from chromseq.data._ondisk import read_rows
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -131,7 +131,7 @@ class BatchSampler(Sampler):
             yield batch
 
     def global_sizes(self) -> list[int]:
-        """Sizes of the global batches this rank takes a share of, in order (for :func:`augment_codes`)."""
+        """Sizes of the global batches this rank takes a share of, in order (for :func:`~chromseq.data.augment_codes`)."""
         stop = self.n - self.n % self.batch_size if self.drop_last else self.n
         sizes = [min(self.batch_size, stop - start) for start in range(0, stop, self.batch_size)]
         return [g for g in sizes if g > self.rank]
@@ -142,11 +142,28 @@ class BatchSampler(Sampler):
         return n_full + int(rest > self.rank and not self.drop_last)
 
 
-def make_loader(dataset: SequenceDataset, sampler: BatchSampler, *, num_workers: int = 0, pin_memory: bool = False):
+def make_loader(
+    dataset: SequenceDataset, sampler: BatchSampler, *, num_workers: int = 0, pin_memory: bool = False
+) -> DataLoader:
     """Return a :class:`~torch.utils.data.DataLoader` whose items are whole batches from ``sampler``.
 
     The loader gets its own generator (for worker seeds), so iterating it leaves torch's
     global random state alone.
+
+    Parameters
+    ----------
+    dataset
+        The sequences (and labels) to batch.
+    sampler
+        Yields the row indices of one batch at a time.
+    num_workers
+        DataLoader worker processes (0: read batches in the calling process).
+    pin_memory
+        Pin batches in page-locked memory (faster copies to CUDA).
+
+    Returns
+    -------
+    The loader; each item is one batch as returned by ``dataset[rows]``.
     """
     return DataLoader(
         dataset,
@@ -207,14 +224,26 @@ def augment_codes(
 
 
 def to_one_hot(codes: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Codes ``(B, L)`` -> one-hot ``(B, 4, L)`` on the codes' device (N = all zeros)."""
+    """Codes ``(B, L)`` -> one-hot ``(B, 4, L)`` on the codes' device (N = all zeros).
+
+    Parameters
+    ----------
+    codes
+        ``(B, L)`` uint8 codes (A0 C1 G2 T3 N4).
+    dtype
+        Floating dtype of the result.
+
+    Returns
+    -------
+    ``(B, 4, L)`` one-hot tensor of ``dtype``; positions with N are all zeros.
+    """
     return one_hot(codes, dtype=dtype)
 
 
 def dataset_from_anndata(
     adata: AnnData, labels: np.ndarray | None = None, rows: np.ndarray | None = None
 ) -> SequenceDataset:
-    """Wrap ``adata.obsm['sequence']`` (by reference) as a :class:`SequenceDataset`.
+    """Wrap ``adata.obsm['sequence']`` (by reference) as a :class:`~chromseq.data.SequenceDataset`.
 
     Parameters
     ----------
@@ -227,6 +256,6 @@ def dataset_from_anndata(
 
     Returns
     -------
-    The dataset; the AnnData is not copied, and sequences on disk (:func:`read_backed`) stay there.
+    The dataset; the AnnData is not copied, and sequences on disk (:func:`~chromseq.data.read_backed`) stay there.
     """
     return SequenceDataset(sequence_codes(adata), labels, rows)

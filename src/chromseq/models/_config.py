@@ -46,7 +46,7 @@ class ChromTransferConfig:
         times (kernels then count pooled positions): the ``fast`` CPU preset uses 4.
     stem_init
         Initialisation of the first convolution: ``'he'`` (He-normal, the paper) or ``'jaspar'``
-        (each filter a JASPAR motif's log-odds matrix, see :mod:`chromseq.models._motif_init`;
+        (each filter a JASPAR motif's log-odds matrix, see ``chromseq.models._motif_init``;
         filters beyond the motif list stay He-normal).
     inner_filters
         F, the inner filter count: residual blocks have F/2 (first stage) and F

@@ -12,10 +12,9 @@ from chromseq import _keys as K
 from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
 from chromseq._metrics import binary_metrics, clean
 from chromseq._validate import FIX
-from chromseq.tl._baselines import BASELINE_KIND
+from chromseq.tl._baselines import BASELINE_KIND, baseline_sources
 from chromseq.tl._targets import (
     ScoreSource,
-    baseline_sources,
     kind_rank,
     labels,
     prediction_sources,

@@ -11,7 +11,7 @@ import numpy as np
 from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq.pl._utils import finish, panels
-from chromseq.tl._motifs import information_content
+from chromseq.tl._motif_patterns import information_content
 
 if TYPE_CHECKING:
     from anndata import AnnData

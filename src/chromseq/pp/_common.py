@@ -118,7 +118,7 @@ def record_genome(adata: AnnData, genome: Genome) -> None:
 
 def window_stats(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """GC fraction of the called bases (float32, NaN if all N) and N fraction of each window."""
-    from chromseq.genome import base_counts
+    from chromseq._codes import base_counts
 
     gc, nn = base_counts(codes)
     width = codes.shape[1]

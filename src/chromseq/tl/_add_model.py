@@ -104,8 +104,6 @@ def model_record(
     A folder is not written over a model ``adata`` records under the same name, unless
     ``overwrite`` or it was converted from the same Keras file (equal SHA-256).
     """
-    from chromseq.tl._predict import _from_folder
-
     existing = models_of(adata)
     if isinstance(model, ChromTransfer):
         name = name or _default_name(model)
@@ -116,7 +114,7 @@ def model_record(
     if not path.exists():
         raise FileNotFoundError(f"no model at {str(path)!r} (expected a Keras .h5 file or a chromseq model folder).")
     if path.is_dir():
-        folder_name, record = _from_folder(path)
+        folder_name, record = record_from_folder(path)
         return name or folder_name, {**record, "name": name or folder_name}
     if not is_keras_file(path):
         raise ValueError(f"{str(path)!r} is neither a model folder nor a Keras file ({', '.join(KERAS_SUFFIXES)}).")
@@ -145,8 +143,8 @@ def _save(
     net: ChromTransfer, name: str, save_dir, *, source: str, sha256: str, overwrite: bool
 ) -> tuple[str, dict[str, Any]]:
     """Save ``net`` as ``<save_dir>/<name>`` (a free ``<name>-2``... if taken) unless that folder holds the same file."""
-    from chromseq.tl._runs import model_folder
-    from chromseq.tl._training import model_paths
+    from chromseq.tl._fit_glue import model_paths
+    from chromseq.train._runs import model_folder
 
     kind = "pretrain" if net.config.head == "pretrain" else "finetune"
     outputs = net.outputs
@@ -183,3 +181,23 @@ def _holds(path: Path, sha256: str, config: dict[str, Any]) -> bool:
     except (FileNotFoundError, ValueError):
         return False
     return (meta.get("card") or {}).get("source_sha256") == sha256 and meta.get("config") == config
+
+
+def record_from_folder(path: Path) -> tuple[str, dict[str, Any]]:
+    """``(name, record)`` of a chromseq model folder, read from its model card."""
+    meta = read_model_card(path)
+    card = dict(meta.get("card") or {})
+    name = str(card.get("name") or path.name)
+    config = meta["config"]
+    record = {
+        "name": name,
+        "kind": card.get("kind", "pretrain" if config.get("head") == "pretrain" else "finetune"),
+        "outputs": card.get("outputs", config["outputs"]),
+        "celltypes": card.get("celltypes", [] if config.get("head") == "pretrain" else config["outputs"]),
+        **{k: v for k, v in card.items() if k not in ("name", "kind", "outputs", "celltypes")},
+        "config": config,
+        "path": str(path.absolute()),
+    }
+    if meta.get("weights_sha256"):
+        record["weights_sha256"] = str(meta["weights_sha256"])
+    return name, record

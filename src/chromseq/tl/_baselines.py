@@ -20,7 +20,7 @@ from chromseq._codes import gc_fraction
 from chromseq._settings import logger
 from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq, writable
 
-from ._targets import labels, resolve_targets
+from ._targets import ScoreSource, labels, resolve_targets
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -250,3 +250,14 @@ def _write_baselines(adata: AnnData, scores: dict, meta: dict) -> None:
     uns = uns_chromseq(adata)
     uns[K.UNS_BASELINES] = {**uns.get(K.UNS_BASELINES, {}), **meta}
     logger.info("added obsm[%r] columns %s and uns[%r][%r]", K.BASELINE, sorted(scores), K.UNS, K.UNS_BASELINES)
+
+
+def baseline_sources(adata: AnnData, target: str) -> list[ScoreSource]:
+    """Return the GC baseline and, when fitted, the k-mer baseline of ``target``."""
+    out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
+    frame = adata.obsm.get(K.BASELINE)
+    if frame is not None and kmer_column(target) in frame.columns:
+        out.append(ScoreSource(BASELINE_KMER, BASELINE_KIND, target, frame[kmer_column(target)].to_numpy(np.float64)))
+    else:
+        logger.debug("no k-mer baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
+    return out

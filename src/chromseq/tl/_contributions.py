@@ -200,7 +200,7 @@ def attribute(
     """
     import torch
 
-    from ._inference import progress_bar
+    from chromseq.train._inference import progress_bar
 
     tqdm = progress_bar()
 

@@ -13,11 +13,10 @@ from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
 from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq, writable
 
-from ._baselines import composition_baseline, normalise_ks
+from ._baselines import baseline_sources, composition_baseline, normalise_ks
 from ._models import models_of
 from ._targets import (
     ScoreSource,
-    baseline_sources,
     kind_rank,
     labels,
     prediction_sources,

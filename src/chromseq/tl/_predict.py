@@ -13,34 +13,15 @@ from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq, writable
 from chromseq.data import SequenceDataset
-from chromseq.models import ChromTransferConfig, read_model_card
-from chromseq.tl._add_model import is_keras_file, model_record
+from chromseq.models import ChromTransferConfig
+from chromseq.tl._add_model import is_keras_file, model_record, record_from_folder
 from chromseq.tl._contributions import select_rows
-from chromseq.tl._inference import predict_proba
+from chromseq.tl._fit_glue import check_width
 from chromseq.tl._models import get_record, load_recorded, models_of, record_outputs
-from chromseq.tl._training import check_width
+from chromseq.train._inference import predict_proba
 
 if TYPE_CHECKING:
     from anndata import AnnData
-
-
-def _from_folder(path: Path) -> tuple[str, dict[str, Any]]:
-    meta = read_model_card(path)
-    card = dict(meta.get("card") or {})
-    name = str(card.get("name") or path.name)
-    config = meta["config"]
-    record = {
-        "name": name,
-        "kind": card.get("kind", "pretrain" if config.get("head") == "pretrain" else "finetune"),
-        "outputs": card.get("outputs", config["outputs"]),
-        "celltypes": card.get("celltypes", [] if config.get("head") == "pretrain" else config["outputs"]),
-        **{k: v for k, v in card.items() if k not in ("name", "kind", "outputs", "celltypes")},
-        "config": config,
-        "path": str(path.absolute()),
-    }
-    if meta.get("weights_sha256"):
-        record["weights_sha256"] = str(meta["weights_sha256"])
-    return name, record
 
 
 def _resolve(
@@ -65,7 +46,7 @@ def _resolve(
         return [(models, get_record(adata, models), False)]
     path = Path(models)
     if path.is_dir():
-        name, record = _from_folder(path)
+        name, record = record_from_folder(path)
         return [(name, record, True)]
     if path.is_file() and is_keras_file(path):
         name, record = model_record(adata, path)  # converted to a model folder under settings.model_dir

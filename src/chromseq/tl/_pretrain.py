@@ -14,9 +14,7 @@ from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, writable
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
-from chromseq.tl._engine import TrainSpec, fit
-from chromseq.tl._models import model_name
-from chromseq.tl._training import (
+from chromseq.tl._fit_glue import (
     check_classes,
     check_regions,
     claim,
@@ -27,6 +25,9 @@ from chromseq.tl._training import (
     split_array,
     start,
 )
+from chromseq.tl._models import model_name
+from chromseq.train._engine import fit
+from chromseq.train._spec import TrainSpec
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chromseq import _keys as K
-from chromseq._settings import logger
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -112,19 +111,6 @@ def prediction_sources(adata: AnnData, meta: dict[str, dict], target: str) -> li
         for c, m in meta.items()
         if m["target"] == target
     ]
-
-
-def baseline_sources(adata: AnnData, target: str) -> list[ScoreSource]:
-    """Return the GC baseline and, when fitted, the k-mer baseline of ``target``."""
-    from ._baselines import BASELINE_GC, BASELINE_KIND, BASELINE_KMER, gc_scores, kmer_column
-
-    out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
-    frame = adata.obsm.get(K.BASELINE)
-    if frame is not None and kmer_column(target) in frame.columns:
-        out.append(ScoreSource(BASELINE_KMER, BASELINE_KIND, target, frame[kmer_column(target)].to_numpy(np.float64)))
-    else:
-        logger.debug("no k-mer baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
-    return out
 
 
 def targets_of(meta: dict[str, dict]) -> list[str]:

@@ -11,9 +11,9 @@ from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRA
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, writable
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
-from chromseq.tl._engine import TrainSpec
+from chromseq.tl._fit_glue import check_regions, fit_celltypes, spec_kwargs
 from chromseq.tl._models import models_of
-from chromseq.tl._training import check_regions, fit_celltypes, spec_kwargs
+from chromseq.train._spec import TrainSpec
 
 if TYPE_CHECKING:
     from anndata import AnnData

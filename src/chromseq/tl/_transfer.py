@@ -25,9 +25,9 @@ from chromseq._validate import require_celltypes, uns_chromseq, writable
 from chromseq.models import ChromTransferConfig, get_config
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
+from ._fit_glue import celltype_labels, check_regions
 from ._models import models_of
 from ._pretrain import pretrain
-from ._training import celltype_labels, check_regions
 from ._transfer_runs import MODEL_KINDS, _baseline_rows, _run_all
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def transfer_benchmark(
         ``f1_at_05``, ``f1_best``, ``best_threshold``, ``accuracy``), ``epochs`` trained,
         ``best_epoch`` (kept weights) and training ``seconds``. Drawn by
         :func:`chromseq.pl.transfer_curve`.
-            With ``cv``, one row per fold as well (column ``fold``), each scored on that fold only.
+        With ``cv``, one row per fold as well (column ``fold``), each scored on that fold only.
     ``adata.uns['chromseq'][key_added + '_intervals']``
         Only with ``cv``: DataFrame with ``celltype`` (and ``'mean'``, the mean over cell types),
         ``fraction``, ``kind`` (a method, or ``'finetune-scratch'``, ``'finetune-best_baseline'``,

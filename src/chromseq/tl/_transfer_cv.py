@@ -20,9 +20,9 @@ from chromseq._settings import logger
 
 from ._baselines import BASELINE_GC, BASELINE_KMER
 from ._crossval import assign_folds, fold_split, fold_units
+from ._fit_glue import check_regions
 from ._intervals import auroc_replicates, block_weights, interval_table
 from ._pretrain import pretrain
-from ._training import check_regions
 from ._transfer_runs import _baseline_rows, _run_all
 
 if TYPE_CHECKING:

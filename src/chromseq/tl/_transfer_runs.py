@@ -12,13 +12,13 @@ from chromseq._metrics import binary_metrics
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
+from chromseq.train._inference import predict_proba, progress_disabled
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features
 from ._finetune import finetune
-from ._inference import predict_proba, progress_disabled
+from ._fit_glue import subsample
 from ._models import get_model, models_of
 from ._train import train
-from ._training import subsample
 
 #: Kinds of model runs, in table order.
 MODEL_KINDS = ("finetune", "scratch")
@@ -30,7 +30,7 @@ def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base
     With ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
     ``(celltype, fraction, seed, kind)``.
     """
-    from ._inference import progress_bar
+    from chromseq.train._inference import progress_bar
 
     tqdm = progress_bar()
 

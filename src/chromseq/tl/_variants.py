@@ -300,21 +300,16 @@ def window_logits(
     import torch
 
     from chromseq.data import to_one_hot
-    from chromseq.tl._inference import _rc, progress_bar, progress_disabled
+    from chromseq.train._inference import _rc, model_state, progress_bar, progress_disabled
 
     tqdm = progress_bar()
     fwd, rev = [], []
-    was_training, old = model.training, next(model.parameters()).device
-    model.to(device).eval()
-    try:
-        with torch.no_grad():
-            for a in tqdm(range(0, len(codes), batch_size), desc="variants", leave=False, disable=progress_disabled()):
-                x = torch.from_numpy(np.ascontiguousarray(codes[a : a + batch_size])).to(device)
-                fwd.append(model(to_one_hot(x)).float().cpu().numpy())
-                if rc_average:
-                    rev.append(model(to_one_hot(_rc(x))).float().cpu().numpy())
-    finally:
-        model.to(old).train(was_training)
+    with model_state(model, device), torch.no_grad():
+        for a in tqdm(range(0, len(codes), batch_size), desc="variants", leave=False, disable=progress_disabled()):
+            x = torch.from_numpy(np.ascontiguousarray(codes[a : a + batch_size])).to(device)
+            fwd.append(model(to_one_hot(x)).float().cpu().numpy())
+            if rc_average:
+                rev.append(model(to_one_hot(_rc(x))).float().cpu().numpy())
     f = np.concatenate(fwd).astype(np.float64)
     if not rc_average:
         return f

@@ -11,7 +11,7 @@ Opt-in, with ``chromseq.settings.compile``: :func:`torch.compile` of the trainin
 Channels-last memory format does not apply: it is defined for 4-d (N, C, H, W) tensors only
 (``torch.channels_last`` raises for 3-d ones), and the network's tensors are 3-d (N, C, L);
 cuDNN picks its own layout for the 1-d convolutions. bf16/fp16 autocast and pinned host memory
-live in :mod:`chromseq.tl._inference` and :mod:`chromseq.tl._batches`.
+live in :mod:`chromseq.train._inference` and :mod:`chromseq.train._batches`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from chromseq._settings import logger
-from chromseq.tl._distributed import _Step, data_parallel, dist_info
+from chromseq.train._distributed import _Step, data_parallel, dist_info
 
 if TYPE_CHECKING:
-    from chromseq.tl._engine import TrainSpec
+    from chromseq.train._spec import TrainSpec
 
 
 def make_optimizer(

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from chromseq.tl._distributed import all_reduce_sum
+from chromseq.train._distributed import all_reduce_sum
 
 
 def class_weights(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import sys
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -13,7 +14,7 @@ from torch import nn
 
 from chromseq._settings import settings
 from chromseq.data import BatchSampler, SequenceDataset, make_loader, to_one_hot
-from chromseq.tl._distributed import is_main_process
+from chromseq.train._distributed import is_main_process
 
 _COMPLEMENT = torch.tensor([3, 2, 1, 0, 4], dtype=torch.uint8)
 
@@ -90,17 +91,43 @@ def _batches(data: SequenceDataset, batch_size: int, device: torch.device):
         yield codes.to(device, non_blocking=True)
 
 
+@contextlib.contextmanager
+def model_state(model: nn.Module, device: torch.device | str | None = None) -> Iterator[nn.Module]:
+    """Run ``model`` in eval mode (on ``device`` if given); restore its device and every module's mode on exit.
+
+    Parameters
+    ----------
+    model
+        The network; its first parameter tells the device it is restored to.
+    device
+        Where to move the model for the block (``None``: leave it where it is).
+
+    Yields
+    ------
+    ``model``, in eval mode on ``device``.
+    """
+    first = next(model.parameters(), None)
+    old_device = first.device if first is not None else None
+    modes = [(m, m.training) for m in model.modules()]
+    if device is not None:
+        model.to(device)
+    model.eval()
+    try:
+        yield model
+    finally:
+        if device is not None and old_device is not None:
+            model.to(old_device)
+        for m, training in modes:
+            m.training = training
+
+
 @torch.no_grad()
 def embed(model: nn.Module, data: SequenceDataset, *, rc: bool, batch_size: int, device: torch.device) -> torch.Tensor:
     """Body embeddings ``(n, embed_dim)`` float32 of ``data`` (reverse-complemented if ``rc``), in eval mode."""
-    was_training = model.body.training
-    model.body.eval()
     out = []
-    try:
+    with model_state(model.body):
         for codes in _batches(data, batch_size, device):
             out.append(model.body(to_one_hot(_rc(codes) if rc else codes)).float())
-    finally:
-        model.body.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, model.config.embed_dim, device=device)
 
 
@@ -135,11 +162,8 @@ def predict_proba(
 
     device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
     dtype = resolve_precision(precision, device)
-    first = next(model.parameters(), None)
-    old_device, was_training = (first.device if first is not None else device), model.training
-    model.to(device).eval()
     out = []
-    try:
+    with model_state(model, device):
         n_batches = -(-len(data) // batch_size)
         for codes in tqdm(
             _batches(data, batch_size, device), total=n_batches, leave=False, disable=progress_disabled()
@@ -149,7 +173,5 @@ def predict_proba(
                 if rc_average:
                     p = (p + torch.sigmoid(model(to_one_hot(_rc(codes))).float())) / 2
             out.append(p.cpu().numpy())
-    finally:
-        model.to(old_device).train(was_training)
     n_out = len(getattr(model, "outputs", [])) or 1
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, n_out), np.float32)

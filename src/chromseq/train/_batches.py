@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from chromseq.data import BatchSampler, SequenceDataset, augment_codes, make_loader, to_one_hot
-from chromseq.tl._distributed import dist_info, gather_interleaved
-from chromseq.tl._inference import embed
+from chromseq.train._distributed import dist_info, gather_interleaved
+from chromseq.train._inference import embed
 
 if TYPE_CHECKING:
-    from chromseq.tl._engine import TrainSpec
+    from chromseq.train._spec import TrainSpec
 
 
 class Batches:

@@ -17,13 +17,13 @@ import chromseq
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, sequence_codes, uns_chromseq
-from chromseq.data import SequenceDataset
-from chromseq.data._ondisk import read_columns, read_rows
+from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
-from chromseq.tl._distributed import barrier, init_distributed, is_main_process
-from chromseq.tl._engine import TrainSpec, fit
 from chromseq.tl._models import model_name
-from chromseq.tl._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
+from chromseq.train._distributed import barrier, init_distributed, is_main_process
+from chromseq.train._engine import fit
+from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
+from chromseq.train._spec import TrainSpec
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -134,7 +134,7 @@ def prepare_checkpoints(
 
     A live run holding the folder makes this fail at once; an interrupted run's checkpoint is
     continued (``resume``), discarded (``overwrite``) or kept with an error naming both flags
-    (see :func:`chromseq.tl._runs.clear_checkpoints`). Under ``torchrun`` rank 0 does it while
+    (see :func:`chromseq.train._runs.clear_checkpoints`). Under ``torchrun`` rank 0 does it while
     the others wait (they may read a checkpoint to resume). Release the returned lock when done.
     """
     lock: RunLock | contextlib.nullcontext = contextlib.nullcontext()
