@@ -7,8 +7,7 @@ import pytest
 from anndata import AnnData
 
 import chromseq as cs
-from chromseq._codes import encode, gc_fraction
-from chromseq.genome import base_counts
+from chromseq._codes import base_counts, encode, gc_fraction
 
 # ----------------------------------------------------------------------------- real chr20
 

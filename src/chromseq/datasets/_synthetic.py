@@ -12,7 +12,7 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
-from chromseq._codes import gc_fraction
+from chromseq._codes import base_counts, gc_fraction, reverse_complement_codes
 from chromseq._jaspar import DEFAULT_RELEASE, available_releases
 from chromseq._settings import logger, settings
 
@@ -343,7 +343,7 @@ def _sample_instances(sites: dict[str, np.ndarray], table, pwms, sharpen: float,
         u = rng.random((int(is_m.sum()), cum.shape[0]))
         codes = (u[:, :, None] >= cum[None]).sum(axis=-1).astype(np.uint8)
         minus = sites["strand"][is_m]
-        codes[minus] = 3 - codes[minus, ::-1]
+        codes[minus] = reverse_complement_codes(codes[minus])
         out[mid] = codes
     return out
 
@@ -355,7 +355,7 @@ def _background(sites, codes, n: int, width: int, gc: float, gc_sd: float, cpg: 
     planted_len = np.zeros(n)
     for mid, block in codes.items():
         rows = sites["region"][sites["matrix_id"] == mid]
-        np.add.at(planted_gc, rows, ((block == 1) | (block == 2)).sum(axis=1))
+        np.add.at(planted_gc, rows, base_counts(block)[0])
         np.add.at(planted_len, rows, block.shape[1])
     q = np.clip((target * width - planted_gc) / np.maximum(width - planted_len, 1), 0.02, 0.98)
     # CpG depletion removes about cpg * p^2 / 4 GC per base: draw p so that the result is q on average

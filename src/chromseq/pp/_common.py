@@ -114,15 +114,3 @@ def record_genome(adata: AnnData, genome: Genome) -> None:
     if old and (old.get("path"), old.get("name")) != (info["path"], info["name"]):
         logger.warning("replacing uns[%r][%r] (was %s)", K.UNS, K.UNS_GENOME, old.get("name"))
     uns[K.UNS_GENOME] = info
-
-
-def window_stats(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GC fraction of the called bases (float32, NaN if all N) and N fraction of each window."""
-    from chromseq.genome import base_counts
-
-    gc, nn = base_counts(codes)
-    width = codes.shape[1]
-    called = width - nn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gc_frac = np.where(called > 0, gc / np.maximum(called, 1), np.nan).astype(np.float32)
-    return gc_frac, (nn / width).astype(np.float32)

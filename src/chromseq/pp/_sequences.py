@@ -9,10 +9,11 @@ import numpy as np
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._codes import window_stats
 from chromseq._settings import logger
 from chromseq.genome import Genome, as_genome
 
-from ._common import chromosomes, record_genome, regions, set_params, target, window_stats
+from ._common import chromosomes, record_genome, regions, set_params, target
 
 
 def add_sequences(
