@@ -14,6 +14,7 @@ from anndata import AnnData
 from chromseq import _keys as K
 from chromseq._codes import base_counts, gc_fraction, reverse_complement_codes
 from chromseq._jaspar import DEFAULT_RELEASE, available_releases
+from chromseq._regions import region_names
 from chromseq._settings import logger, settings
 
 #: Default cell-type grammar: clearly distinct JASPAR (CORE, vertebrates) motifs per cell type.
@@ -394,7 +395,7 @@ def _to_anndata(seq: np.ndarray, region_class: np.ndarray, celltypes: list[str],
             K.GC: gc_fraction(seq),
             K.SPLIT: pd.Categorical(split, categories=list(K.SPLITS)),
         },
-        index=pd.Index([f"{c}:{s}-{s + width}" for c, s in zip(chrom, start, strict=True)]),
+        index=region_names(chrom, start, np.asarray(start) + width),
     )
     adata = AnnData(X=X, obs=obs, var=pd.DataFrame(index=pd.Index(celltypes)))
     adata.obsm[K.SEQUENCE] = seq

@@ -12,6 +12,7 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._codes import window_stats
+from chromseq._regions import region_names
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, require_obsm, sequence_codes
 from chromseq.genome import Genome
@@ -291,7 +292,7 @@ def _chrom_key(chroms):
 
 # -- appending ------------------------------------------------------------------
 def _append(adata: AnnData, bg: pd.DataFrame, seq_new: np.ndarray) -> AnnData:
-    names = bg["chrom"].astype(str) + ":" + bg["start"].astype(str) + "-" + bg["end"].astype(str)
+    names = region_names(bg["chrom"].astype(str), bg["start"], bg["end"])
     obs_new = pd.DataFrame(
         {
             K.CHROM: bg["chrom"].astype(str).to_numpy(),
@@ -301,7 +302,7 @@ def _append(adata: AnnData, bg: pd.DataFrame, seq_new: np.ndarray) -> AnnData:
             K.BACKGROUND: True,
             K.GC: bg["gc"].to_numpy(np.float32),
         },
-        index=pd.Index(names.to_numpy(), dtype=object),
+        index=names,
     )
     split = existing_split_params(adata)
     if K.SPLIT in adata.obs:
