@@ -200,3 +200,36 @@ def test_shared_doc_block_must_have_its_placeholder():
     assert "Show the figure" in fill_docs(show_save="show\n    Show the figure.")(documented).__doc__
     with pytest.raises(ValueError, match="no line '{ax}'"):
         fill_docs(ax="ax\n    Axes.")(documented)
+
+
+_PRIVATE_ANNDATA = re.compile(r"\._(init_as_actual|init_as_view|adata_ref|oidx|vidx|remove_unused_categories)\b")
+_COMPLEMENT_TABLE = re.compile(r"\[3, 2, 1, 0(, 4)?\]|\b3 - \w+\[")
+_REGION_NAME_BUILT = re.compile(r"\":\" \+ .*\"-\"|f\"\{[^}]*\}:\{[^}]*\}-\{")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "home", "what"),
+    [
+        (_PRIVATE_ANNDATA, "_anndata.py", "a private AnnData call"),
+        (_COMPLEMENT_TABLE, "_codes.py", "a complement table"),
+        (_REGION_NAME_BUILT, "_regions.py", "a region name built by hand"),
+    ],
+)
+def test_each_contract_has_one_home(pattern, home, what):
+    package = Path(chromseq.__file__).parent
+    found = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != home
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line) and "shown" not in line
+    ]
+    assert not found, f"{what} outside {home}: {found}"
+
+
+def test_command_line_has_no_import_cycle():
+    package = Path(chromseq.__file__).parent
+    importers = [
+        p.name for p in package.glob("_cli*.py") if re.search(r"from \.cli import|from chromseq\.cli", p.read_text())
+    ]
+    assert not importers, f"{importers} import chromseq.cli back (cli reads _cli_table; nothing imports cli)"

@@ -11,6 +11,7 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._anndata import replace_contents
 from chromseq._codes import window_stats
 from chromseq._regions import region_names
 from chromseq._settings import logger, settings
@@ -121,7 +122,7 @@ def add_background(
     )  # fmt: skip
     if copy:
         return new
-    adata._init_as_actual(new)
+    replace_contents(adata, new)
     return None
 
 

@@ -11,7 +11,7 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._settings import logger
-from chromseq._validate import require_obs, uns_chromseq, writable
+from chromseq._validate import require_obs, uns_chromseq
 from chromseq.genome import Genome, as_genome
 
 
@@ -54,11 +54,6 @@ def chromosomes(adata: AnnData, *, categorical: bool = False) -> np.ndarray | pd
     if categorical:
         return pd.Categorical.from_codes(cat.codes, categories=pd.Index(names))
     return names[cat.codes]
-
-
-def target(adata: AnnData, copy: bool, verb: str) -> AnnData:
-    """Return the AnnData to modify: a copy, or ``adata`` itself turned from a view into an actual object."""
-    return writable(adata, copy, verb)
 
 
 def set_params(adata: AnnData, func: str, params: dict[str, Any]) -> None:

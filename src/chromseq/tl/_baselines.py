@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
 from chromseq._codes import gc_fraction, reverse_complement_codes
 from chromseq._settings import logger
-from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq, writable
+from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq
 
 from ._targets import labels, resolve_targets
 
