@@ -19,10 +19,8 @@ TORCH_JIT_DEPRECATION = "ignore:`torch.jit.script_method` is deprecated:Deprecat
 
 @pytest.fixture
 def compile_on():
-    before = cs.settings.compile
-    cs.settings.compile = True
-    yield
-    cs.settings.compile = before
+    with cs.settings.override(compile=True):
+        yield
 
 
 def model(seed=0):

@@ -257,7 +257,7 @@ GRAPH = import_graph()
 #: Layers, lowest first: shared helpers ("codes"), the core, the verbs, the command line.
 CORE = ("data", "models", "train")
 VERBS = ("pp", "tl", "pl", "io", "datasets")
-APP = ("cli", "_cli_steps", "_cli_checks", "_cli_variants", "_demo", "_report", "_report_verdicts")
+APP = ("cli", "_cli_table", "_cli_steps", "_cli_checks", "_cli_variants", "_demo", "_report", "_report_verdicts")
 
 
 def layer(module: str) -> int:
@@ -299,8 +299,6 @@ def test_no_import_cycles():
     for module in GRAPH:
         if module not in index:
             visit(module)
-    # The command line is being reworked into one command table on its own branch (issue 15, item 5).
-    cycles = [c for c in cycles if c != ["chromseq._cli_steps", "chromseq.cli"]]
     assert cycles == []
 
 
@@ -338,3 +336,36 @@ def test_architecture_page_names_the_module_of_every_public_name():
             assert obj.__module__ == "chromseq." + path[:-3].replace("/", "."), name
         else:
             assert re.search(rf"^{attr}\b", (SRC / path).read_text(), re.MULTILINE), name
+
+
+_PRIVATE_ANNDATA = re.compile(r"\._(init_as_actual|init_as_view|adata_ref|oidx|vidx|remove_unused_categories)\b")
+_COMPLEMENT_TABLE = re.compile(r"\[3, 2, 1, 0(, 4)?\]|\b3 - \w+\[")
+_REGION_NAME_BUILT = re.compile(r"\":\" \+ .*\"-\"|f\"\{[^}]*\}:\{[^}]*\}-\{")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "home", "what"),
+    [
+        (_PRIVATE_ANNDATA, "_anndata.py", "a private AnnData call"),
+        (_COMPLEMENT_TABLE, "_codes.py", "a complement table"),
+        (_REGION_NAME_BUILT, "_regions.py", "a region name built by hand"),
+    ],
+)
+def test_each_contract_has_one_home(pattern, home, what):
+    package = Path(chromseq.__file__).parent
+    found = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != home
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line) and "shown" not in line
+    ]
+    assert not found, f"{what} outside {home}: {found}"
+
+
+def test_command_line_has_no_import_cycle():
+    package = Path(chromseq.__file__).parent
+    importers = [
+        p.name for p in package.glob("_cli*.py") if re.search(r"from \.cli import|from chromseq\.cli", p.read_text())
+    ]
+    assert not importers, f"{importers} import chromseq.cli back (cli reads _cli_table; nothing imports cli)"

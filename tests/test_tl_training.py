@@ -121,11 +121,8 @@ def test_multihead_finetune_trains_all_celltypes_in_one_model(pretrained):
 
 def test_unlabelled_rows_are_left_out_and_logged(pretrained, caplog):
     adata, save_dir = pretrained
-    cs.settings.verbosity = 2
-    try:
+    with cs.settings.override(verbosity=2):
         cs.tl.train(adata, "A", max_epochs=1, save_dir=save_dir, **FAST)
-    finally:
-        cs.settings.verbosity = 1
     n_nan = int(np.isnan(adata.X[adata.obs[K.SPLIT] != "test", 0]).sum())
     assert f"{n_nan} of" in caplog.text and "no label (NaN)" in caplog.text
 

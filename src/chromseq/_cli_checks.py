@@ -11,9 +11,6 @@ import os
 import re
 from pathlib import Path
 
-#: Subcommands that train, checkpoint every epoch and can continue an interrupted run.
-TRAINING = ("pretrain", "finetune", "train")
-
 #: Python functions whose CLI counterpart is another subcommand.
 _SUBCOMMAND_OF = {
     "read_regions": "prepare --regions",
@@ -86,7 +83,9 @@ def _check_folder(path: Path, what: str) -> None:
 
 def interrupted_message(args: argparse.Namespace) -> str:
     """One line for Ctrl-C: what was kept and how to go on."""
-    if args.command in TRAINING:
+    from ._cli_table import COMMANDS
+
+    if COMMANDS[args.command].trains:
         from ._settings import settings
 
         folder = args.save_dir or settings.model_dir

@@ -1,8 +1,12 @@
-"""Subcommands of the ``chromseq`` command line: argument definitions and the calls they make."""
+"""Subcommands of the ``chromseq`` command line: argument definitions and the calls they make.
+
+Listed, with their names and help, in :mod:`chromseq._cli_table`.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from ._settings import logger
@@ -27,6 +31,21 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
         "--save-dir", default=None, help="folder for the models and their checkpoints (default: ./chromseq_models)"
     )
     _run_args(p)
+
+
+def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
+    """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
+    from ._io_utils import read_h5ad_checked, write_h5ad_atomic
+    from .train._distributed import barrier, is_main_process
+
+    adata = read_h5ad_checked(Path(args.input))
+    result = step(adata, **kwargs)
+    if result is not None and hasattr(result, "obs"):
+        adata = result
+    if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
+        write_h5ad_atomic(adata, Path(args.output))
+        logger.info("wrote %s", args.output)
+    barrier()
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
@@ -75,7 +94,7 @@ def _resolve_preset(preset: str, device) -> str:
 
 
 # -- prepare ----------------------------------------------------------------------------------------
-def _prepare_args(p: argparse.ArgumentParser) -> None:
+def prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--regions",
         nargs="+",
@@ -92,7 +111,7 @@ def _prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output .h5ad")
 
 
-def _prepare(args: argparse.Namespace) -> None:
+def prepare(args: argparse.Namespace) -> None:
     from . import pp
     from ._io_utils import write_h5ad_atomic
 
@@ -114,16 +133,22 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 # -- training ---------------------------------------------------------------------------------------
-def _pretrain(args: argparse.Namespace) -> None:
+def pretrain_args(p: argparse.ArgumentParser) -> None:
+    _training_args(p, celltype=False)
+
+
+def train_args(p: argparse.ArgumentParser) -> None:
+    _training_args(p, celltype=True)
+
+
+def pretrain(args: argparse.Namespace) -> None:
     from . import tl
-    from .cli import run_step
 
     run_step(args, tl.pretrain, **_training_kwargs(args))
 
 
-def _finetune(args: argparse.Namespace) -> None:
+def finetune(args: argparse.Namespace) -> None:
     from . import tl
-    from .cli import run_step
     from .tl._add_model import is_keras_file
 
     kwargs = _training_kwargs(args, preset=False)  # the preset comes from the pretrained model
@@ -141,7 +166,7 @@ def _finetune(args: argparse.Namespace) -> None:
     run_step(args, tl.finetune, **kwargs)
 
 
-def _finetune_args(p: argparse.ArgumentParser) -> None:
+def finetune_args(p: argparse.ArgumentParser) -> None:
     _training_args(p, celltype=True, preset=False)
     p.add_argument(
         "--base",
@@ -150,15 +175,14 @@ def _finetune_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _train(args: argparse.Namespace) -> None:
+def train(args: argparse.Namespace) -> None:
     from . import tl
-    from .cli import run_step
 
     run_step(args, tl.train, **_training_kwargs(args))
 
 
 # -- predict / evaluate -----------------------------------------------------------------------------
-def _predict_args(p: argparse.ArgumentParser) -> None:
+def predict_args(p: argparse.ArgumentParser) -> None:
     _io_args(p)
     p.add_argument(
         "--models",
@@ -169,9 +193,8 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="sequences per batch")
 
 
-def _predict(args: argparse.Namespace) -> None:
+def predict(args: argparse.Namespace) -> None:
     from . import tl
-    from .cli import run_step
 
     models = None
     if args.models is not None:
@@ -189,17 +212,16 @@ def _model_source(text: str):
     return text
 
 
-def _evaluate_args(p: argparse.ArgumentParser) -> None:
+def evaluate_args(p: argparse.ArgumentParser) -> None:
     _io_args(p)
     p.add_argument("--no-baselines", action="store_true", help="skip the GC and k-mer composition baselines")
     p.add_argument("--csv", default=None, help="also write the metrics table to this CSV file")
 
 
-def _evaluate(args: argparse.Namespace) -> None:
+def evaluate(args: argparse.Namespace) -> None:
     from . import _keys as K
     from . import tl
     from ._io_utils import atomic_path
-    from .cli import run_step
 
     run_step(args, tl.evaluate, baselines=not args.no_baselines)
     if args.csv:
@@ -212,7 +234,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 # -- interpretation ---------------------------------------------------------------------------------
-def _contributions_args(p: argparse.ArgumentParser) -> None:
+def contributions_args(p: argparse.ArgumentParser) -> None:
     _io_args(p)
     p.add_argument("--celltype", required=True, help="cell type whose fine-tuned model to explain")
     p.add_argument("--method", default="deep_lift_shap", choices=["deep_lift_shap", "ism", "grad_x_input"])
@@ -221,9 +243,8 @@ def _contributions_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-shuffles", type=int, default=20, help="dinucleotide-shuffled references per region")
 
 
-def _contributions(args: argparse.Namespace) -> None:
+def contributions(args: argparse.Namespace) -> None:
     from . import tl
-    from .cli import run_step
 
     def step(adata):
         mask = _region_mask(adata, args.celltype, split=args.split, positives=args.positives)
@@ -251,34 +272,33 @@ def _region_mask(adata, celltype: str, *, split: str | None, positives: bool):
     return mask
 
 
-def _motifs_args(p: argparse.ArgumentParser) -> None:
+def motifs_args(p: argparse.ArgumentParser) -> None:
     _io_args(p)
     p.add_argument("--celltype", required=True, help="cell type whose stored contributions to use")
     p.add_argument("--motif-db", default=None, help="JASPAR release (e.g. JASPAR2024) or a MEME file")
 
 
-def _motifs(args: argparse.Namespace) -> None:
+def motifs(args: argparse.Namespace) -> None:
     from . import tl
-    from .cli import run_step
 
     kwargs = {"motif_db": args.motif_db} if args.motif_db else {}
     run_step(args, tl.motifs, celltype=args.celltype, **kwargs)
 
 
 # -- report / demo ----------------------------------------------------------------------------------
-def _report_args(p: argparse.ArgumentParser) -> None:
+def report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="an .h5ad after evaluate (and optionally contributions/motifs)")
     p.add_argument("--out", required=True, help="output folder for figures and report.md")
 
 
-def _report(args: argparse.Namespace) -> None:
+def report(args: argparse.Namespace) -> None:
     from ._io_utils import read_h5ad_checked
     from ._report import write_report
 
     write_report(read_h5ad_checked(Path(args.input)), Path(args.out))
 
 
-def _demo_args(p: argparse.ArgumentParser) -> None:
+def demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="demo_out", help="output folder (h5ad, models, metrics, figures, report)")
     p.add_argument("--celltype", nargs="+", default=None, help="cell types to fine-tune (default: all six)")
     p.add_argument("--preset", default="auto", help="'fast' (CPU default), 'tiny', 'chromtransfer' (GPU default)")
@@ -290,7 +310,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-explain", action="store_true", help="skip contributions, motifs and logos")
 
 
-def _demo(args: argparse.Namespace) -> None:
+def demo(args: argparse.Namespace) -> None:
     from ._demo import run_demo
     from ._settings import settings
     from .datasets._chromtransfer import CELLTYPES
@@ -305,45 +325,3 @@ def _demo(args: argparse.Namespace) -> None:
         quick=args.quick,
         explain=not args.no_explain,
     )
-
-
-SUBCOMMANDS = {
-    "demo": ("run the whole path on the bundled chr20 data of six cell lines", _demo_args, _demo),
-    "prepare": (
-        "peaks/labels + genome -> regions x cell types .h5ad with sequences and splits",
-        _prepare_args,
-        _prepare,
-    ),
-    "pretrain": (
-        "train the cell-type agnostic model (open anywhere vs background)",
-        lambda p: _training_args(p, celltype=False),
-        _pretrain,
-    ),
-    "finetune": (
-        "fine-tune the pretrained model per cell type (frozen body, then all layers)",
-        _finetune_args,
-        _finetune,
-    ),
-    "train": (
-        "train the same network from scratch per cell type (baseline)",
-        lambda p: _training_args(p, celltype=True),
-        _train,
-    ),
-    "predict": ("predict accessibility with trained models", _predict_args, _predict),
-    "evaluate": (
-        "AUROC/AUPRC/F1 per model, cell type and split, with composition baselines",
-        _evaluate_args,
-        _evaluate,
-    ),
-    "contributions": (
-        "per-base contribution scores (DeepLIFT/SHAP, ISM, grad x input)",
-        _contributions_args,
-        _contributions,
-    ),
-    "motifs": ("TF-MoDISco motifs from stored contributions, matched to JASPAR", _motifs_args, _motifs),
-    "report": ("figures and a markdown report from an evaluated .h5ad", _report_args, _report),
-}
-
-from ._cli_variants import SUBCOMMANDS as _VARIANT_SUBCOMMANDS  # noqa: E402
-
-SUBCOMMANDS.update(_VARIANT_SUBCOMMANDS)

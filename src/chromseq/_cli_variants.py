@@ -9,7 +9,7 @@ from ._settings import logger
 
 
 # -- variants ---------------------------------------------------------------------------------------
-def _variants_args(p: argparse.ArgumentParser) -> None:
+def variants_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("vcf", help="variants: VCF/BCF (plain, gzip or bgzip), multi-allelic records split per ALT")
     p.add_argument(
         "--models",
@@ -32,7 +32,7 @@ def _variants_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tsv", default=None, help="also write a table: one row per variant, ref/alt/delta per output")
 
 
-def _variants(args: argparse.Namespace) -> None:
+def variants(args: argparse.Namespace) -> None:
     from . import tl
     from ._io_utils import atomic_path, read_h5ad_checked, write_h5ad_atomic
 
@@ -74,7 +74,7 @@ def variant_table(vdata):
 
 
 # -- tracks -----------------------------------------------------------------------------------------
-def _tracks_args(p: argparse.ArgumentParser) -> None:
+def tracks_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="regions .h5ad after predict (and optionally contributions / motifs)")
     p.add_argument("--out", required=True, help="output folder for the track files")
     p.add_argument("--predictions", nargs="*", default=None, help="prediction columns (default: all)")
@@ -86,7 +86,7 @@ def _tracks_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="bigwig", choices=["bigwig", "bedgraph"], help="format of the signal tracks")
 
 
-def _tracks(args: argparse.Namespace) -> None:
+def tracks(args: argparse.Namespace) -> None:
     from . import _keys as K
     from . import io
     from ._io_utils import read_h5ad_checked
@@ -113,9 +113,3 @@ def _tracks(args: argparse.Namespace) -> None:
     for ct in seqlets:
         io.write_seqlets(adata, out / f"seqlets_{ct}.bed", ct)
     logger.info("wrote %d track files to %s", len(predictions) + len(contribs) + len(seqlets), out)
-
-
-SUBCOMMANDS = {
-    "variants": ("score VCF variants: ref/alt accessibility and delta per cell type", _variants_args, _variants),
-    "tracks": ("genome-browser tracks: predictions and contributions (bigWig), seqlets (BED)", _tracks_args, _tracks),
-}

@@ -15,7 +15,12 @@ ASCII_TO_CODE = np.full(256, 4, dtype=np.uint8)
 for _letter, _code in zip("ACGTacgt", (0, 1, 2, 3, 0, 1, 2, 3), strict=True):
     ASCII_TO_CODE[ord(_letter)] = _code
 CODE_TO_ASCII = np.frombuffer(b"ACGTN", dtype=np.uint8)
-_COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+#: The code of each code's complement (A<->T, C<->G, N stays N): the one complement table of chromseq.
+COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+#: :data:`COMPLEMENT` as a CPU tensor (shares its memory), for codes held by torch.
+COMPLEMENT_TENSOR = torch.from_numpy(COMPLEMENT)
+_N_CODE = 4
+_CHUNK = 8192  # rows per chunk of base_counts: keeps temporaries in cache
 
 
 def encode(seq: str | bytes | np.ndarray) -> np.ndarray:
@@ -46,9 +51,11 @@ def decode(codes: np.ndarray) -> str | list[str]:
     return [row.tobytes().decode("ascii") for row in letters]
 
 
-def reverse_complement_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of codes ``(..., L)``; N stays N."""
-    return _COMPLEMENT[np.asarray(codes)][..., ::-1]
+def reverse_complement_codes(codes: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
+    """Reverse complement of codes ``(..., L)``; N stays N. A tensor stays a tensor on its own device."""
+    if isinstance(codes, torch.Tensor):
+        return COMPLEMENT_TENSOR.to(codes.device)[codes.long()].flip(-1)
+    return COMPLEMENT[np.asarray(codes)][..., ::-1]
 
 
 def one_hot(codes: torch.Tensor | np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -77,18 +84,65 @@ def reverse_complement_one_hot(x: torch.Tensor) -> torch.Tensor:
 
 
 def gc_fraction(codes: np.ndarray) -> np.ndarray:
-    """GC fraction of each row of codes ``(N, L)``, counting only non-N bases.
+    """GC fraction of each row of codes ``(..., L)``, counting only non-N bases.
 
     Returns
     -------
     np.ndarray
-        ``(N,)`` float32; NaN for a row that is all N.
+        ``(...)`` float32; NaN for a row that is all N.
     """
     codes = np.asarray(codes)
-    gc = ((codes == 1) | (codes == 2)).sum(axis=-1)
-    called = (codes < 4).sum(axis=-1)
+    gc, _ = window_stats(codes.reshape(-1, codes.shape[-1]))
+    return gc.reshape(codes.shape[:-1])
+
+
+def window_stats(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GC fraction of the called bases (float32, NaN if all N) and N fraction of each row of codes ``(n, width)``."""
+    gc, nn = base_counts(codes)
+    width = codes.shape[1]
+    called = width - nn
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (gc / called).astype(np.float32)
+        gc_frac = np.where(called > 0, gc / np.maximum(called, 1), np.nan).astype(np.float32)
+    return gc_frac, (nn / width).astype(np.float32)
+
+
+def base_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count G/C and N bases in each row of codes ``(n, width)``.
+
+    Uses byte-parallel sums on 64-bit words, in chunks that stay in cache
+    (~6x faster than ``np.count_nonzero`` on boolean masks).
+
+    Returns
+    -------
+    tuple of np.ndarray
+        ``(n,)`` int32 G+C counts and ``(n,)`` int32 N counts.
+    """
+    codes = np.ascontiguousarray(codes, dtype=np.uint8)
+    n, width = codes.shape
+    padded = -(-width // 8) * 8
+    gc = np.empty(n, np.int32)
+    nn = np.empty(n, np.int32)
+    shifted = np.empty((_CHUNK, width), np.uint8)
+    mask = np.zeros((_CHUNK, padded), bool)  # pad columns stay False
+    for a in range(0, n, _CHUNK):
+        block = codes[a : a + _CHUNK]
+        m = len(block)
+        np.subtract(block, 1, out=shifted[:m])  # C -> 0, G -> 1; A wraps to 255
+        np.less(shifted[:m], 2, out=mask[:m, :width])
+        gc[a : a + m] = _row_sums(mask[:m])
+        np.equal(block, _N_CODE, out=mask[:m, :width])
+        nn[a : a + m] = _row_sums(mask[:m])
+    return gc, nn
+
+
+def _row_sums(mask: np.ndarray) -> np.ndarray:
+    """Sum a boolean ``(m, 8k)`` array along rows by adding 8 bytes at a time (no lane exceeds 255 for k < 256)."""
+    if mask.shape[1] > 8 * 255:
+        return np.count_nonzero(mask, axis=1).astype(np.int32)
+    acc = mask.view(np.uint64).sum(axis=1, dtype=np.uint64)
+    m8 = np.uint64(0x00FF00FF00FF00FF)
+    pairs = (acc & m8) + ((acc >> np.uint64(8)) & m8)  # four 16-bit lanes
+    return ((pairs * np.uint64(0x0001000100010001)) >> np.uint64(48)).astype(np.int32)
 
 
 #: Rows of codes read at a time when checking them (bounds the memory of a check of codes on disk).
@@ -117,47 +171,3 @@ def invalid_code_rows(codes, *, chunk: int = CHECK_CHUNK) -> np.ndarray:
             continue
         bad.append(start + np.flatnonzero(((block > 4) | (block < 0)).any(axis=tuple(range(1, block.ndim)))))
     return np.concatenate(bad).astype(np.int64) if bad else np.empty(0, dtype=np.int64)
-
-
-#: Rows per chunk in :func:`base_counts` (keeps temporaries in cache).
-_COUNT_CHUNK = 8192
-_N = 4  # code of N
-
-
-def base_counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Count G/C and N bases in each row of codes ``(n, width)``.
-
-    Uses byte-parallel sums on 64-bit words, in chunks that stay in cache
-    (~6x faster than ``np.count_nonzero`` on boolean masks).
-
-    Returns
-    -------
-    tuple of np.ndarray
-        ``(n,)`` int32 G+C counts and ``(n,)`` int32 N counts.
-    """
-    codes = np.ascontiguousarray(codes, dtype=np.uint8)
-    n, width = codes.shape
-    padded = -(-width // 8) * 8
-    gc = np.empty(n, np.int32)
-    nn = np.empty(n, np.int32)
-    shifted = np.empty((_COUNT_CHUNK, width), np.uint8)
-    mask = np.zeros((_COUNT_CHUNK, padded), bool)  # pad columns stay False
-    for a in range(0, n, _COUNT_CHUNK):
-        block = codes[a : a + _COUNT_CHUNK]
-        m = len(block)
-        np.subtract(block, 1, out=shifted[:m])  # C -> 0, G -> 1; A wraps to 255
-        np.less(shifted[:m], 2, out=mask[:m, :width])
-        gc[a : a + m] = _row_sums(mask[:m])
-        np.equal(block, _N, out=mask[:m, :width])
-        nn[a : a + m] = _row_sums(mask[:m])
-    return gc, nn
-
-
-def _row_sums(mask: np.ndarray) -> np.ndarray:
-    """Sum a boolean ``(m, 8k)`` array along rows by adding 8 bytes at a time (no lane exceeds 255 for k < 256)."""
-    if mask.shape[1] > 8 * 255:
-        return np.count_nonzero(mask, axis=1).astype(np.int32)
-    acc = mask.view(np.uint64).sum(axis=1, dtype=np.uint64)
-    m8 = np.uint64(0x00FF00FF00FF00FF)
-    pairs = (acc & m8) + ((acc >> np.uint64(8)) & m8)  # four 16-bit lanes
-    return ((pairs * np.uint64(0x0001000100010001)) >> np.uint64(48)).astype(np.int32)

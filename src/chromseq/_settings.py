@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -201,10 +203,49 @@ class ChromseqSettings:
             raise ValueError(f"compile must be True, False or one of {list(_COMPILE_MODES)}, got {value!r}.")
         self._compile = value
 
+    @contextmanager
+    def override(self, **values) -> Iterator[ChromseqSettings]:
+        """Set settings for the ``with`` block only; the previous values come back on exit, even on error.
+
+        Parameters
+        ----------
+        **values
+            Settings and their values for the block, e.g. ``verbosity=3, device="cpu"``; each is
+            checked as by assigning it.
+
+        Yields
+        ------
+        This settings object.
+
+        Raises
+        ------
+        KeyError
+            A name that is not a setting (nothing is changed).
+
+        Examples
+        --------
+        >>> import chromseq as cs
+        >>> with cs.settings.override(seed=1, verbosity=0):
+        ...     cs.settings.seed
+        1
+        """
+        unknown = sorted(set(values) - set(_FIELDS))
+        if unknown:
+            raise KeyError(f"unknown setting(s) {unknown}; the settings are {list(_FIELDS)}.")
+        previous = {name: getattr(self, name) for name in values}
+        try:
+            for name, value in values.items():
+                setattr(self, name, value)
+            yield self
+        finally:
+            for name, value in previous.items():
+                setattr(self, name, value)
+
     def __repr__(self) -> str:
-        fields = ("device", "seed", "verbosity", "cache_dir", "model_dir", "n_workers", "compile")
-        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in fields)
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in _FIELDS)
         return f"ChromseqSettings({inner})"
 
+
+_FIELDS = ("device", "seed", "verbosity", "cache_dir", "model_dir", "n_workers", "compile")
 
 settings = ChromseqSettings()

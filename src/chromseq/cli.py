@@ -10,32 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from ._cli_checks import check_outputs, cli_message, interrupted_message
+from ._cli_table import COMMANDS
 from ._settings import logger, settings
-
-_EPILOG = {
-    "demo": "example: chromseq demo --out demo_out",
-    "prepare": (
-        "example: chromseq prepare --regions K562=K562.bed HepG2=HepG2.narrowPeak --genome hg38.fa "
-        "--background 10000 --val chr8 --test chr2 chr3 -o regions.h5ad"
-    ),
-    "pretrain": "example: chromseq pretrain regions.h5ad -o pretrained.h5ad --preset tiny --save-dir models",
-    "finetune": (
-        "example: chromseq finetune pretrained.h5ad -o finetuned.h5ad --celltype K562 HepG2; from the published "
-        "model: chromseq finetune regions.h5ad -o finetuned.h5ad --celltype K562 --base model_compiled.h5"
-    ),
-    "train": "example: chromseq train pretrained.h5ad -o scratch.h5ad --celltype K562",
-    "predict": "example: chromseq predict new_regions.h5ad -o predicted.h5ad --models finetuned.h5ad",
-    "evaluate": "example: chromseq evaluate predicted.h5ad -o evaluated.h5ad --csv metrics.csv",
-    "contributions": "example: chromseq contributions evaluated.h5ad -o contrib.h5ad --celltype K562 --split test",
-    "motifs": "example: chromseq motifs contrib.h5ad -o motifs.h5ad --celltype K562",
-    "report": "example: chromseq report motifs.h5ad --out report/",
-    "variants": "example: chromseq variants my.vcf.gz --models finetuned.h5ad --genome 20.fa.gz -o v.h5ad --tsv v.tsv",
-    "tracks": "example: chromseq tracks motifs.h5ad --out tracks/ --genome 20.fa.gz",
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,28 +35,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    saved = (list(logger.handlers), logger.level, logger.propagate, settings.verbosity, settings.device, settings.seed)
-    _configure_logging(args.verbose)
-    threads = _torch_threads(args.threads)
-    try:
-        check_outputs(args)  # before any work: a bad -o/--out/--save-dir fails now, not after training
-        if args.device is not None:
-            settings.device = args.device
-        if args.seed is not None:
-            settings.seed = args.seed
-        args.func(args)
-    except (ValueError, KeyError, OSError) as err:
-        print(f"chromseq {args.command}: error: {cli_message(_one_line(err))}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"chromseq {args.command}: {interrupted_message(args)}", file=sys.stderr)
-        return 130
-    finally:  # leave the logging and settings of a calling program (or test) as they were
-        logger.handlers[:] = saved[0]
-        logger.propagate = saved[2]
-        settings.verbosity, settings.device, settings.seed = saved[3], saved[4], saved[5]
-        logger.setLevel(saved[1])
-        _torch_threads(threads)
+    with _cli_logging(args.verbose), _torch_threads(args.threads):
+        try:
+            check_outputs(args)  # before any work: a bad -o/--out/--save-dir fails now, not after training
+            given = {"device": args.device, "seed": args.seed}
+            with settings.override(**{k: v for k, v in given.items() if v is not None}):
+                args.func(args)
+        except (ValueError, KeyError, OSError) as err:
+            print(f"chromseq {args.command}: error: {cli_message(_one_line(err))}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"chromseq {args.command}: {interrupted_message(args)}", file=sys.stderr)
+            return 130
     return 0
 
 
@@ -106,25 +76,40 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _torch_threads(n: int | None) -> int | None:
-    """Set torch's CPU thread count to ``n`` (``None``: leave it); return the previous count to restore."""
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Use ``n`` torch CPU threads in the block (``None``: leave torch's choice); restore the count after."""
     if n is None:
-        return None
+        yield
+        return
     import torch
 
     previous = torch.get_num_threads()
     torch.set_num_threads(n)
-    return previous
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
-def _configure_logging(verbose: int) -> None:
-    level = logging.INFO if verbose == 0 else logging.DEBUG
-    settings.verbosity = 2 if verbose == 0 else 3
+@contextmanager
+def _cli_logging(verbose: int) -> Iterator[None]:
+    """Log to stderr with times (``-v``: debug) in the block; leave the caller's logging and settings as they were."""
+    saved = (list(logger.handlers), logger.level, logger.propagate)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
-    logger.handlers[:] = [handler]
-    logger.setLevel(level)
-    logger.propagate = False
+    try:
+        with settings.override(verbosity=2 if verbose == 0 else 3):
+            try:
+                logger.handlers[:] = [handler]
+                logger.setLevel(logging.INFO if verbose == 0 else logging.DEBUG)
+                logger.propagate = False
+                yield
+            finally:
+                logger.handlers[:] = saved[0]
+                logger.propagate = saved[2]
+    finally:
+        logger.setLevel(saved[1])
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -146,35 +131,18 @@ def _build_parser() -> argparse.ArgumentParser:
         help="CPU threads for torch (default: torch's choice, one per core); 1 is often fastest on a busy machine",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from . import _cli_steps as steps
-
-    for name, (help_text, add_args, func) in steps.SUBCOMMANDS.items():
+    for command in COMMANDS.values():
         p = sub.add_parser(
-            name,
+            command.name,
             parents=[common],
-            help=help_text,
-            description=help_text,
-            epilog=_EPILOG.get(name),
+            help=command.help,
+            description=command.help,
+            epilog=command.example,
             formatter_class=_HelpFormatter,
         )
-        add_args(p)
-        p.set_defaults(func=func)
+        command.add_args(p)
+        p.set_defaults(func=command.func)
     return parser
-
-
-def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
-    """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
-    from ._io_utils import read_h5ad_checked, write_h5ad_atomic
-    from .train._distributed import barrier, is_main_process
-
-    adata = read_h5ad_checked(Path(args.input))
-    result = step(adata, **kwargs)
-    if result is not None and hasattr(result, "obs"):
-        adata = result
-    if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
-        write_h5ad_atomic(adata, Path(args.output))
-        logger.info("wrote %s", args.output)
-    barrier()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,13 +15,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from chromseq._arrays import read_rows
-from chromseq._codes import one_hot
+from chromseq._codes import one_hot, reverse_complement_codes
 from chromseq._validate import sequence_codes
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
-_COMPLEMENT = torch.tensor([3, 2, 1, 0, 4], dtype=torch.uint8)
 N_CODE = 4
 
 
@@ -214,7 +213,7 @@ def augment_codes(
         raise ValueError(f"share={share} selects {len(flip)} draws for a batch of {b} sequences.")
     flip = flip.to(codes.device)
     if rc:
-        rc_codes = _COMPLEMENT.to(codes.device)[codes.long()].flip(-1)
+        rc_codes = reverse_complement_codes(codes)
         codes = torch.where(flip[:, None], rc_codes, codes)
     if shifts is not None:
         padded = torch.nn.functional.pad(codes, (max_shift, max_shift), value=N_CODE)

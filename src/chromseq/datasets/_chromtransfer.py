@@ -12,6 +12,7 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._anndata import replace_contents
 from chromseq._codes import gc_fraction
 from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
@@ -141,7 +142,7 @@ def _append_background(adata: AnnData, genome: GenomeSlice, width: int) -> None:
     start = (start + end) // 2 - width // 2  # centred, as read_regions resizes the regions
     codes = genome.windows(start, width)
     windows = pd.DataFrame({"chrom": REGION_CHROM, "start": start, "end": start + width, "gc": gc_fraction(codes)})
-    adata._init_as_actual(_append(adata, windows, codes))
+    replace_contents(adata, _append(adata, windows, codes))
 
 
 def _check_celltypes(celltypes: Sequence[str] | None) -> list[str]:

@@ -9,8 +9,9 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
-from chromseq._codes import gc_fraction
+from chromseq._codes import base_counts, gc_fraction, reverse_complement_codes
 from chromseq._jaspar import DEFAULT_RELEASE
+from chromseq._regions import region_names
 from chromseq._settings import logger, settings
 from chromseq.datasets._synthetic_motifs import resolve_motifs
 
@@ -291,7 +292,7 @@ def _sample_instances(sites: dict[str, np.ndarray], table, pwms, sharpen: float,
         u = rng.random((int(is_m.sum()), cum.shape[0]))
         codes = (u[:, :, None] >= cum[None]).sum(axis=-1).astype(np.uint8)
         minus = sites["strand"][is_m]
-        codes[minus] = 3 - codes[minus, ::-1]
+        codes[minus] = reverse_complement_codes(codes[minus])
         out[mid] = codes
     return out
 
@@ -303,7 +304,7 @@ def _background(sites, codes, n: int, width: int, gc: float, gc_sd: float, cpg: 
     planted_len = np.zeros(n)
     for mid, block in codes.items():
         rows = sites["region"][sites["matrix_id"] == mid]
-        np.add.at(planted_gc, rows, ((block == 1) | (block == 2)).sum(axis=1))
+        np.add.at(planted_gc, rows, base_counts(block)[0])
         np.add.at(planted_len, rows, block.shape[1])
     q = np.clip((target * width - planted_gc) / np.maximum(width - planted_len, 1), 0.02, 0.98)
     # CpG depletion removes about cpg * p^2 / 4 GC per base: draw p so that the result is q on average
@@ -342,7 +343,7 @@ def _to_anndata(seq: np.ndarray, region_class: np.ndarray, celltypes: list[str],
             K.GC: gc_fraction(seq),
             K.SPLIT: pd.Categorical(split, categories=list(K.SPLITS)),
         },
-        index=pd.Index([f"{c}:{s}-{s + width}" for c, s in zip(chrom, start, strict=True)]),
+        index=region_names(chrom, start, np.asarray(start) + width),
     )
     adata = AnnData(X=X, obs=obs, var=pd.DataFrame(index=pd.Index(celltypes)))
     adata.obsm[K.SEQUENCE] = seq

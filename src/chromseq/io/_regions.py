@@ -2,66 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._regions import parse_region_names
 
 #: Accepted names of the chromosome column, in order of preference (ours, CREsted/UCSC, GRanges).
 CHROM_COLUMNS = (K.CHROM, "chr", "seqnames")
-#: Separators before the end (``chr1:100-600``, ``chr1_100_600``) and before the start (``:``, then
-#: ``chr1-100-600`` as Signac/ArchR write, or ``_``). The chromosome is everything before the last two
-#: numbers, so ``chrUn_gl000220:1-5`` parses.
-END_SEPARATORS = ("-", "_")
-START_SEPARATORS = (":", "-", "_")
-
-
-def region_names(chrom: Sequence[str], start: Sequence[int], end: Sequence[int]) -> pd.Index:
-    """Return the ``chrom:start-end`` names of regions (the ``obs_names`` convention of chromseq)."""
-    chrom = np.asarray(chrom, dtype=str)
-    start = np.asarray(start, dtype=np.int64).astype(str)
-    end = np.asarray(end, dtype=np.int64).astype(str)
-    names = np.char.add(np.char.add(np.char.add(np.char.add(chrom, ":"), start), "-"), end)
-    return pd.Index(names.astype(object), dtype=object)
-
-
-def parse_region_names(names: Sequence[str], *, what: str = "var_names") -> pd.DataFrame:
-    """Parse names such as ``chr1:100-600`` into ``chrom``/``start``/``end`` columns (vectorised).
-
-    Raises
-    ------
-    ValueError
-        If any name does not parse (the message shows the first ones).
-    """
-    text = np.asarray(names, dtype=str)
-    head, end, ok_end = _split_last(text, END_SEPARATORS)
-    chrom, start, ok_start = _split_last(head, START_SEPARATORS)
-    ok = ok_end & ok_start & np.char.isdigit(start) & np.char.isdigit(end) & (np.char.str_len(chrom) > 0)
-    if not ok.all():
-        examples = [str(name) for name in text[~ok][:3]]
-        raise ValueError(
-            f"{int((~ok).sum())} of {len(ok)} {what} are not regions like 'chr1:100-600' (e.g. {examples}): "
-            "give the coordinates as columns 'chrom' (or 'chr'), 'start' and 'end' instead."
-        )
-    frame = pd.DataFrame({K.CHROM: chrom.astype(object), K.START: start.astype(np.int64), K.END: end.astype(np.int64)})
-    check_coordinates(frame, what=what)
-    return frame
-
-
-def _split_last(text: np.ndarray, separators: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split each string at its last separator, trying ``separators`` in order: (head, tail, found)."""
-    head, tail = np.full(text.shape, "", dtype=text.dtype), np.full(text.shape, "", dtype=text.dtype)
-    found = np.zeros(text.shape, dtype=bool)
-    for sep in separators:
-        todo = np.flatnonzero(~found)
-        if not len(todo):
-            break
-        parts = np.char.rpartition(text[todo], sep).reshape(len(todo), 3)
-        hit = parts[:, 1] == sep
-        head[todo[hit]], tail[todo[hit]], found[todo[hit]] = parts[hit, 0], parts[hit, 2], True
-    return head, tail, found
 
 
 def coordinates(table: pd.DataFrame, *, what: str) -> tuple[pd.DataFrame, str | None]:
@@ -75,7 +23,9 @@ def coordinates(table: pd.DataFrame, *, what: str) -> tuple[pd.DataFrame, str | 
     chrom_col = next((c for c in CHROM_COLUMNS if c in table.columns), None)
     has_pos = K.START in table.columns and K.END in table.columns
     if chrom_col is None or not has_pos:
-        return parse_region_names(table.index, what=f"{what} names"), None
+        frame = parse_region_names(table.index, what=f"{what} names")
+        check_coordinates(frame, what=f"{what} names")
+        return frame, None
     frame = pd.DataFrame({K.CHROM: table[chrom_col].astype(str).to_numpy(dtype=object)})
     for col in (K.START, K.END):
         values = pd.to_numeric(table[col], errors="coerce")

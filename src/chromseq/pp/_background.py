@@ -11,11 +11,14 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._anndata import replace_contents
+from chromseq._codes import window_stats
+from chromseq._regions import region_names
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, require_obsm, sequence_codes
 from chromseq.genome import Genome
 
-from ._common import check_same_genome, genome_of, regions, window_stats
+from ._common import check_same_genome, genome_of, regions
 from ._split import assign_splits, existing_split_params
 
 _GC_EDGES = np.linspace(0.0, 1.0, 51)  # 50 GC bins of 0.02
@@ -119,7 +122,7 @@ def add_background(
     )  # fmt: skip
     if copy:
         return new
-    adata._init_as_actual(new)
+    replace_contents(adata, new)
     return None
 
 
@@ -290,7 +293,7 @@ def _chrom_key(chroms):
 
 # -- appending ------------------------------------------------------------------
 def _append(adata: AnnData, bg: pd.DataFrame, seq_new: np.ndarray) -> AnnData:
-    names = bg["chrom"].astype(str) + ":" + bg["start"].astype(str) + "-" + bg["end"].astype(str)
+    names = region_names(bg["chrom"].astype(str), bg["start"], bg["end"])
     obs_new = pd.DataFrame(
         {
             K.CHROM: bg["chrom"].astype(str).to_numpy(),
@@ -300,7 +303,7 @@ def _append(adata: AnnData, bg: pd.DataFrame, seq_new: np.ndarray) -> AnnData:
             K.BACKGROUND: True,
             K.GC: bg["gc"].to_numpy(np.float32),
         },
-        index=pd.Index(names.to_numpy(), dtype=object),
+        index=names,
     )
     split = existing_split_params(adata)
     if K.SPLIT in adata.obs:

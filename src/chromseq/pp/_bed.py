@@ -26,7 +26,6 @@ _HEADER = ("#", "track", "browser")
 _CSV_LINE = re.compile(r"^(?P<chrom>[^\s,:]+):(?P<start>-?\d+)-(?P<end>-?\d+),(?P<label>[^\s,]+)\s*$")
 #: The same line format, matched over a whole text of lines at once (findall runs in C: ~10x faster than a per-row extract).
 _CSV_LINES = re.compile(r"^([^\s,:]+):(-?\d+)-(-?\d+),([^\s,]+)[^\S\n]*$", re.MULTILINE)
-_REGION_NAME = re.compile(r"^(?P<chrom>[^\s:]+):(?P<start>-?\d+)-(?P<end>-?\d+)$")
 #: Reference names as the SAM specification allows them (no whitespace, no leading '*' or '=').
 _CONTIG_NAME = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")
 _WHITESPACE = re.compile(r"\s")
@@ -280,17 +279,3 @@ def chrom_order(chroms) -> list[str]:
         return (special.get(base.upper(), 4), 0, name)
 
     return sorted({str(c) for c in chroms}, key=key)
-
-
-def parse_region_names(names: pd.Index | pd.Series) -> pd.DataFrame | None:
-    """Parse ``chrom:start-end`` names; ``None`` unless every name parses."""
-    parts = pd.Series(np.asarray(names, dtype=str), dtype=object).str.extract(_REGION_NAME)
-    if len(parts) == 0 or parts["chrom"].isna().any():
-        return None
-    return pd.DataFrame(
-        {
-            "chrom": parts["chrom"].to_numpy(),
-            "start": parts["start"].astype(np.int64),
-            "end": parts["end"].astype(np.int64),
-        }
-    )

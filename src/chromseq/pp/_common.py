@@ -11,7 +11,7 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._settings import logger
-from chromseq._validate import require_obs, uns_chromseq, writable
+from chromseq._validate import require_obs, uns_chromseq
 from chromseq.genome import Genome, as_genome
 
 
@@ -54,11 +54,6 @@ def chromosomes(adata: AnnData, *, categorical: bool = False) -> np.ndarray | pd
     if categorical:
         return pd.Categorical.from_codes(cat.codes, categories=pd.Index(names))
     return names[cat.codes]
-
-
-def target(adata: AnnData, copy: bool, verb: str) -> AnnData:
-    """Return the AnnData to modify: a copy, or ``adata`` itself turned from a view into an actual object."""
-    return writable(adata, copy, verb)
 
 
 def set_params(adata: AnnData, func: str, params: dict[str, Any]) -> None:
@@ -114,15 +109,3 @@ def record_genome(adata: AnnData, genome: Genome) -> None:
     if old and (old.get("path"), old.get("name")) != (info["path"], info["name"]):
         logger.warning("replacing uns[%r][%r] (was %s)", K.UNS, K.UNS_GENOME, old.get("name"))
     uns[K.UNS_GENOME] = info
-
-
-def window_stats(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GC fraction of the called bases (float32, NaN if all N) and N fraction of each window."""
-    from chromseq._codes import base_counts
-
-    gc, nn = base_counts(codes)
-    width = codes.shape[1]
-    called = width - nn
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gc_frac = np.where(called > 0, gc / np.maximum(called, 1), np.nan).astype(np.float32)
-    return gc_frac, (nn / width).astype(np.float32)

@@ -14,10 +14,11 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._regions import parse_region_names, region_names
 from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
 
-from ._bed import RegionFile, chrom_order, parse_region_names, read_region_file
+from ._bed import RegionFile, chrom_order, read_region_file
 
 Merge = Literal["auto", "exact", "overlap"]
 PathLike = str | os.PathLike
@@ -271,12 +272,15 @@ def _from_table(table: pd.DataFrame | PathLike, *, width: int | None, specific: 
         coords = frame[coord_cols].reset_index(drop=True)
         values = frame.drop(columns=coord_cols)
     else:
-        coords = parse_region_names(frame.index)
+        try:
+            coords = parse_region_names(frame.index, what="index names") if len(frame.index) else None
+        except ValueError:
+            coords = None
         if coords is None:
             raise ValueError(
                 f"{source}: cannot find the regions. Give columns {coord_cols} or region names 'chrom:start-end' "
                 "as the index (the first column of a CSV)."
-            )
+            ) from None
         values = frame
     coords = _table_coordinates(coords, source, width)
     x = _table_values(values, source)
@@ -366,7 +370,7 @@ def _build(
     chrom = windows["chrom"].astype(str).to_numpy()[order]
     start = windows["start"].to_numpy(np.int64)[order]
     end = windows["end"].to_numpy(np.int64)[order]
-    names = pd.Index(chrom).astype(str) + ":" + start.astype(str) + "-" + end.astype(str)
+    names = region_names(chrom, start, end)
     obs = pd.DataFrame(
         {
             K.CHROM: pd.Categorical(chrom, categories=[c for c in order_chrom if c in set(chrom)]),

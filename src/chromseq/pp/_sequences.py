@@ -9,10 +9,12 @@ import numpy as np
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
+from chromseq._codes import window_stats
 from chromseq._settings import logger
 from chromseq.genome import Genome, as_genome
 
-from ._common import chromosomes, record_genome, regions, set_params, target, window_stats
+from ._common import chromosomes, record_genome, regions, set_params
 
 
 def add_sequences(
@@ -81,7 +83,7 @@ def add_sequences(
     gc, n_frac = window_stats(codes)
     keep = _n_filter(adata, n_frac, max_n, too_many_n)
 
-    adata = target(adata, copy, "add_sequences")
+    adata = writable(adata, copy, "add_sequences")
     if not keep.all():
         adata._inplace_subset_obs(keep)
         codes, gc = codes[keep], gc[keep]

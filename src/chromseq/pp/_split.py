@@ -10,9 +10,10 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
 from chromseq._settings import logger, settings
 
-from ._common import get_params, regions, set_params, target
+from ._common import get_params, regions, set_params
 
 TRAIN, VAL, TEST = K.SPLITS
 
@@ -90,7 +91,7 @@ def split_by_chromosome(
     labels = assign_splits(params, chrom, start, end)
     _check_nonempty(labels, mode, present)
 
-    adata = target(adata, copy, "split_by_chromosome")
+    adata = writable(adata, copy, "split_by_chromosome")
     if K.SPLIT in adata.obs:
         logger.info("split_by_chromosome: replacing obs[%r]", K.SPLIT)
     adata.obs[K.SPLIT] = pd.Categorical(labels, categories=list(K.SPLITS))

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._codes import gc_fraction
+from chromseq._anndata import writable
+from chromseq._codes import gc_fraction, reverse_complement_codes
 from chromseq._settings import logger
-from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq, writable
+from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq
 
 from ._targets import ScoreSource, labels, resolve_targets
 
@@ -47,7 +48,7 @@ def _kmer_columns(k: int, rc_collapse: bool) -> tuple[np.ndarray, np.ndarray]:
         return idx, idx
     powers = 4 ** np.arange(k - 1, -1, -1, dtype=np.int64)
     digits = (idx[:, None] // powers) % 4  # (4**k, k), most significant first
-    rc = ((3 - digits)[:, ::-1] * powers).sum(axis=1)
+    rc = (reverse_complement_codes(digits).astype(np.int64) * powers).sum(axis=1)
     canonical = np.minimum(idx, rc)
     kept, column = np.unique(canonical, return_inverse=True)
     return column, kept

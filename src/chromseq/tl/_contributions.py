@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, require_obsm, sequence_codes, writable
+from chromseq._validate import require_celltypes, require_obsm, sequence_codes
 from chromseq.tl._contrib_store import write_contributions
 
 if TYPE_CHECKING:

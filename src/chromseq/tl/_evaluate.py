@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq, writable
+from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq
 
 from ._baselines import baseline_sources, composition_baseline, normalise_ks
 from ._models import models_of

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq, writable
+from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
 from chromseq.tl._add_model import is_keras_file, model_record, record_from_folder

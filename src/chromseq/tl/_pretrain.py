@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
 from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, fill_docs
 from chromseq._settings import logger, settings
-from chromseq._validate import require_obs, writable
+from chromseq._validate import require_obs
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
 from chromseq.tl._fit_glue import (

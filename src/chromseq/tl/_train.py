@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from chromseq._anndata import writable
 from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRACTION, fill_docs
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, writable
+from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
 from chromseq.tl._fit_glue import check_regions, fit_celltypes, spec_kwargs
 from chromseq.tl._models import models_of

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, uns_chromseq, writable
+from chromseq._validate import require_celltypes, uns_chromseq
 from chromseq.models import ChromTransferConfig, get_config
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks

@@ -12,11 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from chromseq._codes import COMPLEMENT_TENSOR as _COMPLEMENT
 from chromseq._settings import settings
 from chromseq.data import BatchSampler, SequenceDataset, make_loader, to_one_hot
 from chromseq.train._distributed import is_main_process
-
-_COMPLEMENT = torch.tensor([3, 2, 1, 0, 4], dtype=torch.uint8)
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
