@@ -95,19 +95,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def train(adata, args: argparse.Namespace, models: str) -> dict:
     """Pretrain, fine-tune one multi-head model on all cell lines, predict and evaluate; return timings."""
     recipe = RECIPES[args.preset]
-    pretrain_kw = dict(recipe["pretrain"])
+    pretrain = dict(recipe["pretrain"])
     if args.pretrain_epochs is not None:
-        pretrain_kw["max_epochs"] = args.pretrain_epochs
-    max_epochs = recipe["max_epochs"] if args.max_epochs is None else args.max_epochs
-    finetune_kw = {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()}
-    common = {"save_dir": models, "random_state": args.seed, "device": args.device}
+        pretrain["max_epochs"] = args.pretrain_epochs
+    runs = dict(recipe["runs"])
+    if args.max_epochs is not None:
+        runs["max_epochs"] = args.max_epochs
+        runs["stage1_epochs"] = min(runs.get("stage1_epochs", args.max_epochs), args.max_epochs)
+    common = {"random_state": args.seed, "device": args.device}
     t0 = time.perf_counter()
-    cs.tl.pretrain(adata, preset=get_config(args.preset, **recipe["config"]), **pretrain_kw, **common)
+    cs.tl.pretrain(
+        adata, preset=get_config(args.preset, **recipe["config"]),
+        options=cs.tl.TrainingOptions(**pretrain, **common), save_dir=models,
+    )  # fmt: skip
     t1 = time.perf_counter()
     cs.tl.finetune(
-        adata, list(adata.var_names), multihead=True, max_epochs=max_epochs, batch_size=recipe["batch_size"],
-        **finetune_kw, **common,
-    )  # fmt: skip
+        adata, list(adata.var_names), multihead=True, options=cs.tl.TrainingOptions(**runs, **common), save_dir=models
+    )
     t2 = time.perf_counter()
     cs.tl.predict(adata, device=args.device)
     cs.tl.evaluate(adata)

@@ -49,30 +49,23 @@ from chromseq.tl._transfer import DEFAULT_FRACTIONS, transfer_benchmark
 #: batches (more updates per epoch at the same cost), a longer pretraining than any one run, and a
 #: fine-tuning budget spent on the frozen-body stage (cheap: the body's embeddings are cached).
 #: ``fast`` is the same recipe for the ``fast`` preset (``tiny`` with max pooling after the stem).
+#: ``pretrain`` and ``runs`` are ``chromseq.tl.TrainingOptions`` fields (every fine-tuned and scratch
+#: run shares ``runs``).
 RECIPES = {
     "tiny": {
         "config": {"dropout": 0.0},
         "pretrain": {"max_epochs": 30, "batch_size": 32, "patience": 10, "learning_rate": 3e-3},
-        "max_epochs": 10,
-        "batch_size": 32,
-        "finetune": {"stage1_epochs": 10, "patience": 4},
-        "train": {"patience": 4},
+        "runs": {"max_epochs": 10, "batch_size": 32, "stage1_epochs": 10, "patience": 4},
     },
     "fast": {
         "config": {},
         "pretrain": {"max_epochs": 30, "batch_size": 32, "patience": 10, "learning_rate": 3e-3},
-        "max_epochs": 10,
-        "batch_size": 32,
-        "finetune": {"stage1_epochs": 10, "patience": 4},
-        "train": {"patience": 4},
+        "runs": {"max_epochs": 10, "batch_size": 32, "stage1_epochs": 10, "patience": 4},
     },
     "chromtransfer": {
         "config": {},
         "pretrain": {"max_epochs": 60, "batch_size": 128, "patience": 10},
-        "max_epochs": 60,
-        "batch_size": 128,
-        "finetune": {"patience": 10},
-        "train": {"patience": 10},
+        "runs": {"max_epochs": 60, "batch_size": 128, "patience": 10},
     },
 }
 
@@ -104,12 +97,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="torch CPU threads (0: torch's default); 1 is fastest on a loaded machine: small batches",
     )
     p.add_argument("--config", default=None, help="JSON changes to the preset, e.g. '{\"dropout\": 0.1}'")
-    for step in ("pretrain", "finetune", "train"):
-        p.add_argument(
-            f"--{step}-kwargs",
-            default=None,
-            help=f"JSON changes to the recipe's tl.{step} arguments, e.g. '{{\"patience\": 6}}'",
-        )
+    p.add_argument(
+        "--options",
+        default=None,
+        help="JSON changes to the recipe's TrainingOptions of every run, e.g. '{\"patience\": 6}'",
+    )
+    p.add_argument(
+        "--pretrain-options",
+        default=None,
+        help="JSON changes to the recipe's TrainingOptions of pretraining, e.g. '{\"patience\": 6}'",
+    )
     p.add_argument(
         "--dataset",
         default="chr20",
@@ -128,21 +125,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def plan(args: argparse.Namespace) -> dict:
-    """The preset's recipe with the command-line overrides applied."""
+    """The preset's recipe with the command-line overrides applied (``pretrain``/``runs``: TrainingOptions fields)."""
     recipe = RECIPES[args.preset]
-    max_epochs = recipe["max_epochs"] if args.max_epochs is None else args.max_epochs
-    pretrain_kw = dict(recipe["pretrain"])
+    runs = dict(recipe["runs"])
+    if args.max_epochs is not None:
+        runs["max_epochs"] = args.max_epochs
+        if "stage1_epochs" in runs:
+            runs["stage1_epochs"] = min(runs["stage1_epochs"], args.max_epochs)
+    pretrain = dict(recipe["pretrain"])
     if args.pretrain_epochs is not None:
-        pretrain_kw["max_epochs"] = args.pretrain_epochs
-    finetune_kw = {k: min(v, max_epochs) if k == "stage1_epochs" else v for k, v in recipe["finetune"].items()}
-    extra = {step: json.loads(getattr(args, f"{step}_kwargs") or "{}") for step in ("pretrain", "finetune", "train")}
+        pretrain["max_epochs"] = args.pretrain_epochs
     return {
         "config_changes": recipe["config"] if args.config is None else json.loads(args.config),
-        "pretrain": pretrain_kw | extra["pretrain"],
-        "max_epochs": max_epochs,
-        "batch_size": recipe["batch_size"],
-        "finetune": finetune_kw | extra["finetune"],
-        "train": dict(recipe["train"]) | extra["train"],
+        "pretrain": pretrain | json.loads(args.pretrain_options or "{}"),
+        "runs": runs | json.loads(args.options or "{}"),
     }
 
 
@@ -162,10 +158,8 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
         cs.tl.pretrain(
             adata,
             preset=get_config(args.preset, **steps["config_changes"]),
+            options=_options(steps["pretrain"], args, random_state=args.seed[0]),
             save_dir=models,
-            random_state=args.seed[0],
-            device=args.device,
-            **steps["pretrain"],
         )
         t1 = time.perf_counter()
         transfer_benchmark(adata, args.celltypes, **_shared_kwargs(args, steps, models))
@@ -182,16 +176,16 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     return adata.uns[K.UNS][K.UNS_TRANSFER], info
 
 
+def _options(fields: dict, args: argparse.Namespace, **more) -> cs.tl.TrainingOptions:
+    return cs.tl.TrainingOptions(**fields, device=args.device, **more)
+
+
 def _shared_kwargs(args: argparse.Namespace, steps: dict, models: str) -> dict:
     """Arguments of ``transfer_benchmark`` shared by the fixed-split and the cross-validated layouts."""
     return {
         "fractions": args.fractions,
         "seeds": args.seed,
-        "max_epochs": steps["max_epochs"],
-        "batch_size": steps["batch_size"],
-        "finetune_kwargs": steps["finetune"],
-        "train_kwargs": steps["train"],
-        "device": args.device,
+        "options": _options(steps["runs"], args),
         "save_dir": models,
     }
 
@@ -204,7 +198,7 @@ def run_cv(adata, args: argparse.Namespace, steps: dict) -> tuple[pd.DataFrame, 
             adata,
             args.celltypes,
             preset=get_config(args.preset, **steps["config_changes"]),
-            pretrain_kwargs=steps["pretrain"],
+            pretrain_options=_options(steps["pretrain"], args),
             cv=args.cv,
             n_boot=args.n_boot,
             **_shared_kwargs(args, steps, models),

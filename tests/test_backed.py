@@ -17,7 +17,7 @@ import chromseq as cs
 from chromseq import _keys as K
 from chromseq.data import read_backed, read_columns, read_rows
 
-TRAIN = {"max_epochs": 2, "batch_size": 32, "device": "cpu"}
+TRAIN = {"max_epochs": 2, "batch_size": 32, "options": cs.tl.TrainingOptions(device="cpu")}
 OPENERS = {
     "backed": lambda folder: ad.read_h5ad(folder / "regions.h5ad", backed="r"),
     "h5ad_on_disk": lambda folder: read_backed(folder / "regions.h5ad"),

@@ -309,6 +309,7 @@ def test_cli_message_rewords_python_calls():
     )
     assert cli_message("e.g. chromseq.pp.read_regions(..., width=600).") == "e.g. chromseq prepare --regions."
     assert cli_message("rerun with resume=True (--resume).") == "rerun with --resume."
+    assert cli_message("rerun with existing='resume' (--resume).") == "rerun with --resume."
     assert cli_message("Pass resume=True (--resume) to continue, or overwrite=True (--overwrite) to") == (
         "Pass --resume to continue, or --overwrite to"
     )

@@ -21,7 +21,7 @@ from chromseq.data import BatchSampler, augment_codes
 from chromseq.train._distributed import init_distributed
 
 WORKER = Path(__file__).with_name("_ddp_worker.py")
-CLI_KW = {"max_epochs": 2, "batch_size": 64, "device": "cpu"}
+CLI_KW = {"max_epochs": 2, "batch_size": 64, "options": cs.tl.TrainingOptions(device="cpu")}
 
 
 def _worker_module():

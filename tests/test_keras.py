@@ -29,7 +29,9 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
 
-TINY_TRAIN = {"max_epochs": 1, "stage1_epochs": 1, "batch_size": 64, "device": "cpu", "random_state": 0}
+TINY_TRAIN = {
+    "options": cs.tl.TrainingOptions(max_epochs=1, stage1_epochs=1, batch_size=64, device="cpu", random_state=0)
+}
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from chromseq import _keys as K
 from chromseq.models import ChromTransfer, get_config, load_model, save_model
 from chromseq.train._runs import LOCK_FILE, acquire
 
-QUICK = {"preset": "tiny", "batch_size": 32, "learning_rate": 1e-2, "max_epochs": 1}
+QUICK_FT = {"batch_size": 32, "learning_rate": 1e-2, "max_epochs": 1}  # fine-tuning: the base model's network
+QUICK = {"preset": "tiny", **QUICK_FT}
 CLI_TRAIN = ["--preset", "tiny", "--max-epochs", "3", "--batch-size", "32", "--patience", "50", "--threads", "1"]
 
 
@@ -59,11 +60,11 @@ def test_record_keeps_the_weights_sha256_and_a_second_run_keeps_the_first_folder
 def test_overwrite_replaces_the_folder_and_the_older_record_refuses_it(tmp_path):
     first, second = toy_regions(200, seed=0), toy_regions(200, seed=1)
     cs.tl.pretrain(first, save_dir=tmp_path, **QUICK)
-    cs.tl.pretrain(second, save_dir=tmp_path, overwrite=True, **QUICK)
+    cs.tl.pretrain(second, save_dir=tmp_path, existing="overwrite", **QUICK)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pretrained"]
     for verb in (
         lambda: cs.tl.predict(first),
-        lambda: cs.tl.finetune(first, "K562", base="pretrained", save_dir=tmp_path / "ft", **QUICK),
+        lambda: cs.tl.finetune(first, "K562", base="pretrained", save_dir=tmp_path / "ft", **QUICK_FT),
         lambda: cs.tl.contributions(first, model="pretrained", mask=slice_mask(first), method="grad_x_input"),
     ):
         with pytest.raises(ValueError, match=r"model 'pretrained' .*saved with weights sha256:.*now holds other"):
@@ -109,7 +110,13 @@ def test_a_second_run_on_a_locked_folder_fails_at_once_naming_the_options(tmp_pa
         with pytest.raises(ValueError) as err:
             cs.tl.pretrain(adata, save_dir=tmp_path, **QUICK)
     text = str(err.value)
-    for part in (str(tmp_path / ".pretrained.ckpt"), f"pid {os.getpid()}", "save_dir=", "key_added=", "resume=True"):
+    for part in (
+        str(tmp_path / ".pretrained.ckpt"),
+        f"pid {os.getpid()}",
+        "save_dir=",
+        "key_added=",
+        "existing='resume'",
+    ):
         assert part in text
     assert K.UNS_MODELS not in adata.uns.get(K.UNS, {})
     assert not (tmp_path / "pretrained").exists()
@@ -146,11 +153,13 @@ def test_an_interrupted_runs_checkpoint_is_kept_without_resume_or_overwrite(tmp_
     ckpt.mkdir()
     (ckpt / "stage1.pt").write_bytes(b"checkpoint of an interrupted run")
     cs.tl.pretrain(adata, save_dir=tmp_path, **QUICK)
-    with pytest.raises(ValueError, match=r"interrupted run of model 'finetuned_K562'.*resume=True.*overwrite=True"):
-        cs.tl.finetune(adata, "K562", save_dir=tmp_path, **QUICK)
+    with pytest.raises(
+        ValueError, match=r"interrupted run of model 'finetuned_K562'.*existing='resume'.*existing='overwrite'"
+    ):
+        cs.tl.finetune(adata, "K562", save_dir=tmp_path, **QUICK_FT)
     assert (ckpt / "stage1.pt").read_bytes() == b"checkpoint of an interrupted run"
     assert not (ckpt / LOCK_FILE).exists()
-    cs.tl.finetune(adata, "K562", save_dir=tmp_path, overwrite=True, **QUICK)
+    cs.tl.finetune(adata, "K562", save_dir=tmp_path, existing="overwrite", **QUICK_FT)
     assert not ckpt.exists()
     assert _record(adata, "finetuned_K562")["path"] == str(tmp_path / "finetuned_K562")
 

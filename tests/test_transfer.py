@@ -32,9 +32,7 @@ def _small_k562() -> "cs.AnnData":
 def _benchmarked(tmp_path_factory):
     adata = _small_k562()
     save_dir = tmp_path_factory.mktemp("transfer_models")
-    transfer_benchmark(
-        adata, "K562", fractions=FRACTIONS, preset="tiny", save_dir=save_dir, pretrain_kwargs=FAST, **FAST
-    )
+    transfer_benchmark(adata, "K562", fractions=FRACTIONS, preset="tiny", save_dir=save_dir, **FAST)
     return adata, save_dir
 
 
@@ -92,7 +90,7 @@ def test_table_survives_h5ad_and_plots(benchmarked, tmp_path):
         ({"fractions": [0.0]}, ValueError, r"\(0, 1\]"),
         ({"split": "holdout"}, ValueError, "holdout"),
         ({"celltype": "T-cell"}, KeyError, "K562"),
-        ({"finetune_kwargs": {"train_fraction": 0.5}}, ValueError, "fractions="),
+        ({"options": {"patience": 3}}, TypeError, "TrainingOptions"),
     ],
 )
 def test_bad_input_raises_before_anything_is_written(benchmarked, kwargs, error, match):

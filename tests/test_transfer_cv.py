@@ -88,7 +88,7 @@ def cross_validated(tmp_path_factory):
         save_dir = tmp_path_factory.mktemp("cv_models")
         transfer_benchmark(
             adata, "K562", fractions=[1.0, 0.5], preset="fast", cv=CV, block_size=5_000_000, n_boot=200,
-            save_dir=save_dir, pretrain_kwargs=FAST, **FAST,
+            save_dir=save_dir, **FAST,
         )  # fmt: skip
     return adata, seen
 

@@ -18,7 +18,7 @@ DATA = Path(__file__).parent / "data" / "vcf"
 VCF_INDELS = DATA / "vt_normalize_01_IN.vcf.gz"
 VCF_MULTI = DATA / "vt_decompose_01_IN_multi.vcf"
 WIDTH = 200
-TRAIN = {"max_epochs": 1, "batch_size": 64, "device": "cpu"}
+TRAIN = {"max_epochs": 1, "batch_size": 64}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,9 @@ def trained(tmp_path_factory):
     rows = np.sort(np.random.default_rng(0).choice(adata.n_obs, 400, replace=False))
     adata = adata[rows].copy()
     folder = tmp_path_factory.mktemp("variant_models")
-    cs.tl.pretrain(adata, preset="tiny", save_dir=folder, **TRAIN)
-    cs.tl.finetune(adata, ["K562", "HepG2"], stage1_epochs=1, save_dir=folder, **TRAIN)
+    cs.tl.pretrain(adata, preset="tiny", options=cs.tl.TrainingOptions(device="cpu"), save_dir=folder, **TRAIN)
+    ft = cs.tl.TrainingOptions(stage1_epochs=1, device="cpu")
+    cs.tl.finetune(adata, ["K562", "HepG2"], options=ft, save_dir=folder, **TRAIN)
     return adata
 
 

@@ -21,7 +21,7 @@ _SUBCOMMAND_OF = {
 _CALL = re.compile(r"chromseq\.(?:pp|tl)\.(\w+)(?:\((?:[^()]|\([^()]*\))*\))?")
 _KEYWORDS = (
     # messages that already give both forms: keep the flag only
-    (re.compile(r"\b\w+=(?:True)? \((--[\w-]+)\)"), r"\1"),
+    (re.compile(r"\b\w+=(?:True|'[\w-]+')? \((--[\w-]+)\)"), r"\1"),
     (re.compile(r"\b\w+=(?:True)?, (--[\w-]+),?"), r"\1"),
     (re.compile(r"\boverwrite=True\b"), "--overwrite"),
     (re.compile(r"\bpass resume=False\b"), "rerun without --resume"),

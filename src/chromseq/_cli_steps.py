@@ -63,25 +63,28 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _run_kwargs(args: argparse.Namespace) -> dict:
-    """``resume``/``overwrite`` for the training functions (only when given)."""
-    return {k: True for k in ("resume", "overwrite") if getattr(args, k, False)}
+def _existing(args: argparse.Namespace) -> str:
+    """``existing=`` of the training functions from ``--resume``/``--overwrite``."""
+    if getattr(args, "resume", False) and getattr(args, "overwrite", False):
+        raise ValueError("--resume and --overwrite contradict each other: pass one of them.")
+    return "resume" if getattr(args, "resume", False) else "overwrite" if getattr(args, "overwrite", False) else "keep"
 
 
 def _training_kwargs(args: argparse.Namespace, *, preset: bool = True) -> dict:
     from ._settings import settings
+    from .tl import TrainingOptions
 
     kwargs = {
         "preset": _resolve_preset(args.preset, settings.resolve_device()) if preset else None,
         "max_epochs": args.max_epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "patience": args.patience,
+        "options": None if args.patience is None else TrainingOptions(patience=args.patience),
         "save_dir": args.save_dir,
     }
     if getattr(args, "celltype", None) is not None:
         kwargs["celltype"] = args.celltype
-    return {k: v for k, v in kwargs.items() if v is not None} | _run_kwargs(args)
+    return {k: v for k, v in kwargs.items() if v is not None} | {"existing": _existing(args)}
 
 
 def _resolve_preset(preset: str, device) -> str:
@@ -156,7 +159,7 @@ def finetune(args: argparse.Namespace) -> None:
     if base is not None and (Path(base).is_dir() or is_keras_file(base)):
 
         def step(adata, **kw):  # a Keras .h5 or model folder: record it, then fine-tune from it
-            name = tl.add_model(adata, base, save_dir=kw.get("save_dir"), overwrite=kw.get("overwrite", False))
+            name = tl.add_model(adata, base, save_dir=kw.get("save_dir"), overwrite=kw["existing"] == "overwrite")
             return tl.finetune(adata, base=name, **kw)
 
         run_step(args, step, **kwargs)

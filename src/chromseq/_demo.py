@@ -101,12 +101,13 @@ def run_demo(
     record = {"preset": preset, "recipe_name": recipe_name, "recipe": recipe, "quick": bool(quick)}
     uns_chromseq(adata).setdefault(K.UNS_PARAMS, {})[K.PARAMS_DEMO] = record
     with _step("pretrain"):
-        tl.pretrain(adata, preset=config, save_dir=save_dir, **recipe["pretrain"])
+        tl.pretrain(adata, preset=config, options=tl.TrainingOptions(**recipe["pretrain"]), save_dir=save_dir)
     # all cell types share one body: their heads train together in one pass (multi-head)
+    options = tl.TrainingOptions(**recipe["celltype"])  # fine-tuned and scratch models train alike
     with _step("finetune"):
-        tl.finetune(adata, celltypes, multihead=True, save_dir=save_dir, **recipe["celltype"])
+        tl.finetune(adata, celltypes, multihead=True, options=options, save_dir=save_dir)
     with _step("train from scratch"):
-        tl.train(adata, celltypes, multihead=True, preset=config, save_dir=save_dir, **recipe["celltype"])
+        tl.train(adata, celltypes, multihead=True, preset=config, options=options, save_dir=save_dir)
     with _step("predict and evaluate"):
         # the report and metrics are on held-out regions: the 79 % in the train split are not scored
         held_out = (adata.obs[K.SPLIT] != "train").to_numpy()
@@ -117,7 +118,7 @@ def run_demo(
             adata.uns[K.UNS][K.UNS_METRICS].to_csv(tmp, index=False)
     gpu = settings.resolve_device().type == "cuda"
     with _step("transfer curve"):
-        _transfer_curve(adata, config, recipe["celltype"], save_dir=save_dir, gpu=gpu)
+        _transfer_curve(adata, config, options, save_dir=save_dir, gpu=gpu)
     if explain:
         for celltype in celltypes:
             with _step(f"explain {celltype}"):
@@ -139,7 +140,7 @@ def _step(name: str) -> Iterator[None]:
     logger.info("demo: %s took %.1f s (%.1f s CPU)", name, time.perf_counter() - wall, time.process_time() - cpu)
 
 
-def _transfer_curve(adata, config, budget: dict[str, Any], *, save_dir: Path, gpu: bool) -> None:
+def _transfer_curve(adata, config, options, *, save_dir: Path, gpu: bool) -> None:
     """Fine-tuned vs. from scratch on shrinking training fractions (``tl.transfer_benchmark``)."""
     from . import tl
 
@@ -150,18 +151,7 @@ def _transfer_curve(adata, config, budget: dict[str, Any], *, save_dir: Path, gp
         positives = (np.asarray(adata.X)[train] == 1).sum(axis=0)
         celltypes = [celltypes[int(np.argmax(positives))]]
     logger.info("demo: transfer curve of %s at training fractions %s", ", ".join(celltypes), fractions)
-    options = {k: v for k, v in budget.items() if k not in ("max_epochs", "batch_size")}
-    tl.transfer_benchmark(
-        adata,
-        celltypes,
-        fractions=fractions,
-        preset=config,
-        max_epochs=budget["max_epochs"],
-        batch_size=budget.get("batch_size", 128),
-        finetune_kwargs=options,
-        train_kwargs=options,
-        save_dir=save_dir,
-    )
+    tl.transfer_benchmark(adata, celltypes, fractions=fractions, preset=config, options=options, save_dir=save_dir)
 
 
 def _explain(adata, celltype: str, *, max_regions: int | None, quick: bool) -> str | None:

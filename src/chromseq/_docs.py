@@ -69,40 +69,27 @@ def fill_docs(**blocks: str) -> Callable[[F], F]:
     return decorate
 
 
-#: Augmentation options of the training functions.
-AUGMENT = """\
-rc_augment
-    Reverse-complement half of the training sequences at random.
-max_shift
-    Random shift of training sequences, in bp."""
+#: The options shared by ``tl.pretrain``, ``tl.finetune`` and ``tl.train``.
+TRAINING_OPTIONS = """\
+options
+    How to train: a :class:`~chromseq.tl.TrainingOptions` (default: the paper's settings,
+    ``TrainingOptions()``): patience, fine-tuning stages, training fraction, augmentation,
+    optimizer, precision, device, seed.
+max_epochs, batch_size, learning_rate
+    Shortcuts for the fields of ``options`` of the same names (``None``: the value in
+    ``options``; defaults 100 epochs, 128 sequences per step, 1e-3)."""
 
-#: ``train_fraction`` of ``tl.finetune`` and ``tl.train``.
-TRAIN_FRACTION = """\
-train_fraction
-    Train on this random fraction of the labelled training rows (stratified by label,
-    seeded by ``random_state``; validation rows unchanged): the paper's small-data
-    experiment."""
-
-#: Where the training functions run and write.
-DEVICE_SAVE_DIR = """\
-device
-    Torch device, ``'cpu'``, ``'cuda'``, ... (``None``: :attr:`chromseq.settings.device`).
+#: Where the training functions write, and what they do with an earlier run's files.
+SAVE_EXISTING_COPY = """\
 save_dir
-    Folder for the model folders (``None``: :attr:`chromseq.settings.model_dir`)."""
-
-#: The last options of the training functions.
-SEED_RESUME_COPY = """\
-random_state
-    Seed (``None``: :attr:`chromseq.settings.seed`).
-resume
-    Continue an interrupted run from its checkpoint in ``save_dir/.<name>.ckpt``. Without
-    it (and without ``overwrite``), a checkpoint left by an interrupted run is kept and the
-    call fails, naming both options. A live run of the same model in ``save_dir`` always
-    makes the call fail at once.
-overwrite
-    Discard an interrupted run's checkpoint, and save into an existing model folder
-    ``save_dir/<name>``, replacing it. Without it an existing folder is kept (another
+    Folder for the model folders (``None``: :attr:`chromseq.settings.model_dir`).
+existing
+    What to do with what an earlier run of the same model left in ``save_dir``.
+    ``'keep'`` (default): an interrupted run's checkpoint (``save_dir/.<name>.ckpt``) is kept
+    and the call fails, naming the other choices; an existing model folder is kept (another
     AnnData's record may point to it) and the new model goes to ``save_dir/<name>-2``
-    (``-3``, ...).
+    (``-3``, ...). ``'resume'``: continue the interrupted run from its checkpoint.
+    ``'overwrite'``: discard its checkpoint and replace the model folder ``save_dir/<name>``.
+    A live run of the same model in ``save_dir`` always makes the call fail at once.
 copy
     Return a modified copy instead of writing to ``adata``."""

@@ -9,6 +9,7 @@ from ._contributions import contributions
 from ._evaluate import evaluate
 from ._finetune import finetune
 from ._motifs import motifs
+from ._options import TrainingOptions
 from ._predict import predict
 from ._pretrain import pretrain
 from ._train import train
@@ -16,6 +17,7 @@ from ._transfer import transfer_benchmark
 from ._variants import score_variants
 
 __all__ = [
+    "TrainingOptions",
     "pretrain",
     "finetune",
     "train",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.tl._models import model_name
+from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
 from chromseq.train._engine import fit
 from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
@@ -27,9 +27,6 @@ from chromseq.train._spec import TrainSpec
 
 if TYPE_CHECKING:
     from anndata import AnnData
-
-#: Parameters every training verb records in ``record['params']``.
-_SPEC_KEYS = ("batch_size", "learning_rate", "patience", "rc_augment", "max_shift", "optimizer", "precision")
 
 
 def check_regions(adata: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -116,11 +113,6 @@ def fingerprint(codes: np.ndarray, labels: np.ndarray, split: np.ndarray, rows: 
     return "sha256:" + h.hexdigest()
 
 
-def spec_kwargs(**kw: Any) -> dict[str, Any]:
-    """Drop ``None`` values (so :class:`TrainSpec` defaults apply)."""
-    return {k: v for k, v in kw.items() if v is not None}
-
-
 def model_paths(save_dir: str | Path | None, name: str) -> tuple[Path, Path]:
     """``(model folder, checkpoint folder)`` for model ``name``."""
     root = Path(save_dir) if save_dir is not None else settings.model_dir
@@ -188,9 +180,8 @@ def make_record(
     outputs: list[str],
     history: dict[str, list],
     fingerprint: str,
-    spec: TrainSpec,
+    params: dict[str, Any],
     base: str = "",
-    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the ``uns["chromseq"]["models"][name]`` record (also the model card); h5ad-safe."""
     celltypes = [] if kind == "pretrain" else list(outputs)
@@ -206,8 +197,7 @@ def make_record(
         "fingerprint": fingerprint,
         "base": base,
         "chromseq_version": chromseq.__version__,
-        "params": {"max_epochs": spec.max_epochs, "seed": spec.seed, **{k: getattr(spec, k) for k in _SPEC_KEYS}}
-        | dict(extra or {}),
+        "params": dict(params),
     }
 
 
@@ -262,38 +252,60 @@ def group_names(kind: str, groups: list[list[str]], key_added: str | None, multi
     return [f"{key_added}_{g[0]}" for g in groups]
 
 
-def fit_celltypes(
+def fit_models(
     adata: AnnData,
-    celltypes: list[str],
+    labels: np.ndarray,
+    groups: list[list[str]],
     *,
-    kind: str,
-    make_model: Callable[[tuple[str, ...], torch.Generator], ChromTransfer],
-    stages: list[TrainSpec],
-    multihead: bool,
-    device: str | None,
+    kind: TrainingKind,
+    network: ChromTransferConfig,
+    options: TrainingOptions,
     save_dir: str | Path | None,
     key_added: str | None,
-    resume: bool,
-    overwrite: bool = False,
-    budget: int | None = None,
-    train_fraction: float = 1.0,
+    existing: str,
+    multihead: bool = False,
+    body: ChromTransfer | None = None,
     base: str = "",
-    extra: dict[str, Any] | None = None,
 ) -> list[str]:
-    """Train one model per cell type (or one multi-head model), save and record each; return their names.
+    """Train, save and record models: the one training path of ``tl.pretrain``, ``tl.finetune``, ``tl.train``.
 
-    ``stages`` run in order on the same model; with ``budget`` a stage runs at most the
-    epochs the earlier stages left of it (the paper's comparison: same epoch budget).
+    One model per group of outputs (columns of ``labels``, named by the groups in order); each
+    model folder is saved and recorded in ``adata.uns['chromseq']['models']``. Returns the names.
+
+    Parameters
+    ----------
+    adata
+        The (writable) regions AnnData.
+    labels
+        ``(n_obs, n_outputs)`` float32 targets, NaN = unknown (left out of that output's rows).
+    groups
+        Output names per model: ``[["open"]]`` (pretraining), ``[[ct] for ct in celltypes]``
+        (one model per cell type) or ``[celltypes]`` (one multi-head model).
+    kind
+        ``'pretrain'``, ``'finetune'`` or ``'scratch'``: the head, the stages and the record.
+    network
+        Network of every model (its head and outputs are set here).
+    options
+        How to train (:meth:`TrainingOptions.stages`), within ``options.max_epochs`` epochs.
+    save_dir, key_added, existing
+        As in the verbs.
+    multihead
+        ``groups`` is one multi-head model (its default name has no cell type).
+    body
+        A model whose body weights every model starts from (fine-tuning).
+    base
+        Name of that model, for the record.
     """
-    if not 0 < train_fraction <= 1:
-        raise ValueError(f"train_fraction must be in (0, 1], got {train_fraction}.")
-    start(device)
+    resume, overwrite = check_existing(existing)
+    start(options.device)
     codes, rows = check_regions(adata)
-    labels = celltype_labels(adata, celltypes)
-    check_classes(labels, celltypes, rows["train"], rows["val"])
+    outputs = [o for g in groups for o in g]
+    check_classes(labels, outputs, rows["train"], rows["val"])
+    stages = options.stages(kind, l2=network.l2)
     split = split_array(adata)
-    groups = [list(celltypes)] if multihead else [[c] for c in celltypes]
+    head = "pretrain" if kind == "pretrain" else "finetune"
     names = group_names(kind, groups, key_added, multihead)
+    fraction = 1.0 if kind == "pretrain" else options.train_fraction
     with contextlib.ExitStack() as locks:  # every model's folder is claimed before any training starts
         claims = []
         for n in names:
@@ -301,20 +313,23 @@ def fit_celltypes(
             locks.enter_context(lock)
             claims.append((path, ckpt_dir))
         for group, name, (path, ckpt_dir) in zip(groups, names, claims, strict=True):
-            cols = [celltypes.index(c) for c in group]
-            y = labels[:, cols]
+            y = labels[:, [outputs.index(c) for c in group]]
             keep = {s: r[~np.isnan(y[r]).all(axis=1)] for s, r in rows.items()}
-            keep["train"] = subsample(keep["train"], y, train_fraction, stages[0].seed)
+            keep["train"] = subsample(keep["train"], y, fraction, options.seed)
             log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
             fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
-            model = make_model(tuple(group), torch.Generator().manual_seed(stages[0].seed))
-            train_ds, val_ds = SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"])
+            model = ChromTransfer(
+                network.replace(head=head, outputs=tuple(group)), generator=torch.Generator().manual_seed(options.seed)
+            )
+            if body is not None:
+                model.body.load_state_dict(body.body.state_dict())
             logger.info(
                 "training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"])
             )
             histories = run_stages(
-                model, train_ds, val_ds, stages, budget, ckpt_dir, device=device, resume=resume, fp=fp
-            )
+                model, SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"]), stages,
+                options.max_epochs, ckpt_dir, device=options.device, resume=resume, fp=fp,
+            )  # fmt: skip
             record = make_record(
                 name=name,
                 kind=kind,
@@ -322,14 +337,8 @@ def fit_celltypes(
                 outputs=group,
                 history=merge_histories(*histories),
                 fingerprint=fp,
-                spec=stages[0],
+                params=options.record(kind) | {"n_train": len(keep["train"]), "n_val": len(keep["val"])},
                 base=base,
-                extra={
-                    **(extra or {}),
-                    "train_fraction": train_fraction,
-                    "n_train": len(keep["train"]),
-                    "n_val": len(keep["val"]),
-                },
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
     return names

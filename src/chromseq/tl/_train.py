@@ -5,16 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
 from chromseq._anndata import writable
-from chromseq._docs import AUGMENT, DEVICE_SAVE_DIR, SEED_RESUME_COPY, TRAIN_FRACTION, fill_docs
-from chromseq._settings import logger, settings
+from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
+from chromseq._settings import logger
 from chromseq._validate import require_celltypes
-from chromseq.models import ChromTransfer, ChromTransferConfig, get_config
-from chromseq.tl._fit_glue import check_regions, fit_celltypes, spec_kwargs
+from chromseq.models import ChromTransferConfig, get_config
+from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
 from chromseq.tl._models import models_of
-from chromseq.train._spec import TrainSpec
+from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -31,35 +29,28 @@ def _scratch_config(adata: AnnData, preset: str | ChromTransferConfig | None, wi
     return config
 
 
-@fill_docs(
-    augment=AUGMENT, train_fraction=TRAIN_FRACTION, device_save_dir=DEVICE_SAVE_DIR, seed_resume_copy=SEED_RESUME_COPY
-)
+@fill_docs(training_options=TRAINING_OPTIONS, save_existing_copy=SAVE_EXISTING_COPY)
 def train(
     adata: AnnData,
     celltype: str | list[str] | None = None,
     *,
     multihead: bool = False,
     preset: str | ChromTransferConfig | None = None,
-    max_epochs: int = 100,
-    batch_size: int = 128,
-    learning_rate: float = 1e-3,
-    patience: int = 10,
-    rc_augment: bool = True,
-    max_shift: int = 0,
-    train_fraction: float = 1.0,
-    device: str | None = None,
+    options: TrainingOptions | None = None,
+    max_epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
     save_dir: str | Path | None = None,
     key_added: str | None = None,
-    random_state: int | None = None,
-    resume: bool = False,
-    overwrite: bool = False,
+    existing: Existing = "keep",
     copy: bool = False,
 ) -> AnnData | None:
     """Train the fine-tuning network from scratch for cell types: the baseline transfer learning must beat.
 
     The network (body plus fine-tuning head), the rows (NaN labels left out), the epoch
     budget, the early stopping and the class-balanced loss are those of
-    :func:`chromseq.tl.finetune`; only the pretrained start is missing.
+    :func:`chromseq.tl.finetune` given the same ``options``; only the pretrained start is
+    missing (one stage at ``learning_rate``).
 
     Parameters
     ----------
@@ -72,20 +63,10 @@ def train(
     preset
         Network preset or config; ``None`` uses the config of the pretrained model in
         ``adata`` if there is one, else ``'chromtransfer'``.
-    max_epochs
-        Epoch budget.
-    batch_size
-        Sequences per step.
-    learning_rate
-        Initial Adam learning rate.
-    patience
-        Early stopping patience, in epochs.
-    {augment}
-    {train_fraction}
-    {device_save_dir}
+    {training_options}
     key_added
         Model name (or prefix for several); default ``scratch_<celltype>`` / ``scratch``.
-    {seed_resume_copy}
+    {save_existing_copy}
 
     Returns
     -------
@@ -96,37 +77,15 @@ def train(
     --------
     >>> cs.tl.train(adata, "K562", preset="tiny", max_epochs=4)  # doctest: +SKIP
     """
+    options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     celltypes = require_celltypes(adata, celltype)
     codes, _ = check_regions(adata)
     config = _scratch_config(adata, preset, codes.shape[1])
-    seed = settings.seed if random_state is None else random_state
-    spec = TrainSpec(
-        **spec_kwargs(batch_size=batch_size, patience=patience, rc_augment=rc_augment, max_shift=max_shift),
-        num_workers=settings.n_workers,
-        max_epochs=max_epochs,
-        learning_rate=learning_rate,
-        l2=config.l2,
-        seed=seed,
-        stage="train",
-    )
-
-    def make_model(outputs: tuple[str, ...], generator: torch.Generator) -> ChromTransfer:
-        return ChromTransfer(config.replace(head="finetune", outputs=outputs), generator=generator)
-
+    labels = celltype_labels(adata, celltypes)
     adata = writable(adata, copy, "train")
-    fit_celltypes(
-        adata,
-        celltypes,
-        kind="scratch",
-        make_model=make_model,
-        stages=[spec],
-        budget=max_epochs,
+    fit_models(
+        adata, labels, [list(celltypes)] if multihead else [[c] for c in celltypes], kind="scratch",
+        network=config, options=options, save_dir=save_dir, key_added=key_added, existing=existing,
         multihead=multihead,
-        device=device,
-        save_dir=save_dir,
-        key_added=key_added,
-        resume=resume,
-        overwrite=overwrite,
-        train_fraction=train_fraction,
-    )
+    )  # fmt: skip
     return adata if copy else None

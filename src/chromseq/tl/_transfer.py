@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,9 @@ from chromseq.models import ChromTransferConfig, get_config
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
 from ._fit_glue import celltype_labels, check_regions
 from ._models import models_of
+from ._options import TrainingOptions, resolve_options
 from ._pretrain import pretrain
-from ._transfer_runs import MODEL_KINDS, _baseline_rows, _run_all
+from ._transfer_runs import MODEL_KINDS, Runs, _baseline_rows, _run_all
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -51,8 +52,6 @@ TABLE_COLUMNS = (
     "best_epoch",
     "seconds",
 )
-#: Keyword arguments the benchmark sets itself for every run.
-_RESERVED = {"train_fraction", "random_state", "save_dir", "key_added", "base", "copy", "celltype", "multihead"}
 
 
 def transfer_benchmark(
@@ -63,15 +62,13 @@ def transfer_benchmark(
     seeds: int | Sequence[int] = 0,
     base: str = "pretrained",
     preset: str | ChromTransferConfig = "chromtransfer",
-    max_epochs: int = 100,
-    batch_size: int = 128,
-    pretrain_kwargs: dict[str, Any] | None = None,
-    finetune_kwargs: dict[str, Any] | None = None,
-    train_kwargs: dict[str, Any] | None = None,
+    options: TrainingOptions | None = None,
+    pretrain_options: TrainingOptions | None = None,
+    max_epochs: int | None = None,
+    batch_size: int | None = None,
     split: str = "test",
     baselines: bool = True,
     kmer_k: int | Sequence[int] = (1, 2, 3, 4),
-    device: str | None = None,
     save_dir: str | Path | None = None,
     keep_models: bool = False,
     key_added: str = K.UNS_TRANSFER,
@@ -105,28 +102,27 @@ def transfer_benchmark(
         Seed(s) of the subsampling and of the training runs; several seeds give replicate rows.
     base
         Name of the pretrained model in ``adata.uns['chromseq']['models']``. If absent, it is
-        pretrained here (seed ``seeds[0]``, ``preset``, ``max_epochs``, ``batch_size`` and
-        ``pretrain_kwargs``) and recorded in ``adata`` under this name.
+        pretrained here (seed ``seeds[0]``, ``preset``, ``pretrain_options``) and recorded in
+        ``adata`` under this name.
     preset
         Network preset (``'chromtransfer'``, ``'tiny'``) or :class:`~chromseq.models.ChromTransferConfig`
         used when ``base`` is pretrained here; the scratch models always use the base model's network.
-    max_epochs
-        Epoch budget of every run (fine-tuning: both stages together), and of pretraining. The
-        defaults (``max_epochs``, ``batch_size``) are those of :func:`chromseq.tl.finetune`.
-    batch_size
-        Sequences per step, in every run.
-    pretrain_kwargs, finetune_kwargs, train_kwargs
-        Further keyword arguments of :func:`chromseq.tl.pretrain`, :func:`chromseq.tl.finetune`
-        and :func:`chromseq.tl.train` (e.g. ``learning_rate``, ``patience``, ``stage1_epochs``);
-        they override ``max_epochs`` and ``batch_size``.
+    options
+        How every run trains (:class:`~chromseq.tl.TrainingOptions`; default: the paper's
+        settings). Fine-tuning and scratch runs share it, so they get the same epoch budget,
+        batch size, early stopping and augmentation; ``train_fraction`` and ``random_state``
+        are set per run from ``fractions`` and ``seeds``.
+    pretrain_options
+        How the pretrained model is trained when it is trained here (default: ``options``).
+    max_epochs, batch_size
+        Shortcuts for the fields of ``options`` (and of ``pretrain_options`` when it is not
+        given) of the same names.
     split
         The ``obs['split']`` category scored (never used in training).
     baselines
         Add the composition baselines (kinds ``'baseline_gc'``, ``'baseline_kmer'``).
     kmer_k
         k-mer length(s) of the k-mer baseline.
-    device
-        Torch device (``None``: :attr:`chromseq.settings.device`).
     save_dir
         Folder for models: the pretrained model (if trained here) and, with ``keep_models``, every
         run's model (``<kind>_<celltype>_f<fraction>_s<seed>``). ``None``:
@@ -190,7 +186,8 @@ def transfer_benchmark(
     fractions = _check_fractions(fractions)
     seeds = [int(s) for s in np.atleast_1d(seeds)]
     ks = normalise_ks(kmer_k)
-    _check_kwargs(finetune_kwargs=finetune_kwargs, train_kwargs=train_kwargs, pretrain_kwargs=pretrain_kwargs)
+    options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size)
+    pretrain_options = options if pretrain_options is None else resolve_options(pretrain_options)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
     if cv is None:
@@ -203,20 +200,17 @@ def transfer_benchmark(
     adata = writable(adata, copy, "transfer_benchmark")
     work = _workspace(adata)
     root = Path(save_dir) if save_dir is not None else settings.model_dir
-    common = {"max_epochs": max_epochs, "batch_size": batch_size, "device": device}
-    pretrain_kw = {**common, **(pretrain_kwargs or {})}
-    pretrained_here = cv is None and _ensure_base(work, base, preset, root, seeds[0], pretrain_kw)
+    pretrained_here = cv is None and _ensure_base(
+        work, base, preset, root, pretrain_options.replace(random_state=seeds[0])
+    )
     runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
     intervals, layout = None, {}
     try:
         network = get_config(preset) if cv is not None else None
         network = network or ChromTransferConfig.from_dict(dict(models_of(work)[base]["config"]))
-        kwargs = {
-            "finetune": {**common, **(finetune_kwargs or {})},
-            "scratch": {**common, "preset": network, **(train_kwargs or {})},
-        }
+        runs = Runs(celltypes, fractions, seeds, options, network, runs_dir)
         if cv is None:
-            table = _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir)
+            table = _run_all(work, runs, labels, codes, rows, split, base)
             if baselines:
                 baseline = _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks)
                 table = pd.concat([table, baseline], ignore_index=True)
@@ -224,9 +218,9 @@ def transfer_benchmark(
             from ._transfer_cv import cross_validate
 
             table, intervals, layout = cross_validate(
-                adata, work, celltypes, labels, cv=cv, block_size=block_size, fractions=fractions, seeds=seeds,
-                base=base, preset=network, pretrain_kwargs=pretrain_kw, run_kwargs=kwargs, baselines=baselines,
-                ks=ks, root=root, runs_dir=runs_dir, n_boot=n_boot, level=level,
+                adata, work, runs, labels, cv=cv, block_size=block_size, base=base,
+                pretrain_options=pretrain_options, baselines=baselines,
+                ks=ks, root=root, n_boot=n_boot, level=level,
             )  # fmt: skip
     finally:
         if not keep_models:
@@ -239,8 +233,8 @@ def transfer_benchmark(
         "fractions": fractions,
         "seeds": seeds,
         "base": base,
-        "max_epochs": max_epochs,
-        "batch_size": batch_size,
+        "options": options.to_dict(),
+        "pretrain_options": pretrain_options.to_dict(),
         "split": split,
         "baselines": baselines,
         "kmer_k": ks,
@@ -262,17 +256,6 @@ def _check_fractions(fractions: Sequence[float]) -> list[float]:
     if len(set(values)) != len(values):
         raise ValueError(f"fractions has duplicates: {values}.")
     return sorted(values, reverse=True)
-
-
-def _check_kwargs(**given: dict[str, Any] | None) -> None:
-    """Raise if extra keyword arguments try to set what the benchmark sets for every run."""
-    for name, kwargs in given.items():
-        clash = sorted(set(kwargs or {}) & _RESERVED)
-        if clash:
-            raise ValueError(
-                f"{name} may not set {clash}: transfer_benchmark sets them for every run "
-                "(use fractions=, seeds=, base=, save_dir= instead)."
-            )
 
 
 def _check_split(labels: np.ndarray, celltypes: list[str], rows: dict[str, np.ndarray], split: str) -> None:
@@ -306,14 +289,14 @@ def _workspace(adata: AnnData) -> AnnData:
 
 
 def _ensure_base(
-    work: AnnData, base: str, preset: str | ChromTransferConfig, root: Path, seed: int, kwargs: dict
+    work: AnnData, base: str, preset: str | ChromTransferConfig, root: Path, options: TrainingOptions
 ) -> bool:
     """Pretrain ``base`` in ``work`` unless it is there; return whether it was trained here."""
     if base in models_of(work):
         logger.info("transfer benchmark: fine-tuning from the pretrained model %r", base)
         return False
     logger.info("transfer benchmark: no model %r in adata, pre-training it (preset %r)", base, preset)
-    pretrain(work, preset=preset, save_dir=root, key_added=base, random_state=seed, **kwargs)
+    pretrain(work, preset=preset, options=options, save_dir=root, key_added=base)
     return True
 
 

@@ -22,8 +22,9 @@ from ._baselines import BASELINE_GC, BASELINE_KMER
 from ._crossval import assign_folds, fold_split, fold_units
 from ._fit_glue import check_regions
 from ._intervals import auroc_replicates, block_weights, interval_table
+from ._options import TrainingOptions
 from ._pretrain import pretrain
-from ._transfer_runs import _baseline_rows, _run_all
+from ._transfer_runs import Runs, _baseline_rows, _run_all
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -39,21 +40,16 @@ DIFFERENCES = (
 def cross_validate(
     adata: AnnData,
     work: AnnData,
-    celltypes: list[str],
+    runs: Runs,
     labels: np.ndarray,
     *,
     cv: int,
     block_size: int,
-    fractions: list[float],
-    seeds: list[int],
     base: str,
-    preset: Any,
-    pretrain_kwargs: dict[str, Any],
-    run_kwargs: dict[str, dict[str, Any]],
+    pretrain_options: TrainingOptions,
     baselines: bool,
     ks: list[int],
     root: Path,
-    runs_dir: Path,
     n_boot: int,
     level: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -62,6 +58,7 @@ def cross_validate(
     ``work`` is the light workspace AnnData of :func:`chromseq.tl._transfer._workspace`; its
     ``obs['split']`` is rewritten for every fold (``adata``'s is left alone).
     """
+    celltypes, fractions, seeds = runs.celltypes, runs.fractions, runs.seeds
     units, unit_kind = fold_units(adata, cv, block_size)
     folds = assign_folds(units, cv, seeds[0])
     _check_folds(labels, celltypes, folds, cv)
@@ -73,11 +70,10 @@ def cross_validate(
         codes, rows = check_regions(work)
         name = f"{base}_fold{fold}"
         logger.info("transfer cv: fold %d/%d, %d scored regions; pretraining %r", fold + 1, cv, len(rows["test"]), name)
-        pretrain(work, preset=preset, save_dir=root, key_added=name, random_state=seeds[0], **pretrain_kwargs)
+        options = pretrain_options.replace(random_state=seeds[0])
+        pretrain(work, preset=runs.network, options=options, save_dir=root, key_added=name)
         scores.clear()
-        parts = [
-            _run_all(work, celltypes, fractions, seeds, labels, codes, rows, "test", name, run_kwargs, runs_dir, scores)
-        ]
+        parts = [_run_all(work, runs, labels, codes, rows, "test", name, scores)]
         if baselines:
             parts.append(_baseline_rows(work, celltypes, fractions, seeds, labels, rows, "test", ks, scores))
         table = pd.concat(parts, ignore_index=True)

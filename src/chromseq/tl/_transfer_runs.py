@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,19 +14,36 @@ from chromseq._metrics import binary_metrics
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
+from chromseq.models import ChromTransferConfig
 from chromseq.train._inference import predict_proba, progress_disabled
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features
 from ._finetune import finetune
 from ._fit_glue import subsample
 from ._models import get_model, models_of
+from ._options import TrainingOptions
 from ._train import train
 
 #: Kinds of model runs, in table order.
 MODEL_KINDS = ("finetune", "scratch")
 
 
-def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base, kwargs, runs_dir, scores=None):
+@dataclass(frozen=True)
+class Runs:
+    """The runs of one benchmark: every cell type x seed x fraction x kind, trained alike."""
+
+    celltypes: list[str]
+    fractions: list[float]
+    seeds: list[int]
+    #: How every run trains (``train_fraction``/``random_state`` set per run).
+    options: TrainingOptions
+    #: Network of the scratch runs (the pretrained model's).
+    network: ChromTransferConfig
+    #: Folder of the runs' model folders.
+    folder: Path
+
+
+def _run_all(work, runs: Runs, labels, codes, rows, split, base, scores=None):
     """Fine-tune and train every run and score it on ``split``.
 
     With ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
@@ -34,21 +53,22 @@ def _run_all(work, celltypes, fractions, seeds, labels, codes, rows, split, base
 
     tqdm = progress_bar()
 
-    jobs = [(ct, s, f, kind) for ct in celltypes for s in seeds for f in fractions for kind in MODEL_KINDS]
+    celltypes = runs.celltypes
+    jobs = [(ct, s, f, kind) for ct in celltypes for s in runs.seeds for f in runs.fractions for kind in MODEL_KINDS]
     out = []
     for ct, seed, fraction, kind in tqdm(jobs, desc="transfer", disable=progress_disabled()):
         j = celltypes.index(ct)
         test_rows = rows[split][~np.isnan(labels[rows[split], j])]
         name = f"{kind}_{ct}_f{fraction:g}_s{seed}"
-        run = {"train_fraction": fraction, "random_state": seed, "save_dir": runs_dir, "key_added": name}
+        run = {"options": runs.options.replace(train_fraction=fraction, random_state=seed), "key_added": name}
         start = time.perf_counter()
         if kind == "finetune":
-            finetune(work, ct, base=base, **run, **kwargs[kind])
+            finetune(work, ct, base=base, save_dir=runs.folder, **run)
         else:
-            train(work, ct, **run, **kwargs[kind])
+            train(work, ct, preset=runs.network, save_dir=runs.folder, **run)
         seconds = time.perf_counter() - start
         model = get_model(work, name)
-        pred = predict_proba(model, SequenceDataset(codes, None, test_rows), device=kwargs[kind].get("device"))
+        pred = predict_proba(model, SequenceDataset(codes, None, test_rows), device=runs.options.device)
         record = models_of(work).pop(name)
         row = {"celltype": ct, "fraction": fraction, "kind": kind, "model": name, "seed": seed, "split": split}
         row |= {"n_train": int(record["params"]["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}

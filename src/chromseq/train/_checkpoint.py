@@ -35,7 +35,7 @@ def load_checkpoint(path: Path, *, stage: str, fingerprint: str, config: str) ->
         if ckpt.get(key) != want:
             what = {"fingerprint": "other training data", "config": "another model config/preset"}.get(key, key)
             raise ValueError(
-                f"checkpoint {str(path)!r} was written for {what} ({key} differs); delete it or pass resume=False."
+                f"checkpoint {str(path)!r} was written for {what} ({key} differs); delete it, or pass existing='overwrite' (--overwrite) to start over."
             )
     _check_complete(path, ckpt)
     return ckpt

@@ -8,7 +8,7 @@ at once. The lock of a run that died (``kill -9``, a crashed node) is recognised
 
 A finished run saves its model to ``save_dir/<name>``; if that folder exists (another AnnData's
 record may point to it), the model goes to ``save_dir/<name>-2`` (``-3``, ...) instead, unless
-``overwrite=True``.
+the run overwrites (``existing='overwrite'`` of the training verbs).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _busy(folder: Path, info: dict[str, Any], name: str) -> RunBusyError:
     return RunBusyError(
         f"checkpoint folder {str(folder)!r} is in use by another chromseq run of model {name!r} ({who}); "
         f"two runs may not share it. Wait for that run to finish, or {_OPTIONS}; to continue that run "
-        f"after it stopped, rerun with resume=True (--resume). If no run is using it any more, delete "
+        f"after it stopped, rerun with existing='resume' (--resume). If no run is using it any more, delete "
         f"{str(folder / LOCK_FILE)!r}."
     )
 
@@ -202,11 +202,11 @@ def clear_checkpoints(folder: Path, *, name: str, resume: bool, overwrite: bool)
     if found and not resume and not overwrite:
         raise ValueError(
             f"{str(folder)!r} holds the checkpoint of an interrupted run of model {name!r} "
-            f"({', '.join(p.name for p in found)}); it is kept. Pass resume=True (--resume) to continue "
-            f"that run, or overwrite=True (--overwrite) to discard it and start over."
+            f"({', '.join(p.name for p in found)}); it is kept. Pass existing='resume' (--resume) to "
+            f"continue that run, or existing='overwrite' (--overwrite) to discard it and start over."
         )
     if found and not resume:
-        logger.info("overwrite=True: discarding the checkpoints of an earlier run in %s", folder)
+        logger.info("existing='overwrite': discarding the checkpoints of an earlier run in %s", folder)
     keep = set(found) if resume else set()
     for item in folder.iterdir():
         if item.name != LOCK_FILE and item not in keep:
@@ -228,7 +228,7 @@ def model_folder(root: Path, name: str, *, overwrite: bool) -> Path:
     free = root / f"{name}-{k}"
     logger.info(
         "model folder %s already exists (an AnnData's record may point to it): saving model %r to %s instead "
-        "(pass overwrite=True, --overwrite, to replace it)",
+        "(overwrite it with existing='overwrite' / --overwrite, or overwrite=True in tl.add_model)",
         path,
         name,
         free,
