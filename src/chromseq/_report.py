@@ -17,6 +17,8 @@ from ._settings import logger
 if TYPE_CHECKING:
     from anndata import AnnData
 
+    from .tl._record import ModelRecord
+
 
 def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test") -> Path:
     """Write figures and ``report.md`` for an evaluated AnnData.
@@ -108,8 +110,9 @@ def _provenance_lines(adata: AnnData) -> list[str]:
         ]
         if demo.get("predicted"):
             lines += [f"Predictions were made for the {demo['predicted']} regions only.", ""]
-    models = uns.get(K.UNS_MODELS, {})
-    described = [_model_line(name, rec) for name, rec in models.items() if isinstance(rec, dict)]
+    from .tl._models import records_of
+
+    described = [_model_line(name, rec) for name, rec in records_of(adata).items()]
     if described:
         lines += ["Models:", "", *described, ""]
     return lines
@@ -119,12 +122,13 @@ def _options(options: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in options.items()) or "none"
 
 
-def _model_line(name: str, record: dict) -> str:
-    history = record.get("history") or {}
-    epochs = len(history.get("epoch", []))
-    auroc = [v for v in history.get("val_auroc", []) if v is not None and not np.isnan(v)]
+def _model_line(name: str, record: ModelRecord) -> str:
+    epochs = len(record.history.get("epoch", []))
+    auroc = [v for v in record.history.get("val_auroc", []) if v is not None and not np.isnan(v)]
     best = f", best val AUROC {max(auroc):.3f}" if auroc else ""
-    return f"- `{name}` ({record.get('kind', '?')}, preset `{record.get('preset', '?')}`): {epochs} epoch{'' if epochs == 1 else 's'}{best}"
+    return (
+        f"- `{name}` ({record.kind}, preset `{record.preset or '?'}`): {epochs} epoch{'' if epochs == 1 else 's'}{best}"
+    )
 
 
 def _dataset_lines(adata: AnnData) -> list[str]:

@@ -81,14 +81,16 @@ def history(
 
 
 def _histories(adata: AnnData, models: str | Sequence[str] | None) -> dict[str, pd.DataFrame]:
-    recorded = adata.uns.get(K.UNS, {}).get(K.UNS_MODELS, {})
+    from chromseq.tl._models import records_of
+
+    recorded = records_of(adata)
     if not recorded:
         raise KeyError(f"no model in adata.uns[{K.UNS!r}][{K.UNS_MODELS!r}]: run {FIX[K.UNS_MODELS]} first.")
     names = list(recorded) if models is None else [models] if isinstance(models, str) else list(models)
     unknown = [m for m in names if m not in recorded]
     if unknown:
         raise KeyError(f"unknown model(s) {unknown}; recorded models are {list(recorded)}.")
-    tables = {m: _as_table(recorded[m].get("history")) for m in names}
+    tables = {m: _as_table(recorded[m].history) for m in names}
     tables = {m: t for m, t in tables.items() if len(t)}
     if not tables:
         raise ValueError(f"model(s) {names} have no training history to plot.")

@@ -15,6 +15,7 @@ from chromseq._validate import uns_chromseq
 from chromseq.models import ChromTransfer, read_keras, read_model_card, save_model
 from chromseq.models._io import weights_sha256
 from chromseq.tl._models import models_of
+from chromseq.tl._record import ModelRecord
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -83,10 +84,10 @@ def add_model(
     """
     name, record = model_record(adata, model, name=name, celltype=celltype, save_dir=save_dir, overwrite=overwrite)
     models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
-    if name in models and not overwrite and str(models[name].get("path")) != record["path"]:
+    if name in models and not overwrite and str(models[name].get("path")) != record.path:
         raise _taken(name)
-    models[name] = record
-    logger.info("recorded model %r (%s, from %s) in adata.uns['chromseq']['models']", name, record["kind"], model)
+    models[name] = record.to_dict()
+    logger.info("recorded model %r (%s, from %s) in adata.uns['chromseq']['models']", name, record.kind, model)
     return name
 
 
@@ -98,7 +99,7 @@ def model_record(
     celltype: str | None = None,
     save_dir: str | os.PathLike | None = None,
     overwrite: bool = False,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, ModelRecord]:
     """``(name, record)`` of ``model`` without recording it; Keras files and networks are saved as folders.
 
     A folder is not written over a model ``adata`` records under the same name, unless
@@ -115,7 +116,7 @@ def model_record(
         raise FileNotFoundError(f"no model at {str(path)!r} (expected a Keras .h5 file or a chromseq model folder).")
     if path.is_dir():
         folder_name, record = record_from_folder(path)
-        return name or folder_name, {**record, "name": name or folder_name}
+        return name or folder_name, record.replace(name=name or folder_name)
     if not is_keras_file(path):
         raise ValueError(f"{str(path)!r} is neither a model folder nor a Keras file ({', '.join(KERAS_SUFFIXES)}).")
     seq = adata.obsm.get(K.SEQUENCE) if K.SEQUENCE in adata.obsm else None
@@ -141,37 +142,22 @@ def _default_name(net: ChromTransfer) -> str:
 
 def _save(
     net: ChromTransfer, name: str, save_dir, *, source: str, sha256: str, overwrite: bool
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, ModelRecord]:
     """Save ``net`` as ``<save_dir>/<name>`` (a free ``<name>-2``... if taken) unless that folder holds the same file."""
     from chromseq.tl._fit_glue import model_paths
     from chromseq.train._runs import model_folder
 
     kind = "pretrain" if net.config.head == "pretrain" else "finetune"
-    outputs = net.outputs
-    celltypes = [] if kind == "pretrain" else outputs
-    record: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "celltypes": celltypes,
-        "outputs": outputs,
-        "target": "open" if kind == "pretrain" else (celltypes[0] if len(celltypes) == 1 else celltypes),
-        "preset": net.config.preset,
-        "config": net.config.to_dict(),
-        "history": {},
-        "fingerprint": "",
-        "base": "",
-        "source": source,
-        "source_sha256": sha256,
-        "chromseq_version": chromseq.__version__,
-        "params": {},
-    }
+    record = ModelRecord.for_network(
+        net.config, name=name, kind=kind, source=source, source_sha256=sha256, chromseq_version=chromseq.__version__
+    )
     path, _ = model_paths(save_dir, name)
-    if not (sha256 and not overwrite and _holds(path, sha256, record["config"])):
+    if not (sha256 and not overwrite and _holds(path, sha256, record.config)):
         path = model_folder(path.parent, name, overwrite=overwrite)
-        save_model(net, path, card=record, overwrite=overwrite)
+        save_model(net, path, card=record.to_dict(), overwrite=overwrite)
         logger.info("saved %s model %r to %s", kind, name, path)
     weights = str(read_model_card(path).get("weights_sha256") or "")
-    return name, {**record, "path": str(Path(path).absolute()), "weights_sha256": weights}
+    return name, record.replace(path=str(Path(path).absolute()), weights_sha256=weights)
 
 
 def _holds(path: Path, sha256: str, config: dict[str, Any]) -> bool:
@@ -183,21 +169,13 @@ def _holds(path: Path, sha256: str, config: dict[str, Any]) -> bool:
     return (meta.get("card") or {}).get("source_sha256") == sha256 and meta.get("config") == config
 
 
-def record_from_folder(path: Path) -> tuple[str, dict[str, Any]]:
+def record_from_folder(path: Path) -> tuple[str, ModelRecord]:
     """``(name, record)`` of a chromseq model folder, read from its model card."""
     meta = read_model_card(path)
     card = dict(meta.get("card") or {})
     name = str(card.get("name") or path.name)
     config = meta["config"]
-    record = {
-        "name": name,
-        "kind": card.get("kind", "pretrain" if config.get("head") == "pretrain" else "finetune"),
-        "outputs": card.get("outputs", config["outputs"]),
-        "celltypes": card.get("celltypes", [] if config.get("head") == "pretrain" else config["outputs"]),
-        **{k: v for k, v in card.items() if k not in ("name", "kind", "outputs", "celltypes")},
-        "config": config,
-        "path": str(path.absolute()),
-    }
-    if meta.get("weights_sha256"):
-        record["weights_sha256"] = str(meta["weights_sha256"])
-    return name, record
+    kind = card.get("kind", "pretrain" if config.get("head") == "pretrain" else "finetune")
+    record = ModelRecord.from_dict({**card, "name": name, "kind": kind, "config": config}, name)
+    weights = str(meta.get("weights_sha256") or record.weights_sha256)
+    return name, record.replace(path=str(path.absolute()), weights_sha256=weights)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     import torch
     from anndata import AnnData
 
+    from chromseq.tl._record import ModelRecord
+
 Method = Literal["deep_lift_shap", "ism", "grad_x_input"]
 METHODS: tuple[str, ...] = ("deep_lift_shap", "ism", "grad_x_input")
 #: Regions passed to tangermeme per call; bounds memory and drives the progress bar.
@@ -304,7 +306,7 @@ def _resolve_model(
         raise ValueError("pass celltype=<a var_name> (its fine-tuned model is used) or model=<a model name>.")
     from chromseq.tl import _models
 
-    models = adata.uns.get(K.UNS, {}).get(K.UNS_MODELS, {})
+    models = _models.records_of(adata)
     name = model if model is not None else _default_model(models, celltype)
     if name not in models:
         raise KeyError(
@@ -312,20 +314,20 @@ def _resolve_model(
             "run chromseq.tl.pretrain / chromseq.tl.finetune first, or pass a model name listed there."
         )
     info = models[name]
-    kind = str(info.get("kind", ""))
+    kind = info.kind
     target = 0 if kind == "pretrain" or celltype is None else int(_models.output_index(adata, name, celltype))
     net = _models.get_model(adata, name)
-    desc = {"model": name, "model_kind": kind, "fingerprint": str(info.get("fingerprint", ""))}
+    desc = {"model": name, "model_kind": kind, "fingerprint": info.fingerprint}
     return net, desc, target
 
 
-def _default_model(models: dict[str, Any], celltype: str) -> str:
+def _default_model(models: dict[str, ModelRecord], celltype: str) -> str:
     from chromseq.tl import _models
 
     own = _models.model_name("finetune", celltype)
     if own in models:
         return own
-    joint = [n for n, m in models.items() if m.get("kind") == "finetune" and celltype in list(m.get("celltypes", []))]
+    joint = [n for n, m in models.items() if m.kind == "finetune" and celltype in m.celltypes]
     if joint:
         return joint[0]
     raise KeyError(

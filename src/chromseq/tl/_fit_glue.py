@@ -20,6 +20,7 @@ from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.tl._models import model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing
+from chromseq.tl._record import ModelRecord
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
 from chromseq.train._engine import fit
 from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
@@ -177,32 +178,26 @@ def make_record(
     name: str,
     kind: str,
     model: ChromTransfer,
-    outputs: list[str],
     history: dict[str, list],
     fingerprint: str,
     params: dict[str, Any],
     base: str = "",
-) -> dict[str, Any]:
-    """Build the ``uns["chromseq"]["models"][name]`` record (also the model card); h5ad-safe."""
-    celltypes = [] if kind == "pretrain" else list(outputs)
-    return {
-        "name": name,
-        "kind": kind,
-        "celltypes": celltypes,
-        "outputs": list(outputs),
-        "target": "open" if kind == "pretrain" else (celltypes[0] if len(celltypes) == 1 else celltypes),
-        "preset": model.config.preset,
-        "config": model.config.to_dict(),
-        "history": {k: list(v) for k, v in history.items()},
-        "fingerprint": fingerprint,
-        "base": base,
-        "chromseq_version": chromseq.__version__,
-        "params": dict(params),
-    }
+) -> ModelRecord:
+    """Build the record of a model trained here (also its model card)."""
+    return ModelRecord.for_network(
+        model.config,
+        name=name,
+        kind=kind,
+        history={k: list(v) for k, v in history.items()},
+        fingerprint=fingerprint,
+        base=base,
+        chromseq_version=chromseq.__version__,
+        params=dict(params),
+    )
 
 
 def save_and_record(
-    adata: AnnData, model: ChromTransfer, record: dict[str, Any], path: Path, ckpt_dir: Path, overwrite: bool = False
+    adata: AnnData, model: ChromTransfer, record: ModelRecord, path: Path, ckpt_dir: Path, overwrite: bool = False
 ) -> None:
     """Save the model folder (atomically), then record it in ``adata.uns`` and drop its checkpoints.
 
@@ -212,21 +207,22 @@ def save_and_record(
     """
     if is_main_process():
         if not overwrite and path.exists():
-            path = model_folder(path.parent, str(record["name"]), overwrite=False)
-        save_model(model, path, card=record, overwrite=overwrite)
+            path = model_folder(path.parent, record.name, overwrite=False)
+        card = {k: v for k, v in record.to_dict().items() if k not in ("path", "weights_sha256")}
+        save_model(model, path, card=card, overwrite=overwrite)
         drop_checkpoints(ckpt_dir)
     barrier()
-    record = {**record, "weights_sha256": str(read_model_card(path)["weights_sha256"])}
+    record = record.replace(path=str(path), weights_sha256=str(read_model_card(path)["weights_sha256"]))
     models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
-    if record["name"] in models:
-        logger.info("replacing model %r in adata.uns['chromseq']['models']", record["name"])
-    models[record["name"]] = {**record, "path": str(path)}
-    best = record["history"]["val_loss"]
+    if record.name in models:
+        logger.info("replacing model %r in adata.uns['chromseq']['models']", record.name)
+    models[record.name] = record.to_dict()
+    best = record.history.get("val_loss", [])
     logger.info(
         "saved model %r to %s and recorded it in adata.uns['chromseq']['models'][%r] (best val_loss %.4f)",
-        record["name"],
+        record.name,
         path,
-        record["name"],
+        record.name,
         min(best) if best else float("nan"),
     )
 
@@ -334,7 +330,6 @@ def fit_models(
                 name=name,
                 kind=kind,
                 model=model,
-                outputs=group,
                 history=merge_histories(*histories),
                 fingerprint=fp,
                 params=options.record(kind) | {"n_train": len(keep["train"]), "n_val": len(keep["val"])},

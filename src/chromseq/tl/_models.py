@@ -1,11 +1,7 @@
 """Access to the models recorded in ``adata.uns['chromseq']['models']``.
 
-A record is a plain, h5ad-safe dict: ``kind`` ('pretrain' | 'finetune' | 'scratch'),
-``celltypes`` (list of str, empty for pretrain), ``outputs`` (output names, in logit
-order), ``target`` ('open', a cell type, or a list of them), ``path`` (model folder),
-``preset``, ``config`` (dict), ``history`` (dict of equal-length lists), ``fingerprint``,
-``base`` (pretrained model a fine-tune started from), ``params`` and ``weights_sha256``
-(of the folder's weights file when the model was saved: a folder whose weights changed is refused).
+The AnnData stores each record as a plain, h5ad-safe dict; code reads it as a typed
+:class:`~chromseq.tl._record.ModelRecord` (:func:`get_record`, :func:`records_of`).
 """
 
 from __future__ import annotations
@@ -13,11 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
 from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import FIX
+from chromseq.tl._record import ModelRecord
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -61,7 +56,12 @@ def models_of(adata: AnnData) -> dict[str, dict[str, Any]]:
     return adata.uns.get(K.UNS, {}).get(K.UNS_MODELS, {})
 
 
-def get_record(adata: AnnData, name: str) -> dict[str, Any]:
+def records_of(adata: AnnData) -> dict[str, ModelRecord]:
+    """Return every model record of ``adata``, typed, by name (empty if there is none)."""
+    return {name: ModelRecord.from_dict(data, name) for name, data in models_of(adata).items()}
+
+
+def get_record(adata: AnnData, name: str) -> ModelRecord:
     """Return the record of model ``name``.
 
     Raises
@@ -74,14 +74,7 @@ def get_record(adata: AnnData, name: str) -> dict[str, Any]:
         if not models:
             raise KeyError(f"adata has no trained models (looked for {name!r}): run {FIX[K.UNS_MODELS]} first.")
         raise KeyError(f"no model named {name!r} in adata.uns['chromseq']['models']; it has {sorted(models)}.")
-    return models[name]
-
-
-def record_outputs(record: dict[str, Any]) -> list[str]:
-    """Output names of a record, in logit order (``['open']`` for a pretrained model)."""
-    if "outputs" in record:
-        return [str(o) for o in np.atleast_1d(record["outputs"])]
-    return [str(c) for c in np.atleast_1d(record.get("celltypes", []))] or ["open"]
+    return ModelRecord.from_dict(models[name], name)
 
 
 def get_model(adata: AnnData, name: str) -> ChromTransfer:
@@ -115,11 +108,11 @@ def get_model(adata: AnnData, name: str) -> ChromTransfer:
     """
     record = get_record(adata, name)
     model = load_recorded(name, record)
-    logger.debug("loaded model %r from %s", name, record["path"])
+    logger.debug("loaded model %r from %s", name, record.path)
     return model
 
 
-def record_path(name: str, record: dict[str, Any]) -> Path:
+def record_path(name: str, record: ModelRecord) -> Path:
     """Return the model folder of a record; raise if it holds other weights than the record was made with.
 
     Raises
@@ -132,13 +125,13 @@ def record_path(name: str, record: dict[str, Any]) -> Path:
     """
     from chromseq.models import read_model_card
 
-    path = Path(str(record["path"]))
+    path = Path(record.path)
     if not path.exists():
         raise FileNotFoundError(
             f"model {name!r} was saved to {str(path)!r}, which no longer exists; retrain it, or point "
             f"adata.uns['chromseq']['models'][{name!r}]['path'] at the folder's new place."
         )
-    want = str(record.get("weights_sha256") or "")
+    want = record.weights_sha256
     if want:
         have = str(read_model_card(path).get("weights_sha256") or "unknown")
         if have != want:
@@ -151,7 +144,7 @@ def record_path(name: str, record: dict[str, Any]) -> Path:
     return path
 
 
-def load_recorded(name: str, record: dict[str, Any]) -> ChromTransfer:
+def load_recorded(name: str, record: ModelRecord) -> ChromTransfer:
     """Load the model of record ``record`` (named ``name``) after :func:`record_path`'s checks."""
     from chromseq.models import load_model
 
@@ -180,7 +173,7 @@ def output_index(adata: AnnData, name: str, celltype: str | None = None) -> int:
     KeyError
         If the model has no output for ``celltype`` (the message lists its outputs).
     """
-    outputs = record_outputs(get_record(adata, name))
+    outputs = list(get_record(adata, name).outputs)
     if celltype is None:
         if len(outputs) == 1:
             return 0

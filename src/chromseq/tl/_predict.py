@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,33 +14,31 @@ from chromseq._anndata import writable
 from chromseq._settings import logger
 from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset
-from chromseq.models import ChromTransferConfig
 from chromseq.tl._add_model import is_keras_file, model_record, record_from_folder
 from chromseq.tl._contributions import select_rows
 from chromseq.tl._fit_glue import check_width
-from chromseq.tl._models import get_record, load_recorded, models_of, record_outputs
+from chromseq.tl._models import get_record, load_recorded, models_of, records_of
+from chromseq.tl._record import ModelRecord
 from chromseq.train._inference import predict_proba
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
 
-def _resolve(
-    adata: AnnData, models: str | os.PathLike | AnnData | list | None
-) -> list[tuple[str, dict[str, Any], bool]]:
+def _resolve(adata: AnnData, models: str | os.PathLike | AnnData | list | None) -> list[tuple[str, ModelRecord, bool]]:
     """``[(name, record, external)]`` for the ``models`` argument."""
     from anndata import AnnData
 
     if models is None:
-        own = models_of(adata)
+        own = records_of(adata)
         if not own:
             raise KeyError(f"adata has no trained models: run {FIX[K.UNS_MODELS]} first, or pass models=.")
         return [(n, r, False) for n, r in own.items()]
     if isinstance(models, AnnData):
-        other = models_of(models)
+        other = records_of(models)
         if not other:
             raise KeyError("the AnnData passed as models= has no trained models in uns['chromseq']['models'].")
-        return [(n, dict(r), True) for n, r in other.items()]
+        return [(n, r, True) for n, r in other.items()]
     if isinstance(models, list | tuple):
         return [item for m in models for item in _resolve(adata, m)]
     if isinstance(models, str) and models in models_of(adata):
@@ -58,10 +56,10 @@ def _resolve(
     )
 
 
-def _columns(name: str, record: dict[str, Any]) -> list[tuple[str, str]]:
+def _columns(name: str, record: ModelRecord) -> list[tuple[str, str]]:
     """``[(column, target)]`` of a model: its name for one output, ``<name>_<output>`` for several."""
-    outputs = record_outputs(record)
-    if record.get("kind") == "pretrain":
+    outputs = list(record.outputs)
+    if record.kind == "pretrain":
         return [(name, "open")]
     if len(outputs) == 1:
         return [(name, outputs[0])]
@@ -126,8 +124,8 @@ def predict(
     resolved = _resolve(adata, models)
     own, seen = models_of(adata), {}
     for name, record, external in resolved:
-        check_width(ChromTransferConfig.from_dict(dict(record["config"])), width, f"model {name!r}")
-        if external and name in own and str(own[name]["path"]) != str(record["path"]):
+        check_width(record.network, width, f"model {name!r}")
+        if external and name in own and str(own[name]["path"]) != record.path:
             raise ValueError(
                 f"adata already has a different model named {name!r} ({own[name]['path']}); rename or delete "
                 f"adata.uns['chromseq']['models'][{name!r}] before applying the other one."
@@ -145,7 +143,7 @@ def predict(
         proba = predict_proba(model, data, batch_size=batch_size, device=device, rc_average=rc_average)
         for j, (col, target) in enumerate(_columns(name, record)):
             preds[col] = proba[:, j] if rows is None else _scatter(proba[:, j], rows, adata.n_obs)
-            meta[col] = {"model": name, "kind": str(record.get("kind", "")), "target": target}
+            meta[col] = {"model": name, "kind": record.kind, "target": target}
     adata = writable(adata, copy, "predict")
     _write(adata, key_added, preds, meta, [(n, r) for n, r, ext in resolved if ext])
     return adata if copy else None
@@ -169,6 +167,6 @@ def _write(adata: AnnData, key: str, preds: dict[str, np.ndarray], meta: dict, e
     models = uns.setdefault(K.UNS_MODELS, {})
     for name, record in external:
         if name not in models:
-            models[name] = record
-            logger.info("recorded model %r (from %s) in adata.uns['chromseq']['models']", name, record["path"])
+            models[name] = record.to_dict()
+            logger.info("recorded model %r (from %s) in adata.uns['chromseq']['models']", name, record.path)
     logger.info("added adata.obsm[%r] columns %s and adata.uns['chromseq']['predictions']", key, list(preds))

@@ -11,7 +11,7 @@ from chromseq._settings import logger
 from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransferConfig, get_config
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
-from chromseq.tl._models import models_of
+from chromseq.tl._models import records_of
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 def _scratch_config(adata: AnnData, preset: str | ChromTransferConfig | None, width: int) -> ChromTransferConfig:
     if preset is None:  # the same network the pretrained model has, for a fair comparison
-        pretrained = [r for r in models_of(adata).values() if r.get("kind") == "pretrain"]
-        preset = ChromTransferConfig.from_dict(pretrained[0]["config"]) if pretrained else "chromtransfer"
+        pretrained = [r for r in records_of(adata).values() if r.kind == "pretrain"]
+        preset = pretrained[0].network if pretrained else "chromtransfer"
     config = get_config(preset)
     if config.seq_len != width:
         logger.info("model input width set to %d bp (obsm['sequence'] width)", width)

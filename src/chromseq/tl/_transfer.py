@@ -27,7 +27,7 @@ from chromseq.models import ChromTransferConfig, get_config
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
 from ._fit_glue import celltype_labels, check_regions
-from ._models import models_of
+from ._models import get_record, models_of
 from ._options import TrainingOptions, resolve_options
 from ._pretrain import pretrain
 from ._transfer_runs import MODEL_KINDS, Runs, _baseline_rows, _run_all
@@ -207,7 +207,7 @@ def transfer_benchmark(
     intervals, layout = None, {}
     try:
         network = get_config(preset) if cv is not None else None
-        network = network or ChromTransferConfig.from_dict(dict(models_of(work)[base]["config"]))
+        network = network or get_record(work, base).network
         runs = Runs(celltypes, fractions, seeds, options, network, runs_dir)
         if cv is None:
             table = _run_all(work, runs, labels, codes, rows, split, base)

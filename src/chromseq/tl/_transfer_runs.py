@@ -22,6 +22,7 @@ from ._finetune import finetune
 from ._fit_glue import subsample
 from ._models import get_model, models_of
 from ._options import TrainingOptions
+from ._record import ModelRecord
 from ._train import train
 
 #: Kinds of model runs, in table order.
@@ -69,10 +70,10 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, base, scores=None):
         seconds = time.perf_counter() - start
         model = get_model(work, name)
         pred = predict_proba(model, SequenceDataset(codes, None, test_rows), device=runs.options.device)
-        record = models_of(work).pop(name)
+        record = ModelRecord.from_dict(models_of(work).pop(name), name)
         row = {"celltype": ct, "fraction": fraction, "kind": kind, "model": name, "seed": seed, "split": split}
-        row |= {"n_train": int(record["params"]["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}
-        row |= binary_metrics(labels[test_rows, j], pred[:, 0]) | _history_fields(record["history"], seconds)
+        row |= {"n_train": int(record.params["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}
+        row |= binary_metrics(labels[test_rows, j], pred[:, 0]) | _history_fields(record.history, seconds)
         out.append(row)
         if scores is not None:
             scores[ct, fraction, seed, kind] = (test_rows, pred[:, 0])

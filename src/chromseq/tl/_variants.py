@@ -13,6 +13,7 @@ from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq.io._vcf import as_variant_table
 from chromseq.tl import _variant_windows as vw
+from chromseq.tl._record import ModelRecord
 
 if TYPE_CHECKING:
     import torch
@@ -141,14 +142,14 @@ def score_variants(
 
 
 # -- outputs ----------------------------------------------------------------------------------------
-Output = tuple[str, str, dict, int, str]  # var name, model name, record, output column, target
+Output = tuple[str, str, ModelRecord, int, str]  # var name, model name, record, output column, target
 
 
 def _outputs(adata: AnnData, models, celltype) -> list[Output]:
     """``[(var_name, model, record, column, target)]`` of the outputs to score."""
     from chromseq._validate import require_celltypes
     from chromseq.tl._contributions import _default_model
-    from chromseq.tl._models import get_record, models_of, output_index
+    from chromseq.tl._models import get_record, output_index, records_of
     from chromseq.tl._predict import _columns, _resolve
 
     if celltype is not None and models is None:
@@ -157,7 +158,7 @@ def _outputs(adata: AnnData, models, celltype) -> list[Output]:
             require_celltypes(adata, cts)
         out = []
         for ct in cts:
-            name = _default_model(models_of(adata), ct)
+            name = _default_model(records_of(adata), ct)
             out.append((ct, name, get_record(adata, name), output_index(adata, name, ct), ct))
         return out
     wanted = None if celltype is None else ({celltype} if isinstance(celltype, str) else set(celltype))
@@ -175,15 +176,16 @@ def _outputs(adata: AnnData, models, celltype) -> list[Output]:
 
 
 def _model_width(outputs: list[Output]) -> int:
-    widths = {int(dict(rec["config"])["seq_len"]) for _, _, rec, _, _ in outputs}
+    widths = {rec.network.seq_len for _, _, rec, _, _ in outputs}
     if len(widths) != 1:
         raise ValueError(f"the models were trained on different widths {sorted(widths)}; score them separately.")
     return widths.pop()
 
 
-def _plain(record: dict[str, Any]) -> dict[str, Any]:
+def _plain(record: ModelRecord) -> dict[str, Any]:
     keep = ("kind", "outputs", "celltypes", "path", "preset", "fingerprint", "base", "config")
-    return {k: record[k] for k in keep if k in record}
+    stored = record.to_dict()
+    return {k: stored[k] for k in keep}
 
 
 # -- variants ---------------------------------------------------------------------------------------
@@ -279,7 +281,7 @@ def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -
     for name in dict.fromkeys(o[1] for o in outputs):
         cols = [i for i, o in enumerate(outputs) if o[1] == name]
         heads = [outputs[i][3] for i in cols]
-        model = load_model(Path(str(outputs[cols[0]][2]["path"])))
+        model = load_model(Path(outputs[cols[0]][2].path))
         ref[:, cols] = window_logits(model, unique_ref, rc_average=rc_average, batch_size=batch_size, device=dev)[
             inverse.ravel()
         ][:, heads]
@@ -336,7 +338,7 @@ def _assemble(obs: pd.DataFrame, outputs: list[Output], ref_logit: np.ndarray, a
         {
             "model": [o[1] for o in outputs],
             "output": [o[4] for o in outputs],
-            "kind": [str(o[2].get("kind", "")) for o in outputs],
+            "kind": [o[2].kind for o in outputs],
         },
         index=pd.Index([o[0] for o in outputs], dtype=object),
     )
@@ -356,7 +358,7 @@ def _contributions(vdata, outputs, scored, ref_codes, alt_codes, method, n_shuff
 
     dev = settings.resolve_device(device)
     for var_name, _, record, column, _ in outputs:
-        model = load_model(Path(str(record["path"]))).to(dev).eval()
+        model = load_model(Path(record.path)).to(dev).eval()
         for allele, codes in (("ref", ref_codes), ("alt", alt_codes)):
             full = np.full((vdata.n_obs, 4, codes.shape[1]), np.nan, dtype=np.float32)
             ok = ~(codes > 3).any(axis=1) if method == "deep_lift_shap" else np.ones(len(codes), bool)
