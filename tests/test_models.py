@@ -157,3 +157,36 @@ def test_jaspar_stem_filters_start_as_the_motifs():
     assert not np.allclose(he.body.stem[0].weight.detach().numpy(), weight)
     with pytest.raises(ValueError, match="stem_init"):
         PRESETS["fast"].replace(stem_init="motifs")
+
+
+def test_composition_features_are_the_inputs_kmer_frequencies():
+    from chromseq.models._network import KmerFrequencies
+
+    codes = np.random.default_rng(0).integers(0, 5, size=(3, 40))  # with N (code 4)
+    x = torch.zeros(3, 4, 40)
+    for i, j in np.argwhere(codes < 4):
+        x[i, codes[i, j], j] = 1
+    out = KmerFrequencies((1, 2, 3))(x).numpy()
+    for i in range(3):
+        expected = []
+        for k in (1, 2, 3):
+            counts = np.zeros(4**k)
+            for j in range(40 - k + 1):
+                window = codes[i, j : j + k]
+                if (window < 4).all():
+                    counts[int("".join(map(str, window)), 4)] += 1
+            expected.append(counts / (40 - k + 1) * 4**k)
+        np.testing.assert_allclose(out[i], np.concatenate(expected), atol=1e-5)
+
+
+def test_composition_k_widens_the_embedding_and_keeps_the_weights_file(tmp_path):
+    config = get_config("tiny", composition_k=[1, 2]).replace(head="finetune", outputs=("A",))
+    assert config.composition_k == (1, 2) and config.embed_dim == config.tail_filters + 20
+    net = ChromTransfer(config, generator=torch.Generator().manual_seed(0)).eval()
+    assert net.body(torch.zeros(2, 4, 100)).shape == (2, config.embed_dim)
+    loaded = load_model(save_model(net, tmp_path / "m"))
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (2, 100)), 4).permute(0, 2, 1).float()
+    torch.testing.assert_close(loaded(x), net(x))
+    assert loaded.config == config
+    with pytest.raises(ValueError, match="composition_k"):
+        get_config("tiny", composition_k=(0,))

@@ -21,6 +21,7 @@ BODY_FIELDS = (
     "n_blocks",
     "tail_filters",
     "tail_kernels",
+    "composition_k",
 )
 
 
@@ -60,7 +61,13 @@ class ChromTransferConfig:
         concatenated (``n_blocks * F/2`` channels).
     tail_filters, tail_kernels
         The two last convolutions (64 channels, kernels 10 and 5); ``tail_filters`` is
-        the embedding size (64) after global average pooling.
+        the size (64) of the convolutional embedding after global average pooling.
+    composition_k
+        k-mer lengths whose frequencies in the input (both strands' counts are not merged;
+        ``N`` windows count as no k-mer) are appended to the embedding, scaled by ``4**k`` (1 =
+        as often as expected from uniform composition): ``(1, 2, 3, 4)`` adds 340 features and
+        no weights. Empty (the paper): the embedding is the convolutions' alone. A composition
+        prior for small data; the k-mer logistic-regression baseline sees the same features.
     dropout
         Dropout rate after every batch normalisation (0.1).
     l2
@@ -86,6 +93,7 @@ class ChromTransferConfig:
     n_blocks: int = 3
     tail_filters: int = 64
     tail_kernels: tuple[int, int] = (10, 5)
+    composition_k: tuple[int, ...] = ()
     dropout: float = 0.1
     l2: float = 1e-4
     bn_momentum: float = 0.1
@@ -116,6 +124,9 @@ class ChromTransferConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
         if self.stem_init not in ("he", "jaspar"):
             raise ValueError(f"stem_init must be 'he' or 'jaspar', got {self.stem_init!r}.")
+        object.__setattr__(self, "composition_k", tuple(int(k) for k in self.composition_k))
+        if any(k < 1 or k > 6 for k in self.composition_k) or len(set(self.composition_k)) != len(self.composition_k):
+            raise ValueError(f"composition_k must hold distinct k-mer lengths 1..6, got {self.composition_k!r}.")
         if self.head not in ("pretrain", "finetune"):
             raise ValueError(f"head must be 'pretrain' or 'finetune', got {self.head!r}.")
         if not self.outputs or len(set(self.outputs)) != len(self.outputs):
@@ -123,8 +134,8 @@ class ChromTransferConfig:
 
     @property
     def embed_dim(self) -> int:
-        """Size of the body's embedding (``tail_filters``)."""
-        return self.tail_filters
+        """Size of the body's embedding: ``tail_filters``, plus ``4**k`` per k of ``composition_k``."""
+        return self.tail_filters + sum(4**k for k in self.composition_k)
 
     @property
     def n_outputs(self) -> int:

@@ -69,13 +69,41 @@ class ResidualBlock(nn.Module):
         return self.main(x) + self.shortcut(x)
 
 
+class KmerFrequencies(nn.Module):
+    """One-hot (N, 4, L) -> frequencies of every k-mer (N, sum of ``4**k``), each scaled by ``4**k``.
+
+    No weights: a fixed indicator convolution per k (``relu(conv - (k - 1))`` is 1 exactly where
+    the k bases match, 0 where a window holds an N), averaged over positions. k-mers are in
+    lexicographic order of ACGT within each k.
+    """
+
+    def __init__(self, ks: tuple[int, ...]) -> None:
+        super().__init__()
+        self.ks = tuple(ks)
+        for k in self.ks:
+            kernel = torch.zeros(4**k, 4, k)
+            for index in range(4**k):
+                for pos in range(k):
+                    kernel[index, (index // 4 ** (k - 1 - pos)) % 4, pos] = 1.0
+            self.register_buffer(f"kernel{k}", kernel, persistent=False)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = []
+        for k in self.ks:
+            hits = self.relu(nn.functional.conv1d(x, getattr(self, f"kernel{k}")) - (k - 1))
+            parts.append(hits.mean(dim=-1) * float(4**k))
+        return torch.cat(parts, dim=1)
+
+
 class ChromTransferBody(nn.Module):
     """Convolutional body: one-hot (N, 4, L) -> embedding (N, ``cfg.embed_dim``).
 
     1. conv k=25, 64 ch (then max pooling by ``cfg.stem_pool``, none in the paper); 2. projection block k=20, F/2 ch; 3. ``n_blocks`` identity blocks
     k=15, F/2 ch, whose outputs are concatenated (``n_blocks`` * F/2 ch); 4. projection block
     k=10, F ch and ``n_blocks`` identity blocks k=5, F ch; 5. conv k=10, 64 ch (with BN and
-    dropout), conv k=5, 64 ch (ReLU only); 6. global average pooling over positions.
+    dropout), conv k=5, 64 ch (ReLU only); 6. global average pooling over positions; 7. with
+    ``cfg.composition_k``, the input's k-mer frequencies appended (:class:`KmerFrequencies`).
     """
 
     def __init__(self, cfg: ChromTransferConfig) -> None:
@@ -94,6 +122,7 @@ class ChromTransferBody(nn.Module):
         )
         self.tail = ConvUnit(full, cfg.tail_filters, cfg.tail_kernels[0], cfg)
         self.last = nn.Sequential(SameConv1d(cfg.tail_filters, cfg.tail_filters, cfg.tail_kernels[1]), nn.ReLU())
+        self.composition = KmerFrequencies(cfg.composition_k) if cfg.composition_k else None
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
         """One-hot (N, 4, L) -> last convolution's output (N, ``embed_dim``, ceil(L / stem_pool)), before pooling."""
@@ -106,8 +135,9 @@ class ChromTransferBody(nn.Module):
         return self.last(self.tail(h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (N, 4, L) -> embedding (N, ``embed_dim``) by global average pooling."""
-        return self.feature_map(x).mean(dim=-1)
+        """One-hot (N, 4, L) -> embedding (N, ``embed_dim``) by global average pooling (+ k-mer frequencies)."""
+        emb = self.feature_map(x).mean(dim=-1)
+        return emb if self.composition is None else torch.cat([emb, self.composition(x)], dim=1)
 
 
 class Head(nn.Sequential):
