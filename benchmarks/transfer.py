@@ -21,6 +21,8 @@ region scored out of fold) and the table gives 95 % block-bootstrap intervals (`
     python benchmarks/transfer.py --dataset synthetic                # positive control (planted motifs)
     python benchmarks/transfer.py --cv 5 --seeds 3                   # cross-validated, with intervals
     python benchmarks/transfer.py --cv 3 --preset fast --width 200 --config '{"stem_init": "jaspar"}'
+    python benchmarks/transfer.py --cv 3 --width 200 --background-per-open 3 \\
+        --genome ../shared/data/genome_grch37_chr20/20.fa.gz        # 3 drawn closed windows per open region
     python benchmarks/transfer.py --preset chromtransfer --device cuda --dataset genomewide \\
         --genome hg38.fa --labels ../shared/data/chromtransfer_grch38_labels   # the paper's data
 """
@@ -114,13 +116,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="chr20: the bundled real regions; synthetic: planted JASPAR motifs (a positive control); "
         "genomewide: the paper's 518k GRCh38 regions (datasets.chromtransfer; needs --genome)",
     )
-    p.add_argument("--genome", default="hg38", help="GRCh38 genome for --dataset genomewide (FASTA or genomepy name)")
+    p.add_argument(
+        "--genome",
+        default=None,
+        help="genome (FASTA or genomepy name): GRCh38 for --dataset genomewide (default hg38); GRCh37 (or its "
+        "chr20, e.g. ../shared/data/genome_grch37_chr20/20.fa.gz) for --dataset chr20 --background-per-open",
+    )
     p.add_argument("--labels", default=None, help="folder with train/ and test/ label CSVs (default: download)")
     p.add_argument("--n-synthetic", type=int, default=6000, help="regions of the synthetic dataset")
     p.add_argument("--width", type=int, default=600, help="window width in bp for --dataset chr20 (centred)")
+    p.add_argument(
+        "--background-per-open",
+        type=int,
+        default=None,
+        help="--dataset chr20: draw K GC-matched closed windows per open region from --genome (pp.add_background, "
+        "seeded with the first seed) instead of the 6,000 bundled ones (default)",
+    )
     args = p.parse_args(argv)
     if args.seeds is not None:
         args.seed = list(range(args.seeds))
+    if args.background_per_open is not None and (
+        args.dataset != "chr20" or args.background_per_open < 1 or args.genome is None
+    ):
+        p.error("--background-per-open needs --dataset chr20, a value >= 1 and --genome (GRCh37)")
     return args
 
 
@@ -145,11 +163,11 @@ def plan(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     """Pretrain, then run the transfer benchmark (models in a temporary folder); return the table and timings."""
     if args.dataset == "chr20":
-        adata = cs.datasets.chromtransfer_chr20(width=args.width)
+        adata = chr20(args)
     elif args.dataset == "synthetic":
         adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
     else:
-        adata = cs.datasets.chromtransfer(args.genome, labels=args.labels, random_state=args.seed[0])
+        adata = cs.datasets.chromtransfer(args.genome or "hg38", labels=args.labels, random_state=args.seed[0])
     steps = plan(args)
     if args.cv:
         return run_cv(adata, args, steps)
@@ -178,6 +196,27 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
 
 def _options(fields: dict, args: argparse.Namespace, **more) -> cs.tl.TrainingOptions:
     return cs.tl.TrainingOptions(**fields, device=args.device, **more)
+
+
+def chr20(args: argparse.Namespace):
+    """The bundled chr20 dataset; with ``--background-per-open K``, K drawn background windows per open region.
+
+    The windows are drawn as the bundled ones were (``scripts/build_chr20_bundle.py``): 600 bp, away from the
+    600-bp regions, GC-matched to the open ones; then every row is centred to ``--width`` and read from the
+    genome, and the split is set afterwards, as ``chromtransfer_chr20`` does.
+    """
+    if args.background_per_open is None:
+        return cs.datasets.chromtransfer_chr20(width=args.width)
+    adata = cs.datasets.chromtransfer_chr20(background=False, split=False)
+    genome = cs.Genome(args.genome)
+    n = args.background_per_open * int(adata.obs[K.OPEN].sum())
+    cs.pp.add_background(adata, genome, n=n, gc_match=True, random_state=args.seed[0])
+    start = (adata.obs[K.START].to_numpy() + adata.obs[K.END].to_numpy()) // 2 - args.width // 2
+    adata.obs[K.START], adata.obs[K.END] = start, start + args.width
+    adata.obs_names = [f"{c}:{s}-{s + args.width}" for c, s in zip(adata.obs[K.CHROM], start, strict=True)]
+    cs.pp.add_sequences(adata, genome, too_many_n="keep")
+    cs.pp.split_by_chromosome(adata)
+    return adata
 
 
 def _shared_kwargs(args: argparse.Namespace, steps: dict, models: str) -> dict:
@@ -250,6 +289,7 @@ def summary_json(table: pd.DataFrame, wide: pd.DataFrame, info: dict, args: argp
     return {
         "benchmark": "transfer",
         "dataset": args.dataset,
+        "background_per_open": args.background_per_open,
         "preset": args.preset,
         "device": str(cs.settings.resolve_device(args.device)),
         "threads": torch.get_num_threads(),
@@ -305,6 +345,7 @@ def report_cv(table: pd.DataFrame, info: dict, args: argparse.Namespace) -> None
         "benchmark": "transfer_cv",
         "dataset": args.dataset,
         "width": args.width,
+        "background_per_open": args.background_per_open,
         "preset": args.preset,
         "seeds": args.seed,
         "celltypes": sorted(table["celltype"].unique().tolist()),
