@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import chromseq as cs
-from chromseq.tl._options import resolve_options
+from chromseq.tl._options import resolve_options, training_stages
 from chromseq.tl._record import ModelRecord
 
 VERBS = (cs.tl.pretrain, cs.tl.finetune, cs.tl.train)
@@ -51,13 +51,13 @@ def test_verb_shortcuts_win_over_options():
 
 def test_finetuning_has_a_frozen_stage_then_all_layers_within_one_budget():
     options = cs.tl.TrainingOptions(max_epochs=9, learning_rate=1e-3, stage2_learning_rate=1e-5, random_state=3)
-    head, full = options.stages("finetune", l2=1e-4)
+    head, full = training_stages(options, "finetune", l2=1e-4)
     assert (head.stage, head.freeze_body, head.max_epochs, head.learning_rate) == ("head", True, 5, 1e-3)
     assert (full.stage, full.freeze_body, full.max_epochs, full.learning_rate) == ("full", False, 9, 1e-5)
     assert head.seed == full.seed == 3 and head.l2 == 1e-4
-    (scratch,) = options.stages("scratch", l2=1e-4)
+    (scratch,) = training_stages(options, "scratch", l2=1e-4)
     assert (scratch.stage, scratch.max_epochs, scratch.learning_rate) == ("train", 9, 1e-3)
-    assert options.replace(stage1_epochs=2).stages("finetune", l2=0)[0].max_epochs == 2
+    assert training_stages(options.replace(stage1_epochs=2), "finetune", l2=0)[0].max_epochs == 2
 
 
 def test_the_three_verbs_share_one_options_object_and_few_parameters():

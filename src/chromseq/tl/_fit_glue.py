@@ -19,7 +19,7 @@ from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.tl._models import model_name
-from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing
+from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.tl._record import ModelRecord
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
 from chromseq.train._engine import fit
@@ -282,7 +282,7 @@ def fit_models(
     network
         Network of every model (its head and outputs are set here).
     options
-        How to train (:meth:`TrainingOptions.stages`), within ``options.max_epochs`` epochs.
+        How to train (:func:`~chromseq.tl._options.training_stages`), within ``options.max_epochs`` epochs.
     save_dir, key_added, existing
         As in the verbs.
     multihead
@@ -297,7 +297,7 @@ def fit_models(
     codes, rows = check_regions(adata)
     outputs = [o for g in groups for o in g]
     check_classes(labels, outputs, rows["train"], rows["val"])
-    stages = options.stages(kind, l2=network.l2)
+    stages = training_stages(options, kind, l2=network.l2)
     split = split_array(adata)
     head = "pretrain" if kind == "pretrain" else "finetune"
     names = group_names(kind, groups, key_added, multihead)
@@ -332,7 +332,7 @@ def fit_models(
                 model=model,
                 history=merge_histories(*histories),
                 fingerprint=fp,
-                params=options.record(kind) | {"n_train": len(keep["train"]), "n_val": len(keep["val"])},
+                params=record_params(options, kind) | {"n_train": len(keep["train"]), "n_val": len(keep["val"])},
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)

@@ -135,44 +135,50 @@ class TrainingOptions:
         """Epochs of fine-tuning stage 1: ``stage1_epochs``, else half the budget (at least 1)."""
         return max(1, math.ceil(self.max_epochs / 2)) if self.stage1_epochs is None else int(self.stage1_epochs)
 
-    def stages(self, kind: TrainingKind, *, l2: float) -> list[TrainSpec]:
-        """Return the training stages of ``kind``, run in order on one model within ``max_epochs``.
 
-        Pretraining and scratch training: one stage (``'train'``). Fine-tuning: ``'head'``
-        (frozen body, ``learning_rate``, at most :attr:`head_epochs`), then ``'full'`` (all
-        layers, ``stage2_learning_rate``).
-        """
-        common = {
-            "batch_size": self.batch_size,
-            "patience": self.patience,
-            "rc_augment": self.rc_augment,
-            "max_shift": self.max_shift,
-            "optimizer": self.optimizer,
-            "precision": self.precision,
-            "l2": l2,
-            "seed": self.seed,
-            "num_workers": settings.n_workers,
-        }
-        if kind != "finetune":
-            return [TrainSpec(**common, max_epochs=self.max_epochs, learning_rate=self.learning_rate, stage="train")]
-        return [
-            TrainSpec(
-                **common, max_epochs=self.head_epochs, learning_rate=self.learning_rate, stage="head", freeze_body=True
-            ),
-            TrainSpec(**common, max_epochs=self.max_epochs, learning_rate=self.stage2_learning_rate, stage="full"),
-        ]
+def training_stages(options: TrainingOptions, kind: TrainingKind, *, l2: float) -> list[TrainSpec]:
+    """Return the training stages of ``kind`` under ``options``, run in order on one model within ``max_epochs``.
 
-    def record(self, kind: TrainingKind) -> dict[str, Any]:
-        """Return what a model record keeps in ``params``: the options ``kind`` uses, with the seed in effect."""
-        skip = {"device", "random_state"}
-        if kind != "finetune":
-            skip |= {"stage1_epochs", "stage2_learning_rate"}
-        if kind == "pretrain":
-            skip.add("train_fraction")
-        out = {k: v for k, v in self.to_dict().items() if k not in skip} | {"seed": self.seed}
-        if kind == "finetune":
-            out["stage1_epochs"] = self.head_epochs
-        return out
+    Pretraining and scratch training: one stage (``'train'``). Fine-tuning: ``'head'`` (frozen
+    body, ``learning_rate``, at most :attr:`TrainingOptions.head_epochs`), then ``'full'`` (all
+    layers, ``stage2_learning_rate``).
+    """
+    common = {
+        "batch_size": options.batch_size,
+        "patience": options.patience,
+        "rc_augment": options.rc_augment,
+        "max_shift": options.max_shift,
+        "optimizer": options.optimizer,
+        "precision": options.precision,
+        "l2": l2,
+        "seed": options.seed,
+        "num_workers": settings.n_workers,
+    }
+    if kind != "finetune":
+        return [TrainSpec(**common, max_epochs=options.max_epochs, learning_rate=options.learning_rate, stage="train")]
+    return [
+        TrainSpec(
+            **common,
+            max_epochs=options.head_epochs,
+            learning_rate=options.learning_rate,
+            stage="head",
+            freeze_body=True,
+        ),
+        TrainSpec(**common, max_epochs=options.max_epochs, learning_rate=options.stage2_learning_rate, stage="full"),
+    ]
+
+
+def record_params(options: TrainingOptions, kind: TrainingKind) -> dict[str, Any]:
+    """Return what a model record keeps in ``params``: the options ``kind`` uses, with the seed in effect."""
+    skip = {"device", "random_state"}
+    if kind != "finetune":
+        skip |= {"stage1_epochs", "stage2_learning_rate"}
+    if kind == "pretrain":
+        skip.add("train_fraction")
+    out = {k: v for k, v in options.to_dict().items() if k not in skip} | {"seed": options.seed}
+    if kind == "finetune":
+        out["stage1_epochs"] = options.head_epochs
+    return out
 
 
 def field_names() -> list[str]:
