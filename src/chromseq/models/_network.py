@@ -103,7 +103,7 @@ class ChromTransferBody(nn.Module):
     k=15, F/2 ch, whose outputs are concatenated (``n_blocks`` * F/2 ch); 4. projection block
     k=10, F ch and ``n_blocks`` identity blocks k=5, F ch; 5. conv k=10, 64 ch (with BN and
     dropout), conv k=5, 64 ch (ReLU only); 6. global average pooling over positions; 7. with
-    ``cfg.composition_k``, the input's k-mer frequencies appended (:class:`KmerFrequencies`).
+    ``cfg.composition_k``, the input's k-mer frequencies appended (``KmerFrequencies``).
     """
 
     def __init__(self, cfg: ChromTransferConfig) -> None:
