@@ -22,7 +22,11 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
     if celltype:
         p.add_argument("--celltype", nargs="+", default=None, help="cell type(s) (var_names); default: all")
     if preset:
-        p.add_argument("--preset", default="auto", help="model preset: 'tiny', 'chromtransfer', or 'auto' (GPU: full)")
+        p.add_argument(
+            "--preset",
+            default="auto",
+            help="model preset: 'fast', 'tiny', 'chromtransfer', or 'auto' (GPU: chromtransfer, CPU: fast)",
+        )
     p.add_argument("--max-epochs", type=int, default=None, help="maximum epochs (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
     p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")

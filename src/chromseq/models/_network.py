@@ -125,7 +125,7 @@ class ChromTransferBody(nn.Module):
         self.composition = KmerFrequencies(cfg.composition_k) if cfg.composition_k else None
 
     def feature_map(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot (N, 4, L) -> last convolution's output (N, ``embed_dim``, ceil(L / stem_pool)), before pooling."""
+        """One-hot (N, 4, L) -> last convolution's output (N, ``tail_filters``, ceil(L / stem_pool)), before pooling."""
         h = self.proj1(self.pool(self.stem(x)))
         stage1 = []
         for block in self.stage1:
