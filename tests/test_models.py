@@ -166,7 +166,10 @@ def test_composition_features_are_the_inputs_kmer_frequencies():
     x = torch.zeros(3, 4, 40)
     for i, j in np.argwhere(codes < 4):
         x[i, codes[i, j], j] = 1
-    out = KmerFrequencies((1, 2, 3))(x).numpy()
+    counted = KmerFrequencies((1, 2, 3))(x).numpy()  # no gradient needed: integer k-mer codes
+    convolved = KmerFrequencies((1, 2, 3))(x.clone().requires_grad_(True)).detach().numpy()  # for DeepLIFT
+    np.testing.assert_allclose(counted, convolved, atol=1e-5)
+    out = counted
     for i in range(3):
         expected = []
         for k in (1, 2, 3):

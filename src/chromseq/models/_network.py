@@ -72,9 +72,11 @@ class ResidualBlock(nn.Module):
 class KmerFrequencies(nn.Module):
     """One-hot (N, 4, L) -> frequencies of every k-mer (N, sum of ``4**k``), each scaled by ``4**k``.
 
-    No weights: a fixed indicator convolution per k (``relu(conv - (k - 1))`` is 1 exactly where
-    the k bases match, 0 where a window holds an N), averaged over positions. k-mers are in
-    lexicographic order of ACGT within each k.
+    No weights. A window holding an N (all-zero column) counts as no k-mer; k-mers are in
+    lexicographic order of ACGT within each k. Two equal ways to compute it: when the input needs
+    a gradient (contribution scores), a fixed indicator convolution per k (``relu(conv - (k - 1))``
+    is 1 exactly where the k bases match), which DeepLIFT/SHAP can propagate through; otherwise
+    (training, prediction) integer k-mer codes counted with ``scatter_add``, several times faster.
     """
 
     def __init__(self, ks: tuple[int, ...]) -> None:
@@ -89,10 +91,32 @@ class KmerFrequencies(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.requires_grad:
+            return self._by_convolution(x)
+        return self._by_counting(x)
+
+    def _by_convolution(self, x: torch.Tensor) -> torch.Tensor:
         parts = []
         for k in self.ks:
             hits = self.relu(nn.functional.conv1d(x, getattr(self, f"kernel{k}")) - (k - 1))
             parts.append(hits.mean(dim=-1) * float(4**k))
+        return torch.cat(parts, dim=1)
+
+    def _by_counting(self, x: torch.Tensor) -> torch.Tensor:
+        base = x.argmax(dim=1)  # (N, L)
+        known = x.sum(dim=1) > 0.5  # False at N
+        n, length = base.shape
+        parts = []
+        for k in self.ks:
+            width = length - k + 1
+            code = torch.zeros(n, width, dtype=torch.long, device=x.device)
+            ok = torch.ones(n, width, dtype=torch.bool, device=x.device)
+            for pos in range(k):
+                code = code * 4 + base[:, pos : pos + width]
+                ok &= known[:, pos : pos + width]
+            counts = torch.zeros(n, 4**k, dtype=x.dtype, device=x.device)
+            counts.scatter_add_(1, code, ok.to(x.dtype))
+            parts.append(counts * (float(4**k) / width))
         return torch.cat(parts, dim=1)
 
 
