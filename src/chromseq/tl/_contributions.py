@@ -24,6 +24,8 @@ Method = Literal["deep_lift_shap", "ism", "grad_x_input"]
 METHODS: tuple[str, ...] = ("deep_lift_shap", "ism", "grad_x_input")
 #: Regions passed to tangermeme per call; bounds memory and drives the progress bar.
 _CHUNK = 512
+#: Most (sequence, reference) pairs per DeepLIFT/SHAP batch for a network with k-mer features.
+_COMPOSITION_BATCH = 32
 
 
 def contributions(
@@ -231,6 +233,10 @@ def _run(model, X, method, target, n_shuffles, batch_size, device, random_state)
     if method == "deep_lift_shap":
         from tangermeme.deep_lift_shap import deep_lift_shap
 
+        if getattr(getattr(model, "config", None), "composition_k", ()):
+            # the k-mer indicator convolution keeps (4**k, L) activations per sequence and reference for the
+            # backward pass: 32 pairs a batch halve the peak memory of 128 (2.2 -> 1.0 GB) and run faster on CPU
+            batch_size = min(batch_size, _COMPOSITION_BATCH)
         attr = deep_lift_shap(
             model,
             X,
