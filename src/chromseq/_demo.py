@@ -32,7 +32,7 @@ _RECIPES: dict[str, dict[str, Any]] = {
         "pretrain": {"max_epochs": 30, "patience": 5},
         "celltype": {"max_epochs": 30, "patience": 5},
     },
-    # `fast` is `tiny` with max pooling after the stem: the same recipe at about half the CPU time
+    # `fast` is `tiny` with max pooling after the stem and k-mer features: the same recipe
     "tiny": _CPU_RECIPE,
     "fast": _CPU_RECIPE,
     "quick": {
@@ -72,8 +72,8 @@ def run_demo(
     celltypes
         Cell types to fine-tune (default: all six).
     preset
-        Model preset: ``'fast'`` on a CPU (``'tiny'`` with early pooling; the same accuracy on chr20
-        at about half the CPU time), ``'chromtransfer'`` on a GPU.
+        Model preset: ``'fast'`` on a CPU (``'tiny'`` with early pooling and the input's k-mer frequencies
+        beside the embedding: at composition level on chr20, cross-validated), ``'chromtransfer'`` on a GPU.
     quick
         Train for one epoch only (a smoke test of the whole path).
     explain
