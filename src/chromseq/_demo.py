@@ -73,7 +73,7 @@ def run_demo(
         Cell types to fine-tune (default: all six).
     preset
         Model preset: ``'fast'`` on a CPU (``'tiny'`` with early pooling and the input's k-mer frequencies
-        beside the embedding: at composition level on chr20, cross-validated), ``'chromtransfer'`` on a GPU.
+        beside the embedding: close to composition on chr20, cross-validated), ``'chromtransfer'`` on a GPU.
     quick
         Train for one epoch only (a smoke test of the whole path).
     explain

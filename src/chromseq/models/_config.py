@@ -199,7 +199,7 @@ _TINY = ChromTransferConfig(
 #: ``fast`` (the CPU default): ``tiny`` with max pooling by 4 after the stem (a third of the FLOPs, 2-3.6x
 #: the training sequences per second of ``tiny`` on one CPU thread), no dropout, and the input's 1- to 4-mer
 #: frequencies beside the embedding (``composition_k``): on chr20, cross-validated, it lifts fine-tuned AUROC
-#: from 0.528 to 0.592, the k-mer baseline's level (benchmarks/README.md).
+#: from 0.528 to 0.586-0.592, close to the k-mer baseline (0.592-0.601; benchmarks/README.md).
 PRESETS: dict[str, ChromTransferConfig] = {
     "chromtransfer": ChromTransferConfig(preset="chromtransfer"),
     "tiny": _TINY,
