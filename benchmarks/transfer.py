@@ -133,7 +133,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="--dataset chr20: draw K GC-matched closed windows per open region from --genome (pp.add_background, "
         "seeded with the first seed) instead of the 6,000 bundled ones (default)",
     )
+    p.add_argument(
+        "--pretrain-celltypes",
+        default="none",
+        choices=["none", "all", "others"],
+        help="with --cv: what pretraining learns beside 'open': nothing (the paper), every cell line as an extra "
+        "output, or every cell line but the one fine-tuned (one body per cell line and fold)",
+    )
     args = p.parse_args(argv)
+    if args.pretrain_celltypes != "none" and not args.cv:
+        p.error("--pretrain-celltypes needs --cv")
     if args.seeds is not None:
         args.seed = list(range(args.seeds))
     if args.background_per_open is not None and (
@@ -239,6 +248,7 @@ def run_cv(adata, args: argparse.Namespace, steps: dict) -> tuple[pd.DataFrame, 
             args.celltypes,
             preset=get_config(args.preset, **steps["config_changes"]),
             pretrain_options=_options(steps["pretrain"], args),
+            pretrain_celltypes=args.pretrain_celltypes,
             cv=args.cv,
             n_boot=args.n_boot,
             **_shared_kwargs(args, steps, models),

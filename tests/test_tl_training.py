@@ -6,7 +6,11 @@ import torch
 
 import chromseq as cs
 from chromseq import _keys as K
-from chromseq.tl._models import get_model, model_name, output_index
+from chromseq._metrics import binary_metrics
+from chromseq.cli import main
+from chromseq.tl import _transfer_cv, _transfer_runs
+from chromseq.tl._models import get_model, get_record, model_name, output_index
+from chromseq.tl._pretrain import pretraining_targets
 
 WIDTH = 100
 MOTIFS = {"A": np.array([2, 0, 3, 0, 0, 2, 2, 1], np.uint8), "B": np.array([1, 1, 0, 0, 3, 3, 2, 2], np.uint8)}
@@ -352,3 +356,93 @@ def test_user_logging_configuration_is_not_doubled(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stderr.splitlines() == ["USER hello"]
+
+
+# -- multi-task pretraining: cell types as extra outputs beside 'open' ---------------------------------
+
+
+def _regions_with_unlabelled_background():
+    adata = toy_regions()
+    background = adata.obs[K.BACKGROUND].to_numpy()
+    adata.X[background] = np.nan  # as in the ChromTransfer files: background windows have no cell-type label
+    return adata
+
+
+def test_background_rows_count_as_closed_in_every_celltype_output():
+    adata = _regions_with_unlabelled_background()
+    x_before = adata.X.copy()
+    outputs, y = pretraining_targets(adata, ["B", "A"])
+    background = adata.obs[K.BACKGROUND].to_numpy()
+    assert outputs == ["open", "B", "A"] and y.shape == (adata.n_obs, 3) and y.dtype == np.float32
+    assert np.array_equal(y[:, 0], adata.obs[K.OPEN].to_numpy().astype(np.float32))
+    assert (y[background, 1:] == 0).all()
+    np.testing.assert_array_equal(y[~background, 1:], x_before[~background][:, [1, 0]])  # NaN stay unknown
+    np.testing.assert_array_equal(adata.X, x_before)  # the user's labels are untouched
+
+
+def test_pretraining_with_celltypes_learns_each_output_and_fine_tunes(tmp_path):
+    adata = _regions_with_unlabelled_background()
+    cs.tl.pretrain(adata, celltypes=["A", "B"], max_epochs=4, save_dir=tmp_path, **FAST)
+    record = get_record(adata, "pretrained")
+    assert record.kind == "pretrain" and list(record.outputs) == ["open", "A", "B"]
+    cs.tl.predict(adata, "pretrained")
+    pred = adata.obsm[K.PRED]
+    assert list(pred.columns) == ["pretrained_open", "pretrained_A", "pretrained_B"]
+    test = (adata.obs[K.SPLIT] == "test").to_numpy() & ~np.isnan(adata.X[:, 0])
+    # the motif of A marks A's regions: the A head must rank them above B's and the closed ones
+    assert binary_metrics(adata.X[test, 0], pred["pretrained_A"].to_numpy()[test])["auroc"] > 0.8
+    cs.tl.finetune(adata, "A", base="pretrained", max_epochs=2, save_dir=tmp_path, batch_size=32)
+    assert list(get_record(adata, "finetuned_A").outputs) == ["A"]
+
+
+def test_bad_pretraining_celltypes_are_refused(tmp_path):
+    adata = toy_regions()
+    with pytest.raises(KeyError, match="unknown cell type"):
+        cs.tl.pretrain(adata, celltypes=["C"], save_dir=tmp_path, **FAST)
+    adata.var_names = ["open", "B"]
+    with pytest.raises(ValueError, match="name of the pretraining output"):
+        cs.tl.pretrain(adata, celltypes=["open"], save_dir=tmp_path, **FAST)
+    assert "models" not in adata.uns.get(K.UNS, {})
+
+
+def test_cross_validated_others_pretrains_each_body_without_its_celltype(tmp_path, monkeypatch):
+    adata = _regions_with_unlabelled_background()
+    pretrained, finetuned = {}, []
+    real_pretrain, real_finetune = _transfer_cv.pretrain, _transfer_runs.finetune
+
+    def spy_pretrain(work, **kwargs):
+        pretrained[kwargs["key_added"]] = kwargs["celltypes"]
+        return real_pretrain(work, **kwargs)
+
+    def spy_finetune(work, celltype, **kwargs):
+        finetuned.append((celltype, kwargs["base"]))
+        return real_finetune(work, celltype, **kwargs)
+
+    monkeypatch.setattr(_transfer_cv, "pretrain", spy_pretrain)
+    monkeypatch.setattr(_transfer_runs, "finetune", spy_finetune)
+    cs.tl.transfer_benchmark(
+        adata, fractions=[1.0], preset="tiny", cv=2, block_size=50_000, n_boot=50, save_dir=tmp_path,
+        pretrain_celltypes="others", max_epochs=1, batch_size=64,
+    )  # fmt: skip
+    assert pretrained == {f"pretrained_fold{k}_without_{a}": [b] for k in range(2) for a, b in (("A", "B"), ("B", "A"))}
+    assert sorted(finetuned) == sorted((ct, f"pretrained_fold{k}_without_{ct}") for k in range(2) for ct in "AB")
+    assert adata.uns[K.UNS][K.UNS_PARAMS][K.UNS_TRANSFER]["pretrain_celltypes"] == "others"
+
+
+def test_transfer_benchmark_refuses_a_base_pretrained_on_other_outputs(tmp_path):
+    adata = toy_regions()
+    cs.tl.pretrain(adata, max_epochs=1, save_dir=tmp_path, **FAST)  # 'open' only
+    with pytest.raises(ValueError, match="extra outputs"):
+        cs.tl.transfer_benchmark(adata, fractions=[1.0], pretrain_celltypes="all", save_dir=tmp_path, max_epochs=1)
+    with pytest.raises(ValueError, match="pretrain_celltypes must be one of"):
+        cs.tl.transfer_benchmark(adata, fractions=[1.0], pretrain_celltypes="some", save_dir=tmp_path, max_epochs=1)
+    assert K.UNS_TRANSFER not in adata.uns[K.UNS]
+
+
+def test_cli_pretrain_celltypes(tmp_path):
+    adata = toy_regions()
+    adata.write_h5ad(tmp_path / "regions.h5ad")
+    out = tmp_path / "pre.h5ad"
+    train = ["--preset", "tiny", "--max-epochs", "1", "--batch-size", "64", "--save-dir", str(tmp_path / "models")]
+    assert main(["pretrain", str(tmp_path / "regions.h5ad"), "-o", str(out), "--celltypes", "B", *train]) == 0
+    assert list(get_record(ad.read_h5ad(out), "pretrained").outputs) == ["open", "B"]

@@ -142,6 +142,14 @@ def prepare(args: argparse.Namespace) -> None:
 # -- training ---------------------------------------------------------------------------------------
 def pretrain_args(p: argparse.ArgumentParser) -> None:
     _training_args(p, celltype=False)
+    p.add_argument(
+        "--celltypes",
+        nargs="+",
+        default=None,
+        metavar="CELLTYPE",
+        help="cell types (columns of the labels) trained as extra outputs beside 'open' (multi-task "
+        "pretraining; default: 'open' alone, as in the paper)",
+    )
 
 
 def train_args(p: argparse.ArgumentParser) -> None:
@@ -151,7 +159,7 @@ def train_args(p: argparse.ArgumentParser) -> None:
 def pretrain(args: argparse.Namespace) -> None:
     from . import tl
 
-    run_step(args, tl.pretrain, **_training_kwargs(args))
+    run_step(args, tl.pretrain, celltypes=args.celltypes, **_training_kwargs(args))
 
 
 def finetune(args: argparse.Namespace) -> None:

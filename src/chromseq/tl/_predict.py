@@ -59,7 +59,7 @@ def _resolve(adata: AnnData, models: str | os.PathLike | AnnData | list | None) 
 def _columns(name: str, record: ModelRecord) -> list[tuple[str, str]]:
     """``[(column, target)]`` of a model: its name for one output, ``<name>_<output>`` for several."""
     outputs = list(record.outputs)
-    if record.kind == "pretrain":
+    if record.kind == "pretrain" and len(outputs) == 1:
         return [(name, "open")]
     if len(outputs) == 1:
         return [(name, outputs[0])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,13 +12,16 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
-from chromseq._validate import require_obs
+from chromseq._validate import require_celltypes, require_obs
 from chromseq.models import ChromTransferConfig, get_config
-from chromseq.tl._fit_glue import check_regions, fit_models
+from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:
     from anndata import AnnData
+
+#: Name of the cell-type agnostic pretraining output.
+PRETRAIN_OUTPUT = "open"
 
 
 def pretrain_labels(adata: AnnData) -> np.ndarray:
@@ -40,6 +44,29 @@ def pretrain_labels(adata: AnnData) -> np.ndarray:
     return y
 
 
+def pretraining_targets(adata: AnnData, celltypes: str | Sequence[str] | None) -> tuple[list[str], np.ndarray]:
+    """Output names and targets ``(n_obs, 1 + len(celltypes))`` float32 of :func:`pretrain`.
+
+    Column 0 is :func:`pretrain_labels`; then one column per cell type, ``X``'s labels with
+    unknown (NaN) labels of background rows set to 0 (closed in every cell type).
+    """
+    names = [] if celltypes is None else [str(c) for c in np.atleast_1d(celltypes)]
+    if PRETRAIN_OUTPUT in names:
+        raise ValueError(
+            f"celltypes contains {PRETRAIN_OUTPUT!r}, the name of the pretraining output: rename that var column."
+        )
+    y = pretrain_labels(adata)
+    if not names:
+        return [PRETRAIN_OUTPUT], y
+    names = require_celltypes(adata, names)
+    extra = celltype_labels(adata, names)
+    if K.BACKGROUND in adata.obs.columns:
+        background = adata.obs[K.BACKGROUND].to_numpy().astype(bool)[:, None]
+        extra = np.where(background & np.isnan(extra), np.float32(0), extra)
+    logger.info("pretraining outputs: %r and %d cell types %s", PRETRAIN_OUTPUT, len(names), names)
+    return [PRETRAIN_OUTPUT, *names], np.concatenate([y, extra], axis=1).astype(np.float32)
+
+
 @fill_docs(training_options=TRAINING_OPTIONS, save_existing_copy=SAVE_EXISTING_COPY)
 def pretrain(
     adata: AnnData,
@@ -52,6 +79,7 @@ def pretrain(
     save_dir: str | Path | None = None,
     key_added: str | None = None,
     existing: Existing = "keep",
+    celltypes: str | Sequence[str] | None = None,
     copy: bool = False,
 ) -> AnnData | None:
     """Train the cell-type agnostic ChromTransfer model: open chromatin (any cell type) vs closed.
@@ -73,6 +101,14 @@ def pretrain(
     {training_options}
     key_added
         Model name (default ``'pretrained'``).
+    celltypes
+        Cell types (``var_names``) trained as extra outputs beside ``open``, one head each
+        (multi-task pretraining; the paper pretrains on ``open`` alone, the default ``None``).
+        Their targets are the ``X`` columns, with rows flagged ``obs['background']`` counted
+        as closed (0) where ``X`` has no label. Fine-tuning keeps only the body, so a
+        cell type to be fine-tuned later can be left out here for an honest transfer
+        estimate (as :func:`chromseq.tl.transfer_benchmark` does with
+        ``pretrain_celltypes='others'``).
     {save_existing_copy}
 
     Returns
@@ -90,14 +126,14 @@ def pretrain(
     """
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     codes, _ = check_regions(adata)
-    labels = pretrain_labels(adata)
+    outputs, labels = pretraining_targets(adata, celltypes)
     config = get_config(preset)
     if config.seq_len != codes.shape[1]:
         logger.info("model input width set to %d bp (obsm['sequence'] width)", codes.shape[1])
         config = config.replace(seq_len=codes.shape[1])
     adata = writable(adata, copy, "pretrain")
     fit_models(
-        adata, labels, [["open"]], kind="pretrain", network=config, options=options, save_dir=save_dir,
+        adata, labels, [outputs], kind="pretrain", network=config, options=options, save_dir=save_dir,
         key_added=key_added, existing=existing, multihead=True,
     )  # fmt: skip
     return adata if copy else None

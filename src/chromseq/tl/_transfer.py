@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,8 +29,8 @@ from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
 from ._fit_glue import celltype_labels, check_regions
 from ._models import get_record, models_of
 from ._options import TrainingOptions, resolve_options
-from ._pretrain import pretrain
-from ._transfer_runs import MODEL_KINDS, Runs, _baseline_rows, _run_all
+from ._pretrain import PRETRAIN_OUTPUT, pretrain
+from ._transfer_runs import MODEL_KINDS, Runs, _baseline_rows, _run_all, pretraining_plan
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -64,6 +64,7 @@ def transfer_benchmark(
     preset: str | ChromTransferConfig = "chromtransfer",
     options: TrainingOptions | None = None,
     pretrain_options: TrainingOptions | None = None,
+    pretrain_celltypes: Literal["none", "all", "others"] = "none",
     max_epochs: int | None = None,
     batch_size: int | None = None,
     split: str = "test",
@@ -114,6 +115,13 @@ def transfer_benchmark(
         are set per run from ``fractions`` and ``seeds``.
     pretrain_options
         How the pretrained model is trained when it is trained here (default: ``options``).
+    pretrain_celltypes
+        What a body pretrained here learns beside ``open`` (:func:`chromseq.tl.pretrain`'s
+        ``celltypes``): ``'none'`` (the paper), ``'all'`` (every cell type of ``var_names`` as an
+        extra output: the fine-tuned cell type's own training labels are then seen in pretraining
+        too) or ``'others'`` (one body per benchmarked cell type, ``<base>_without_<cell type>``,
+        pretrained on every other cell type: the honest transfer estimate of multi-task
+        pretraining). With ``cv``, per fold as well.
     max_epochs, batch_size
         Shortcuts for the fields of ``options`` (and of ``pretrain_options`` when it is not
         given) of the same names.
@@ -188,6 +196,7 @@ def transfer_benchmark(
     ks = normalise_ks(kmer_k)
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size)
     pretrain_options = options if pretrain_options is None else resolve_options(pretrain_options)
+    bases, extras = pretraining_plan(list(adata.var_names), base, celltypes, pretrain_celltypes)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
     if cv is None:
@@ -200,17 +209,21 @@ def transfer_benchmark(
     adata = writable(adata, copy, "transfer_benchmark")
     work = _workspace(adata)
     root = Path(save_dir) if save_dir is not None else settings.model_dir
-    pretrained_here = cv is None and _ensure_base(
-        work, base, preset, root, pretrain_options.replace(random_state=seeds[0])
-    )
+    pretrained_here = []
+    if cv is None:
+        pretrained_here = [
+            name
+            for name, extra in extras.items()
+            if _ensure_base(work, name, preset, root, pretrain_options.replace(random_state=seeds[0]), extra)
+        ]
     runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
     intervals, layout = None, {}
     try:
         network = get_config(preset) if cv is not None else None
-        network = network or get_record(work, base).network
+        network = network or get_record(work, next(iter(extras))).network
         runs = Runs(celltypes, fractions, seeds, options, network, runs_dir)
         if cv is None:
-            table = _run_all(work, runs, labels, codes, rows, split, base)
+            table = _run_all(work, runs, labels, codes, rows, split, bases)
             if baselines:
                 baseline = _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks)
                 table = pd.concat([table, baseline], ignore_index=True)
@@ -219,15 +232,15 @@ def transfer_benchmark(
 
             table, intervals, layout = cross_validate(
                 adata, work, runs, labels, cv=cv, block_size=block_size, base=base,
-                pretrain_options=pretrain_options, baselines=baselines,
+                pretrain_options=pretrain_options, pretrain_celltypes=pretrain_celltypes, baselines=baselines,
                 ks=ks, root=root, n_boot=n_boot, level=level,
             )  # fmt: skip
     finally:
         if not keep_models:
             shutil.rmtree(runs_dir, ignore_errors=True)
-    if pretrained_here:
-        uns_chromseq(adata).setdefault(K.UNS_MODELS, {})[base] = models_of(work)[base]
-        logger.info("recorded the pretrained model %r in adata.uns[%r][%r]", base, K.UNS, K.UNS_MODELS)
+    for name in pretrained_here:
+        uns_chromseq(adata).setdefault(K.UNS_MODELS, {})[name] = models_of(work)[name]
+        logger.info("recorded the pretrained model %r in adata.uns[%r][%r]", name, K.UNS, K.UNS_MODELS)
     params = {
         "celltypes": celltypes,
         "fractions": fractions,
@@ -235,10 +248,11 @@ def transfer_benchmark(
         "base": base,
         "options": options.to_dict(),
         "pretrain_options": pretrain_options.to_dict(),
+        "pretrain_celltypes": pretrain_celltypes,
         "split": split,
         "baselines": baselines,
         "kmer_k": ks,
-        "pretrained_here": pretrained_here,
+        "pretrained_here": bool(pretrained_here),
         **layout,
     }
     _write(adata, _order(table, celltypes), key_added, params)
@@ -289,14 +303,25 @@ def _workspace(adata: AnnData) -> AnnData:
 
 
 def _ensure_base(
-    work: AnnData, base: str, preset: str | ChromTransferConfig, root: Path, options: TrainingOptions
+    work: AnnData,
+    base: str,
+    preset: str | ChromTransferConfig,
+    root: Path,
+    options: TrainingOptions,
+    extra: list[str],
 ) -> bool:
-    """Pretrain ``base`` in ``work`` unless it is there; return whether it was trained here."""
+    """Pretrain ``base`` (with ``extra`` cell-type outputs) in ``work`` unless it is there; return whether it was."""
     if base in models_of(work):
+        have = [o for o in get_record(work, base).outputs if o != PRETRAIN_OUTPUT]
+        if sorted(have) != sorted(extra):
+            raise ValueError(
+                f"the pretrained model {base!r} in adata has the extra outputs {have}, but pretrain_celltypes asks "
+                f"for {extra}: pass another base= name (it is pretrained here), or the matching pretrain_celltypes."
+            )
         logger.info("transfer benchmark: fine-tuning from the pretrained model %r", base)
         return False
     logger.info("transfer benchmark: no model %r in adata, pre-training it (preset %r)", base, preset)
-    pretrain(work, preset=preset, options=options, save_dir=root, key_added=base)
+    pretrain(work, preset=preset, options=options, save_dir=root, key_added=base, celltypes=extra or None)
     return True
 
 

@@ -24,7 +24,7 @@ from ._fit_glue import check_regions
 from ._intervals import auroc_replicates, block_weights, interval_table
 from ._options import TrainingOptions
 from ._pretrain import pretrain
-from ._transfer_runs import Runs, _baseline_rows, _run_all
+from ._transfer_runs import Runs, _baseline_rows, _run_all, pretraining_plan
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -47,6 +47,7 @@ def cross_validate(
     block_size: int,
     base: str,
     pretrain_options: TrainingOptions,
+    pretrain_celltypes: str,
     baselines: bool,
     ks: list[int],
     root: Path,
@@ -56,7 +57,9 @@ def cross_validate(
     """Run the benchmark once per fold; return the per-fold table, the interval table and the layout.
 
     ``work`` is the light workspace AnnData of :func:`chromseq.tl._transfer._workspace`; its
-    ``obs['split']`` is rewritten for every fold (``adata``'s is left alone).
+    ``obs['split']`` is rewritten for every fold (``adata``'s is left alone). Each fold pretrains
+    the bodies of :func:`chromseq.tl._transfer_runs.pretraining_plan` (``<base>_fold<k>``, or one
+    per cell type with ``pretrain_celltypes='others'``).
     """
     celltypes, fractions, seeds = runs.celltypes, runs.fractions, runs.seeds
     units, unit_kind = fold_units(adata, cv, block_size)
@@ -71,9 +74,13 @@ def cross_validate(
         name = f"{base}_fold{fold}"
         logger.info("transfer cv: fold %d/%d, %d scored regions; pretraining %r", fold + 1, cv, len(rows["test"]), name)
         options = pretrain_options.replace(random_state=seeds[0])
-        pretrain(work, preset=runs.network, options=options, save_dir=root, key_added=name)
+        bases, extras = pretraining_plan(list(work.var_names), name, celltypes, pretrain_celltypes)
+        for model_name, extra in extras.items():
+            pretrain(
+                work, preset=runs.network, options=options, save_dir=root, key_added=model_name, celltypes=extra or None
+            )
         scores.clear()
-        parts = [_run_all(work, runs, labels, codes, rows, "test", name, scores)]
+        parts = [_run_all(work, runs, labels, codes, rows, "test", bases, scores)]
         if baselines:
             parts.append(_baseline_rows(work, celltypes, fractions, seeds, labels, rows, "test", ks, scores))
         table = pd.concat(parts, ignore_index=True)

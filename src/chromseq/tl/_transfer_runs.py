@@ -44,10 +44,32 @@ class Runs:
     folder: Path
 
 
-def _run_all(work, runs: Runs, labels, codes, rows, split, base, scores=None):
+#: What the pretrained bodies of ``transfer_benchmark`` learn beside ``open``: nothing (the paper),
+#: every cell type, or every cell type but the one fine-tuned from it.
+PRETRAIN_CELLTYPES = ("none", "all", "others")
+
+
+def pretraining_plan(
+    var_names: list[str], base: str, celltypes: list[str], mode: str
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Return ``{cell type: pretrained model}`` and ``{pretrained model: its extra cell-type outputs}``.
+
+    ``mode`` is one of :data:`PRETRAIN_CELLTYPES`; with ``'others'`` every cell type gets a
+    body of its own, pretrained without its labels (named ``<base>_without_<cell type>``).
+    """
+    if mode not in PRETRAIN_CELLTYPES:
+        raise ValueError(f"pretrain_celltypes must be one of {list(PRETRAIN_CELLTYPES)}, got {mode!r}.")
+    if mode == "others":
+        bases = {ct: f"{base}_without_{ct}" for ct in celltypes}
+        return bases, {bases[ct]: [v for v in var_names if v != ct] for ct in celltypes}
+    return dict.fromkeys(celltypes, base), {base: list(var_names) if mode == "all" else []}
+
+
+def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str], scores=None):
     """Fine-tune and train every run and score it on ``split``.
 
-    With ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
+    ``bases`` maps each cell type to the pretrained model its fine-tuning starts from. With
+    ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
     ``(celltype, fraction, seed, kind)``.
     """
     from chromseq.train._inference import progress_bar
@@ -64,7 +86,7 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, base, scores=None):
         run = {"options": runs.options.replace(train_fraction=fraction, random_state=seed), "key_added": name}
         start = time.perf_counter()
         if kind == "finetune":
-            finetune(work, ct, base=base, save_dir=runs.folder, **run)
+            finetune(work, ct, base=bases[ct], save_dir=runs.folder, **run)
         else:
             train(work, ct, preset=runs.network, save_dir=runs.folder, **run)
         seconds = time.perf_counter() - start
