@@ -60,7 +60,27 @@ def test_fit_learns_a_planted_motif():
     train, val = datasets(480)
     result = fit(model(), train, val, spec(max_epochs=5, learning_rate=1e-2), device="cpu")
     assert max(result.history["val_auroc"]) > 0.9
-    assert result.best_val_loss == min(result.history["val_loss"])
+    assert result.best_score == min(result.history["val_loss"])
+
+
+def test_monitor_val_auroc_keeps_the_epoch_of_the_best_validation_auroc():
+    train, val = datasets(480)
+    net = model()
+    result = fit(net, train, val, spec(max_epochs=4, learning_rate=1e-2, monitor="val_auroc", patience=4), device="cpu")
+    aurocs = result.history["val_auroc"]
+    best = int(np.argmax(aurocs))
+    assert result.best_epoch == result.history["epoch"][best] and result.best_score == -aurocs[best]
+    # the weights kept are that epoch's: validating them again gives its AUROC
+    again = fit(net, train, val, spec(max_epochs=1, learning_rate=1e-12, monitor="val_auroc"), device="cpu")
+    assert again.history["val_auroc"][0] == pytest.approx(aurocs[best], abs=0.02)
+
+
+def test_monitor_val_auroc_needs_both_classes_in_validation():
+    codes, y = planted(200)
+    y[150:] = 0
+    train, val = SequenceDataset(codes, y, np.arange(150)), SequenceDataset(codes, y, np.arange(150, 200))
+    with pytest.raises(ValueError, match="monitor='val_loss'"):
+        fit(model(), train, val, spec(max_epochs=1, monitor="val_auroc"), device="cpu")
 
 
 def test_fit_is_deterministic_on_cpu():

@@ -26,6 +26,7 @@ def test_options_are_frozen_and_checked_on_creation():
         ({"train_fraction": 1.5}, "train_fraction"),
         ({"optimizer": "sgd"}, "optimizer"),
         ({"max_shift": -1}, "max_shift"),
+        ({"monitor": "val_acc"}, "monitor must be one of"),
     ):
         with pytest.raises(ValueError, match=match):
             cs.tl.TrainingOptions(**bad)
@@ -58,6 +59,7 @@ def test_finetuning_has_a_frozen_stage_then_all_layers_within_one_budget():
     (scratch,) = training_stages(options, "scratch", l2=1e-4)
     assert (scratch.stage, scratch.max_epochs, scratch.learning_rate) == ("train", 9, 1e-3)
     assert training_stages(options.replace(stage1_epochs=2), "finetune", l2=0)[0].max_epochs == 2
+    assert {s.monitor for s in training_stages(options.replace(monitor="val_auroc"), "finetune", l2=0)} == {"val_auroc"}
 
 
 def test_the_three_verbs_share_one_options_object_and_few_parameters():

@@ -256,6 +256,9 @@ def _render_card(meta: dict[str, Any]) -> str:
         lines.append(f"- weights ({WEIGHTS_FILE}): {meta['weights_sha256']}")
     hist = card.get("history") or {}
     if hist.get("epoch"):
-        lines.append(f"- epochs trained: {len(hist['epoch'])}; best val_loss: {min(hist['val_loss']):.4g}")
+        monitor = str((card.get("params") or {}).get("monitor", "val_loss"))
+        values = hist.get(monitor) or hist["val_loss"]
+        best = min(values) if monitor == "val_loss" else max(values)
+        lines.append(f"- epochs trained: {len(hist['epoch'])}; best {monitor} (kept): {best:.4g}")
     lines += ["", "Load with `chromseq.models.load_model(path)` (safetensors; nothing is unpickled).", ""]
     return "\n".join(lines)

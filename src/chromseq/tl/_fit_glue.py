@@ -22,7 +22,7 @@ from chromseq.tl._models import model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.tl._record import ModelRecord
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
-from chromseq.train._engine import fit
+from chromseq.train._engine import best_index, fit
 from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
 from chromseq.train._spec import TrainSpec
 
@@ -217,13 +217,15 @@ def save_and_record(
     if record.name in models:
         logger.info("replacing model %r in adata.uns['chromseq']['models']", record.name)
     models[record.name] = record.to_dict()
-    best = record.history.get("val_loss", [])
+    monitor = str(record.params.get("monitor", "val_loss"))
+    best = record.history.get(monitor, [])
     logger.info(
-        "saved model %r to %s and recorded it in adata.uns['chromseq']['models'][%r] (best val_loss %.4f)",
+        "saved model %r to %s and recorded it in adata.uns['chromseq']['models'][%r] (best %s %.4f)",
         record.name,
         path,
         record.name,
-        min(best) if best else float("nan"),
+        monitor,
+        best[best_index(record.history, monitor)] if best else float("nan"),
     )
 
 

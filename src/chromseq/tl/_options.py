@@ -19,6 +19,10 @@ EXISTING: tuple[str, ...] = ("keep", "resume", "overwrite")
 TrainingKind = Literal["pretrain", "finetune", "scratch"]
 
 
+#: Values of :attr:`TrainingOptions.monitor`.
+MONITORS = ("val_loss", "val_auroc")
+
+
 @dataclass(frozen=True)
 class TrainingOptions:
     """How :func:`~chromseq.tl.pretrain`, :func:`~chromseq.tl.finetune` and :func:`~chromseq.tl.train` train.
@@ -40,7 +44,7 @@ class TrainingOptions:
         Initial Adam learning rate (fine-tuning: of stage 1, the frozen body); reduced 10x
         after 5 epochs without a lower validation loss.
     patience
-        Early stopping: epochs without a lower validation loss (per fine-tuning stage).
+        Early stopping: epochs without a better ``monitor`` value (per fine-tuning stage).
     stage1_epochs
         Fine-tuning only: most epochs of stage 1 (frozen body); ``None``: half the budget.
         Stage 2 (all layers) gets what is left.
@@ -62,6 +66,12 @@ class TrainingOptions:
         Torch device, ``'cpu'``, ``'cuda'``, ... (``None``: :attr:`chromseq.settings.device`).
     random_state
         Seed of initialisation, sampling and augmentation (``None``: :attr:`chromseq.settings.seed`).
+    monitor
+        What early stopping, the kept weights and the learning-rate schedule follow:
+        ``'val_loss'`` (lower is better; the paper) or ``'val_auroc'`` (higher is better, the mean
+        over outputs; needs both classes among each output's validation labels). The
+        class-weighted loss also rewards calibration on the validation split, which drifts
+        when its class balance differs from training; AUROC follows ranking only.
 
     Examples
     --------
@@ -84,6 +94,7 @@ class TrainingOptions:
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     device: str | None = None
     random_state: int | None = None
+    monitor: Literal["val_loss", "val_auroc"] = "val_loss"
 
     def __post_init__(self) -> None:
         for name in ("max_epochs", "batch_size", "patience", "stage1_epochs", "max_shift"):
@@ -101,6 +112,8 @@ class TrainingOptions:
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction!r}.")
         if self.optimizer not in ("adam", "adamw"):
             raise ValueError(f"TrainingOptions: optimizer must be 'adam' or 'adamw', got {self.optimizer!r}.")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"TrainingOptions: monitor must be one of {list(MONITORS)}, got {self.monitor!r}.")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise ValueError(
                 f"TrainingOptions: precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {self.precision!r}."
@@ -150,6 +163,7 @@ def training_stages(options: TrainingOptions, kind: TrainingKind, *, l2: float) 
         "max_shift": options.max_shift,
         "optimizer": options.optimizer,
         "precision": options.precision,
+        "monitor": options.monitor,
         "l2": l2,
         "seed": options.seed,
         "num_workers": settings.n_workers,

@@ -15,6 +15,7 @@ from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
+from chromseq.train._engine import best_index
 from chromseq.train._inference import predict_proba, progress_disabled
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features
@@ -95,7 +96,7 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
         record = ModelRecord.from_dict(models_of(work).pop(name), name)
         row = {"celltype": ct, "fraction": fraction, "kind": kind, "model": name, "seed": seed, "split": split}
         row |= {"n_train": int(record.params["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}
-        row |= binary_metrics(labels[test_rows, j], pred[:, 0]) | _history_fields(record.history, seconds)
+        row |= binary_metrics(labels[test_rows, j], pred[:, 0]) | _history_fields(record, seconds)
         out.append(row)
         if scores is not None:
             scores[ct, fraction, seed, kind] = (test_rows, pred[:, 0])
@@ -103,9 +104,10 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
     return pd.DataFrame(out)
 
 
-def _history_fields(history: dict[str, list], seconds: float) -> dict[str, Any]:
-    """Epochs trained, the epoch whose weights were kept (lowest validation loss) and the training time."""
-    best = int(history["epoch"][int(np.argmin(history["val_loss"]))])
+def _history_fields(record: ModelRecord, seconds: float) -> dict[str, Any]:
+    """Epochs trained, the epoch whose weights were kept (best monitored value) and the training time."""
+    history = record.history
+    best = int(history["epoch"][best_index(history, str(record.params.get("monitor", "val_loss")))])
     return {"epochs": len(history["epoch"]), "best_epoch": best, "seconds": seconds}
 
 

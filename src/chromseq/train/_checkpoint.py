@@ -92,7 +92,7 @@ def make_payload(model, opt, sched, best_state, result, epoch, bad, spec, finger
         "scheduler": sched.state_dict(),
         "best_state": best_state,
         "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
+        "best_score": result.best_score,
         "stopped_early": result.stopped_early,
         "history": {k: list(v) for k, v in result.history.items()},
     }

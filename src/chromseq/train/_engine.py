@@ -61,7 +61,8 @@ class FitResult:
 
     history: dict[str, list] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     best_epoch: int = 0
-    best_val_loss: float = math.inf
+    #: Best value of the monitored quantity, as "lower is better" (``-val_auroc`` when it is AUROC).
+    best_score: float = math.inf
     stopped_early: bool = False
 
 
@@ -255,7 +256,8 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
         sched.load_state_dict(ck["scheduler"])
         best_state, start, bad = ck["best_state"], int(ck["epoch"]), int(ck["bad_epochs"])
         result = FitResult({k: list(v) for k, v in ck["history"].items()}, int(ck["best_epoch"]))
-        result.best_val_loss, result.stopped_early = float(ck["best_val_loss"]), bool(ck["stopped_early"])
+        result.best_score = float(ck["best_score"] if "best_score" in ck else ck["best_val_loss"])
+        result.stopped_early = bool(ck["stopped_early"])
         logger.info("resuming stage %r from %s after epoch %d", spec.stage, ckpt_path, start)
     net = training_step(model, device, settings.compile)
     for epoch in range(start, spec.max_epochs):
@@ -272,10 +274,11 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
             average_buffers(model)
         val_loss, val_auroc = _validate(model, val_b, weights, precision)
         lr = opt.param_groups[0]["lr"]
-        sched.step(val_loss)
+        score = monitored(spec.monitor, val_loss, val_auroc)
+        sched.step(score)
         _append(result.history, epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, val_auroc, lr, t0)
-        if val_loss < result.best_val_loss:
-            result.best_val_loss, result.best_epoch, bad = val_loss, epoch + 1 + epoch_offset, 0
+        if score < result.best_score:
+            result.best_score, result.best_epoch, bad = score, epoch + 1 + epoch_offset, 0
             best_state = state_copy(model)
         else:
             bad += 1
@@ -302,6 +305,24 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
     for p in model.body.parameters():
         p.requires_grad_(True)
     return result
+
+
+def monitored(monitor: str, val_loss: float, val_auroc: float) -> float:
+    """Return the value early stopping follows, lower is better: ``val_loss`` or ``-val_auroc``."""
+    if monitor == "val_loss":
+        return val_loss
+    if math.isnan(val_auroc):
+        raise ValueError(
+            "monitor='val_auroc' but the validation AUROC is undefined (an output has one class among its "
+            "validation labels): use monitor='val_loss', or other validation chromosomes."
+        )
+    return -val_auroc
+
+
+def best_index(history: dict[str, list], monitor: str = "val_loss") -> int:
+    """Index of the epoch whose weights were kept: lowest ``val_loss`` or highest ``val_auroc`` (first of ties)."""
+    values = np.asarray(history[monitor], dtype=float)
+    return int(np.argmin(values) if monitor == "val_loss" else np.argmax(values))
 
 
 def _labels(data: SequenceDataset) -> np.ndarray:

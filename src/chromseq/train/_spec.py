@@ -21,10 +21,13 @@ class TrainSpec:
     learning_rate
         Initial learning rate.
     patience
-        Stop after this many epochs without a lower validation loss.
+        Stop after this many epochs without a better ``monitor`` value.
     lr_patience, lr_factor
         ReduceLROnPlateau: multiply the rate by ``lr_factor`` after ``lr_patience`` epochs
-        without a validation-loss improvement of at least ``min_delta``.
+        without a ``monitor`` improvement of at least ``min_delta``.
+    monitor
+        ``'val_loss'`` (lower is better) or ``'val_auroc'`` (higher is better): what early
+        stopping, the kept weights and the schedule follow.
     min_delta
         Smallest improvement counted by the scheduler (absolute, as in Keras).
     optimizer
@@ -64,6 +67,7 @@ class TrainSpec:
     lr_patience: int = 5
     lr_factor: float = 0.1
     min_delta: float = 1e-4
+    monitor: Literal["val_loss", "val_auroc"] = "val_loss"
     optimizer: Literal["adam", "adamw"] = "adam"
     l2: float = 1e-4
     rc_augment: bool = True
