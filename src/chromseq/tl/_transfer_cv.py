@@ -72,9 +72,11 @@ def cross_validate(
         work.obs[K.SPLIT] = fold_split(units, folds, fold, random_state=seeds[0])
         codes, rows = check_regions(work)
         name = f"{base}_fold{fold}"
-        logger.info("transfer cv: fold %d/%d, %d scored regions; pretraining %r", fold + 1, cv, len(rows["test"]), name)
         options = pretrain_options.replace(random_state=seeds[0])
         bases, extras = pretraining_plan(list(work.var_names), name, celltypes, pretrain_celltypes)
+        logger.info(
+            "transfer cv: fold %d/%d, %d scored regions; pretraining %s", fold + 1, cv, len(rows["test"]), list(extras)
+        )
         for model_name, extra in extras.items():
             pretrain(
                 work, preset=runs.network, options=options, save_dir=root, key_added=model_name, celltypes=extra or None
