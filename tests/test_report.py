@@ -126,3 +126,31 @@ def test_logo_question_mark_and_celltypes_without_motifs_are_explained(adata, tm
     assert "- HepG2: TF-MoDISco found no pattern among the seqlets of 5 regions" in gaps
     assert "- MCF7: no test-split positive to explain." in gaps
     assert "K562" not in gaps
+
+
+def test_cross_validated_transfer_is_reported_with_intervals_and_verdicts(adata, tmp_path):
+    values = {  # kind: (estimate, lower, upper)
+        "finetune": (0.61, 0.60, 0.63),
+        "scratch": (0.58, 0.57, 0.60),
+        "baseline_gc": (0.55, 0.53, 0.57),
+        "baseline_kmer": (0.60, 0.59, 0.61),
+        "finetune-scratch": (0.03, 0.01, 0.05),
+        "finetune-best_baseline": (0.01, -0.01, 0.02),
+    }
+    rows = [
+        {"celltype": ct, "fraction": f, "kind": kind, "estimate": e, "lower": lo, "upper": hi, "n_boot": 100}
+        for ct in ("K562", "mean")
+        for f in (1.0, 0.2)
+        for kind, (e, lo, hi) in values.items()
+    ]
+    uns = adata.uns[K.UNS]
+    uns[f"{K.UNS_TRANSFER}_intervals"] = pd.DataFrame(rows)
+    uns[K.UNS_TRANSFER] = pd.DataFrame({"celltype": ["K562"], "fraction": [1.0], "kind": ["finetune"], "auroc": [0.6]})
+    uns.setdefault(K.UNS_PARAMS, {})[K.UNS_TRANSFER] = {"cv": 5, "unit": "block", "seeds": [0, 1], "level": 0.9}
+    text = _report(adata, tmp_path)
+    assert "Cross-validated (5 folds of blocks, seeds [0, 1])" in text and "[90% block-bootstrap interval]" in text
+    assert "| 1 | 0.610 [0.600, 0.630] | 0.580 [0.570, 0.600] |" in text
+    assert "- finetune-scratch at fraction 0.2: +0.030 [+0.010, +0.050], **better**" in text
+    assert "- finetune-best_baseline at fraction 1: +0.010 [-0.010, +0.020], **no detectable difference**" in text
+    assert (tmp_path / "figures" / "transfer_intervals.png").is_file()
+    assert (tmp_path / "figures" / "transfer_differences.png").is_file()

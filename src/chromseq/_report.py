@@ -13,6 +13,7 @@ from . import _keys as K
 from ._io_utils import atomic_path
 from ._report_verdicts import verdict_lines
 from ._settings import logger
+from .tl._intervals import verdict
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -79,13 +80,49 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     lines += figure("history", lambda save: pl.history(adata, show=False, save=save))
     if K.UNS_TRANSFER in uns:
         lines += ["## Transfer learning vs training from scratch", ""]
-        lines += figure("transfer_curve", lambda save: pl.transfer_curve(adata, show=False, save=save))
+        intervals = uns.get(f"{K.UNS_TRANSFER}_intervals")
+        if intervals is not None:
+            lines += _cross_validated_lines(adata, intervals)
+            lines += figure("transfer_intervals", lambda save: pl.transfer_intervals(adata, show=False, save=save))
+            lines += figure(
+                "transfer_differences",
+                lambda save: pl.transfer_intervals(adata, differences=True, show=False, save=save),
+            )
+        else:
+            lines += figure("transfer_curve", lambda save: pl.transfer_curve(adata, show=False, save=save))
     lines += _interpretation_lines(adata, figure)
     path = out / "report.md"
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     logger.info("wrote %s", path)
     return path
+
+
+def _cross_validated_lines(adata: AnnData, intervals: pd.DataFrame) -> list[str]:
+    """Return the lines of the cross-validated transfer benchmark: mean over cell types, intervals, verdicts."""
+    params = adata.uns[K.UNS].get(K.UNS_PARAMS, {}).get(K.UNS_TRANSFER, {})
+    mean = intervals[intervals["celltype"] == "mean"]
+    table = mean.assign(
+        interval=[f"{e:.3f} [{lo:.3f}, {hi:.3f}]" for e, lo, hi in mean[["estimate", "lower", "upper"]].to_numpy()]
+    ).pivot_table(index="fraction", columns="kind", values="interval", aggfunc="first", sort=False)
+    table = table[[k for k in mean["kind"].unique() if k in table.columns]].sort_index(ascending=False)
+    table.index = [f"{f:g}" for f in table.index]
+    table.index.name = "fraction"
+    lines = [
+        f"Cross-validated ({params.get('cv', '?')} folds of {params.get('unit', 'unit')}s, seeds "
+        f"{params.get('seeds', '?')}): AUROC of the pooled out-of-fold scores, mean over cell types "
+        f"[{100 * float(params.get('level', 0.95)):g}% block-bootstrap interval]. Every region is scored by "
+        "models that never saw its fold, pretraining included.",
+        "",
+        _markdown_table(table.reset_index()),
+        "",
+    ]
+    for _, row in mean[mean["kind"].str.contains("-")].iterrows():
+        lines.append(
+            f"- {row['kind']} at fraction {row['fraction']:g}: {row['estimate']:+.3f} "
+            f"[{row['lower']:+.3f}, {row['upper']:+.3f}], **{verdict(row['lower'], row['upper'])}**"
+        )
+    return [*lines, ""]
 
 
 def _provenance_lines(adata: AnnData) -> list[str]:

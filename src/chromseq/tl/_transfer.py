@@ -254,6 +254,7 @@ def transfer_benchmark(
         "kmer_k": ks,
         "pretrained_here": bool(pretrained_here),
         **layout,
+        **({"n_boot": n_boot, "level": level} if cv is not None else {}),
     }
     _write(adata, _order(table, celltypes), key_added, params)
     if intervals is not None:
