@@ -15,12 +15,14 @@ the split is replaced by K-fold cross-validation over 1-Mb blocks (one pretraini
 region scored out of fold) and the table gives 95 % block-bootstrap intervals (``transfer_cv*.csv``,
 ``transfer_cv.json``, ``transfer_cv.png`` from ``chromseq.pl.transfer_intervals``).
 
-    python benchmarks/transfer.py                                   # tiny preset, CPU (~20 min, 1 thread)
+    python benchmarks/transfer.py                                   # fast preset on a CPU (chromtransfer on a GPU)
     python benchmarks/transfer.py --preset chromtransfer --device cuda
     python benchmarks/transfer.py --celltypes K562 HepG2 --fractions 1 0.1 --max-epochs 4
     python benchmarks/transfer.py --dataset synthetic                # positive control (planted motifs)
     python benchmarks/transfer.py --cv 5 --seeds 3 --preset fast --width 200 --fractions 1 0.2   # CPU, ~1-2 h
     python benchmarks/transfer.py --cv 3 --preset fast --width 200 --config '{"stem_init": "jaspar"}'
+    python benchmarks/transfer.py --cv 3 --width 200 --pretrain-celltypes others  # multi-task pretraining
+    python benchmarks/transfer.py --cv 3 --width 200 --options '{"monitor": "val_auroc"}'
     python benchmarks/transfer.py --cv 3 --width 200 --background-per-open 3 \\
         --genome ../shared/data/genome_grch37_chr20/20.fa.gz        # 3 drawn closed windows per open region
     python benchmarks/transfer.py --preset chromtransfer --device cuda --dataset genomewide \\
@@ -76,7 +78,12 @@ RECIPES = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="tiny", choices=sorted(RECIPES), help="network preset and its settings")
+    p.add_argument(
+        "--preset",
+        default="auto",
+        choices=["auto", *sorted(RECIPES)],
+        help="network preset and its settings; auto: chromtransfer on a GPU, fast (the CPU recipe) otherwise",
+    )
     p.add_argument("--fractions", nargs="+", type=float, default=list(DEFAULT_FRACTIONS))
     p.add_argument("--celltypes", nargs="+", default=None, help="default: all six cell lines")
     p.add_argument("--max-epochs", type=int, default=None, help="epoch budget of every run (default: the recipe's)")
@@ -141,6 +148,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "output, or every cell line but the one fine-tuned (one body per cell line and fold)",
     )
     args = p.parse_args(argv)
+    if args.preset == "auto":
+        args.preset = "chromtransfer" if cs.settings.resolve_device(args.device).type == "cuda" else "fast"
     if args.pretrain_celltypes != "none" and not args.cv:
         p.error("--pretrain-celltypes needs --cv")
     if args.seeds is not None:
