@@ -154,3 +154,20 @@ def test_cross_validated_transfer_is_reported_with_intervals_and_verdicts(adata,
     assert "- finetune-best_baseline at fraction 1: +0.010 [-0.010, +0.020], **no detectable difference**" in text
     assert (tmp_path / "figures" / "transfer_intervals.png").is_file()
     assert (tmp_path / "figures" / "transfer_differences.png").is_file()
+
+
+def test_a_demo_report_cites_the_shipped_cross_validated_reference_of_its_preset(adata, tmp_path):
+    from chromseq.datasets._chromtransfer import cv_reference
+
+    reference = cv_reference("fast")
+    mean = pd.DataFrame(reference["intervals"]).query("celltype == 'mean' and kind == 'finetune' and fraction == 1")
+    adata.uns[K.UNS][K.UNS_PARAMS] = {K.PARAMS_DEMO: {"preset": "fast", "recipe_name": "fast", "quick": False}}
+    text = _report(adata, tmp_path)
+    section = text.split("## Cross-validated reference")[1].split("\n## ")[0]
+    assert "preset `fast`" in section and f"{reference['settings']['cv']} folds of blocks" in section
+    assert f"{mean['estimate'].iloc[0]:.3f} [{mean['lower'].iloc[0]:.3f}, {mean['upper'].iloc[0]:.3f}]" in section
+    assert "finetune-best_baseline at fraction 1" in section
+    # no reference for a preset without one, nor for a quick run
+    adata.uns[K.UNS][K.UNS_PARAMS] = {K.PARAMS_DEMO: {"preset": "fast", "recipe_name": "quick", "quick": True}}
+    assert "## Cross-validated reference" not in _report(adata, tmp_path)
+    assert cv_reference("tiny") is None

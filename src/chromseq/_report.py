@@ -82,7 +82,8 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
         lines += ["## Transfer learning vs training from scratch", ""]
         intervals = uns.get(f"{K.UNS_TRANSFER}_intervals")
         if intervals is not None:
-            lines += _cross_validated_lines(adata, intervals)
+            params = uns.get(K.UNS_PARAMS, {}).get(K.UNS_TRANSFER, {})
+            lines += _cross_validated_lines(intervals, params)
             lines += figure("transfer_intervals", lambda save: pl.transfer_intervals(adata, show=False, save=save))
             lines += figure(
                 "transfer_differences",
@@ -90,6 +91,7 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
             )
         else:
             lines += figure("transfer_curve", lambda save: pl.transfer_curve(adata, show=False, save=save))
+    lines += _reference_lines(adata)
     lines += _interpretation_lines(adata, figure)
     path = out / "report.md"
     with atomic_path(path) as tmp:
@@ -98,9 +100,11 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     return path
 
 
-def _cross_validated_lines(adata: AnnData, intervals: pd.DataFrame) -> list[str]:
-    """Return the lines of the cross-validated transfer benchmark: mean over cell types, intervals, verdicts."""
-    params = adata.uns[K.UNS].get(K.UNS_PARAMS, {}).get(K.UNS_TRANSFER, {})
+def _cross_validated_lines(intervals: pd.DataFrame, params: dict) -> list[str]:
+    """Return the lines of a cross-validated transfer benchmark: mean over cell types, intervals, verdicts.
+
+    ``params`` are the benchmark's parameters (``cv``, ``unit``, ``seeds``, ``level``).
+    """
     mean = intervals[intervals["celltype"] == "mean"]
     table = mean.assign(
         interval=[f"{e:.3f} [{lo:.3f}, {hi:.3f}]" for e, lo, hi in mean[["estimate", "lower", "upper"]].to_numpy()]
@@ -123,6 +127,26 @@ def _cross_validated_lines(adata: AnnData, intervals: pd.DataFrame) -> list[str]
             f"[{row['lower']:+.3f}, {row['upper']:+.3f}], **{verdict(row['lower'], row['upper'])}**"
         )
     return [*lines, ""]
+
+
+def _reference_lines(adata: AnnData) -> list[str]:
+    """For a demo run: the cross-validated benchmark of its preset on the same data, shipped with chromseq."""
+    from .datasets._chromtransfer import cv_reference
+
+    demo = adata.uns.get(K.UNS, {}).get(K.UNS_PARAMS, {}).get(K.PARAMS_DEMO)
+    reference = cv_reference(demo.get("preset")) if demo and not demo.get("quick") else None
+    if reference is None:
+        return []
+    settings = reference["settings"]
+    intro = (
+        f"How preset `{settings['preset']}` does on this data when every region is scored out of fold, from "
+        f"`benchmarks/transfer.py` ({reference['source']}; {settings['width']}-bp windows; pretraining "
+        f"{_options(settings['pretrain'])}; fine-tuning and scratch {_options(settings['runs'])}). It was "
+        "measured once and ships with chromseq; this run's single split (above) is too small to decide a "
+        "difference of a few hundredths."
+    )
+    table = pd.DataFrame(reference["intervals"])
+    return ["## Cross-validated reference", "", intro, "", *_cross_validated_lines(table, settings)]
 
 
 def _provenance_lines(adata: AnnData) -> list[str]:

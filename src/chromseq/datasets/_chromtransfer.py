@@ -170,6 +170,17 @@ def _slice() -> GenomeSlice:
     return GenomeSlice.load(BUNDLE_DIR / "sequences.npz")
 
 
+def cv_reference(preset: str | None) -> dict | None:
+    """Return the shipped cross-validated transfer benchmark of ``preset`` on this dataset (``None``: none).
+
+    A dict with ``source`` (the benchmark's output folder), ``settings`` (preset, width, folds,
+    seeds, training budgets) and ``intervals`` (records of ``tl.transfer_benchmark``'s interval
+    table); written by ``scripts/update_cv_reference.py`` from a ``benchmarks/transfer.py --cv`` run.
+    """
+    path = BUNDLE_DIR.parent / "cv_reference" / f"{preset}.json"
+    return json.loads(path.read_text()) if preset and path.is_file() else None
+
+
 def _manifest() -> dict:
     return json.loads((BUNDLE_DIR / "manifest.json").read_text())
 
