@@ -437,6 +437,10 @@ def test_transfer_benchmark_refuses_a_base_pretrained_on_other_outputs(tmp_path)
     with pytest.raises(ValueError, match="pretrain_celltypes must be one of"):
         cs.tl.transfer_benchmark(adata, fractions=[1.0], pretrain_celltypes="some", save_dir=tmp_path, max_epochs=1)
     assert K.UNS_TRANSFER not in adata.uns[K.UNS]
+    # the default uses a base in adata as it is, whatever it was pretrained on
+    cs.tl.pretrain(adata, celltypes=["A"], max_epochs=1, save_dir=tmp_path, key_added="multi", **FAST)
+    cs.tl.transfer_benchmark(adata, "B", fractions=[1.0], base="multi", save_dir=tmp_path, max_epochs=1)
+    assert set(adata.uns[K.UNS][K.UNS_TRANSFER]["kind"]) >= {"finetune", "scratch"}
 
 
 def test_cli_pretrain_celltypes(tmp_path):

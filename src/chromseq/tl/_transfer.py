@@ -214,7 +214,15 @@ def transfer_benchmark(
         pretrained_here = [
             name
             for name, extra in extras.items()
-            if _ensure_base(work, name, preset, root, pretrain_options.replace(random_state=seeds[0]), extra)
+            if _ensure_base(
+                work,
+                name,
+                preset,
+                root,
+                pretrain_options.replace(random_state=seeds[0]),
+                extra,
+                strict=pretrain_celltypes != "none",
+            )
         ]
     runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
     intervals, layout = None, {}
@@ -310,11 +318,15 @@ def _ensure_base(
     root: Path,
     options: TrainingOptions,
     extra: list[str],
+    strict: bool,
 ) -> bool:
-    """Pretrain ``base`` (with ``extra`` cell-type outputs) in ``work`` unless it is there; return whether it was."""
+    """Pretrain ``base`` (with ``extra`` cell-type outputs) in ``work`` unless it is there; return whether it was.
+
+    With ``strict``, a ``base`` already there must have exactly those extra outputs; else it is used as it is.
+    """
     if base in models_of(work):
         have = [o for o in get_record(work, base).outputs if o != PRETRAIN_OUTPUT]
-        if sorted(have) != sorted(extra):
+        if strict and sorted(have) != sorted(extra):
             raise ValueError(
                 f"the pretrained model {base!r} in adata has the extra outputs {have}, but pretrain_celltypes asks "
                 f"for {extra}: pass another base= name (it is pretrained here), or the matching pretrain_celltypes."
