@@ -422,11 +422,16 @@ def test_cross_validated_others_pretrains_each_body_without_its_celltype(tmp_pat
     monkeypatch.setattr(_transfer_runs, "finetune", spy_finetune)
     cs.tl.transfer_benchmark(
         adata, fractions=[1.0], preset="tiny", cv=2, block_size=50_000, n_boot=50, save_dir=tmp_path,
-        pretrain_celltypes="others", max_epochs=1, batch_size=64,
+        pretrain_celltypes="others", max_epochs=1, batch_size=64, keep_models=True,
     )  # fmt: skip
     assert pretrained == {f"pretrained_fold{k}_without_{a}": [b] for k in range(2) for a, b in (("A", "B"), ("B", "A"))}
     assert sorted(finetuned) == sorted((ct, f"pretrained_fold{k}_without_{ct}") for k in range(2) for ct in "AB")
     assert adata.uns[K.UNS][K.UNS_PARAMS][K.UNS_TRANSFER]["pretrain_celltypes"] == "others"
+    # kept models: one folder per fold, each run under its own name (no renamed duplicates)
+    for k in range(2):
+        assert sorted(p.name for p in (tmp_path / f"fold{k}").iterdir()) == sorted(
+            f"{kind}_{ct}_f1_s0" for kind in ("finetune", "scratch") for ct in "AB"
+        )
 
 
 def test_transfer_benchmark_refuses_a_base_pretrained_on_other_outputs(tmp_path):

@@ -9,6 +9,7 @@ pooled scores (mean over seeds) gets a 95% block-bootstrap interval, as do the p
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +83,8 @@ def cross_validate(
                 work, preset=runs.network, options=options, save_dir=root, key_added=model_name, celltypes=extra or None
             )
         scores.clear()
-        parts = [_run_all(work, runs, labels, codes, rows, "test", bases, scores)]
+        fold_runs = dataclasses.replace(runs, folder=runs.folder / f"fold{fold}")  # run names repeat per fold
+        parts = [_run_all(work, fold_runs, labels, codes, rows, "test", bases, scores)]
         if baselines:
             parts.append(_baseline_rows(work, celltypes, fractions, seeds, labels, rows, "test", ks, scores))
         table = pd.concat(parts, ignore_index=True)
