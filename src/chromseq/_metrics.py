@@ -107,3 +107,13 @@ def binary_metrics(y_true, y_score, *, threshold: float = 0.5) -> dict[str, floa
         out["auroc"] = float(roc_auc_score(y, s))
         out["auprc"] = float(average_precision_score(y, s))
     return out
+
+
+def best_index(history: dict[str, list], monitor: str = "val_loss") -> int:
+    """Return the index of the epoch whose weights training kept (first of ties).
+
+    ``history`` is a model's per-epoch history; ``monitor`` what early stopping followed:
+    ``'val_loss'`` (lowest kept) or ``'val_auroc'`` (highest kept).
+    """
+    values = np.asarray(history[monitor], dtype=float)
+    return int(np.argmin(values) if monitor == "val_loss" else np.argmax(values))

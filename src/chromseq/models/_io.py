@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from chromseq._io_utils import honour_umask, replace_dir, temp_beside
+from chromseq._metrics import best_index
 
 from ._config import ChromTransferConfig
 from ._network import ChromTransfer, count_parameters
@@ -257,8 +258,8 @@ def _render_card(meta: dict[str, Any]) -> str:
     hist = card.get("history") or {}
     if hist.get("epoch"):
         monitor = str((card.get("params") or {}).get("monitor", "val_loss"))
-        values = hist.get(monitor) or hist["val_loss"]
-        best = min(values) if monitor == "val_loss" else max(values)
+        monitor = monitor if hist.get(monitor) else "val_loss"
+        best = hist[monitor][best_index(hist, monitor)]
         lines.append(f"- epochs trained: {len(hist['epoch'])}; best {monitor} (kept): {best:.4g}")
     lines += ["", "Load with `chromseq.models.load_model(path)` (safetensors; nothing is unpickled).", ""]
     return "\n".join(lines)

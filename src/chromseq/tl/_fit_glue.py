@@ -14,6 +14,7 @@ import torch
 
 import chromseq
 from chromseq import _keys as K
+from chromseq._metrics import best_index
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
@@ -22,7 +23,7 @@ from chromseq.tl._models import model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.tl._record import ModelRecord
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
-from chromseq.train._engine import best_index, fit
+from chromseq.train._engine import fit
 from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
 from chromseq.train._spec import TrainSpec
 

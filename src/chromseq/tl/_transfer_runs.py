@@ -10,12 +10,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chromseq._metrics import binary_metrics
+from chromseq._metrics import best_index, binary_metrics
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
-from chromseq.train._engine import best_index
 from chromseq.train._inference import predict_proba, progress_disabled
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features

@@ -319,12 +319,6 @@ def monitored(monitor: str, val_loss: float, val_auroc: float) -> float:
     return -val_auroc
 
 
-def best_index(history: dict[str, list], monitor: str = "val_loss") -> int:
-    """Index of the epoch whose weights were kept: lowest ``val_loss`` or highest ``val_auroc`` (first of ties)."""
-    values = np.asarray(history[monitor], dtype=float)
-    return int(np.argmin(values) if monitor == "val_loss" else np.argmax(values))
-
-
 def _labels(data: SequenceDataset) -> np.ndarray:
     if data.labels is None:
         raise ValueError("training data has no labels.")
