@@ -233,6 +233,8 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
     weights = tuple(torch.as_tensor(w, dtype=torch.float32, device=device) for w in class_weights(_labels(train)))
     if len(val) == 0:
         raise ValueError("no validation rows: give obs['split'] some 'val' rows (chromseq.pp.split_by_chromosome).")
+    if spec.monitor == "val_auroc":
+        _check_auroc_defined(_labels(val))
     model.to(device)
     for p in model.body.parameters():
         p.requires_grad_(not spec.freeze_body)
@@ -274,7 +276,7 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
             average_buffers(model)
         val_loss, val_auroc = _validate(model, val_b, weights, precision)
         lr = opt.param_groups[0]["lr"]
-        score = monitored(spec.monitor, val_loss, val_auroc)
+        score = val_loss if spec.monitor == "val_loss" else -val_auroc  # lower is better
         sched.step(score)
         _append(result.history, epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, val_auroc, lr, t0)
         if score < result.best_score:
@@ -307,16 +309,16 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
     return result
 
 
-def monitored(monitor: str, val_loss: float, val_auroc: float) -> float:
-    """Return the value early stopping follows, lower is better: ``val_loss`` or ``-val_auroc``."""
-    if monitor == "val_loss":
-        return val_loss
-    if math.isnan(val_auroc):
-        raise ValueError(
-            "monitor='val_auroc' but the validation AUROC is undefined (an output has one class among its "
-            "validation labels): use monitor='val_loss', or other validation chromosomes."
-        )
-    return -val_auroc
+def _check_auroc_defined(labels: np.ndarray) -> None:
+    """Raise before training if an output lacks a class among its validation labels (AUROC undefined)."""
+    for j in range(labels.shape[1]):
+        y = labels[~np.isnan(labels[:, j]), j]
+        if not (y > 0.5).any() or not (y <= 0.5).any():
+            raise ValueError(
+                f"monitor='val_auroc' but output {j} has {int((y > 0.5).sum())} positive and {int((y <= 0.5).sum())} "
+                "negative validation labels, so its AUROC is undefined: use monitor='val_loss', or other "
+                "validation chromosomes."
+            )
 
 
 def _labels(data: SequenceDataset) -> np.ndarray:
