@@ -52,6 +52,21 @@ CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotun
 _COMPILE_MODES = get_args(CompileMode)
 
 
+def check_device(value: object) -> str:
+    """Return ``value`` if it names a torch device (or ``'auto'``), else raise a one-line ``ValueError``."""
+    import torch
+
+    if value == "auto":
+        return value
+    try:
+        torch.device(value)  # raises on nonsense such as 'gpu'
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(
+            f"device={value!r} is not a device: use 'auto', 'cpu', 'cuda', 'cuda:1' or 'mps' (--device)."
+        ) from err
+    return str(value)
+
+
 class ChromseqSettings:
     """Settings shared by all chromseq functions.
 
@@ -77,11 +92,7 @@ class ChromseqSettings:
 
     @device.setter
     def device(self, value: str) -> None:
-        import torch
-
-        if value != "auto":
-            torch.device(value)  # raises on nonsense such as 'gpu'
-        self._device = value
+        self._device = check_device(value)
 
     def resolve_device(self, device: str | None = None):
         """Return the :class:`torch.device` that ``device`` (or :attr:`device`) names.
@@ -117,8 +128,8 @@ class ChromseqSettings:
 
     @seed.setter
     def seed(self, value: int) -> None:
-        if not isinstance(value, int) or value < 0:
-            raise ValueError(f"seed must be a non-negative int, got {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**63 - 1:
+            raise ValueError(f"seed must be an int from 0 to 2**63 - 1 (--seed), got {value!r}.")
         self._seed = value
 
     # -- verbosity ------------------------------------------------------------

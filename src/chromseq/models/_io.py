@@ -70,6 +70,8 @@ def save_model(
         "card": card,
     }
     json.dumps(meta, indent=1, allow_nan=True)  # fails here (not JSON-safe), before anything is written
+    if overwrite:
+        check_replaceable(path)
     tmp = temp_beside(path)
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -83,6 +85,33 @@ def save_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def is_model_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder written by :func:`save_model` (its ``config.json`` has a format and a config)."""
+    try:
+        meta = json.loads((Path(path) / CONFIG_FILE).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(meta, dict) and "format_version" in meta and isinstance(meta.get("config"), dict)
+
+
+def check_replaceable(path: str | os.PathLike) -> None:
+    """Raise unless ``path`` is free or a model folder chromseq wrote: nothing else is ever replaced.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is a file, or a folder without a chromseq ``config.json`` (the user's data, a save_dir, ...).
+    """
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()) or (path.is_dir() and is_model_folder(path)):
+        return
+    what = "a folder" if path.is_dir() else "a file"
+    raise ValueError(
+        f"{str(path)!r} is {what} that chromseq did not write as a model folder (no chromseq {CONFIG_FILE} in it), "
+        "so it is not replaced: move it away, or choose another model name or save_dir."
+    )
 
 
 def _place_new(src: Path, dst: Path) -> None:

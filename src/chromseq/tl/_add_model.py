@@ -11,7 +11,7 @@ import numpy as np
 import chromseq
 from chromseq import _keys as K
 from chromseq._settings import logger
-from chromseq._validate import uns_chromseq
+from chromseq._validate import check_name, uns_chromseq
 from chromseq.models import ChromTransfer, read_keras, read_model_card, save_model
 from chromseq.models._io import weights_sha256
 from chromseq.tl._models import models_of
@@ -82,6 +82,8 @@ def add_model(
     >>> name = cs.tl.add_model(adata, "tl_model_tf1/model_compiled.h5")  # doctest: +SKIP
     >>> cs.tl.finetune(adata, "K562", base=name)  # doctest: +SKIP
     """
+    if name is not None:
+        check_name(name, "name")  # a plain name, before the model is read
     name, record = model_record(adata, model, name=name, celltype=celltype, save_dir=save_dir, overwrite=overwrite)
     models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
     if name in models and not overwrite and str(models[name].get("path")) != record.path:
@@ -116,6 +118,7 @@ def model_record(
         raise FileNotFoundError(f"no model at {str(path)!r} (expected a Keras .h5 file or a chromseq model folder).")
     if path.is_dir():
         folder_name, record = record_from_folder(path)
+        check_name(name or folder_name, "model name", "record it under a plain name: add_model(..., name='my_model')")
         return name or folder_name, record.replace(name=name or folder_name)
     if not is_keras_file(path):
         raise ValueError(f"{str(path)!r} is neither a model folder nor a Keras file ({', '.join(KERAS_SUFFIXES)}).")

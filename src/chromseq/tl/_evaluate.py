@@ -12,7 +12,7 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq
+from chromseq._validate import FIX, check_name, require_obsm, require_regions, uns_chromseq
 
 from ._baselines import baseline_sources, composition_baseline, normalise_ks
 from ._models import models_of
@@ -102,6 +102,7 @@ def evaluate(
     >>> m = adata.uns["chromseq"]["metrics"]  # doctest: +SKIP
     >>> m[m.split == "test"].pivot(index="target", columns="model", values="auroc")  # doctest: +SKIP
     """
+    check_name(key_added)
     require_regions(adata, "evaluate")
     meta = select_predictions(adata, models)
     if models is None:

@@ -9,7 +9,7 @@ from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransfer
-from chromseq.tl._fit_glue import celltype_labels, check_regions, check_width, fit_models
+from chromseq.tl._fit_glue import celltype_labels, check_regions, check_width, fit_models, group_names
 from chromseq.tl._models import get_record, load_recorded
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
@@ -86,11 +86,13 @@ def finetune(
     """
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     celltypes = require_celltypes(adata, celltype)
+    groups = [list(celltypes)] if multihead else [[c] for c in celltypes]
+    group_names("finetune", groups, key_added, multihead)  # plain model names, checked before any work
     base_model = load_base(adata, base)
     labels = celltype_labels(adata, celltypes)
     adata = writable(adata, copy, "finetune")
     fit_models(
-        adata, labels, [list(celltypes)] if multihead else [[c] for c in celltypes], kind="finetune",
+        adata, labels, groups, kind="finetune",
         network=base_model.config, options=options, save_dir=save_dir, key_added=key_added, existing=existing,
         multihead=multihead, body=base_model, base=base,
     )  # fmt: skip

@@ -16,15 +16,16 @@ import chromseq
 from chromseq import _keys as K
 from chromseq._metrics import best_index
 from chromseq._settings import logger, settings
-from chromseq._validate import require_obs, sequence_codes, uns_chromseq
+from chromseq._validate import check_labels, check_name, require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
+from chromseq.models._io import check_replaceable
 from chromseq.tl._models import model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.tl._record import ModelRecord
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
 from chromseq.train._engine import fit
-from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
+from chromseq.train._runs import RunLock, acquire, clear_checkpoints, model_folder, run_files
 from chromseq.train._spec import TrainSpec
 
 if TYPE_CHECKING:
@@ -116,7 +117,8 @@ def fingerprint(codes: np.ndarray, labels: np.ndarray, split: np.ndarray, rows: 
 
 
 def model_paths(save_dir: str | Path | None, name: str) -> tuple[Path, Path]:
-    """``(model folder, checkpoint folder)`` for model ``name``."""
+    """``(model folder, checkpoint folder)`` for model ``name`` (a plain name: :func:`~chromseq._validate.check_name`)."""
+    check_name(name, "model name")
     root = Path(save_dir) if save_dir is not None else settings.model_dir
     return (root / name).absolute(), (root / f".{name}.ckpt").absolute()
 
@@ -152,6 +154,8 @@ def claim(
     and ``overwrite`` is false: a saved model another AnnData's record may point to is never replaced.
     """
     path, ckpt_dir = model_paths(save_dir, name)
+    if overwrite:
+        check_replaceable(path)  # before training: a folder chromseq did not write is never replaced
     lock = prepare_checkpoints(ckpt_dir, resume, name=name, overwrite=overwrite)
     try:
         return model_folder(path.parent, name, overwrite=overwrite), ckpt_dir, lock
@@ -232,9 +236,8 @@ def save_and_record(
 
 def drop_checkpoints(ckpt_dir: Path) -> None:
     """Delete the checkpoints of a finished run (the run's lock file stays until it is released)."""
-    for item in ckpt_dir.glob("*"):
-        if item.name != LOCK_FILE and item.is_file():
-            item.unlink(missing_ok=True)
+    for item in run_files(ckpt_dir):
+        item.unlink(missing_ok=True)
 
 
 def split_array(adata: AnnData) -> np.ndarray:
@@ -243,12 +246,22 @@ def split_array(adata: AnnData) -> np.ndarray:
 
 
 def group_names(kind: str, groups: list[list[str]], key_added: str | None, multihead: bool) -> list[str]:
-    """Model names: defaults from :func:`model_name`; ``key_added`` names one model or prefixes several."""
+    """Model names: defaults from :func:`model_name`; ``key_added`` names one model or prefixes several.
+
+    Every name is checked to be a plain name (:func:`~chromseq._validate.check_name`), before any work.
+    """
+    if key_added is not None:
+        check_name(key_added)
     if key_added is None:
-        return [model_name(kind, None if multihead else g[0]) for g in groups]
-    if len(groups) == 1:
-        return [key_added]
-    return [f"{key_added}_{g[0]}" for g in groups]
+        names = [model_name(kind, None if multihead else g[0]) for g in groups]
+    elif len(groups) == 1:
+        names = [key_added]
+    else:
+        names = [f"{key_added}_{g[0]}" for g in groups]
+    for name, group in zip(names, groups, strict=True):
+        made = f" (made from cell type {group[0]!r})" if name != key_added else ""
+        check_name(name, f"model name{made}", "pass key_added='<plain name>' to name the model")
+    return names
 
 
 def fit_models(
@@ -296,14 +309,15 @@ def fit_models(
         Name of that model, for the record.
     """
     resume, overwrite = check_existing(existing)
+    names = group_names(kind, groups, key_added, multihead)
     start(options.device)
     codes, rows = check_regions(adata)
     outputs = [o for g in groups for o in g]
+    check_labels(labels, outputs)
     check_classes(labels, outputs, rows["train"], rows["val"])
     stages = training_stages(options, kind, l2=network.l2)
     split = split_array(adata)
     head = "pretrain" if kind == "pretrain" else "finetune"
-    names = group_names(kind, groups, key_added, multihead)
     fraction = 1.0 if kind == "pretrain" else options.train_fraction
     with contextlib.ExitStack() as locks:  # every model's folder is claimed before any training starts
         claims = []

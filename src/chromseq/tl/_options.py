@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from chromseq._settings import settings
+from chromseq._settings import check_device, settings
+from chromseq._validate import check_seed, positive_number
 from chromseq.train._spec import TrainSpec
 
 #: What a training verb does with what an earlier run of the same model left behind.
@@ -105,9 +106,11 @@ class TrainingOptions:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
                 raise ValueError(f"TrainingOptions: {name} must be an int >= {low}, got {value!r}.")
         for name in ("learning_rate", "stage2_learning_rate"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"TrainingOptions: {name} must be a number > 0, got {value!r}.")
+            positive_number(getattr(self, name), f"TrainingOptions: {name}")
+        if self.random_state is not None:
+            check_seed(self.random_state, "TrainingOptions: random_state")
+        if self.device is not None:
+            check_device(self.device)
         if isinstance(self.train_fraction, bool) or not 0 < self.train_fraction <= 1:
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction!r}.")
         if self.optimizer not in ("adam", "adamw"):

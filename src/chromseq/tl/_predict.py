@@ -12,7 +12,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._settings import logger
-from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq
+from chromseq._validate import FIX, check_name, positive_int, require_regions, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset
 from chromseq.tl._add_model import is_keras_file, model_record, record_from_folder
 from chromseq.tl._contributions import select_rows
@@ -118,6 +118,8 @@ def predict(
     >>> cs.tl.predict(new_regions, models=adata)  # doctest: +SKIP
     >>> new_regions.obsm["chromseq_pred"].head()  # doctest: +SKIP
     """
+    check_name(key_added)
+    positive_int(batch_size, "batch_size")
     require_regions(adata, "predict")
     codes = sequence_codes(adata)
     width = codes.shape[1]

@@ -12,7 +12,7 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
-from chromseq._validate import require_celltypes, require_obs
+from chromseq._validate import check_name, require_celltypes, require_obs
 from chromseq.models import ChromTransferConfig, get_config
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
@@ -124,6 +124,8 @@ def pretrain(
     >>> cs.tl.pretrain(adata, preset="tiny", max_epochs=2)  # doctest: +SKIP
     >>> adata.uns["chromseq"]["models"]["pretrained"]["history"]["val_auroc"]  # doctest: +SKIP
     """
+    if key_added is not None:
+        check_name(key_added)  # a plain name, before any work
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     codes, _ = check_regions(adata)
     outputs, labels = pretraining_targets(adata, celltypes)

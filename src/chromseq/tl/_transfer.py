@@ -22,7 +22,7 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
-from chromseq._validate import require_celltypes, uns_chromseq
+from chromseq._validate import check_name, check_seed, require_celltypes, uns_chromseq
 from chromseq.models import ChromTransferConfig, get_config
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
@@ -192,7 +192,8 @@ def transfer_benchmark(
     names = None if celltype is None else [str(c) for c in np.atleast_1d(celltype)]
     celltypes = require_celltypes(adata, names)
     fractions = _check_fractions(fractions)
-    seeds = [int(s) for s in np.atleast_1d(seeds)]
+    seeds = [check_seed(int(s), "seeds") for s in np.atleast_1d(seeds)]
+    _check_names(key_added, base, celltypes, fractions, seeds)
     ks = normalise_ks(kmer_k)
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size)
     pretrain_options = options if pretrain_options is None else resolve_options(pretrain_options)
@@ -354,6 +355,15 @@ def _order(table: pd.DataFrame, celltypes: list[str]) -> pd.DataFrame:
     for col in ("celltype", "kind", "model", "split"):
         table[col] = table[col].astype(str)
     return table.astype({"seed": np.int64, "n_train": np.int64, "n_train_pos": np.int64, "n": np.int64})
+
+
+def _check_names(key_added: str, base: str, celltypes: list[str], fractions: list[float], seeds: list[int]) -> None:
+    """Check, before any training, that the table key, the base and every run's model name are plain names."""
+    check_name(key_added)
+    check_name(base, "base")
+    for ct in celltypes:
+        run = f"finetune_{ct}_f{min(fractions):g}_s{max(seeds, key=abs)}"
+        check_name(run, f"the run models' name (made from cell type {ct!r})", "rename that cell type (var_names)")
 
 
 def _write(adata: AnnData, table: pd.DataFrame, key_added: str, params: dict) -> None:

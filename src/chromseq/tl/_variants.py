@@ -106,10 +106,12 @@ def score_variants(
     """
     from anndata import AnnData
 
+    from chromseq._validate import positive_int
     from chromseq.pp._common import genome_of
 
     if ref_mismatch not in ("error", "flag", "skip"):
         raise ValueError(f"ref_mismatch={ref_mismatch!r}: choose 'error', 'flag' or 'skip'.")
+    positive_int(batch_size, "batch_size")  # before the genome is read (--batch-size of chromseq variants)
     adata = AnnData() if adata is None else adata
     outputs = _outputs(adata, models, celltype)
     width = _model_width(outputs)

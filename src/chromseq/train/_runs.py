@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 from datetime import UTC, datetime
 from pathlib import Path
@@ -191,7 +190,7 @@ def clear_checkpoints(folder: Path, *, name: str, resume: bool, overwrite: bool)
 
     With ``resume`` the checkpoints stay (the run continues from them); with ``overwrite``
     they are deleted; otherwise an interrupted run's checkpoint is kept and this raises,
-    naming the flag to pass. Other leftovers (half-written ``.tmp`` files) are deleted.
+    naming the flag to pass. Half-written ``.tmp`` files are deleted; nothing else in the folder is touched.
 
     Raises
     ------
@@ -208,9 +207,16 @@ def clear_checkpoints(folder: Path, *, name: str, resume: bool, overwrite: bool)
     if found and not resume:
         logger.info("existing='overwrite': discarding the checkpoints of an earlier run in %s", folder)
     keep = set(found) if resume else set()
-    for item in folder.iterdir():
-        if item.name != LOCK_FILE and item not in keep:
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    for item in run_files(folder):
+        if item not in keep:
+            item.unlink()
+
+
+def run_files(folder: Path) -> list[Path]:
+    """Return the files a run writes in its checkpoint ``folder`` (``*.pt``, ``*.tmp``): the only ones deleted."""
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir() if p.suffix in (".pt", ".tmp") and p.is_file() and not p.is_symlink()]
 
 
 def model_folder(root: Path, name: str, *, overwrite: bool) -> Path:

@@ -85,8 +85,8 @@ class TrainSpec:
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < (0 if name == "max_epochs" else 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
+        if not 0 < self.learning_rate < float("inf"):
+            raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate!r}.")
         if self.optimizer not in ("adam", "adamw"):
             raise ValueError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}.")
         if self.max_shift < 0:
