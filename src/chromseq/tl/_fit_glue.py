@@ -319,6 +319,7 @@ def fit_models(
     split = split_array(adata)
     head = "pretrain" if kind == "pretrain" else "finetune"
     fraction = 1.0 if kind == "pretrain" else options.train_fraction
+    run_env = {"torch_threads": torch.get_num_threads(), "device": str(settings.resolve_device(options.device))}
     with contextlib.ExitStack() as locks:  # every model's folder is claimed before any training starts
         claims = []
         for n in names:
@@ -349,7 +350,9 @@ def fit_models(
                 model=model,
                 history=merge_histories(*histories),
                 fingerprint=fp,
-                params=record_params(options, kind) | {"n_train": len(keep["train"]), "n_val": len(keep["val"])},
+                params=record_params(options, kind)
+                | {"n_train": len(keep["train"]), "n_val": len(keep["val"])}
+                | run_env,
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)

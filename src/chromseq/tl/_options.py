@@ -66,7 +66,10 @@ class TrainingOptions:
     device
         Torch device, ``'cpu'``, ``'cuda'``, ... (``None``: :attr:`chromseq.settings.device`).
     random_state
-        Seed of initialisation, sampling and augmentation (``None``: :attr:`chromseq.settings.seed`).
+        Seed of initialisation, sampling and augmentation (``None``: :attr:`chromseq.settings.seed`),
+        an int from 0 to 2**63 - 1. A run is reproducible given the seed, the number of torch CPU
+        threads (:func:`torch.get_num_threads`, ``--threads``), the device and the torch version;
+        the record keeps the first two in ``params['torch_threads']`` and ``params['device']``.
     monitor
         What early stopping, the kept weights and the learning-rate schedule follow:
         ``'val_loss'`` (lower is better; the paper) or ``'val_auroc'`` (higher is better, the mean

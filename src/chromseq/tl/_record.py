@@ -46,7 +46,8 @@ class ModelRecord:
     base
         The pretrained model a fine-tuned model started from.
     params
-        The training options of its kind, the seed in effect and the rows used (``n_train``, ``n_val``).
+        The training options of its kind, the seed in effect, the rows used (``n_train``, ``n_val``),
+        and the torch CPU thread count and device it was trained with (``torch_threads``, ``device``).
     weights_sha256
         SHA-256 of the weights file when the folder was saved: a folder whose weights changed is refused.
     chromseq_version

@@ -22,7 +22,7 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
-from chromseq._validate import check_name, check_seed, require_celltypes, uns_chromseq
+from chromseq._validate import check_labels, check_name, check_seed, require_celltypes, uns_chromseq
 from chromseq.models import ChromTransferConfig, get_config
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
@@ -200,6 +200,7 @@ def transfer_benchmark(
     bases, extras = pretraining_plan(list(adata.var_names), base, celltypes, pretrain_celltypes)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
+    check_labels(labels, celltypes)
     if cv is None:
         _check_split(labels, celltypes, rows, split)
     elif base in models_of(adata):

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from chromseq._settings import logger
+
 CHECKPOINT_FORMAT = 1
 
 
@@ -77,10 +79,49 @@ def _check_complete(path: Path, ckpt: dict[str, Any]) -> None:
         )
 
 
+#: :class:`~chromseq.train._spec.TrainSpec` fields a resumed run may change: the epoch budget, the
+#: patience, and how batches are loaded. Any other change (seed, learning rate, batch size, ...) is
+#: refused: the epochs already run used the old value, and the record would name the new one.
+RESUMABLE_CHANGES = ("max_epochs", "patience", "num_workers", "cache_embeddings")
+
+
+def check_resumed_spec(path: Path, ckpt: dict[str, Any], spec: Any) -> None:
+    """Raise if ``spec`` differs from the one checkpoint ``ckpt`` was trained with, beyond :data:`RESUMABLE_CHANGES`.
+
+    Checkpoints written before chromseq stored the spec are not checked.
+    """
+    try:
+        old = json.loads(ckpt.get("spec") or "{}")
+    except (TypeError, ValueError):
+        old = {}
+    new = dataclasses.asdict(spec)
+    changed = [k for k in new if k in old and k not in RESUMABLE_CHANGES and old[k] != new[k]]
+    if not changed:
+        return
+    what = ", ".join(f"{k} {old[k]!r} -> {new[k]!r}" for k in changed)
+    raise ValueError(
+        f"checkpoint {str(path)!r} (stage {spec.stage!r}) was trained with other settings than this run asks for "
+        f"({what}): the epochs already run used the old values. Resume with the interrupted run's settings, or "
+        "pass existing='overwrite' (--overwrite) to start over with the new ones."
+    )
+
+
+def warn_thread_change(path: Path, ckpt: dict[str, Any]) -> None:
+    """Log a warning when a run resumes with another number of torch CPU threads than it was interrupted with."""
+    old, now = ckpt.get("torch_threads"), torch.get_num_threads()
+    if old is not None and int(old) != now:
+        logger.warning(
+            "resuming from %s with %d torch CPU threads; the interrupted run used %d: CPU results then differ "
+            "slightly from an uninterrupted run (set the thread count it had: --threads %d, torch.set_num_threads)",
+            path, now, int(old), int(old),
+        )  # fmt: skip
+
+
 def make_payload(model, opt, sched, best_state, result, epoch, bad, spec, fingerprint, config) -> dict[str, Any]:
-    """Everything needed to resume: weights, optimizer, scheduler, best weights, history, counters."""
+    """Everything needed to resume: weights, optimizer, scheduler, best weights, history, counters, thread count."""
     return {
         "format": CHECKPOINT_FORMAT,
+        "torch_threads": torch.get_num_threads(),
         "stage": spec.stage,
         "fingerprint": fingerprint,
         "config": config,

@@ -4,9 +4,13 @@ Adam/AdamW with the L2 penalty on convolution kernels, class-balanced BCE with l
 (NaN labels masked), early stopping on validation loss, ReduceLROnPlateau, the best
 weights kept, a checkpoint written atomically after every epoch (resumable, readable
 with ``torch.load(weights_only=True)``), bf16/fp16 autocast on CUDA, reverse-complement
-and shift augmentation on the device. On CPU a run is deterministic given ``spec.seed``:
-epoch ``e`` draws its permutation, augmentation and dropout masks from a seed derived
-from ``(seed, stage, e)``, so a resumed run repeats an uninterrupted one exactly.
+and shift augmentation on the device. On CPU a run is deterministic given ``spec.seed``, the
+number of torch CPU threads (:func:`torch.get_num_threads`: convolutions and matrix products
+split their sums by thread, and 1 and 2 threads give weights that drift apart over epochs), the
+device and the torch version: epoch ``e`` draws its permutation, augmentation and dropout masks
+from a seed derived from ``(seed, stage, e)``, so a resumed run repeats an uninterrupted one
+exactly at the same thread count. The checkpoint keeps the thread count (a resume at another one
+logs a warning) and the model record keeps it in ``params['torch_threads']``.
 
 On CUDA, training also uses the fused Adam kernel and cuDNN autotuning, and
 ``chromseq.settings.compile`` compiles the training step (see :mod:`chromseq.train._acceleration`).
@@ -38,7 +42,14 @@ from chromseq._settings import logger, settings
 from chromseq.data import SequenceDataset
 from chromseq.train._acceleration import cuda_tuning, make_optimizer, restore_fused, training_step
 from chromseq.train._batches import Batches
-from chromseq.train._checkpoint import load_checkpoint, make_payload, save_checkpoint, state_copy
+from chromseq.train._checkpoint import (
+    check_resumed_spec,
+    load_checkpoint,
+    make_payload,
+    save_checkpoint,
+    state_copy,
+    warn_thread_change,
+)
 from chromseq.train._distributed import (
     average_buffers,
     dist_info,
@@ -252,6 +263,8 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
         ck = load_checkpoint(ckpt_path, stage=spec.stage, fingerprint=fingerprint, config=config)
+        check_resumed_spec(ckpt_path, ck, spec)
+        warn_thread_change(ckpt_path, ck)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         restore_fused(opt)
