@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._settings import logger
 
 #: Separators before the end (``chr1:100-600``, ``chr1_100_600``) and before the start (``:``, then
 #: ``chr1-100-600`` as Signac/ArchR write, or ``_``). The chromosome is everything before the last two
@@ -89,3 +90,63 @@ def _split_last(text: np.ndarray, separators: Sequence[str]) -> tuple[np.ndarray
         hit = parts[:, 1] == sep
         head[todo[hit]], tail[todo[hit]], found[todo[hit]] = parts[hit, 0], parts[hit, 2], True
     return head, tail, found
+
+
+def chrom_base(name: str) -> str:
+    """Return the chromosome ``name`` means, whatever its spelling.
+
+    ``chr1``, ``Chr1`` and ``1`` are ``1``; ``chrM``, ``chrMT``, ``M`` and ``MT`` are ``M``.
+
+    Examples
+    --------
+    >>> chrom_base("chr20"), chrom_base("20"), chrom_base("MT")
+    ('20', '20', 'M')
+    """
+    base = name[3:] if name.lower().startswith("chr") else name
+    return "M" if base.upper() in ("M", "MT") else base
+
+
+def reconcile_chromosomes(chrom: Sequence[str]) -> tuple[np.ndarray, dict[str, str]]:
+    """Give each chromosome one spelling: the one most rows use (the first seen on a tie).
+
+    Parameters
+    ----------
+    chrom
+        ``(n,)`` chromosome names, possibly mixing spellings (``chr1`` and ``1``, ``chrM`` and ``MT``).
+
+    Returns
+    -------
+    names
+        ``(n,)`` object array: the names, each chromosome spelled one way.
+    renamed
+        ``{old spelling: new spelling}`` of the names changed (empty if none was).
+    """
+    codes, uniques = pd.factorize(pd.Series(np.asarray(chrom, dtype=object)).astype(str))
+    uniques = [str(u) for u in uniques]
+    counts = np.bincount(codes, minlength=len(uniques))
+    bases = [chrom_base(u) for u in uniques]
+    best: dict[str, int] = {}
+    for i, base in enumerate(bases):
+        if base not in best or counts[i] > counts[best[base]]:
+            best[base] = i
+    target = np.array([uniques[best[b]] for b in bases], dtype=object)
+    renamed = {u: str(t) for u, t in zip(uniques, target, strict=True) if u != t}
+    return (target[codes] if renamed else np.asarray(uniques, dtype=object)[codes]), renamed
+
+
+def one_spelling(chrom: Sequence[str], what: str) -> np.ndarray:
+    """:func:`reconcile_chromosomes` with a warning naming ``what`` and the names changed (if any).
+
+    Used where regions are read (``pp.read_regions``) and split (``pp.split_by_chromosome``):
+    ``chr1`` and ``1`` are one chromosome, so their regions merge and share one split.
+    """
+    names, renamed = reconcile_chromosomes(chrom)
+    if renamed:
+        counts = pd.Series(np.asarray(chrom, dtype=object)).astype(str).value_counts()
+        shown = [f"{old!r} -> {new!r} ({int(counts.get(old, 0))} rows)" for old, new in list(renamed.items())[:5]]
+        logger.warning(
+            "%s name some chromosomes two ways, which are one chromosome: renamed %s%s (the spelling most rows "
+            "use), so that their regions merge and share one split",
+            what, ", ".join(shown), " ..." if len(renamed) > 5 else "",
+        )  # fmt: skip
+    return names

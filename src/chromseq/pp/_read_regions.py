@@ -14,7 +14,7 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
-from chromseq._regions import parse_region_names, region_names
+from chromseq._regions import one_spelling, parse_region_names, region_names
 from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
 
@@ -93,6 +93,7 @@ def read_regions(
     if specific is None:
         specific = all(f.format == "chromtransfer" for f in files)
     rows = _stack(files, width)
+    rows["chrom"] = one_spelling(rows["chrom"].to_numpy(), "read_regions: the region files")
     region_of_row, windows = _merge_exact(rows) if merge == "exact" else _merge_overlap(rows)
     x, is_open = _label_matrix(files, rows, region_of_row, len(windows))
     if specific:
@@ -282,6 +283,7 @@ def _from_table(table: pd.DataFrame | PathLike, *, width: int | None, specific: 
                 "as the index (the first column of a CSV)."
             ) from None
         values = frame
+    coords = coords.assign(**{K.CHROM: one_spelling(coords[K.CHROM].to_numpy(), f"read_regions: {source}")})
     coords = _table_coordinates(coords, source, width)
     x = _table_values(values, source)
     if len(x) == 0 or x.shape[1] == 0:

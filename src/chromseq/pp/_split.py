@@ -11,6 +11,7 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._anndata import writable
+from chromseq._regions import chrom_base, one_spelling
 from chromseq._settings import logger, settings
 
 from ._common import get_params, regions, set_params
@@ -73,6 +74,7 @@ def split_by_chromosome(
     >>> adata.obs["split"].value_counts()  # doctest: +SKIP
     """
     chrom, start, end, _ = regions(adata)
+    chrom = one_spelling(chrom, f"split_by_chromosome: obs[{K.CHROM!r}]")  # chr1 and 1 share a split
     _check_args(val_fraction, test_fraction, by, block_size)
     seed = settings.seed if random_state is None else random_state
     rng = np.random.default_rng(seed)
@@ -121,20 +123,15 @@ def _match_chromosomes(names, present: list[str], what: str) -> list[str]:
         raise ValueError(
             f"{what}=[] holds out nothing: name at least one chromosome, or pass None to choose at random."
         )
-    by_base = {_base(c): c for c in present}
+    by_base = {chrom_base(c): c for c in present}
     matched, unknown = [], []
     for name in names:
         name = str(name)
-        found = name if name in present else by_base.get(_base(name))
+        found = name if name in present else by_base.get(chrom_base(name))
         (matched if found else unknown).append(found or name)
     if unknown:
         raise KeyError(f"{what} chromosome(s) {unknown} are not in the data; its chromosomes are {present}.")
     return list(dict.fromkeys(matched))
-
-
-def _base(chrom: str) -> str:
-    base = chrom[3:] if chrom.lower().startswith("chr") else chrom
-    return "M" if base.upper() in ("M", "MT") else base
 
 
 def _chromosome_layout(chrom, present, val, test, val_fraction, test_fraction, rng) -> dict[str, Any]:
@@ -183,27 +180,38 @@ def _chromosome_sizes(adata: AnnData, chrom: np.ndarray) -> dict[str, int]:
 
 # -- assignment -----------------------------------------------------------------
 def assign_splits(params: dict[str, Any], chrom: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Split label of each region under a recorded layout (``params`` of :func:`split_by_chromosome`)."""
-    chrom = np.asarray(chrom, dtype=object).astype(str)
+    """Split label of each region under a recorded layout (``params`` of :func:`split_by_chromosome`).
+
+    Chromosomes are matched whatever their spelling (``chr1`` and ``1`` get the same split).
+    """
+    chrom = _bases(chrom)
     labels = np.full(len(chrom), TRAIN, dtype=object)
     if params["by"] == "chromosome":
-        labels[np.isin(chrom, list(params[VAL]))] = VAL
-        labels[np.isin(chrom, list(params[TEST]))] = TEST
+        labels[np.isin(chrom, _bases(params[VAL]))] = VAL
+        labels[np.isin(chrom, _bases(params[TEST]))] = TEST
         return labels
     block = (np.asarray(start) + np.asarray(end)) // 2 // int(params["block_size"])
     outside = 0
     for c, layout in params["blocks"].items():
-        rows = np.flatnonzero(chrom == c)
+        rows = np.flatnonzero(chrom == chrom_base(str(c)))
         layout = np.asarray(list(layout), dtype=object)
         inside = block[rows] < len(layout)
         labels[rows[inside]] = layout[block[rows[inside]]]
         outside += int((~inside).sum())
-    outside += int((~np.isin(chrom, list(params["blocks"]))).sum())
+    outside += int((~np.isin(chrom, _bases(params["blocks"]))).sum())
     if outside:
         logger.warning(
             "split_by_chromosome: %d region(s) lie outside the recorded blocks and were put in %r", outside, TRAIN
         )
     return labels
+
+
+def _bases(names) -> np.ndarray:
+    """Return the chromosome each of ``names`` means (:func:`~chromseq._regions.chrom_base`), as an object array."""
+    codes, uniques = pd.factorize(pd.Series(np.asarray(list(names), dtype=object)).astype(str))
+    return (
+        np.asarray([chrom_base(str(u)) for u in uniques], dtype=object)[codes] if len(codes) else np.array([], object)
+    )
 
 
 def _check_nonempty(labels: np.ndarray, mode: str, present: list[str]) -> None:
