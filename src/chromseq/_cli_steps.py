@@ -39,15 +39,18 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
 
 def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
     """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
-    from ._io_utils import read_h5ad_checked, write_h5ad_atomic
+    from ._io_utils import file_state, read_h5ad_checked, write_h5ad_atomic
     from .train._distributed import barrier, is_main_process
 
-    adata = read_h5ad_checked(Path(args.input))
+    source, output = Path(args.input), Path(args.output)
+    # -o the input itself: refuse to replace it if another command rewrote it meanwhile (its results would be lost)
+    read_state = file_state(output) if output.exists() and source.exists() and output.samefile(source) else None
+    adata = read_h5ad_checked(source)
     result = step(adata, **kwargs)
     if result is not None and hasattr(result, "obs"):
         adata = result
     if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
-        write_h5ad_atomic(adata, Path(args.output))
+        write_h5ad_atomic(adata, output, read_state=read_state)
         logger.info("wrote %s", args.output)
     barrier()
 

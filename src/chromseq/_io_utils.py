@@ -7,8 +7,10 @@ import errno
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -140,10 +142,94 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def write_h5ad_atomic(adata: AnnData, path: str | os.PathLike) -> None:
-    """Write ``adata`` to ``path`` through a temporary file, so a failed write leaves no half file."""
-    with atomic_path(path) as tmp:
-        adata.write_h5ad(tmp)
+FileState = tuple[int, int, int]
+
+
+def file_state(path: str | os.PathLike) -> FileState | None:
+    """``(inode, size, mtime in ns)`` of ``path``, or ``None`` if it does not exist: what tells a rewrite."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _try_lock(fd: int) -> bool | None:
+    """Lock ``fd`` without waiting: ``True`` if locked, ``False`` if another process holds it, ``None`` if unsupported."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # e.g. a network file system without locks
+        return None
+    return True
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike, timeout: float = 300.0) -> Iterator[None]:
+    """Hold the lock of output file ``path`` (``.<name>.lock`` beside it) in the block; wait up to ``timeout`` s.
+
+    Two chromseq commands writing the same file take turns. The lock is an :func:`fcntl.flock` on
+    the lock file, so the system releases it when its holder dies (no stale lock survives a
+    ``kill -9``); the file holds the holder's pid and host, for the message, and is removed on release.
+
+    Raises
+    ------
+    ValueError
+        Another process held the lock for ``timeout`` seconds (the message names it).
+    """
+    path = Path(path)
+    lock = path.with_name(f".{path.name}.lock")
+    deadline = time.monotonic() + timeout
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        got = _try_lock(fd)
+        if got is not False and file_state(lock) is not None and os.stat(lock).st_ino == os.fstat(fd).st_ino:
+            break
+        holder = os.read(fd, 200).decode(errors="replace").strip()
+        os.close(fd)
+        if got is False and time.monotonic() > deadline:
+            raise ValueError(
+                f"{path} is being written by another chromseq command ({holder or 'unknown process'}; lock file "
+                f"{lock}): wait for it to finish, then rerun; delete the lock file only if no command is running."
+            )
+        time.sleep(0.1 if got is False else 0)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}".encode())
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock)
+        os.close(fd)
+
+
+def write_h5ad_atomic(adata: AnnData, path: str | os.PathLike, *, read_state: FileState | None = None) -> None:
+    """Write ``adata`` to ``path`` through a temporary file, so a failed write leaves no half file.
+
+    The write holds :func:`output_lock`. With ``read_state`` (the :func:`file_state` of ``path``
+    when this command read it), a ``path`` rewritten since then (another command finished in the
+    meantime) is not replaced, which would silently lose that command's results: ``adata`` is
+    written beside it instead, and a :class:`ValueError` names both files.
+    """
+    path = Path(path)
+    with output_lock(path):
+        if read_state is not None and file_state(path) != read_state:
+            aside = path.with_name(f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}{path.suffix}")
+            with atomic_path(aside) as tmp:
+                adata.write_h5ad(tmp)
+            raise ValueError(
+                f"{path} was rewritten by another command after this one read it; replacing it would lose that "
+                f"command's results, so it was kept and this command's result was written to {aside}. Rerun this "
+                f"command on the new {path.name} (or merge the two by hand)."
+            )
+        with atomic_path(path) as tmp:
+            adata.write_h5ad(tmp)
 
 
 def read_h5ad_checked(path: str | os.PathLike) -> AnnData:

@@ -60,6 +60,7 @@ def variant_effect(
     """
     from tangermeme.plot import plot_logo
 
+    _require_variants(vdata)
     row, name = _row(vdata, variant)
     if celltype not in vdata.var_names:
         raise KeyError(f"unknown output {celltype!r}; vdata.var_names are {list(vdata.var_names)}.")
@@ -130,6 +131,7 @@ def variant_ranking(
     >>> vdata = cs.tl.score_variants(adata, "my.vcf.gz", celltype=["K562", "HepG2"])  # doctest: +SKIP
     >>> cs.pl.variant_ranking(vdata, n=15)  # doctest: +SKIP
     """
+    _require_variants(vdata)
     names = list(vdata.var_names) if celltype is None else ([celltype] if isinstance(celltype, str) else list(celltype))
     unknown = [c for c in names if c not in vdata.var_names]
     if unknown:
@@ -137,7 +139,8 @@ def variant_ranking(
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}.")
     fig, axes, created = panels(len(names), ax=ax, ncols=3, size=(4.2, 0.3 * n + 1.2))
-    labels = np.where(vdata.obs["id"].astype(str) != "", vdata.obs["id"].astype(str), vdata.obs_names.astype(str))
+    ids = vdata.obs["id"].astype(str) if "id" in vdata.obs else vdata.obs_names.astype(str)
+    labels = np.where(ids != "", ids, vdata.obs_names.astype(str))
     for a, ct in zip(axes, names, strict=True):
         delta = np.asarray(vdata[:, ct].layers[K.VARIANT_DELTA]).ravel()
         order = np.argsort(-np.nan_to_num(np.abs(delta), nan=-1.0), kind="stable")[:n]
@@ -148,6 +151,15 @@ def variant_ranking(
         a.set_title(ct, fontsize=10)
         a.set_xlabel("delta (logit, alt - ref)")
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _require_variants(vdata: AnnData) -> None:
+    """Raise a one-line ``KeyError`` unless ``vdata`` holds variant scores (``layers['delta']``)."""
+    if K.VARIANT_DELTA not in vdata.layers:
+        raise KeyError(
+            f"vdata has no layers[{K.VARIANT_DELTA!r}]: it is not a variant AnnData. Pass the result of "
+            "chromseq.tl.score_variants(adata, 'variants.vcf.gz', ...) (or chromseq variants -o v.h5ad)."
+        )
 
 
 def _row(vdata: AnnData, variant: str | int) -> tuple[int, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -62,10 +63,11 @@ def read_text_lines(path: str | os.PathLike) -> list[str]:
     try:
         with opener(path, "rb") as fh:
             raw = fh.read()
-    except (OSError, EOFError) as err:
-        raise ValueError(f"{path} is not a readable text/BED file: {err}") from err
+    except (OSError, EOFError, zlib.error) as err:
+        what = "a damaged or truncated gzip file" if gzipped else "not a readable text/BED file"
+        raise ValueError(f"{path} is {what} ({err}): recompress or download it again.") from None
     try:
-        return raw.decode("utf-8").splitlines()
+        return raw.decode("utf-8-sig").splitlines()  # a byte-order mark (Windows editors) is not part of line 1
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise ValueError(
@@ -159,8 +161,9 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
     table["label"] = np.float32(1)
     table["dhs"] = True
     ncol = nfields[0]
-    if ncol >= 7 and pd.to_numeric(fields[6], errors="coerce").isna().all():
-        table["raw_label"] = fields[6].str.strip()
+    labels = fields[6].str.strip() if ncol >= 7 else None
+    if labels is not None and pd.to_numeric(labels, errors="coerce").isna().all() and not (labels == ".").all():
+        table["raw_label"] = labels  # a column of '.' is BED's "no value" (narrowPeak signal), never labels
         return table, "chromtransfer"
     if ncol == 10:
         summit = _integers(fields[9], "summit (column 10)", data, number, path)

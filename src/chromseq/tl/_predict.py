@@ -56,14 +56,19 @@ def _resolve(adata: AnnData, models: str | os.PathLike | AnnData | list | None) 
     )
 
 
-def _columns(name: str, record: ModelRecord) -> list[tuple[str, str]]:
-    """``[(column, target)]`` of a model: its name for one output, ``<name>_<output>`` for several."""
+def _columns(name: str, record: ModelRecord, taken: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """``[(column, target)]`` of a model: its name for one output, ``<name>_<output>`` for several.
+
+    A model's name is its own column: when ``<name>_<output>`` is the name of another model in
+    ``taken`` (a single-head ``finetuned_K562`` beside a multi-head ``finetuned``), that output's
+    column is ``<name>:<output>`` instead (``:`` is never in a model name), so both are predicted.
+    """
     outputs = list(record.outputs)
     if record.kind == "pretrain" and len(outputs) == 1:
         return [(name, "open")]
     if len(outputs) == 1:
         return [(name, outputs[0])]
-    return [(f"{name}_{o}", o) for o in outputs]
+    return [(f"{name}:{o}" if f"{name}_{o}" in taken else f"{name}_{o}", o) for o in outputs]
 
 
 def predict(
@@ -107,8 +112,9 @@ def predict(
     -------
     ``None``, or the copy if ``copy=True``. Sets ``adata.obsm[key_added]``: a DataFrame
     (index = obs_names) with one probability column per model output, named after the
-    model (``<model>_<celltype>`` for multi-head models); existing columns of the same
-    name are replaced. Sets ``adata.uns['chromseq']['predictions'][column]`` = ``{'model',
+    model (``<model>_<celltype>`` for multi-head models, or ``<model>:<celltype>`` where
+    another model has the name ``<model>_<celltype>``: every model is predicted, and a
+    model's name is always its own column); existing columns of the same name are replaced. Sets ``adata.uns['chromseq']['predictions'][column]`` = ``{'model',
     'kind', 'target'}``; models from elsewhere are also recorded in
     ``adata.uns['chromseq']['models']``.
 
@@ -125,6 +131,7 @@ def predict(
     width = codes.shape[1]
     resolved = _resolve(adata, models)
     own, seen = models_of(adata), {}
+    taken = set(own) | {n for n, _, _ in resolved}  # model names: each model owns the column of its name
     for name, record, external in resolved:
         check_width(record.network, width, f"model {name!r}")
         if external and name in own and str(own[name]["path"]) != record.path:
@@ -132,7 +139,10 @@ def predict(
                 f"adata already has a different model named {name!r} ({own[name]['path']}); rename or delete "
                 f"adata.uns['chromseq']['models'][{name!r}] before applying the other one."
             )
-        for col, _ in _columns(name, record):
+        for col, target in _columns(name, record, taken):
+            if ":" in col:
+                logger.info("column %r is model %r's: model %r writes output %r to %r", col.replace(":", "_"),
+                            col.replace(":", "_"), name, target, col)  # fmt: skip
             if col in seen:
                 raise ValueError(f"two models would write prediction column {col!r}; predict them in separate calls.")
             seen[col] = name
@@ -143,7 +153,7 @@ def predict(
     for name, record, _ in resolved:
         model = load_recorded(name, record)
         proba = predict_proba(model, data, batch_size=batch_size, device=device, rc_average=rc_average)
-        for j, (col, target) in enumerate(_columns(name, record)):
+        for j, (col, target) in enumerate(_columns(name, record, taken)):
             preds[col] = proba[:, j] if rows is None else _scatter(proba[:, j], rows, adata.n_obs)
             meta[col] = {"model": name, "kind": record.kind, "target": target}
     adata = writable(adata, copy, "predict")
