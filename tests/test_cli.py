@@ -266,7 +266,7 @@ def test_unwritable_output_folder_fails_before_training(pipeline, tmp_path, neve
 def test_write_error_is_one_line(pipeline, tmp_path, monkeypatch, capsys):
     import chromseq._io_utils
 
-    def refuse(adata, path):
+    def refuse(adata, path, **kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(chromseq._io_utils, "write_h5ad_atomic", refuse)
