@@ -11,10 +11,8 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._anndata import writable
-from chromseq._regions import chrom_base, one_spelling
+from chromseq._regions import chrom_base, get_params, one_spelling, regions, set_params
 from chromseq._settings import logger, settings
-
-from ._common import get_params, regions, set_params
 
 TRAIN, VAL, TEST = K.SPLITS
 
