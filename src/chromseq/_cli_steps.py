@@ -38,7 +38,12 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
 
 
 def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
-    """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
+    """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically.
+
+    Commands writing one output take turns (:func:`~chromseq._io_utils.output_lock`). When the
+    output is the input and another command rewrote it after this one read it, it is kept and this
+    command's result is written beside it (:func:`~chromseq._io_utils.write_h5ad_atomic`).
+    """
     from ._io_utils import file_state, read_h5ad_checked, write_h5ad_atomic
     from .train._distributed import barrier, is_main_process
 
