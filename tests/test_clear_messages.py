@@ -66,18 +66,19 @@ def test_score_variants_refuses_a_batch_size_of_zero(model_dir, tmp_path):
         cs.tl.score_variants(None, variants, models=model_dir, genome=tmp_path / "none.fa", batch_size=0)
 
 
-def test_cli_predict_batch_size_zero_is_one_line(model_dir, tmp_path, make_regions):
-    make_regions(width=WIDTH).write_h5ad(tmp_path / "r.h5ad")
+@pytest.mark.parametrize("command", ["predict", "variants"])
+def test_cli_batch_size_zero_is_one_line_before_any_work(command, model_dir, tmp_path):
+    first = ["predict", "missing.h5ad"] if command == "predict" else ["variants", "missing.vcf", "--genome", "g.fa"]
     run = subprocess.run(
-        [sys.executable, "-m", "chromseq.cli", "predict", str(tmp_path / "r.h5ad"), "-o", str(tmp_path / "p.h5ad")]
+        [sys.executable, "-m", "chromseq.cli", *first, "-o", str(tmp_path / "p.h5ad")]
         + ["--models", str(model_dir), "--batch-size", "0"],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert run.returncode == 1 and run.stderr.strip().splitlines()[-1] == (
-        "chromseq predict: error: batch_size must be an int >= 1, got 0."
-    )
+    assert run.returncode == 1 and run.stderr.strip().splitlines() == [
+        f"chromseq {command}: error: --batch-size must be 1 or more, got 0."
+    ]
 
 
 def test_variant_ranking_on_regions_says_what_it_needs(make_regions):

@@ -77,7 +77,9 @@ def test_settings_refuse_a_bogus_device_and_a_huge_seed():
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--learning-rate", "inf"], "learning_rate must be a finite number > 0, got inf"),
+        (["--learning-rate", "inf"], "--learning-rate must be a finite number > 0, got inf"),
+        (["--learning-rate", "nan"], "--learning-rate must be a finite number > 0, got nan"),
+        (["--batch-size", "0"], "--batch-size must be 1 or more, got 0"),
         (["--device", "bogus"], "device='bogus' is not a device"),
         (["--seed", str(2**70)], r"seed must be an int from 0 to 2\*\*63 - 1"),
     ],

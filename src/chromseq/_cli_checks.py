@@ -63,6 +63,32 @@ def check_outputs(args: argparse.Namespace) -> None:
             _check_folder(Path(getattr(args, attr)), flag)
 
 
+#: Numeric flags checked before any work: (flag, attribute, whole number?).
+_NUMBERS = (
+    ("--batch-size", "batch_size", True),
+    ("--max-epochs", "max_epochs", True),
+    ("--patience", "patience", True),
+    ("--n-shuffles", "n_shuffles", True),
+    ("--learning-rate", "learning_rate", False),
+)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Raise ``ValueError`` (one line) for a numeric flag out of range, before any file is read.
+
+    ``--batch-size 0`` or ``--learning-rate inf`` would otherwise fail deep inside a step (a
+    division by zero, a loss that is no number after a whole epoch).
+    """
+    for flag, attr, whole in _NUMBERS:
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if whole and value < 1:
+            raise ValueError(f"{flag} must be 1 or more, got {value}.")
+        if not whole and not 0 < value < float("inf"):
+            raise ValueError(f"{flag} must be a finite number > 0, got {value}.")
+
+
 def _check_file(path: Path, flag: str) -> None:
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder: give a file name, e.g. {path / 'out.h5ad'}.")

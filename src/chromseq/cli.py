@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from ._cli_checks import check_outputs, cli_message, interrupted_message
+from ._cli_checks import check_options, check_outputs, cli_message, interrupted_message
 from ._cli_table import COMMANDS
 from ._settings import logger, settings
 
@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _cli_logging(args.verbose), _torch_threads(args.threads):
         try:
             check_outputs(args)  # before any work: a bad -o/--out/--save-dir fails now, not after training
+            check_options(args)  # and --batch-size 0, --learning-rate inf
             given = {"device": args.device, "seed": args.seed}
             with settings.override(**{k: v for k, v in given.items() if v is not None}):
                 args.func(args)
