@@ -88,8 +88,12 @@ existing
     ``'keep'`` (default): an interrupted run's checkpoint (``save_dir/.<name>.ckpt``) is kept
     and the call fails, naming the other choices; an existing model folder is kept (another
     AnnData's record may point to it) and the new model goes to ``save_dir/<name>-2``
-    (``-3``, ...). ``'resume'``: continue the interrupted run from its checkpoint.
-    ``'overwrite'``: discard its checkpoint and replace the model folder ``save_dir/<name>``.
-    A live run of the same model in ``save_dir`` always makes the call fail at once.
+    (``-3``, ...). ``'resume'``: continue the interrupted run from its checkpoint, with the
+    same settings (another seed, learning rate, batch size, ... is refused; only ``max_epochs``
+    and ``patience`` may change). ``'overwrite'``: discard its checkpoint and replace the model
+    folder ``save_dir/<name>`` (only a model folder chromseq wrote: anything else is refused).
+    A live run of the same model in ``save_dir`` always makes the call fail at once. Model
+    names (``key_added``, and ``<kind>_<celltype>`` made from cell types) are plain names:
+    letters, digits, ``_ . + -``, starting with a letter or digit, at most 100 characters.
 copy
     Return a modified copy instead of writing to ``adata``."""
