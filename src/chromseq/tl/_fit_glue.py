@@ -117,7 +117,7 @@ def fingerprint(codes: np.ndarray, labels: np.ndarray, split: np.ndarray, rows: 
 
 def model_paths(save_dir: str | Path | None, name: str) -> tuple[Path, Path]:
     """``(model folder, checkpoint folder)`` for model ``name`` (a plain name: :func:`~chromseq._validate.check_name`)."""
-    check_name(name, "model name")
+    check_name(name, "model name", "pass a plain key_added= (training verbs) or name= (chromseq.tl.add_model)")
     root = Path(save_dir) if save_dir is not None else settings.model_dir
     return (root / name).absolute(), (root / f".{name}.ckpt").absolute()
 
