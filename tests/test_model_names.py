@@ -124,3 +124,12 @@ def test_checkpoint_cleanup_deletes_only_checkpoint_files(tmp_path):
     (folder / "train.pt.tmp").write_bytes(b"0")
     clear_checkpoints(folder, name="m", resume=False, overwrite=True)
     assert sorted(p.name for p in folder.iterdir()) == ["other.txt", "sub"]
+
+
+@pytest.mark.parametrize("name", ["", "..", "../x", "/abs", "chromtransfer_my cells"])
+def test_every_model_path_is_built_from_a_plain_name(name, tmp_path):
+    from chromseq.tl._fit_glue import model_paths
+
+    with pytest.raises(ValueError, match=r"model name .* is not a plain name: .*key_added= .*name= "):
+        model_paths(tmp_path, name)
+    assert model_paths(tmp_path, "m")[0] == (tmp_path / "m").absolute()
