@@ -16,8 +16,7 @@ import numpy as np
 
 from . import _keys as K
 from ._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
-from .store import labels, prediction_meta, prediction_sources
-from .tl._baselines import baseline_sources
+from .store import baseline_sources, labels, prediction_meta, prediction_sources
 
 if TYPE_CHECKING:
     from anndata import AnnData
