@@ -144,7 +144,7 @@ def _save(
 ) -> tuple[str, ModelRecord]:
     """Save ``net`` as ``<save_dir>/<name>`` (a free ``<name>-2``... if taken) unless that folder holds the same file."""
     from chromseq.tl._fit_glue import model_paths
-    from chromseq.train._runs import model_folder
+    from chromseq.train import model_folder
 
     kind = "pretrain" if net.config.head == "pretrain" else "finetune"
     record = ModelRecord.for_network(

@@ -205,7 +205,7 @@ def attribute(
     """
     import torch
 
-    from chromseq.train._inference import progress_bar
+    from chromseq.train import progress_bar
 
     tqdm = progress_bar()
 

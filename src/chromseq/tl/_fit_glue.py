@@ -21,10 +21,18 @@ from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.store import ModelRecord, model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
-from chromseq.train._distributed import barrier, init_distributed, is_main_process
-from chromseq.train._engine import fit
-from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
-from chromseq.train._spec import TrainSpec
+from chromseq.train import (
+    LOCK_FILE,
+    RunLock,
+    TrainSpec,
+    acquire,
+    barrier,
+    clear_checkpoints,
+    fit,
+    init_distributed,
+    is_main_process,
+    model_folder,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData

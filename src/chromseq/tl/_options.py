@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 
 from chromseq._settings import settings
-from chromseq.train._spec import TrainSpec
+from chromseq.train import TrainSpec
 
 #: What a training verb does with what an earlier run of the same model left behind.
 Existing = Literal["keep", "resume", "overwrite"]

@@ -18,7 +18,7 @@ from chromseq.store import ModelRecord, get_record, load_recorded, models_of, re
 from chromseq.tl._add_model import is_keras_file, model_record, record_from_folder
 from chromseq.tl._contributions import select_rows
 from chromseq.tl._fit_glue import check_width
-from chromseq.train._inference import predict_proba
+from chromseq.train import predict_proba
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -16,7 +16,7 @@ from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
 from chromseq.store import BASELINE_GC, BASELINE_KMER, ModelRecord, gc_scores, get_model, models_of
-from chromseq.train._inference import predict_proba, progress_disabled
+from chromseq.train import predict_proba, progress_disabled
 
 from ._baselines import fit_kmer_model, kmer_features
 from ._finetune import finetune
@@ -71,7 +71,7 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
     ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
     ``(celltype, fraction, seed, kind)``.
     """
-    from chromseq.train._inference import progress_bar
+    from chromseq.train import progress_bar
 
     tqdm = progress_bar()
 

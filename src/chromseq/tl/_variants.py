@@ -294,31 +294,19 @@ def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -
 def window_logits(
     model: torch.nn.Module, codes: np.ndarray, *, rc_average: bool, batch_size: int, device: torch.device
 ) -> np.ndarray:
-    """Return the logits ``(n, n_outputs)`` float64 of windows (uint8 codes ``(n, L)``).
+    """Return the logits ``(n, n_outputs)`` float64 of windows (uint8 codes ``(n, L)``), in fp32.
 
     With ``rc_average``, the logit of the mean of the forward and reverse-complement probabilities (what
     :func:`~chromseq.tl.predict` reports), computed without overflow; else the forward logit.
+    The one inference loop of :func:`chromseq.train.predict_logits`.
     """
-    import torch
+    from chromseq.data import SequenceDataset
+    from chromseq.train import predict_logits
 
-    from chromseq.data import to_one_hot
-    from chromseq.train._inference import _rc, model_state, progress_bar, progress_disabled
-
-    tqdm = progress_bar()
-    fwd, rev = [], []
-    with model_state(model, device), torch.no_grad():
-        for a in tqdm(range(0, len(codes), batch_size), desc="variants", leave=False, disable=progress_disabled()):
-            x = torch.from_numpy(np.ascontiguousarray(codes[a : a + batch_size])).to(device)
-            fwd.append(model(to_one_hot(x)).float().cpu().numpy())
-            if rc_average:
-                rev.append(model(to_one_hot(_rc(x))).float().cpu().numpy())
-    f = np.concatenate(fwd).astype(np.float64)
-    if not rc_average:
-        return f
-    r = np.concatenate(rev).astype(np.float64)
-    log_p = np.logaddexp(-np.logaddexp(0, -f), -np.logaddexp(0, -r))  # log(sigmoid(f) + sigmoid(r))
-    log_q = np.logaddexp(-np.logaddexp(0, f), -np.logaddexp(0, r))  # log(sigmoid(-f) + sigmoid(-r))
-    return log_p - log_q
+    data = SequenceDataset(np.ascontiguousarray(codes, dtype=np.uint8))
+    return predict_logits(
+        model, data, rc_average=rc_average, batch_size=batch_size, device=device, precision="fp32", desc="variants"
+    )
 
 
 def _assemble(obs: pd.DataFrame, outputs: list[Output], ref_logit: np.ndarray, alt_logit: np.ndarray) -> AnnData:
