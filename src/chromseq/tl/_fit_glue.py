@@ -270,6 +270,7 @@ def fit_models(
     key_added: str | None,
     existing: str,
     multihead: bool = False,
+    regions: tuple[np.ndarray, dict[str, np.ndarray]],
     body: ChromTransfer | None = None,
     base: str = "",
 ) -> list[str]:
@@ -297,6 +298,8 @@ def fit_models(
         As in the verbs.
     multihead
         ``groups`` is one multi-head model (its default name has no cell type).
+    regions
+        What :func:`check_regions` returned for ``adata`` (the verb checks the codes once, before any work).
     body
         A model whose body weights every model starts from (fine-tuning).
     base
@@ -304,7 +307,7 @@ def fit_models(
     """
     resume, overwrite = check_existing(existing)
     start(options.device)
-    codes, rows = check_regions(adata)
+    codes, rows = regions
     outputs = [o for g in groups for o in g]
     check_classes(labels, outputs, rows["train"], rows["val"])
     stages = training_stages(options, kind, l2=network.l2)

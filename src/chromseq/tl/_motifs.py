@@ -20,8 +20,8 @@ from chromseq._jaspar import DEFAULT_COLLECTION, DEFAULT_TAX_GROUP, load_motif_d
 from chromseq._settings import logger
 from chromseq._validate import require_obsm, sequence_codes
 from chromseq.store import get_contributions, write_motifs
-from chromseq.tl._contributions import select_rows
 from chromseq.tl._motif_patterns import pattern_results
+from chromseq.tl._resolve import masked_rows
 from chromseq.tl._seqlets import region_seqlets
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def _inputs(adata: AnnData, celltype: str, mask) -> tuple[np.ndarray, np.ndarray
     from chromseq._codes import one_hot
 
     require_obsm(adata, K.SEQUENCE)
-    rows = select_rows(adata, mask)
+    rows = masked_rows(adata, mask)
     scores, names = get_contributions(adata[rows] if rows.size < adata.n_obs else adata, celltype)
     if len(names) == 0:
         raise ValueError(

@@ -16,14 +16,16 @@ from ._distributed import barrier, init_distributed, is_main_process
 from ._engine import FitResult, fit
 from ._inference import embed, model_state, predict_logits, predict_proba, progress_bar, progress_disabled
 from ._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
-from ._spec import TrainSpec
+from ._spec import MONITORS, TrainSpec, check_settings
 
 __all__ = [
     "LOCK_FILE",
     "FitResult",
     "RunLock",
     "TrainSpec",
+    "MONITORS",
     "acquire",
+    "check_settings",
     "barrier",
     "clear_checkpoints",
     "embed",

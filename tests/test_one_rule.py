@@ -1,0 +1,56 @@
+"""One rule, one place: what the training verbs check and decide once per call."""
+
+import numpy as np
+import pytest
+
+import chromseq as cs
+from chromseq import _codes
+
+FAST = {"preset": "tiny", "batch_size": 32, "learning_rate": 1e-2, "max_epochs": 1}
+
+
+@pytest.fixture
+def regions():
+    return cs.datasets.synthetic(n_regions=160, width=60, celltypes=["K562", "HepG2"], random_state=3)
+
+
+@pytest.fixture
+def code_scans(monkeypatch):
+    """Count the full scans of the sequence codes (``_codes.invalid_code_rows``, run by ``sequence_codes``)."""
+    calls = []
+    scan = _codes.invalid_code_rows
+
+    def spy(*args, **kwargs):
+        calls.append(np.shape(args[0]) if args else None)
+        return scan(*args, **kwargs)
+
+    monkeypatch.setattr(_codes, "invalid_code_rows", spy)
+    return calls
+
+
+@pytest.mark.parametrize("verb", ["pretrain", "train"])
+def test_training_scans_the_codes_once(regions, code_scans, tmp_path, verb):
+    args = () if verb == "pretrain" else ("K562",)
+    getattr(cs.tl, verb)(regions, *args, save_dir=tmp_path, **FAST)
+    assert len(code_scans) == 1, f"tl.{verb} scanned obsm['sequence'] {len(code_scans)} times"
+
+
+def test_finetuning_scans_the_codes_once(regions, code_scans, tmp_path):
+    cs.tl.pretrain(regions, save_dir=tmp_path, **FAST)
+    code_scans.clear()
+    cs.tl.finetune(regions, "K562", save_dir=tmp_path, **{k: v for k, v in FAST.items() if k != "preset"})
+    assert len(code_scans) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("batch_size", 0), ("patience", 2.5), ("learning_rate", -1.0), ("optimizer", "sgd"), ("precision", "fp8")],
+)
+def test_a_bad_setting_gets_one_message_from_both_validators(name, value):
+    from chromseq.train import TrainSpec
+
+    with pytest.raises(ValueError) as spec:
+        TrainSpec(**{name: value})
+    with pytest.raises(ValueError) as options:
+        cs.tl.TrainingOptions(**{name: value})
+    assert str(spec.value) == str(options.value).replace("TrainingOptions:", "TrainSpec:")
