@@ -54,3 +54,22 @@ def test_a_bad_setting_gets_one_message_from_both_validators(name, value):
     with pytest.raises(ValueError) as options:
         cs.tl.TrainingOptions(**{name: value})
     assert str(spec.value) == str(options.value).replace("TrainingOptions:", "TrainSpec:")
+
+
+def test_the_kept_epoch_is_the_one_training_recorded():
+    from chromseq._metrics import kept_index
+
+    history = {"epoch": [1, 2, 3, 4], "stage": ["head", "head", "full", "full"], "val_loss": [0.3, 0.5, 0.6, 0.55]}
+    assert kept_index(history, {"best_epoch": 4, "monitor": "val_loss"}) == 3  # the engine: last stage's best
+    assert kept_index(history, {"monitor": "val_loss"}) == 0  # records written before it was recorded
+
+
+def test_finetuning_records_the_epoch_the_engine_kept(regions, tmp_path):
+    from chromseq.store import get_record
+
+    cs.tl.pretrain(regions, save_dir=tmp_path, **FAST)
+    fast = {k: v for k, v in FAST.items() if k != "preset"}
+    cs.tl.finetune(regions, "K562", save_dir=tmp_path, **(fast | {"max_epochs": 4}))
+    record = get_record(regions, "finetuned_K562")
+    stages = dict(zip(record.history["epoch"], record.history["stage"], strict=True))
+    assert stages[record.params["best_epoch"]] == record.history["stage"][-1]

@@ -14,7 +14,7 @@ import torch
 
 import chromseq
 from chromseq import _keys as K
-from chromseq._metrics import best_index
+from chromseq._metrics import kept_index
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
@@ -233,7 +233,7 @@ def save_and_record(
         path,
         record.name,
         monitor,
-        best[best_index(record.history, monitor)] if best else float("nan"),
+        best[kept_index(record.history, record.params)] if best else float("nan"),
     )
 
 
@@ -335,7 +335,7 @@ def fit_models(
             logger.info(
                 "training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"])
             )
-            histories = run_stages(
+            histories, best_epoch = run_stages(
                 model, SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"]), stages,
                 options.max_epochs, ckpt_dir, device=options.device, resume=resume, fp=fp,
             )  # fmt: skip
@@ -345,7 +345,8 @@ def fit_models(
                 model=model,
                 history=merge_histories(*histories),
                 fingerprint=fp,
-                params=record_params(options, kind) | {"n_train": len(keep["train"]), "n_val": len(keep["val"])},
+                params=record_params(options, kind)
+                | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "best_epoch": best_epoch},
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
@@ -363,10 +364,14 @@ def run_stages(
     device: str | None,
     resume: bool,
     fp: str,
-) -> list[dict[str, list]]:
-    """Run ``stages`` in order on ``model`` (within ``budget`` epochs, if given); return their histories."""
+) -> tuple[list[dict[str, list]], int]:
+    """Run ``stages`` in order on ``model`` (within ``budget`` epochs, if given).
+
+    Returns their histories and the epoch whose weights ``model`` holds at the end, as the engine
+    decided it (the best epoch of the last stage run).
+    """
     histories: list[dict[str, list]] = []
-    done = 0
+    done, best_epoch = 0, 0
     for stage_spec in stages:
         limit = stage_spec.max_epochs if budget is None else min(stage_spec.max_epochs, budget - done)
         if limit <= 0:
@@ -385,4 +390,5 @@ def run_stages(
         )
         histories.append(result.history)
         done += len(result.history["epoch"])
-    return histories
+        best_epoch = result.best_epoch
+    return histories, best_epoch

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chromseq._metrics import best_index, binary_metrics
+from chromseq._metrics import binary_metrics, kept_index
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
@@ -103,9 +103,9 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
 
 
 def _history_fields(record: ModelRecord, seconds: float) -> dict[str, Any]:
-    """Epochs trained, the epoch whose weights were kept (best monitored value) and the training time."""
+    """Epochs trained, the epoch whose weights were kept (as training recorded it) and the training time."""
     history = record.history
-    best = int(history["epoch"][best_index(history, str(record.params.get("monitor", "val_loss")))])
+    best = int(history["epoch"][kept_index(history, record.params)])
     return {"epochs": len(history["epoch"]), "best_epoch": best, "seconds": seconds}
 
 
