@@ -73,3 +73,24 @@ def test_finetuning_records_the_epoch_the_engine_kept(regions, tmp_path):
     record = get_record(regions, "finetuned_K562")
     stages = dict(zip(record.history["epoch"], record.history["stage"], strict=True))
     assert stages[record.params["best_epoch"]] == record.history["stage"][-1]
+
+
+def test_engine_errors_reach_the_user_in_anndata_terms(regions, tmp_path):
+    from chromseq import _keys as K
+
+    val = (regions.obs[K.SPLIT] == "val").to_numpy()
+    regions.X[val, list(regions.var_names).index("K562")] = 0
+    fast = {k: v for k, v in FAST.items() if k != "preset"}
+    options = cs.tl.TrainingOptions(monitor="val_auroc")
+    with pytest.raises(ValueError, match=r"'K562' has 0 positive .* val split.*split_by_chromosome"):
+        cs.tl.train(regions, "K562", options=options, save_dir=tmp_path, preset="tiny", **fast)
+    assert not (tmp_path / "scratch_K562").exists()
+
+
+def test_the_training_core_speaks_of_arrays_not_anndata():
+    import inspect
+
+    from chromseq.train import _engine
+
+    source = inspect.getsource(_engine)
+    assert "obs[" not in source and "chromseq.pp" not in source and "chromosome" not in source

@@ -71,8 +71,10 @@ def celltype_labels(adata: AnnData, celltypes: list[str]) -> np.ndarray:
     return read_columns(adata.X, cols)
 
 
-def check_classes(labels: np.ndarray, names: list[str], train_rows: np.ndarray, val_rows: np.ndarray) -> None:
-    """Raise if an output has no positive or no negative training label, or no labelled validation row."""
+def check_classes(
+    labels: np.ndarray, names: list[str], train_rows: np.ndarray, val_rows: np.ndarray, monitor: str
+) -> None:
+    """Raise if an output lacks a class among its train labels (its val labels too for ``val_auroc``) or val rows."""
     for j, name in enumerate(names):
         y = labels[train_rows, j]
         y = y[~np.isnan(y)]
@@ -84,6 +86,13 @@ def check_classes(labels: np.ndarray, names: list[str], train_rows: np.ndarray, 
             )
         if np.isnan(labels[val_rows, j]).all():
             raise ValueError(f"{name!r} has no labelled row in the val split: choose other val chromosomes.")
+        v = labels[val_rows, j][~np.isnan(labels[val_rows, j])]
+        if monitor == "val_auroc" and not ((v > 0.5).any() and (v <= 0.5).any()):
+            raise ValueError(
+                f"monitor='val_auroc' but {name!r} has {int((v > 0.5).sum())} positive and {int((v <= 0.5).sum())} "
+                "negative labelled rows in the val split, so its AUROC is undefined: use monitor='val_loss', or "
+                "choose other val chromosomes (chromseq.pp.split_by_chromosome)."
+            )
 
 
 def subsample(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -309,7 +318,7 @@ def fit_models(
     start(options.device)
     codes, rows = regions
     outputs = [o for g in groups for o in g]
-    check_classes(labels, outputs, rows["train"], rows["val"])
+    check_classes(labels, outputs, rows["train"], rows["val"], options.monitor)
     stages = training_stages(options, kind, l2=network.l2)
     split = split_array(adata)
     head = "pretrain" if kind == "pretrain" else "finetune"
@@ -367,8 +376,7 @@ def run_stages(
 ) -> tuple[list[dict[str, list]], int]:
     """Run ``stages`` in order on ``model`` (within ``budget`` epochs, if given).
 
-    Returns their histories and the epoch whose weights ``model`` holds at the end, as the engine
-    decided it (the best epoch of the last stage run).
+    Returns their histories and the epoch whose weights ``model`` keeps (the engine's: the last stage's best).
     """
     histories: list[dict[str, list]] = []
     done, best_epoch = 0, 0
