@@ -34,6 +34,7 @@ from ._models import (
     output_index,
     record_path,
     records_of,
+    write_record,
 )
 from ._motifs import information_content, motif_result, motif_results, stored_seqlets, write_motifs
 from ._record import ModelRecord
@@ -47,6 +48,7 @@ from ._targets import (
     resolve_targets,
     select_predictions,
     targets_of,
+    write_predictions,
 )
 
 __all__ = [
@@ -62,6 +64,8 @@ __all__ = [
     "stored_seqlets",
     "write_baselines",
     "write_motifs",
+    "write_predictions",
+    "write_record",
     "KIND_ORDER",
     "ModelKind",
     "ModelRecord",

@@ -16,10 +16,10 @@ import chromseq
 from chromseq import _keys as K
 from chromseq._metrics import kept_index
 from chromseq._settings import logger, settings
-from chromseq._validate import require_obs, sequence_codes, uns_chromseq
+from chromseq._validate import require_obs, sequence_codes
 from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
-from chromseq.store import ModelRecord, model_name
+from chromseq.store import ModelRecord, model_name, write_record
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.train import (
     LOCK_FILE,
@@ -230,10 +230,8 @@ def save_and_record(
         drop_checkpoints(ckpt_dir)
     barrier()
     record = record.replace(path=str(path), weights_sha256=str(read_model_card(path)["weights_sha256"]))
-    models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
-    if record.name in models:
+    if write_record(adata, record.name, record):
         logger.info("replacing model %r in adata.uns['chromseq']['models']", record.name)
-    models[record.name] = record.to_dict()
     monitor = str(record.params.get("monitor", "val_loss"))
     best = record.history.get(monitor, [])
     logger.info(

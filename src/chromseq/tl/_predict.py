@@ -11,9 +11,9 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._settings import logger
-from chromseq._validate import require_regions, sequence_codes, uns_chromseq
+from chromseq._validate import require_regions, sequence_codes
 from chromseq.data import SequenceDataset
-from chromseq.store import load_recorded, models_of
+from chromseq.store import load_recorded, models_of, write_predictions, write_record
 from chromseq.tl._fit_glue import check_width
 from chromseq.tl._resolve import masked_rows, model_columns, resolve_models
 from chromseq.train import predict_proba
@@ -113,16 +113,9 @@ def _scatter(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
 
 
 def _write(adata: AnnData, key: str, preds: dict[str, np.ndarray], meta: dict, external: list) -> None:
-    old = adata.obsm.get(key)
-    frame = pd.DataFrame(preds, index=adata.obs_names)
-    if isinstance(old, pd.DataFrame):
-        frame = pd.concat([old.drop(columns=[c for c in frame.columns if c in old.columns]), frame], axis=1)
-    adata.obsm[key] = frame
-    uns = uns_chromseq(adata)
-    uns.setdefault(K.UNS_PREDICTIONS, {}).update(meta)
-    models = uns.setdefault(K.UNS_MODELS, {})
+    write_predictions(adata, key, preds, meta)
     for name, record in external:
-        if name not in models:
-            models[name] = record.to_dict()
+        if name not in models_of(adata):
+            write_record(adata, name, record)
             logger.info("recorded model %r (from %s) in adata.uns['chromseq']['models']", name, record.path)
     logger.info("added adata.obsm[%r] columns %s and adata.uns['chromseq']['predictions']", key, list(preds))
