@@ -1,7 +1,7 @@
 """Access to the models recorded in ``adata.uns['chromseq']['models']``.
 
 The AnnData stores each record as a plain, h5ad-safe dict; code reads it as a typed
-:class:`~chromseq.tl._record.ModelRecord` (:func:`get_record`, :func:`records_of`).
+:class:`~chromseq.store.ModelRecord` (:func:`get_record`, :func:`records_of`).
 """
 
 from __future__ import annotations

@@ -144,7 +144,7 @@ def prepare_checkpoints(
 
     A live run holding the folder makes this fail at once; an interrupted run's checkpoint is
     continued (``resume``), discarded (``overwrite``) or kept with an error naming both flags
-    (see :func:`chromseq.train._runs.clear_checkpoints`). Under ``torchrun`` rank 0 does it while
+    (see :func:`chromseq.train.clear_checkpoints`). Under ``torchrun`` rank 0 does it while
     the others wait (they may read a checkpoint to resume). Release the returned lock when done.
     """
     lock: RunLock | contextlib.nullcontext = contextlib.nullcontext()
