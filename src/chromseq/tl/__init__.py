@@ -6,6 +6,7 @@ from ._add_model import add_model
 from ._baselines import composition_baseline
 from ._contrib_store import get_contributions
 from ._contributions import contributions
+from ._design import design
 from ._evaluate import evaluate
 from ._finetune import finetune
 from ._motifs import motifs
@@ -30,4 +31,5 @@ __all__ = [
     "get_contributions",
     "motifs",
     "score_variants",
+    "design",
 ]
