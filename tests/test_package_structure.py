@@ -257,7 +257,17 @@ GRAPH = import_graph()
 #: Layers, lowest first: shared helpers ("codes"), the core, the verbs, the command line.
 CORE = ("data", "models", "train")
 VERBS = ("pp", "tl", "pl", "io", "datasets")
-APP = ("cli", "_cli_table", "_cli_steps", "_cli_checks", "_cli_variants", "_demo", "_report", "_report_verdicts")
+APP = (
+    "cli",
+    "_cli_table",
+    "_cli_steps",
+    "_cli_checks",
+    "_cli_variants",
+    "_cli_design",
+    "_demo",
+    "_report",
+    "_report_verdicts",
+)
 
 
 def layer(module: str) -> int:
