@@ -208,3 +208,50 @@ def test_specific_needs_several_outputs_and_weights_name_outputs(trained, no_wor
         cs.tl.design(trained, "K562", start=2, objective="specific", weights={"Liver": 1.0})
     with pytest.raises(ValueError, match="method='implant' needs motif="):
         cs.tl.design(trained, "K562", start=2, method="implant")
+
+
+# -- plots and command line ---------------------------------------------------------------------------------
+def test_pl_design_draws_one_line_per_output_target_thickest(evolved):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = cs.pl.design(evolved, show=False)
+    lines = [line for line in ax.get_lines() if line.get_label() and not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines] == ["K562 (target)", "HepG2", "GM12878"]
+    assert lines[0].get_linewidth() > lines[1].get_linewidth()
+    np.testing.assert_allclose(lines[0].get_ydata(), evolved.obsm[K.DESIGN_TRAJECTORY][:, :, 0].mean(0), rtol=1e-6)
+    plt.close("all")
+
+
+def test_pl_design_logo_shades_the_changed_bases(evolved):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    d = evolved[:1].copy()
+    cs.tl.contributions(d, "K562", model="scratch", method="grad_x_input", device="cpu")
+    ax = cs.pl.design_logo(d, "design_0", "K562", show=False)
+    changed = int((d.obsm[K.SEQUENCE][0] != d.obsm[K.DESIGN_START_SEQUENCE][0]).sum())
+    spans = [p for p in ax.patches if type(p).__name__ == "Rectangle" and abs(p.get_width() - 1.0) < 1e-9]
+    assert len(spans) == changed
+    assert f"{changed} base(s) changed" in ax.get_title()
+    plt.close("all")
+
+
+def test_cli_design_writes_h5ad_and_fasta(trained, tmp_path):
+    from chromseq.cli import main
+
+    src = tmp_path / "trained.h5ad"
+    trained.write_h5ad(src)
+    out, fasta = tmp_path / "designs.h5ad", tmp_path / "designs.fa"
+    argv = [str(src), "--celltype", "K562", "--start", "2", "--steps", "2", "-o", str(out), "--fasta", str(fasta)]
+    assert main(["design", *argv, "--device", "cpu"]) == 0
+    d = ad.read_h5ad(out)
+    assert d.n_obs == 2
+    records = fasta.read_text().split(">")[1:]
+    assert [r.split()[0] for r in records] == list(d.obs_names)
+    assert "".join(records[0].splitlines()[1:]) == decode(d.obsm[K.SEQUENCE][0])
+    assert main(["design", *argv[:-4], "-o", str(out), "--celltype", "Liver"]) == 1
