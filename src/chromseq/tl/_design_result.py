@@ -94,7 +94,7 @@ class Run:
         from chromseq.train._inference import model_state
 
         model = load_recorded(self.name, self.record)
-        with model_state(model, self.device):
+        with model_state(model, self.device), torch.inference_mode():
             return call(self._scorer(model), torch.from_numpy(np.ascontiguousarray(codes)).to(self.device))
 
     def evolve(self, codes: np.ndarray, *, steps: int, beam: int, min_gain: float, seed: int) -> dict[str, Any]:

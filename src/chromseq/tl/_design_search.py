@@ -36,7 +36,7 @@ class Scorer:
     objective
         Scores ``(N, n_outputs)`` -> objective ``(N,)`` to maximise.
     batch_size
-        Sequences per forward pass (the reverse complement is a second pass).
+        Sequences per forward pass (with their reverse complements, twice as many rows).
     rc_average
         Average the forward and reverse-complement predictions (probabilities for
         classification, reported as the logit of the mean; values for regression).
@@ -53,15 +53,17 @@ class Scorer:
     regression: bool = False
     dtype: torch.dtype = torch.float32
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def scores(self, codes: torch.Tensor) -> torch.Tensor:
-        """Return float32 scores ``(n, n_outputs)`` of codes ``(n, L)`` (one batch, on the model's device)."""
-        device = codes.device
-        with autocast(device, self.dtype):
-            fwd = self.model(one_hot(codes)).float()
+        """Return float32 scores ``(n, n_outputs)`` of codes ``(n, L)`` (one batch, on the model's device).
+
+        Both strands go through the network in one forward pass (eval mode: rows do not interact).
+        """
+        with autocast(codes.device, self.dtype):
             if not self.rc_average:
-                return fwd
-            rev = self.model(one_hot(reverse_complement_codes(codes))).float()
+                return self.model(one_hot(codes)).float()
+            both = self.model(one_hot(torch.cat([codes, reverse_complement_codes(codes)]))).float()
+        fwd, rev = both[: len(codes)], both[len(codes) :]
         if self.regression:
             return (fwd + rev) / 2
         # logit of the mean of the two probabilities, without overflow
