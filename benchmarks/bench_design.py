@@ -38,7 +38,7 @@ import torch
 import chromseq as cs
 from chromseq import _keys as K
 from chromseq.models import ChromTransfer, get_config, save_model
-from chromseq.tl._record import ModelRecord
+from chromseq.store import ModelRecord
 
 OUTPUTS = ("K562", "HepG2", "GM12878")
 

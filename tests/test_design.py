@@ -255,3 +255,4 @@ def test_cli_design_writes_h5ad_and_fasta(trained, tmp_path):
     assert [r.split()[0] for r in records] == list(d.obs_names)
     assert "".join(records[0].splitlines()[1:]) == decode(d.obsm[K.SEQUENCE][0])
     assert main(["design", *argv[:-4], "-o", str(out), "--celltype", "Liver"]) == 1
+    assert main(["design", *argv[:-2], "--fasta", str(tmp_path)]) == 1  # a folder: refused before any work

@@ -30,11 +30,8 @@ def design_args(p: argparse.ArgumentParser) -> None:
 
 def design(args: argparse.Namespace) -> None:
     from . import tl
-    from ._cli_checks import _check_file
     from ._io_utils import read_h5ad_checked, write_h5ad_atomic
 
-    if args.fasta:
-        _check_file(Path(args.fasta), "--fasta")  # before any work, as -o/--output
     adata = read_h5ad_checked(Path(args.input))
     start = args.start
     if start.isdigit():

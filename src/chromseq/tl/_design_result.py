@@ -12,10 +12,9 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import FIX
+from chromseq.store import ModelRecord, get_record, load_recorded, records_of
 from chromseq.tl._design_motifs import Motif, resolve_motif
 from chromseq.tl._design_objectives import DesignObjective
-from chromseq.tl._models import get_record, load_recorded, records_of
-from chromseq.tl._record import ModelRecord
 
 if TYPE_CHECKING:
     import torch
