@@ -95,7 +95,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3, help="evolution steps")
     parser.add_argument("--width", type=int, default=200, help="sequence width (bp)")
     parser.add_argument("--preset", default="tiny", help="network preset")
-    parser.add_argument("--batch-size", type=int, default=1024, help="sequences per forward pass (both sides)")
+    parser.add_argument(
+        "--batch-size", type=int, default=512, help="rows per forward pass (both sides; a reverse complement is a row)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--repeats", type=int, default=2, help="runs per side; the best counts")

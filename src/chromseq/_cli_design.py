@@ -23,7 +23,7 @@ def design_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", type=int, default=1, help="sequences kept per start at each step (evolve; 1 = greedy)")
     p.add_argument("--motif", default=None, help="JASPAR matrix ID or TF name, or bases (implant)")
     p.add_argument("--gc", type=float, default=None, help="GC fraction of random starts (default: the regions')")
-    p.add_argument("--batch-size", type=int, default=1024, help="sequences per forward pass")
+    p.add_argument("--batch-size", type=int, default=1024, help="rows per forward pass (a reverse complement is a row)")
     p.add_argument("-o", "--output", required=True, help="output .h5ad of the designs (written atomically)")
     p.add_argument("--fasta", default=None, help="also write the designed sequences as FASTA")
 

@@ -92,7 +92,8 @@ def design(
     rc_average
         Average forward and reverse-complement predictions.
     batch_size
-        Sequences per forward pass (does not change the result).
+        Rows per forward pass, a sequence and its reverse complement being two (does not change the
+        result). On a CPU a few hundred is fastest; on a GPU, thousands.
     device
         Torch device (``None``: :attr:`chromseq.settings.device`); autocast on CUDA as in
         :func:`~chromseq.tl.predict`.

@@ -36,7 +36,7 @@ class Scorer:
     objective
         Scores ``(N, n_outputs)`` -> objective ``(N,)`` to maximise.
     batch_size
-        Sequences per forward pass (with their reverse complements, twice as many rows).
+        Rows per forward pass; with ``rc_average`` a sequence and its reverse complement are two rows.
     rc_average
         Average the forward and reverse-complement predictions (probabilities for
         classification, reported as the logit of the mean; values for regression).
@@ -74,7 +74,8 @@ class Scorer:
     def batched(self, n: int, make: Callable[[torch.Tensor], torch.Tensor], device) -> tuple[torch.Tensor, ...]:
         """Scores ``(n, n_outputs)`` and objective ``(n,)`` of ``n`` candidates built by ``make(index)``."""
         out, obj = [], []
-        for index in _chunks(n, self.batch_size, device):
+        size = max(1, self.batch_size // 2) if self.rc_average else self.batch_size
+        for index in _chunks(n, size, device):
             s = self.scores(make(index))
             out.append(s)
             obj.append(self.objective(s))
