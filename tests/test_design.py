@@ -206,6 +206,8 @@ def test_model_not_in_the_anndata(trained, no_work):
 def test_specific_needs_several_outputs_and_weights_name_outputs(trained, no_work):
     with pytest.raises(ValueError, match="not other outputs"):
         cs.tl.design(trained, "K562", start=2, objective="specific", weights={"Liver": 1.0})
+    with pytest.raises(ValueError, match="only applies to random starts"):
+        cs.tl.design(trained, "K562", start=trained[:2].copy(), gc=0.5)
     with pytest.raises(ValueError, match="method='implant' needs motif="):
         cs.tl.design(trained, "K562", start=2, method="implant")
 

@@ -138,6 +138,8 @@ def design(
         gc = training_gc(adata) if gc is None else float(gc)
         codes, sources = random_start(int(start), width, gc, seed)
     else:
+        if gc is not None:
+            raise ValueError(f"gc={gc} only applies to random starts (start=<number>); drop it for start=<AnnData>.")
         codes, sources = check_start(start, width)
     run = result.Run(name, record, goal, rc_average, batch_size, settings.resolve_device(device))
     logger.info(
