@@ -258,7 +258,17 @@ GRAPH = import_graph()
 CORE = ("data", "models", "train")
 STORE = ("store",)
 VERBS = ("pp", "tl", "pl", "io", "datasets")
-APP = ("cli", "_cli_table", "_cli_steps", "_cli_checks", "_cli_variants", "_demo", "_report", "_report_verdicts")
+APP = (
+    "cli",
+    "_cli_table",
+    "_cli_steps",
+    "_cli_checks",
+    "_cli_variants",
+    "_cli_design",
+    "_demo",
+    "_report",
+    "_report_verdicts",
+)
 
 
 def layer(module: str) -> int:
