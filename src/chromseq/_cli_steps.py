@@ -45,7 +45,7 @@ def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
     command's result is written beside it (:func:`~chromseq._io_utils.write_h5ad_atomic`).
     """
     from ._io_utils import file_state, read_h5ad_checked, write_h5ad_atomic
-    from .train._distributed import barrier, is_main_process
+    from .train import barrier, is_main_process
 
     source, output = Path(args.input), Path(args.output)
     # -o the input itself: refuse to replace it if another command rewrote it meanwhile (its results would be lost)

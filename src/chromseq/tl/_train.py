@@ -81,13 +81,13 @@ def train(
     celltypes = require_celltypes(adata, celltype)
     groups = [list(celltypes)] if multihead else [[c] for c in celltypes]
     group_names("scratch", groups, key_added, multihead)  # plain model names, checked before any work
-    codes, _ = check_regions(adata)
-    config = _scratch_config(adata, preset, codes.shape[1])
+    regions = check_regions(adata)
+    config = _scratch_config(adata, preset, regions[0].shape[1])
     labels = celltype_labels(adata, celltypes)
     adata = writable(adata, copy, "train")
     fit_models(
         adata, labels, groups, kind="scratch",
         network=config, options=options, save_dir=save_dir, key_added=key_added, existing=existing,
-        multihead=multihead,
+        multihead=multihead, regions=regions,
     )  # fmt: skip
     return adata if copy else None
