@@ -40,9 +40,9 @@ def check_settings(settings: object, what: str) -> None:
         value = getattr(settings, name, choices[0])
         if value not in choices:
             raise ValueError(f"{what}: {name} must be one of {list(choices)}, got {value!r}.")
-    for name in ("seed", "random_state"):  # torch generators take at most 2**64 - 1
-        if getattr(settings, name, None) is not None:
-            check_seed(getattr(settings, name), f"{what}: {name}")
+    name = "random_state" if hasattr(settings, "random_state") else "seed"  # torch generators take < 2**64
+    if getattr(settings, name, None) is not None:
+        check_seed(getattr(settings, name), f"{what}: {name}")
     if getattr(settings, "device", None) is not None:
         check_device(settings.device)
 
