@@ -167,18 +167,28 @@ def _h5ad_size(adata: AnnData) -> int:
 
 
 # -- full disks --------------------------------------------------------------------------------------------
-_FULL = ("no space left", "errno 28", "errno = 28", "disk quota", "file write failed")
+#: Words of full-disk errors: HDF5 ("errno = 28"), torch's zip writer ("unexpected pos"), safetensors ("StorageFull").
+_FULL = (
+    "no space left",
+    "errno 28",
+    "errno = 28",
+    "disk quota",
+    "storagefull",
+    "file write failed",
+    "inline_container",
+    "unexpected pos",
+)
 
 
 def is_disk_full(err: BaseException) -> bool:
-    """Whether ``err`` (an :class:`OSError`, or torch's/HDF5's ``RuntimeError``) reports a full disk."""
+    """Whether ``err`` (an :class:`OSError`, or a writer's own error: torch, HDF5, safetensors) reports a full disk."""
     if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    return isinstance(err, OSError | RuntimeError) and any(t in str(err).lower() for t in _FULL)
+    return any(t in str(err).lower() for t in _FULL)
 
 
 def no_space(path: str | os.PathLike) -> OSError:
-    """The one-line error of a write that ran out of disk space (``path: no space left on device ...``)."""
+    """Return the one-line error of a write that ran out of disk space (``path: no space left on device ...``)."""
     return OSError(
         errno.ENOSPC,
         "no space left on device while writing it; free some space (or write elsewhere) and run again. "
@@ -188,7 +198,7 @@ def no_space(path: str | os.PathLike) -> OSError:
 
 
 def incomplete_write(path: str | os.PathLike, problem: str) -> OSError:
-    """The error of a file that was written without an error but reads back wrong (a writer that hid one)."""
+    """Return the error of a file written without an error that reads back wrong (a writer that hid one)."""
     return OSError(
         errno.EIO,
         f"the file written is incomplete ({problem}); is the disk full (no space left)? Free some space and run "
@@ -199,10 +209,10 @@ def incomplete_write(path: str | os.PathLike, problem: str) -> OSError:
 
 @contextlib.contextmanager
 def disk_errors(path: str | os.PathLike) -> Iterator[None]:
-    """Turn a full-disk error of any writer (``OSError`` ENOSPC, torch's or HDF5's ``RuntimeError``) into :func:`no_space`."""
+    """Turn a full-disk error of any writer (``OSError`` ENOSPC, torch's, HDF5's, safetensors') into :func:`no_space`."""
     try:
         yield
-    except (OSError, RuntimeError) as err:
+    except Exception as err:
         if is_disk_full(err):
             raise no_space(path) from None
         raise

@@ -258,7 +258,7 @@ def _write(path: Path, segments: list, sizes: dict[str, int], per_base) -> Path:
     for c, _, b, _ in segments:
         if b > sizes[c]:
             raise ValueError(f"a window on {c} ends at {b:,}, past the chromosome's end ({sizes[c]:,}): wrong genome?")
-    covered = sum(b - a for _, _, b, _ in segments)
+    covered = sum(b - a for _, a, b, _ in segments)
     with atomic_path(path) as tmp, disk_errors(path):
         if suffix in _BIGWIG:
             _write_bigwig(tmp, segments, sizes, per_base)

@@ -28,7 +28,7 @@ def _conv(c_in: int, c_out: int, k: int) -> int:
 
 
 def parameter_estimate(config: ChromTransferConfig) -> int:
-    """Number of weights (parameters plus batch-norm statistics, within a few percent) of ``config``'s network.
+    """Return the number of weights (parameters plus batch-norm statistics, within a few percent) of ``config``'s network.
 
     Computed from the config alone, so that a crafted config never allocates anything.
     """
@@ -56,7 +56,9 @@ def check_size(config: ChromTransferConfig, where: str) -> None:
         The file (and field) it came from, for the message.
     """
     if any(not isinstance(w, int) or w < 1 for w in (*config.pretrain_hidden, *config.finetune_hidden)):
-        raise ValueError(f"{where}: the head widths must be positive ints; the file is damaged or not a chromseq model.")
+        raise ValueError(
+            f"{where}: the head widths must be positive ints; the file is damaged or not a chromseq model."
+        )
     kernels = (config.stem_kernel, *config.block_kernels, *config.tail_kernels)
     if any(not isinstance(k, int) or k < 1 for k in kernels):
         raise ValueError(f"{where}: kernel sizes must be positive ints, got {kernels}; the file is damaged.")

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from chromseq._io_utils import honour_umask, replace_dir, temp_beside
+from chromseq._io_utils import disk_errors, honour_umask, replace_dir, temp_beside
 from chromseq._metrics import best_index
 from chromseq._settings import logger
 
@@ -77,14 +77,15 @@ def save_model(
     json.dumps(meta, indent=1, allow_nan=True)  # fails here (not JSON-safe), before anything is written
     tmp = temp_beside(path)
     try:
-        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / WEIGHTS_FILE, metadata={"format": "pt", "chromseq_format": str(FORMAT_VERSION)})
-        meta["weights_sha256"] = weights_sha256(tmp / WEIGHTS_FILE)
-        meta[FOLDER_HASH] = config_sha256(meta["config"], meta["weights_sha256"])
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, allow_nan=True))
-        (tmp / CARD_FILE).write_text(_render_card(meta))
-        honour_umask(tmp)  # mkdtemp made it 0700 and safetensors the weights 0600
-        replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
+        with disk_errors(path):
+            state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+            save_file(state, tmp / WEIGHTS_FILE, metadata={"format": "pt", "chromseq_format": str(FORMAT_VERSION)})
+            meta["weights_sha256"] = weights_sha256(tmp / WEIGHTS_FILE)
+            meta[FOLDER_HASH] = config_sha256(meta["config"], meta["weights_sha256"])
+            (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, allow_nan=True))
+            (tmp / CARD_FILE).write_text(_render_card(meta))
+            honour_umask(tmp)  # mkdtemp made it 0700 and safetensors the weights 0600
+            replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -21,10 +21,11 @@ from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.tl._models import model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
+from chromseq.tl._pending import finished
 from chromseq.tl._record import ModelRecord
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
 from chromseq.train._engine import fit
-from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
+from chromseq.train._runs import RunLock, acquire, clear_checkpoints, model_folder
 from chromseq.train._spec import TrainSpec
 
 if TYPE_CHECKING:
@@ -210,8 +211,9 @@ def save_and_record(
         if not overwrite and path.exists():
             path = model_folder(path.parent, record.name, overwrite=False)
         card = {k: v for k, v in record.to_dict().items() if k not in ("path", "weights_sha256")}
+        created = not path.exists()
         save_model(model, path, card=card, overwrite=overwrite)
-        drop_checkpoints(ckpt_dir)
+        finished(ckpt_dir, path, created)  # checkpoints dropped now, or once the command's output is written
     barrier()
     record = record.replace(path=str(path), weights_sha256=str(read_model_card(path)["weights_sha256"]))
     models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
@@ -228,13 +230,6 @@ def save_and_record(
         monitor,
         best[best_index(record.history, monitor)] if best else float("nan"),
     )
-
-
-def drop_checkpoints(ckpt_dir: Path) -> None:
-    """Delete the checkpoints of a finished run (the run's lock file stays until it is released)."""
-    for item in ckpt_dir.glob("*"):
-        if item.name != LOCK_FILE and item.is_file():
-            item.unlink(missing_ok=True)
 
 
 def split_array(adata: AnnData) -> np.ndarray:
