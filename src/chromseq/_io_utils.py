@@ -201,8 +201,8 @@ def incomplete_write(path: str | os.PathLike, problem: str) -> OSError:
     """Return the error of a file written without an error that reads back wrong (a writer that hid one)."""
     return OSError(
         errno.EIO,
-        f"the file written is incomplete ({problem}); is the disk full (no space left)? Free some space and run "
-        "again. The previous file, if any, was kept",
+        f"the file written is incomplete ({problem}): no space left on device? Free some space and run again. "
+        "The previous file, if any, was kept",
         str(path),
     )
 
@@ -213,7 +213,7 @@ def disk_errors(path: str | os.PathLike) -> Iterator[None]:
     try:
         yield
     except Exception as err:
-        if is_disk_full(err):
+        if is_disk_full(err) and not (isinstance(err, OSError) and err.errno == errno.EIO):  # EIO: incomplete_write
             raise no_space(path) from None
         raise
 

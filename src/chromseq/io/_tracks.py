@@ -261,7 +261,10 @@ def _write(path: Path, segments: list, sizes: dict[str, int], per_base) -> Path:
     covered = sum(b - a for _, a, b, _ in segments)
     with atomic_path(path) as tmp, disk_errors(path):
         if suffix in _BIGWIG:
-            _write_bigwig(tmp, segments, sizes, per_base)
+            try:
+                _write_bigwig(tmp, segments, sizes, per_base)
+            except (RuntimeError, SystemError) as err:  # pyBigWig: no errno, sometimes no message
+                raise incomplete_write(path, f"pyBigWig failed: {str(err) or type(err).__name__}") from None
             _verify_bigwig(tmp, path, sizes, covered)
         else:
             _write_bedgraph(tmp, segments, per_base)
@@ -293,7 +296,8 @@ def _verify_bigwig(tmp: Path, path: Path, sizes: dict[str, int], covered: int) -
     """Reopen a written bigWig: header, chromosome sizes and covered bases must be what was written.
 
     pyBigWig's ``close`` does not raise when the disk fills up: it prints to stderr and leaves a
-    truncated file, so the file is read back before it takes the final name.
+    truncated file, so the file is read back before it takes the final name. A track with data
+    always has a zoom level (``maxZooms=10``); one written without is cut short.
     """
     import pyBigWig
 
@@ -310,6 +314,8 @@ def _verify_bigwig(tmp: Path, path: Path, sizes: dict[str, int], covered: int) -
                 problem = "its chromosome sizes differ from those written"
             elif covered and int(bw.header()["nBasesCovered"]) != covered:
                 problem = f"it covers {int(bw.header()['nBasesCovered']):,} bases, not the {covered:,} written"
+            elif covered and int(bw.header()["nLevels"]) == 0:  # zoom levels are written last, when it closes
+                problem = "its zoom levels, written last, are missing"
         finally:
             bw.close()
     if problem:
