@@ -128,7 +128,9 @@ def check_record(path: Path, name: str, before: bytes, data: bytes, after: bytes
         problem = f"its offset {offset:,} does not follow the header line '>{name}' (the line there is {title[:40]!r})"
     elif b">" in data:
         problem = f"its length {size:,} reaches into the next sequence"
-    elif rest[:1] not in (b"", b"\n", b"\r") or rest.lstrip(b"\r\n")[:1] not in (b"", b">"):
+    elif (n_bases := len(data) - data.count(b"\n") - data.count(b"\r")) < size:
+        problem = f"the file ends after {n_bases:,} of the {size:,} bases the index gives it"
+    elif n_bases > size or rest[:1] not in (b"", b"\n", b"\r") or rest.lstrip(b"\r\n")[:1] not in (b"", b">"):
         problem = f"the sequence goes on after {size:,} bases (the length in the index is too short)"
     elif b" " in data or b"\t" in data:
         line = data[: min(i for i in (data.find(b" "), data.find(b"\t")) if i >= 0)].count(b"\n") + 1
