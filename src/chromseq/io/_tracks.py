@@ -10,6 +10,7 @@ windows without a value) is absent from the track. Chromosomes keep the data's n
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -316,10 +317,22 @@ def _verify_bigwig(tmp: Path, path: Path, sizes: dict[str, int], covered: int) -
                 problem = f"it covers {int(bw.header()['nBasesCovered']):,} bases, not the {covered:,} written"
             elif covered and int(bw.header()["nLevels"]) == 0:  # zoom levels are written last, when it closes
                 problem = "its zoom levels, written last, are missing"
+            elif max(_bbi_offsets(tmp)) >= tmp.stat().st_size:
+                problem = f"its header points past its end ({tmp.stat().st_size:,} bytes): it was cut short"
         finally:
             bw.close()
     if problem:
         raise incomplete_write(path, problem)
+
+
+def _bbi_offsets(path: Path) -> list[int]:
+    """File offsets a bigWig header points to: chromosome tree, data, index, and each zoom level's data and index."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 + 24 * 10)
+    _, _, n_zoom, *offsets = struct.unpack_from("<IHHQQQ", head, 0)
+    for i in range(min(n_zoom, 10)):
+        offsets += struct.unpack_from("<QQ", head, 64 + 24 * i + 8)
+    return offsets
 
 
 def _write_bedgraph(tmp: Path, segments: list, per_base) -> None:
