@@ -63,5 +63,7 @@ def keep_checkpoints_until_written() -> Iterator[None]:
     else:
         for ckpt_dir, _, _ in pending:
             drop_checkpoints(ckpt_dir)
+            with contextlib.suppress(OSError):  # the run's lock is gone; another run's lock keeps the folder
+                ckpt_dir.rmdir()
     finally:
         _PENDING.reset(token)
