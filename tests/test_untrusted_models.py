@@ -21,7 +21,7 @@ import chromseq as cs
 from chromseq import _keys as K
 from chromseq.models import PRESETS, ChromTransfer, load_model, save_model
 from chromseq.models._io import weights_sha256
-from chromseq.tl._record import ModelRecord
+from chromseq.store import ModelRecord
 
 WIDTH = 100
 CONFIG = PRESETS["tiny"].replace(seq_len=WIDTH)

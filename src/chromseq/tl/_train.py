@@ -10,8 +10,8 @@ from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransferConfig, get_config
+from chromseq.store import records_of
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
-from chromseq.tl._models import records_of
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:

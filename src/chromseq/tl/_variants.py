@@ -11,8 +11,8 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq.io._vcf import as_variant_table
+from chromseq.store import ModelRecord
 from chromseq.tl import _variant_windows as vw
-from chromseq.tl._record import ModelRecord
 
 if TYPE_CHECKING:
     import torch
@@ -105,7 +105,7 @@ def score_variants(
     """
     from anndata import AnnData
 
-    from chromseq.pp._common import genome_of
+    from chromseq._regions import genome_of
 
     if ref_mismatch not in ("error", "flag", "skip"):
         raise ValueError(f"ref_mismatch={ref_mismatch!r}: choose 'error', 'flag' or 'skip'.")
@@ -147,8 +147,8 @@ Output = tuple[str, str, ModelRecord, int, str]  # var name, model name, record,
 def _outputs(adata: AnnData, models, celltype) -> list[Output]:
     """``[(var_name, model, record, column, target)]`` of the outputs to score."""
     from chromseq._validate import require_celltypes
+    from chromseq.store import get_record, output_index, records_of
     from chromseq.tl._contributions import _default_model
-    from chromseq.tl._models import get_record, output_index, records_of
     from chromseq.tl._predict import _columns, _resolve
 
     if celltype is not None and models is None:
@@ -269,7 +269,7 @@ def _kinds(obs: pd.DataFrame) -> str:
 # -- scoring ----------------------------------------------------------------------------------------
 def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -> tuple[np.ndarray, np.ndarray]:
     """Logits (float64, ``(n_scored, n_outputs)``) of the reference and alternative windows."""
-    from chromseq.tl._models import load_recorded
+    from chromseq.store import load_recorded
 
     key = obs[K.CHROM].astype(str).to_numpy() + ":" + obs[K.WINDOW_START].astype(str).to_numpy()
     first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
@@ -352,8 +352,8 @@ def _store_sequences(vdata: AnnData, scored: np.ndarray, ref_codes: np.ndarray, 
 
 
 def _contributions(vdata, outputs, scored, ref_codes, alt_codes, method, n_shuffles, device) -> None:
+    from chromseq.store import load_recorded
     from chromseq.tl._contributions import attribute
-    from chromseq.tl._models import load_recorded
 
     dev = settings.resolve_device(device)
     for var_name, name, record, column, _ in outputs:
