@@ -16,7 +16,8 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from chromseq._settings import logger
-from chromseq.train._runs import LOCK_FILE
+
+from ._runs import LOCK_FILE
 
 #: ``(checkpoint folder, model folder, whether the block created the model folder)`` of models saved in the block.
 _PENDING: ContextVar[list[tuple[Path, Path, bool]] | None] = ContextVar("chromseq_pending_checkpoints", default=None)
@@ -29,7 +30,7 @@ def drop_checkpoints(ckpt_dir: Path) -> None:
             item.unlink(missing_ok=True)
 
 
-def finished(ckpt_dir: Path, path: Path, created: bool) -> None:
+def model_saved(ckpt_dir: Path, path: Path, created: bool) -> None:
     """Drop the checkpoints of a model just saved to ``path``: now, or when the enclosing block succeeds."""
     pending = _PENDING.get()
     if pending is None:
