@@ -359,7 +359,10 @@ PRIVATE_ACROSS = {
     ("chromseq.datasets._chromtransfer", "chromseq.pp._background"): "appends the bundle's stored background rows",
     ("chromseq.tl._variants", "chromseq.io._vcf"): "as_variant_table: one parser for VCF files and tables",
     ("chromseq.tl._add_model", "chromseq.models._io"): "weights_sha256: the record keeps the hash of the weights",
-    ("chromseq.tl._fit_glue", "chromseq.models._io"): "check_replaceable: a non-model folder is refused before training",
+    (
+        "chromseq.tl._fit_glue",
+        "chromseq.models._io",
+    ): "check_replaceable: a non-model folder is refused before training",
 }
 
 

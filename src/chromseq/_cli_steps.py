@@ -42,22 +42,30 @@ def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
 
     Commands writing one output take turns (:func:`~chromseq._io_utils.output_lock`). When the
     output is the input and another command rewrote it after this one read it, it is kept and this
-    command's result is written beside it (:func:`~chromseq._io_utils.write_h5ad_atomic`).
+    command's result is written beside it (:func:`~chromseq._io_utils.write_h5ad_atomic`); the
+    models are recorded there, so their checkpoints are dropped as after any written output.
     """
-    from ._io_utils import file_state, read_h5ad_checked, write_h5ad_atomic
-    from .train import barrier, is_main_process
+    from ._io_utils import OutputChangedError, file_state, read_h5ad_checked, write_h5ad_atomic
+    from .train import barrier, is_main_process, keep_checkpoints_until_written
 
     source, output = Path(args.input), Path(args.output)
     # -o the input itself: refuse to replace it if another command rewrote it meanwhile (its results would be lost)
     read_state = file_state(output) if output.exists() and source.exists() and output.samefile(source) else None
     adata = read_h5ad_checked(source)
-    result = step(adata, **kwargs)
-    if result is not None and hasattr(result, "obs"):
-        adata = result
-    if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
-        write_h5ad_atomic(adata, output, read_state=read_state)
-        logger.info("wrote %s", args.output)
-    barrier()
+    changed: OutputChangedError | None = None
+    with keep_checkpoints_until_written():  # a failed -o (full disk) leaves the run resumable
+        result = step(adata, **kwargs)
+        if result is not None and hasattr(result, "obs"):
+            adata = result
+        if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
+            try:
+                write_h5ad_atomic(adata, output, read_state=read_state)
+                logger.info("wrote %s", args.output)
+            except OutputChangedError as err:  # written beside the output: nothing to resume
+                changed = err
+        barrier()
+    if changed is not None:
+        raise changed
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
