@@ -238,7 +238,7 @@ def test_output_failing_after_training_keeps_the_checkpoint(regions, tmp_path, m
 
     models = tmp_path / "models"
 
-    def full(adata, path):
+    def full(adata, path, **kwargs):
         raise io_utils.no_space(path)
 
     monkeypatch.setattr(io_utils, "write_h5ad_atomic", full)
