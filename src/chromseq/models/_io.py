@@ -20,8 +20,9 @@ from safetensors.torch import load_file, save_file
 from chromseq._io_utils import honour_umask, replace_dir, temp_beside
 from chromseq._metrics import best_index
 
-from ._config import ChromTransferConfig
-from ._network import ChromTransfer, count_parameters
+from ._network import count_parameters
+from ._protocol import ModelConfig, SequenceModel
+from ._registry import FAMILIES, build, config_from_dict
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -30,14 +31,14 @@ FORMAT_VERSION = 1
 
 
 def save_model(
-    model: ChromTransfer, path: str | os.PathLike, *, card: dict[str, Any] | None = None, overwrite: bool = True
+    model: SequenceModel, path: str | os.PathLike, *, card: dict[str, Any] | None = None, overwrite: bool = True
 ) -> Path:
     """Save ``model`` to the folder ``path`` (replaced atomically if it exists and ``overwrite``).
 
     Parameters
     ----------
     model
-        The network; its ``config`` is saved with the weights.
+        The network, of any registered family; its ``config`` (with ``arch``) is saved with the weights.
     path
         Destination folder.
     card
@@ -153,7 +154,7 @@ def read_model_card(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> ChromTransfer:
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> SequenceModel:
     """Load a model saved by :func:`save_model`, in eval mode.
 
     Parameters
@@ -165,17 +166,19 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
 
     Returns
     -------
-    The :class:`~chromseq.models.ChromTransfer` with its config; weights are read with
-    safetensors (no unpickling).
+    The network of the family its config's ``arch`` names (a config without one, as folders saved
+    before families existed, is a :class:`~chromseq.models.ChromTransfer`), with its config; weights
+    are read with safetensors (no unpickling).
 
     Raises
     ------
     ValueError
         If the weights file's SHA-256 differs from the one recorded in ``config.json``
-        (a changed or damaged file), or the weights do not fit the config.
+        (a changed or damaged file), the weights do not fit the config, or the config's ``arch`` is not
+        a registered family.
     """
     meta = read_model_card(path)
-    model = ChromTransfer(_config_of(meta, Path(path) / CONFIG_FILE))
+    model = build(_config_of(meta, Path(path) / CONFIG_FILE))
     state = _read_weights(Path(path) / WEIGHTS_FILE)
     _fit_weights(model, state, Path(path))  # before the sha256: another model's weights are named as such
     check_weights(path, meta)
@@ -205,10 +208,16 @@ def _read_meta(file: Path) -> dict[str, Any]:
     return meta
 
 
-def _config_of(meta: dict[str, Any], file: Path) -> ChromTransferConfig:
-    """Return the :class:`ChromTransferConfig` of ``meta``; raise a :class:`ValueError` naming ``file`` if invalid."""
+def _config_of(meta: dict[str, Any], file: Path) -> ModelConfig:
+    """Return the config of ``meta`` (any registered family); raise a :class:`ValueError` naming ``file`` if invalid."""
+    arch = meta["config"].get("arch", "chromtransfer")
+    if arch not in FAMILIES:
+        raise ValueError(
+            f"model folder {str(file.parent)!r} holds a network of architecture {arch!r}, which this chromseq does "
+            f"not know (known: {sorted(FAMILIES)}): upgrade chromseq to the version that saved it."
+        )
     try:
-        return ChromTransferConfig.from_dict(meta["config"])
+        return config_from_dict(meta["config"])
     except (TypeError, ValueError) as err:
         raise _damaged(file, f"holds an invalid 'config': {str(err).rstrip('.')}") from None
 
@@ -223,7 +232,7 @@ def _read_weights(file: Path) -> dict[str, torch.Tensor]:
         raise _damaged(file, f"is not a readable safetensors file ({err})") from None
 
 
-def _fit_weights(model: ChromTransfer, state: dict[str, torch.Tensor], path: Path) -> None:
+def _fit_weights(model: SequenceModel, state: dict[str, torch.Tensor], path: Path) -> None:
     """Load ``state`` into ``model``; a :class:`ValueError` when the weights do not fit the config."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
@@ -240,12 +249,14 @@ def _fit_weights(model: ChromTransfer, state: dict[str, torch.Tensor], path: Pat
 
 def _render_card(meta: dict[str, Any]) -> str:
     cfg, card = meta["config"], meta["card"]
+    family = FAMILIES[cfg.get("arch", "chromtransfer")]
     lines = [
-        f"# chromseq model: {card.get('name', 'ChromTransfer')}",
+        f"# chromseq model: {card.get('name', family.network.__name__)}",
         "",
-        "ChromTransfer network (Salvatore et al. 2023, NAR Genom Bioinform lqad026), saved by chromseq.",
+        f"{family.description}, saved by chromseq.",
         "",
-        f"- preset: `{cfg['preset']}`; inner filters F = {cfg['inner_filters']}; input width {cfg['seq_len']} bp",
+        f"- architecture: `{family.arch}`",
+        f"- preset: `{cfg['preset']}`; {_widths(cfg)}input width {cfg['seq_len']} bp",
         f"- head: {cfg['head']}; outputs: {', '.join(cfg['outputs'])}",
         f"- parameters: {meta['n_parameters']:,}",
         f"- saved: {meta['saved']}",
@@ -263,3 +274,8 @@ def _render_card(meta: dict[str, Any]) -> str:
         lines.append(f"- epochs trained: {len(hist['epoch'])}; best {monitor} (kept): {best:.4g}")
     lines += ["", "Load with `chromseq.models.load_model(path)` (safetensors; nothing is unpickled).", ""]
     return "\n".join(lines)
+
+
+def _widths(cfg: dict[str, Any]) -> str:
+    """Return the card's size note: ChromTransfer's inner filter count F, or nothing."""
+    return f"inner filters F = {cfg['inner_filters']}; " if "inner_filters" in cfg else ""

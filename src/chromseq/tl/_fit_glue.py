@@ -18,7 +18,8 @@ from chromseq._metrics import best_index
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
-from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
+from chromseq.models import ModelConfig, SequenceModel, build, read_model_card, save_model
+from chromseq.models._registry import load_body
 from chromseq.store import ModelRecord, model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
@@ -44,7 +45,7 @@ def check_regions(adata: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return codes, {s: np.flatnonzero(split == s) for s in K.SPLITS}
 
 
-def check_width(config: ChromTransferConfig, width: int, what: str) -> None:
+def check_width(config: ModelConfig, width: int, what: str) -> None:
     """Raise if ``width`` (bp) differs from the width the model was trained on."""
     if config.seq_len != width:
         raise ValueError(
@@ -177,7 +178,7 @@ def make_record(
     *,
     name: str,
     kind: str,
-    model: ChromTransfer,
+    model: SequenceModel,
     history: dict[str, list],
     fingerprint: str,
     params: dict[str, Any],
@@ -197,7 +198,7 @@ def make_record(
 
 
 def save_and_record(
-    adata: AnnData, model: ChromTransfer, record: ModelRecord, path: Path, ckpt_dir: Path, overwrite: bool = False
+    adata: AnnData, model: SequenceModel, record: ModelRecord, path: Path, ckpt_dir: Path, overwrite: bool = False
 ) -> None:
     """Save the model folder (atomically), then record it in ``adata.uns`` and drop its checkpoints.
 
@@ -256,13 +257,13 @@ def fit_models(
     groups: list[list[str]],
     *,
     kind: TrainingKind,
-    network: ChromTransferConfig,
+    network: ModelConfig,
     options: TrainingOptions,
     save_dir: str | Path | None,
     key_added: str | None,
     existing: str,
     multihead: bool = False,
-    body: ChromTransfer | None = None,
+    body: SequenceModel | None = None,
     base: str = "",
 ) -> list[str]:
     """Train, save and record models: the one training path of ``tl.pretrain``, ``tl.finetune``, ``tl.train``.
@@ -290,7 +291,7 @@ def fit_models(
     multihead
         ``groups`` is one multi-head model (its default name has no cell type).
     body
-        A model whose body weights every model starts from (fine-tuning).
+        A model whose body weights every model starts from (fine-tuning): of the family of ``network``.
     base
         Name of that model, for the record.
     """
@@ -316,11 +317,11 @@ def fit_models(
             keep["train"] = subsample(keep["train"], y, fraction, options.seed)
             log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
             fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
-            model = ChromTransfer(
+            model = build(
                 network.replace(head=head, outputs=tuple(group)), generator=torch.Generator().manual_seed(options.seed)
             )
             if body is not None:
-                model.body.load_state_dict(body.body.state_dict())
+                load_body(model, body, base_name=f"base model {base!r}")
             logger.info(
                 "training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"])
             )
@@ -342,7 +343,7 @@ def fit_models(
 
 
 def run_stages(
-    model: ChromTransfer,
+    model: SequenceModel,
     train_ds: SequenceDataset,
     val_ds: SequenceDataset,
     stages: list[TrainSpec],

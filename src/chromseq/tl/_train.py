@@ -9,7 +9,7 @@ from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import require_celltypes
-from chromseq.models import ChromTransferConfig, get_config
+from chromseq.models import ModelConfig, get_config
 from chromseq.store import records_of
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
-def _scratch_config(adata: AnnData, preset: str | ChromTransferConfig | None, width: int) -> ChromTransferConfig:
+def _scratch_config(adata: AnnData, preset: str | ModelConfig | None, width: int) -> ModelConfig:
     if preset is None:  # the same network the pretrained model has, for a fair comparison
         pretrained = [r for r in records_of(adata).values() if r.kind == "pretrain"]
         preset = pretrained[0].network if pretrained else "chromtransfer"
@@ -35,7 +35,7 @@ def train(
     celltype: str | list[str] | None = None,
     *,
     multihead: bool = False,
-    preset: str | ChromTransferConfig | None = None,
+    preset: str | ModelConfig | None = None,
     options: TrainingOptions | None = None,
     max_epochs: int | None = None,
     batch_size: int | None = None,

@@ -23,7 +23,7 @@ from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, uns_chromseq
-from chromseq.models import ChromTransferConfig, get_config
+from chromseq.models import ModelConfig, get_config
 from chromseq.store import get_record, models_of
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
@@ -61,7 +61,7 @@ def transfer_benchmark(
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     seeds: int | Sequence[int] = 0,
     base: str = "pretrained",
-    preset: str | ChromTransferConfig = "chromtransfer",
+    preset: str | ModelConfig = "chromtransfer",
     options: TrainingOptions | None = None,
     pretrain_options: TrainingOptions | None = None,
     pretrain_celltypes: Literal["none", "all", "others"] = "none",
@@ -106,7 +106,7 @@ def transfer_benchmark(
         pretrained here (seed ``seeds[0]``, ``preset``, ``pretrain_options``) and recorded in
         ``adata`` under this name.
     preset
-        Network preset (``'chromtransfer'``, ``'tiny'``) or :class:`~chromseq.models.ChromTransferConfig`
+        Network preset (any name in :data:`chromseq.models.PRESETS`) or config (:class:`~chromseq.models.ModelConfig`)
         used when ``base`` is pretrained here; the scratch models always use the base model's network.
     options
         How every run trains (:class:`~chromseq.tl.TrainingOptions`; default: the paper's
@@ -314,7 +314,7 @@ def _workspace(adata: AnnData) -> AnnData:
 def _ensure_base(
     work: AnnData,
     base: str,
-    preset: str | ChromTransferConfig,
+    preset: str | ModelConfig,
     root: Path,
     options: TrainingOptions,
     extra: list[str],

@@ -186,7 +186,7 @@ def fit(
     Parameters
     ----------
     model
-        A :class:`~chromseq.models.ChromTransfer` (or any module with ``body``, ``head_logits``).
+        A network of any registered family (:class:`~chromseq.models.SequenceModel`: ``body``, ``heads``, ``head_logits``).
     train, val
         Datasets of codes (n, L) and labels (n, n_outputs), NaN = unknown.
     spec
