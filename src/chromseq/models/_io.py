@@ -22,7 +22,7 @@ from chromseq._metrics import best_index
 
 from ._network import count_parameters
 from ._protocol import ModelConfig, SequenceModel
-from ._registry import FAMILIES, build, config_from_dict
+from ._registry import FAMILIES, build, config_from_dict, family
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -63,6 +63,7 @@ def save_model(
     """
     path = Path(path)
     card = dict(card or {})
+    family(getattr(model.config, "arch", "?"))  # only a registered family can be loaded back: refuse others now
     meta = {
         "format_version": FORMAT_VERSION,
         "config": model.config.to_dict(),
@@ -249,13 +250,13 @@ def _fit_weights(model: SequenceModel, state: dict[str, torch.Tensor], path: Pat
 
 def _render_card(meta: dict[str, Any]) -> str:
     cfg, card = meta["config"], meta["card"]
-    family = FAMILIES[cfg.get("arch", "chromtransfer")]
+    fam = FAMILIES[cfg.get("arch", "chromtransfer")]
     lines = [
-        f"# chromseq model: {card.get('name', family.network.__name__)}",
+        f"# chromseq model: {card.get('name', fam.network.__name__)}",
         "",
-        f"{family.description}, saved by chromseq.",
+        f"{fam.description}, saved by chromseq.",
         "",
-        f"- architecture: `{family.arch}`",
+        f"- architecture: `{fam.arch}`",
         f"- preset: `{cfg['preset']}`; {_widths(cfg)}input width {cfg['seq_len']} bp",
         f"- head: {cfg['head']}; outputs: {', '.join(cfg['outputs'])}",
         f"- parameters: {meta['n_parameters']:,}",
