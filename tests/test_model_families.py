@@ -182,3 +182,14 @@ def test_dilated_receptive_field_covers_the_window(preset):
     fmap[0, :, fmap.shape[-1] // 2].abs().sum().backward()
     seen = np.flatnonzero(x.grad.abs().sum(dim=1)[0].numpy())
     assert seen[0] == 0 and seen[-1] == config.seq_len - 1  # the centre position sees the whole window
+
+
+@pytest.mark.parametrize("preset", ["dilated_fast", "topic_fast"])
+def test_cli_pretrain_takes_a_family_preset(preset, tmp_path):
+    from chromseq.cli import main
+
+    cs.datasets.synthetic(n_regions=120, width=200, celltypes=["K562"], random_state=2).write_h5ad(tmp_path / "r.h5ad")
+    args = ["pretrain", str(tmp_path / "r.h5ad"), "-o", str(tmp_path / "p.h5ad"), "--preset", preset]
+    main([*args, "--max-epochs", "1", "--batch-size", "32", "--save-dir", str(tmp_path / "models"), "--threads", "1"])
+    record = get_record(anndata.read_h5ad(tmp_path / "p.h5ad"), "pretrained")
+    assert record.preset == preset and load_recorded("pretrained", record).config.arch == PRESETS[preset].arch

@@ -25,7 +25,8 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
         p.add_argument(
             "--preset",
             default="auto",
-            help="model preset: 'fast', 'tiny', 'chromtransfer', or 'auto' (GPU: chromtransfer, CPU: fast)",
+            help="model preset: 'fast', 'tiny', 'chromtransfer', or 'auto' (GPU: chromtransfer, CPU: fast); other "
+            "families: 'dilated', 'topic' (GPU), 'dilated_fast', 'topic_fast' (CPU)",
         )
     p.add_argument("--max-epochs", type=int, default=None, help="maximum epochs (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
