@@ -16,7 +16,17 @@ import chromseq as cs
 from chromseq import _keys as K
 from chromseq._codes import one_hot
 from chromseq._metrics import binary_metrics
-from chromseq.models import PRESETS, DilatedCNN, DilatedConfig, build, count_flops, load_model, save_model
+from chromseq.models import (
+    PRESETS,
+    DilatedCNN,
+    DilatedConfig,
+    ModelConfig,
+    SequenceModel,
+    build,
+    count_flops,
+    load_model,
+    save_model,
+)
 from chromseq.models._registry import FAMILIES, Family, config_from_dict, load_body
 from chromseq.store import get_record, load_recorded
 
@@ -32,6 +42,8 @@ def smallest_preset(arch: str) -> str:
 
 def test_presets_span_three_families_each_with_a_gpu_and_a_cpu_size():
     assert {"chromtransfer", "dilated", "topic"} <= set(FAMILIES)
+    for config in PRESETS.values():  # every preset follows the declared interface
+        assert isinstance(config, ModelConfig) and isinstance(build(config), SequenceModel), config.preset
     for arch in FAMILIES:
         flops = sorted(count_flops(c) for c in PRESETS.values() if c.arch == arch)
         assert len(flops) >= 2 and flops[-1] > 20 * flops[0], arch  # a full-size and a CPU-size preset
