@@ -41,7 +41,7 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
 def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
     """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
     from ._io_utils import read_h5ad_checked, write_h5ad_atomic
-    from .train._distributed import barrier, is_main_process
+    from .train import barrier, is_main_process
 
     adata = read_h5ad_checked(Path(args.input))
     result = step(adata, **kwargs)

@@ -208,10 +208,8 @@ def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
 
 def _interpretation_lines(adata: AnnData, figure) -> list[str]:
     from . import pl
-    from .store import stored_contributions
-    from .tl import get_contributions
+    from .store import get_contributions, motif_result, stored_contributions
 
-    uns = adata.uns.get(K.UNS, {})
     stored = stored_contributions(adata)
     if not [ct for ct in adata.var_names if ct in stored]:
         return []
@@ -219,7 +217,7 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
     missing = {}
     for ct in adata.var_names:
         names = get_contributions(adata, ct)[1] if ct in stored else []
-        motifs = uns.get(K.UNS_MOTIFS, {}).get(ct)
+        motifs = motif_result(adata, ct)
         motif_table = _motif_table(motifs)
         if motif_table is None:
             missing[ct] = _why_no_motifs(adata, ct, len(names), motifs)

@@ -14,7 +14,7 @@ from ._io import load_model, read_model_card, save_model
 from ._keras import read_keras
 from ._network import ChromTransfer, ChromTransferBody, Head, count_parameters
 from ._protocol import ModelConfig, SequenceModel
-from ._registry import build
+from ._registry import build, config_from_dict, load_body
 from ._topic import TopicCNN, TopicConfig
 
 __all__ = [
@@ -30,9 +30,11 @@ __all__ = [
     "TopicCNN",
     "TopicConfig",
     "build",
+    "config_from_dict",
     "count_flops",
     "count_parameters",
     "get_config",
+    "load_body",
     "load_model",
     "read_keras",
     "read_model_card",

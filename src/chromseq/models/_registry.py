@@ -78,7 +78,23 @@ def family(arch: str) -> Family:
 
 
 def config_from_dict(d: dict[str, Any]) -> ModelConfig:
-    """Return the config of any family from its stored dict (``to_dict`` output; no ``arch``: ChromTransfer)."""
+    """Return the config of any registered family from its stored dict.
+
+    Parameters
+    ----------
+    d
+        A config's ``to_dict`` output, as saved in ``config.json`` or an h5ad record (numpy arrays for
+        lists are accepted). Without ``arch`` (saved before families existed) it is ChromTransfer's.
+
+    Returns
+    -------
+    The frozen config of the family ``d['arch']`` names.
+
+    Raises
+    ------
+    ValueError
+        If the family is not registered, or a field is unknown or invalid.
+    """
     arch = d.get("arch", DEFAULT_ARCH)
     if not isinstance(arch, str):  # an h5ad round trip gives numpy strings
         arch = str(getattr(arch, "item", lambda: arch)())
@@ -117,6 +133,15 @@ def build(config: ModelConfig, *, generator: torch.Generator | None = None) -> S
 
 def load_body(model: nn.Module, base: nn.Module, *, base_name: str = "the base model") -> None:
     """Copy the body weights of ``base`` into ``model``; a body only goes into a network of its own family and shape.
+
+    Parameters
+    ----------
+    model
+        The network being fine-tuned (its heads are new).
+    base
+        The pretrained network whose body weights are copied.
+    base_name
+        How error messages name ``base``.
 
     Raises
     ------

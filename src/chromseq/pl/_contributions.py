@@ -13,6 +13,7 @@ from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._validate import sequence_codes
 from chromseq.pl._utils import finish, panels
+from chromseq.store import stored_seqlets
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -172,10 +173,9 @@ def _window(window: tuple[int, int] | int | None, width: int) -> tuple[int, int]
 
 def _seqlet_annotations(adata, celltype, region, start, end, match_padj) -> pd.DataFrame | None:
     """Seqlets of ``region`` inside [start, end) as tangermeme annotations (label first; positions from ``start``)."""
-    result = adata.uns.get(K.UNS, {}).get(K.UNS_MOTIFS, {}).get(celltype)
-    if result is None or K.UNS_SEQLETS not in result:
+    table = stored_seqlets(adata, celltype)
+    if table is None:
         return None
-    table = result[K.UNS_SEQLETS]
     table = table[(table["region"] == region) & (table["start"] > start) & (table["end"] < end)]
     if table.empty:
         return None

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from chromseq.models import ModelConfig
-from chromseq.models._registry import config_from_dict
+from chromseq.models import ModelConfig, config_from_dict
 
 #: Keys of the stored dict that are not fields (derived on writing, ignored on reading).
 _DERIVED = ("target",)

@@ -126,7 +126,8 @@ def pretrain(
     >>> adata.uns["chromseq"]["models"]["pretrained"]["history"]["val_auroc"]  # doctest: +SKIP
     """
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
-    codes, _ = check_regions(adata)
+    regions = check_regions(adata)
+    codes = regions[0]
     outputs, labels = pretraining_targets(adata, celltypes)
     config = get_config(preset)
     if config.seq_len != codes.shape[1]:
@@ -135,6 +136,6 @@ def pretrain(
     adata = writable(adata, copy, "pretrain")
     fit_models(
         adata, labels, [outputs], kind="pretrain", network=config, options=options, save_dir=save_dir,
-        key_added=key_added, existing=existing, multihead=True,
+        key_added=key_added, existing=existing, multihead=True, regions=regions,
     )  # fmt: skip
     return adata if copy else None

@@ -79,13 +79,13 @@ def train(
     """
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     celltypes = require_celltypes(adata, celltype)
-    codes, _ = check_regions(adata)
-    config = _scratch_config(adata, preset, codes.shape[1])
+    regions = check_regions(adata)
+    config = _scratch_config(adata, preset, regions[0].shape[1])
     labels = celltype_labels(adata, celltypes)
     adata = writable(adata, copy, "train")
     fit_models(
         adata, labels, [list(celltypes)] if multihead else [[c] for c in celltypes], kind="scratch",
         network=config, options=options, save_dir=save_dir, key_added=key_added, existing=existing,
-        multihead=multihead,
+        multihead=multihead, regions=regions,
     )  # fmt: skip
     return adata if copy else None

@@ -24,9 +24,9 @@ from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, uns_chromseq
 from chromseq.models import ModelConfig, get_config
-from chromseq.store import get_record, models_of
+from chromseq.store import BASELINE_GC, BASELINE_KMER, get_record, models_of
 
-from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
+from ._baselines import normalise_ks
 from ._fit_glue import celltype_labels, check_regions
 from ._options import TrainingOptions, resolve_options
 from ._pretrain import PRETRAIN_OUTPUT, pretrain
