@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ._guards import MAX_PARAMETERS, MAX_SEQ_LEN, check_size
 from ._registry import build
 
 
@@ -50,3 +51,30 @@ def count_flops(config: object, *, seq_len: int | None = None) -> int:
         for h in handles:
             h.remove()
     return 2 * total[0]
+
+
+def check_any_size(config: object, where: str) -> None:
+    """Raise a :class:`ValueError` naming ``where`` if ``config`` (any family) declares a network too large to be real.
+
+    ChromTransfer configs go through :func:`chromseq.models._guards.check_size`; other families' networks are
+    built on torch's ``meta`` device (shapes only, no memory) and their parameters counted.
+
+    Parameters
+    ----------
+    config
+        The config read from a file.
+    where
+        The file it came from, for the message.
+    """
+    if config.arch == "chromtransfer":
+        check_size(config, where)
+        return
+    if config.seq_len > MAX_SEQ_LEN:
+        raise ValueError(f"{where}: declares an input width of {config.seq_len:,} bp (at most {MAX_SEQ_LEN:,}).")
+    with torch.device("meta"):
+        n = sum(p.numel() for p in build(config).parameters())
+    if n > MAX_PARAMETERS:
+        raise ValueError(
+            f"{where}: declares a {config.arch!r} network of {n:,} parameters, more than chromseq's limit of "
+            f"{MAX_PARAMETERS:,}: the file is damaged or crafted. Use the model's original file."
+        )
