@@ -205,3 +205,11 @@ def test_cli_pretrain_takes_a_family_preset(preset, tmp_path):
     main([*args, "--max-epochs", "1", "--batch-size", "32", "--save-dir", str(tmp_path / "models"), "--threads", "1"])
     record = get_record(anndata.read_h5ad(tmp_path / "p.h5ad"), "pretrained")
     assert record.preset == preset and load_recorded("pretrained", record).config.arch == PRESETS[preset].arch
+
+
+def test_a_crafted_config_of_any_family_is_refused_before_allocating():
+    from chromseq.models._costs import check_any_size
+
+    check_any_size(PRESETS["dilated"], "config.json")  # the real presets pass
+    with pytest.raises(ValueError, match=r"config.json: declares a 'dilated' network of [\d,]+ parameters, more"):
+        check_any_size(DilatedConfig(filters=200_000), "config.json")  # 3.6e11 weights: counted on the meta device
