@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from chromseq._settings import logger, settings
+
 HeadKind = Literal["pretrain", "finetune"]
 
 #: Fields that define the body; two configs with equal values share body weights.
@@ -207,13 +209,47 @@ PRESETS: dict[str, ChromTransferConfig] = {
 }
 
 
-def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransferConfig:
-    """Return the config of ``preset`` (a name in :data:`PRESETS` or a config) with ``changes`` applied.
+#: The preset name that picks a size for the device: :data:`CPU_PRESET` on a CPU, :data:`GPU_PRESET` elsewhere.
+AUTO = "auto"
+CPU_PRESET = "fast"
+GPU_PRESET = "chromtransfer"
+#: Training sequences per second of ``chromtransfer`` on one thread of a loaded 2-core x86 CPU (7-12 measured
+#: with ``benchmarks/bench_threads.py --presets chromtransfer``): the epoch time a CPU warning quotes.
+CHROMTRANSFER_CPU_SEQ_PER_S = 10.0
+
+
+def resolve_preset(preset: str | ChromTransferConfig, device: str | None = None) -> str | ChromTransferConfig:
+    """Return the preset that ``preset`` names on ``device``: ``'auto'`` becomes ``'fast'`` or ``'chromtransfer'``.
 
     Parameters
     ----------
     preset
-        ``'chromtransfer'``, ``'tiny'`` or a config to start from.
+        A preset name, ``'auto'`` or a config (returned unchanged, as is any other name).
+    device
+        Device the model trains on (``None``: :attr:`chromseq.settings.device`); ``'auto'`` picks
+        ``'fast'`` (the CPU recipe) on a CPU and ``'chromtransfer'`` (the published network) on a
+        GPU (CUDA or MPS). The choice is logged.
+
+    Returns
+    -------
+    The preset name or config to build.
+    """
+    if not isinstance(preset, str) or preset != AUTO:
+        return preset
+    resolved = settings.resolve_device(device)
+    chosen = CPU_PRESET if resolved.type == "cpu" else GPU_PRESET
+    logger.info("preset 'auto' -> %r (training on %s)", chosen, resolved)
+    return chosen
+
+
+def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransferConfig:
+    """Return the config of ``preset`` (a name in :data:`PRESETS`, ``'auto'`` or a config) with ``changes`` applied.
+
+    Parameters
+    ----------
+    preset
+        ``'chromtransfer'``, ``'fast'``, ``'tiny'``, ``'auto'`` (:func:`resolve_preset` on
+        :attr:`chromseq.settings.device`) or a config to start from.
     **changes
         Fields of :class:`ChromTransferConfig` to replace, e.g. ``inner_filters=32``.
 
@@ -226,10 +262,45 @@ def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransf
     ValueError
         If ``preset`` is not a known name.
     """
+    preset = resolve_preset(preset)
     if isinstance(preset, ChromTransferConfig):
         base = preset
     elif preset in PRESETS:
         base = PRESETS[preset]
     else:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or pass a ChromTransferConfig.")
+        raise ValueError(
+            f"unknown preset {preset!r}; choose one of {[AUTO, *sorted(PRESETS)]} or pass a ChromTransferConfig."
+        )
     return base.replace(**changes) if changes else base
+
+
+def check_preset(preset: str | ChromTransferConfig) -> None:
+    """Raise the error of :func:`get_config` for an unknown preset name, before any work is done."""
+    if isinstance(preset, str) and preset != AUTO and preset not in PRESETS:
+        raise ValueError(
+            f"unknown preset {preset!r}; choose one of {[AUTO, *sorted(PRESETS)]} or pass a ChromTransferConfig."
+        )
+
+
+_warned_cpu: set[str] = set()
+
+
+def warn_if_gpu_sized(config: ChromTransferConfig, device: Any, n_train: int) -> None:
+    """Warn once per process when the GPU network trains on a CPU, with the expected time per epoch.
+
+    The estimate is ``n_train`` / :data:`CHROMTRANSFER_CPU_SEQ_PER_S` (a measured constant, not a
+    measurement of this machine: it varies with the CPU and its load).
+    """
+    if getattr(device, "type", str(device)) != "cpu" or config.preset != GPU_PRESET or GPU_PRESET in _warned_cpu:
+        return
+    _warned_cpu.add(GPU_PRESET)
+    minutes = n_train / CHROMTRANSFER_CPU_SEQ_PER_S / 60
+    logger.warning(
+        "preset %r is the GPU network and is training on a CPU: expect about %.0f min per epoch for %d training "
+        "sequences (~%.0f sequences/s measured on one core of a 2-core CPU); preset='auto' or 'fast' trains the "
+        "CPU recipe (about 20x faster).",
+        GPU_PRESET,
+        minutes,
+        n_train,
+        CHROMTRANSFER_CPU_SEQ_PER_S,
+    )

@@ -19,6 +19,7 @@ from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
+from chromseq.models._config import warn_if_gpu_sized
 from chromseq.tl._models import model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.tl._record import ModelRecord
@@ -305,7 +306,9 @@ def fit_models(
     head = "pretrain" if kind == "pretrain" else "finetune"
     names = group_names(kind, groups, key_added, multihead)
     fraction = 1.0 if kind == "pretrain" else options.train_fraction
-    with contextlib.ExitStack() as locks:  # every model's folder is claimed before any training starts
+    device = settings.resolve_device(options.device)
+    # every model's folder is claimed before any training starts
+    with contextlib.ExitStack() as locks, settings.cpu_threads(device) as threads:
         claims = []
         for n in names:
             path, ckpt_dir, lock = claim(save_dir, n, resume=resume, overwrite=overwrite)
@@ -323,8 +326,10 @@ def fit_models(
             if body is not None:
                 model.body.load_state_dict(body.body.state_dict())
             logger.info(
-                "training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"])
-            )
+                "training %r (%s, preset %r, %s, %d torch threads) on %d train / %d val regions",
+                name, kind, network.preset, device, threads, len(keep["train"]), len(keep["val"]),
+            )  # fmt: skip
+            warn_if_gpu_sized(network, device, len(keep["train"]))
             histories = run_stages(
                 model, SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"]), stages,
                 options.max_epochs, ckpt_dir, device=options.device, resume=resume, fp=fp,
@@ -335,7 +340,8 @@ def fit_models(
                 model=model,
                 history=merge_histories(*histories),
                 fingerprint=fp,
-                params=record_params(options, kind) | {"n_train": len(keep["train"]), "n_val": len(keep["val"])},
+                params=record_params(options, kind)
+                | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "threads": threads},
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)

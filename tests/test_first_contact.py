@@ -1,0 +1,109 @@
+"""What a new user meets first: the network and thread count by default, and progress in a plain script."""
+
+import inspect
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import chromseq as cs
+from chromseq.models import _config
+from chromseq.models._config import get_config, resolve_preset, warn_if_gpu_sized
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_tl_training import toy_regions  # noqa: E402
+
+SMALL = {"max_epochs": 1, "batch_size": 32, "learning_rate": 1e-2}
+
+
+def test_pretrain_on_a_cpu_trains_the_cpu_recipe_by_default(tmp_path, caplog):
+    adata = toy_regions(n=120)
+    with cs.settings.override(device="cpu", verbosity=2), caplog.at_level(logging.INFO, "chromseq"):
+        cs.tl.pretrain(adata, save_dir=tmp_path, **SMALL)
+    record = adata.uns["chromseq"]["models"]["pretrained"]
+    assert record["preset"] == "fast"
+    assert record["config"]["stem_pool"] == 4  # the fast network, not chromtransfer's
+    assert "preset 'auto' -> 'fast'" in caplog.text
+
+
+def test_auto_is_the_default_of_every_training_verb():
+    for verb in (cs.tl.pretrain, cs.tl.transfer_benchmark):
+        assert inspect.signature(verb).parameters["preset"].default == "auto", verb.__name__
+    assert inspect.signature(cs.tl.train).parameters["preset"].default is None  # the pretrained model's, else auto
+
+
+def test_auto_resolves_by_device():
+    assert resolve_preset("auto", "cpu") == "fast"
+    assert resolve_preset("tiny", "cpu") == "tiny"
+    assert get_config("auto").preset == ("fast" if cs.settings.resolve_device().type == "cpu" else "chromtransfer")
+    with pytest.raises(ValueError, match=r"unknown preset 'foo'; choose one of \['auto'"):
+        get_config("foo")
+
+
+def test_train_accepts_auto_and_records_threads(tmp_path):
+    adata = toy_regions(n=120)
+    with cs.settings.override(device="cpu"):
+        cs.tl.train(adata, "A", preset="auto", save_dir=tmp_path, **SMALL)
+    record = adata.uns["chromseq"]["models"]["scratch_A"]
+    assert record["preset"] == "fast"
+    assert record["params"]["threads"] == cs.settings.threads == 1
+
+
+def test_thread_setting_is_applied_while_training_and_restored(tmp_path):
+    adata = toy_regions(n=120)
+    before = torch.get_num_threads()
+    with cs.settings.override(threads=2, device="cpu"):
+        cs.tl.pretrain(adata, preset="tiny", save_dir=tmp_path, **SMALL)
+    assert adata.uns["chromseq"]["models"]["pretrained"]["params"]["threads"] == 2
+    assert torch.get_num_threads() == before
+    with cs.settings.override(threads=None, device="cpu"):  # None: the user's own torch count
+        cs.tl.pretrain(adata, preset="tiny", save_dir=tmp_path, key_added="own", **SMALL)
+    assert adata.uns["chromseq"]["models"]["own"]["params"]["threads"] == before
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_bad_thread_counts_are_refused(bad):
+    with pytest.raises(ValueError, match="threads must be a positive int or None"):
+        cs.settings.threads = bad
+
+
+def test_gpu_network_on_a_cpu_warns_once_with_the_time_per_epoch(monkeypatch, caplog):
+    monkeypatch.setattr(_config, "_warned_cpu", set())
+    config = get_config("chromtransfer")
+    with caplog.at_level(logging.WARNING, "chromseq"):
+        warn_if_gpu_sized(get_config("fast"), torch.device("cpu"), 12_000)
+        assert not caplog.records
+        warn_if_gpu_sized(config, torch.device("cpu"), 12_000)
+        warn_if_gpu_sized(config, torch.device("cpu"), 12_000)
+    assert len(caplog.records) == 1
+    assert "about 20 min per epoch for 12000 training sequences" in caplog.text
+
+
+def _script(tmp_path: Path, before: str = "") -> subprocess.CompletedProcess:
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import chromseq as cs; from test_tl_training import toy_regions\n"
+        f"{before}"
+        "cs.tl.pretrain(toy_regions(n=120), max_epochs=3, options=cs.tl.TrainingOptions(patience=5), "
+        "save_dir=sys.argv[2], preset='tiny', batch_size=32)\n"
+    )
+    args = [sys.executable, "-c", code, str(Path(__file__).parent), str(tmp_path)]
+    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+
+def test_plain_script_at_default_verbosity_logs_one_line_per_epoch(tmp_path):
+    proc = _script(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    epochs = [line for line in proc.stderr.splitlines() if " epoch " in line]
+    assert len(epochs) == 3, proc.stderr
+    assert all("val_auroc" in line and "train_loss" in line and line.endswith(" s)") for line in epochs)
+    assert [line.split("epoch ")[1].split(":")[0] for line in epochs] == ["1/3", "2/3", "3/3"]
+    assert proc.stdout == ""
+
+
+def test_verbosity_zero_keeps_a_script_quiet(tmp_path):
+    proc = _script(tmp_path, "cs.settings.verbosity = 0\n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert " epoch " not in proc.stderr
