@@ -13,14 +13,11 @@ import chromseq as cs
 from chromseq.models import _config
 from chromseq.models._config import get_config, resolve_preset, warn_if_gpu_sized
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_tl_training import toy_regions  # noqa: E402
-
 SMALL = {"max_epochs": 1, "batch_size": 32, "learning_rate": 1e-2}
 
 
-def test_pretrain_on_a_cpu_trains_the_cpu_recipe_by_default(tmp_path, caplog):
-    adata = toy_regions(n=120)
+def test_pretrain_on_a_cpu_trains_the_cpu_recipe_by_default(make_regions, tmp_path, caplog):
+    adata = make_regions(120, width=100)
     with cs.settings.override(device="cpu", verbosity=2), caplog.at_level(logging.INFO, "chromseq"):
         cs.tl.pretrain(adata, save_dir=tmp_path, **SMALL)
     record = adata.uns["chromseq"]["models"]["pretrained"]
@@ -43,8 +40,8 @@ def test_auto_resolves_by_device():
         get_config("foo")
 
 
-def test_train_accepts_auto_and_records_threads(tmp_path):
-    adata = toy_regions(n=120)
+def test_train_accepts_auto_and_records_threads(make_regions, tmp_path):
+    adata = make_regions(120, width=100)
     with cs.settings.override(device="cpu"):
         cs.tl.train(adata, "A", preset="auto", save_dir=tmp_path, **SMALL)
     record = adata.uns["chromseq"]["models"]["scratch_A"]
@@ -52,8 +49,8 @@ def test_train_accepts_auto_and_records_threads(tmp_path):
     assert record["params"]["threads"] == cs.settings.threads == 1
 
 
-def test_thread_setting_is_applied_while_training_and_restored(tmp_path):
-    adata = toy_regions(n=120)
+def test_thread_setting_is_applied_while_training_and_restored(make_regions, tmp_path):
+    adata = make_regions(120, width=100)
     before = torch.get_num_threads()
     with cs.settings.override(threads=2, device="cpu"):
         cs.tl.pretrain(adata, preset="tiny", save_dir=tmp_path, **SMALL)
@@ -84,9 +81,9 @@ def test_gpu_network_on_a_cpu_warns_once_with_the_time_per_epoch(monkeypatch, ca
 
 def _script(tmp_path: Path, before: str = "") -> subprocess.CompletedProcess:
     code = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import chromseq as cs; from test_tl_training import toy_regions\n"
+        "import sys; sys.path.insert(0, sys.argv[1]); import chromseq as cs; from conftest import one_celltype_regions\n"
         f"{before}"
-        "cs.tl.pretrain(toy_regions(n=120), max_epochs=3, options=cs.tl.TrainingOptions(patience=5), "
+        "cs.tl.pretrain(one_celltype_regions(120, width=100), max_epochs=3, options=cs.tl.TrainingOptions(patience=5), "
         "save_dir=sys.argv[2], preset='tiny', batch_size=32)\n"
     )
     args = [sys.executable, "-c", code, str(Path(__file__).parent), str(tmp_path)]
