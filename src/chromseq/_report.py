@@ -19,6 +19,8 @@ from .tl._motif_patterns import MATCH_QVAL
 #: Patterns per cell type in the report's motif table, and in its figure (logos of the patterns with most seqlets).
 _MOTIF_ROWS = 12
 _MOTIF_FIGURE = 6
+#: Bases per row of a region's contribution logo (a 600-bp window is drawn in 3 rows, letters readable).
+_LOGO_ROW = 200
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -275,7 +277,8 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
         region = _most_confident(adata, ct, adata.obs_names.get_indexer(names))
         lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]
         lines += figure(
-            f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save)
+            f"contributions_{ct}",
+            lambda save, r=region, c=ct: pl.contributions(adata, r, c, wrap=_LOGO_ROW, show=False, save=save),
         )
         if motif_table is not None:
             lines += [_LOGO_NOTE, "", _MOTIF_NOTE, "", _markdown_table(motif_table), ""]
@@ -290,9 +293,11 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
 
 
 _LOGO_NOTE = (
-    "Letter heights are the contribution of each observed base to the model's logit. Seqlets (stretches "
-    "of high contribution) are marked under the letters with the name of their best JASPAR match; `?` "
-    "marks a seqlet whose best match is not significant (Bonferroni-adjusted p > 0.01 over the database)."
+    "Letter heights are the contribution of each observed base to the model's logit (the window drawn in rows "
+    f"of {_LOGO_ROW} bp). Seqlets (stretches of significant contribution) are marked in a lane under the "
+    "letters, coloured by the sign of their contribution (legend), with the name of their best JASPAR match; "
+    "`?` marks a seqlet whose best match is not significant (Bonferroni-adjusted p > 0.01 over the database). "
+    "A track without seqlets says why."
 )
 _MOTIF_NOTE = (
     "Motifs discovered by TF-MoDISco and their best JASPAR matches. `match_beyond_composition` is True "
