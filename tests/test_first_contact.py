@@ -104,3 +104,80 @@ def test_verbosity_zero_keeps_a_script_quiet(tmp_path):
     proc = _script(tmp_path, "cs.settings.verbosity = 0\n")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert " epoch " not in proc.stderr
+
+
+# -- command line and namespace ------------------------------------------------------------------------
+
+
+def _parse(argv: list[str]):
+    from chromseq.cli import _build_parser
+
+    return _build_parser().parse_args(argv)
+
+
+@pytest.mark.parametrize("flag", ["-o", "--output", "--out"])
+def test_every_output_takes_both_spellings(flag):
+    assert _parse(["predict", "in.h5ad", flag, "x.h5ad"]).output == "x.h5ad"
+    assert _parse(["prepare", "--regions", "a.bed", "--genome", "g.fa", flag, "x.h5ad"]).output == "x.h5ad"
+    assert _parse(["report", "in.h5ad", flag, "folder"]).out == "folder"
+    assert _parse(["demo", flag, "folder"]).out == "folder"
+    assert _parse(["tracks", "in.h5ad", flag, "folder"]).out == "folder"
+
+
+@pytest.mark.parametrize("flag", ["--celltype", "--celltypes"])
+def test_celltype_takes_both_spellings(flag):
+    assert _parse(["pretrain", "in.h5ad", "-o", "x.h5ad", flag, "A", "B"]).celltypes == ["A", "B"]
+    assert _parse(["finetune", "in.h5ad", "-o", "x.h5ad", flag, "A", "B"]).celltype == ["A", "B"]
+    assert _parse(["contributions", "in.h5ad", "-o", "x.h5ad", flag, "A"]).celltype == "A"
+    assert _parse(["demo", flag, "K562"]).celltype == ["K562"]
+
+
+def test_help_shows_the_defaults(capsys):
+    from chromseq._cli_steps import DEFAULT_PATIENCE
+
+    assert DEFAULT_PATIENCE == cs.tl.TrainingOptions().patience
+    for command, expected in (
+        ("pretrain", ["early-stopping patience in epochs (default: 10)", "(default: auto)"]),
+        ("prepare", ["(default: as many as open regions; 0: none)", "for 10% of the regions", "another 10%"]),
+        ("contributions", ["in-silico mutagenesis", "(default: deep_lift_shap)"]),
+    ):
+        with pytest.raises(SystemExit):
+            _parse([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(e in text for e in expected), (command, text)
+
+
+def test_demo_with_an_unknown_preset_fails_at_once_and_leaves_no_folder(tmp_path, capsys):
+    from chromseq.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["demo", "--out", str(tmp_path / "demo"), "--preset", "foo"])
+    assert stop.value.code == 2
+    assert "invalid choice: 'foo'" in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+def test_cli_preset_choices_are_the_presets():
+    from chromseq._cli_steps import PRESET_CHOICES
+    from chromseq.models import PRESETS
+
+    assert sorted(PRESET_CHOICES) == sorted(["auto", *PRESETS])
+
+
+def test_dir_of_the_package_shows_only_public_names():
+    names = dir(cs)
+    assert {"pp", "tl", "pl", "settings", "datasets", "__version__"} <= set(names)
+    assert not {"Any", "TYPE_CHECKING", "importlib", "version", "annotations", "PackageNotFoundError"} & set(names)
+
+
+def test_cli_pretrain_resolves_auto_and_records_the_thread_count(make_regions, tmp_path):
+    from chromseq.cli import main
+
+    make_regions(120, width=100).write_h5ad(tmp_path / "r.h5ad")
+    argv = ["pretrain", str(tmp_path / "r.h5ad"), "--out", str(tmp_path / "p.h5ad"), "--device", "cpu"]
+    argv += ["--max-epochs", "1", "--batch-size", "32", "--save-dir", str(tmp_path / "models")]
+    assert main(argv) == 0
+    import anndata as ad
+
+    record = ad.read_h5ad(tmp_path / "p.h5ad").uns["chromseq"]["models"]["pretrained"]
+    assert record["preset"] == "fast" and int(record["params"]["threads"]) == 1
