@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from ._cli_checks import check_outputs, cli_message, interrupted_message
 from ._cli_table import COMMANDS
-from ._settings import logger, settings
+from ._settings import DEFAULT_THREADS, logger, settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,8 +129,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive_int,
         default=None,
-        help="CPU threads for torch (default: chromseq.settings.threads, 1: measured fastest for the CPU presets "
-        "on a shared 2-core machine, see benchmarks/bench_threads.py); more can pay on an idle many-core machine",
+        help=f"CPU threads for torch (default: {DEFAULT_THREADS}, measured fastest for the CPU presets on a shared "
+        "2-core machine: benchmarks/bench_threads.py); more can pay on an idle machine with many cores",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS.values():
