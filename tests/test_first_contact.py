@@ -133,11 +133,12 @@ def test_celltype_takes_both_spellings(flag):
 
 
 def test_help_shows_the_defaults(capsys):
-    from chromseq._cli_steps import DEFAULT_PATIENCE
+    from chromseq._cli_steps import DEFAULT_OPTIONS
 
-    assert DEFAULT_PATIENCE == cs.tl.TrainingOptions().patience
+    options = cs.tl.TrainingOptions()
+    assert DEFAULT_OPTIONS == {k: getattr(options, k) for k in DEFAULT_OPTIONS}
     for command, expected in (
-        ("pretrain", ["early-stopping patience in epochs (default: 10)", "(default: auto)"]),
+        ("pretrain", ["patience in epochs (default: 10)", "(default: auto)", "batch size (default: 128)"]),
         ("prepare", ["(default: as many as open regions; 0: none)", "for 10% of the regions", "another 10%"]),
         ("contributions", ["in-silico mutagenesis", "(default: deep_lift_shap)"]),
     ):

@@ -13,8 +13,9 @@ from ._settings import logger
 
 #: ``--preset`` choices: ``chromseq.models.PRESETS`` and ``'auto'`` (spelled here so that ``--help`` needs no torch).
 PRESET_CHOICES = ("auto", "fast", "tiny", "chromtransfer")
-#: ``TrainingOptions().patience``, shown by ``--help`` (a test checks that they agree).
-DEFAULT_PATIENCE = 10
+#: The defaults of ``tl.TrainingOptions`` (the paper's) that ``--help`` shows, spelled here so that ``--help``
+#: needs no torch (a test checks that they agree).
+DEFAULT_OPTIONS = {"max_epochs": 100, "batch_size": 128, "learning_rate": 1e-3, "patience": 10}
 
 
 def _io_args(p: argparse.ArgumentParser) -> None:
@@ -40,11 +41,23 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
             help="model preset: 'auto' (a GPU: chromtransfer, a CPU: fast), 'fast', 'tiny' or 'chromtransfer'"
             + (" (default: the pretrained model's network in the input, else auto)" if scratch else ""),
         )
-    p.add_argument("--max-epochs", type=int, default=None, help="maximum epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
-    p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")
     p.add_argument(
-        "--patience", type=int, default=None, help=f"early-stopping patience in epochs (default: {DEFAULT_PATIENCE})"
+        "--max-epochs", type=int, default=None, help=f"maximum epochs (default: {DEFAULT_OPTIONS['max_epochs']})"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=None, help=f"batch size (default: {DEFAULT_OPTIONS['batch_size']})"
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help=f"learning rate (default: {DEFAULT_OPTIONS['learning_rate']:g})",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help=f"early-stopping patience in epochs (default: {DEFAULT_OPTIONS['patience']})",
     )
     p.add_argument(
         "--save-dir", default=None, help="folder for the models and their checkpoints (default: ./chromseq_models)"
