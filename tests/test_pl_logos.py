@@ -176,7 +176,11 @@ def test_a_600_bp_logo_wraps_into_rows_with_names_under_the_letters_and_a_legend
         lowest_letter = -max(abs(v) for v in a.get_yticks() if a.get_ylim()[0] <= v)  # the logo's own range
         assert all(t.get_position()[1] < lowest_letter for t in a.texts)  # names never over the letters
     legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
-    assert legend == ["seqlet, positive contribution", "seqlet, negative contribution"]
+    assert legend == [
+        "seqlet, positive contribution",
+        "seqlet, negative contribution",
+        "no JASPAR match (p_adj > 0.01)",
+    ]
     plt.close("all")
 
 

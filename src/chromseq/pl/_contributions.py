@@ -241,4 +241,7 @@ def _draw_seqlets(axis, table, a: int, b: int, ylim, match_padj: float, *, why: 
     if legend:
         handles = [Line2D([], [], color=c, lw=3, label=f"seqlet, {w} contribution") for c, w in
                    zip(SEQLET_COLORS.values(), ("positive", "negative"), strict=True)]  # fmt: skip
+        handles.append(
+            Line2D([], [], lw=0, marker="$?$", color="0.3", label=f"no JASPAR match (p_adj > {match_padj:g})")
+        )
         axis.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.0, 0.0), frameon=False)

@@ -326,7 +326,7 @@ def fit_models(
             if body is not None:
                 model.body.load_state_dict(body.body.state_dict())
             logger.info(
-                "training %r (%s, preset %r, %s, %d torch threads) on %d train / %d val regions",
+                "training %r (%s, preset %r, %s, torch threads: %d) on %d train / %d val regions",
                 name, kind, network.preset, device, threads, len(keep["train"]), len(keep["val"]),
             )  # fmt: skip
             warn_if_gpu_sized(network, device, len(keep["train"]))
