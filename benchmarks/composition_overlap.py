@@ -27,13 +27,13 @@ from scipy.stats import rankdata
 
 import chromseq as cs
 from chromseq import _keys as K
+from chromseq._intervals import block_weights, weighted_auroc
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
+from chromseq.store import get_model
 from chromseq.tl._baselines import fit_kmer_model, kmer_features
 from chromseq.tl._crossval import assign_folds, fold_split, fold_units
 from chromseq.tl._fit_glue import celltype_labels, check_regions
-from chromseq.tl._intervals import block_weights, weighted_auroc
-from chromseq.tl._models import get_model
 from chromseq.train._inference import predict_proba
 
 #: The short CPU recipe of ``benchmarks/transfer.py --preset fast`` (every run).

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from chromseq.tl._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
+from chromseq._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
 
 
 def _sample(n_pos, n_neg, shift, seed):

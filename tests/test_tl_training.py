@@ -8,8 +8,8 @@ import chromseq as cs
 from chromseq import _keys as K
 from chromseq._metrics import binary_metrics
 from chromseq.cli import main
+from chromseq.store import get_model, get_record, model_name, output_index
 from chromseq.tl import _transfer_cv, _transfer_runs
-from chromseq.tl._models import get_model, get_record, model_name, output_index
 from chromseq.tl._pretrain import pretraining_targets
 
 WIDTH = 100

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import chromseq as cs
+from chromseq.store import ModelRecord, get_record
 from chromseq.tl._options import resolve_options, training_stages
-from chromseq.tl._record import ModelRecord
 
 VERBS = (cs.tl.pretrain, cs.tl.finetune, cs.tl.train)
 
@@ -90,7 +90,7 @@ def test_model_record_survives_an_h5ad_round_trip(tmp_path):
     adata = ad.AnnData(np.zeros((2, 2), np.float32))
     adata.uns["chromseq"] = {"models": {"finetuned": record.to_dict()}}
     adata.write_h5ad(tmp_path / "a.h5ad")
-    back = cs.tl._models.get_record(ad.read_h5ad(tmp_path / "a.h5ad"), "finetuned")
+    back = get_record(ad.read_h5ad(tmp_path / "a.h5ad"), "finetuned")
     assert back == record
     assert back.target == ["A", "B"] and back.network.outputs == ("A", "B")
     assert ad.read_h5ad(tmp_path / "a.h5ad").uns["chromseq"]["models"]["finetuned"]["target"].tolist() == ["A", "B"]

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from . import _keys as K
+from ._intervals import verdict
 from ._io_utils import atomic_path
 from ._report_verdicts import verdict_lines
 from ._settings import logger
-from .tl._intervals import verdict
 from .tl._motif_patterns import MATCH_QVAL
 
 #: Patterns per cell type in the report's motif table, and in its figure (logos of the patterns with most seqlets).
@@ -25,7 +25,7 @@ _LOGO_ROW = 200
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from .tl._record import ModelRecord
+    from .store import ModelRecord
 
 
 def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test") -> Path:
@@ -207,7 +207,7 @@ def _provenance_lines(adata: AnnData) -> list[str]:
         ]
         if demo.get("predicted"):
             lines += [f"Predictions were made for the {demo['predicted']} regions only.", ""]
-    from .tl._models import records_of
+    from chromseq.store import records_of
 
     described = [_model_line(name, rec) for name, rec in records_of(adata).items()]
     if described:
@@ -257,8 +257,8 @@ def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
 
 def _interpretation_lines(adata: AnnData, figure) -> list[str]:
     from . import pl
+    from .store import stored_contributions
     from .tl import get_contributions
-    from .tl._contrib_store import stored_contributions
 
     uns = adata.uns.get(K.UNS, {})
     stored = stored_contributions(adata)

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _keys as K
+from ._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
+from .store import labels, prediction_meta, prediction_sources
 from .tl._baselines import baseline_sources
-from .tl._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
-from .tl._targets import labels, prediction_meta, prediction_sources
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from .tl._targets import ScoreSource
+    from .store import ScoreSource
 
 #: Genomic block (bp) resampled as one unit by the bootstrap.
 BLOCK_SIZE = 100_000

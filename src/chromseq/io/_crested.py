@@ -9,10 +9,9 @@ import pandas as pd
 from scipy import sparse
 
 from chromseq import _keys as K
+from chromseq._regions import coordinates, split_categorical
 from chromseq._settings import logger
 from chromseq._validate import require_obs
-
-from ._regions import coordinates, split_categorical
 
 if TYPE_CHECKING:
     from anndata import AnnData

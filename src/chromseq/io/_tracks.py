@@ -131,7 +131,7 @@ def contribution_rows(adata: AnnData, celltype: str) -> tuple[np.ndarray, np.nda
     tuple of np.ndarray
         ``(n,)`` int64 row positions and ``(n, 4, width)`` float32 hypothetical contributions (ACGT).
     """
-    from chromseq.tl import get_contributions
+    from chromseq.store import get_contributions
 
     scores, names = get_contributions(adata, celltype)  # KeyError naming tl.contributions if none stored
     if not len(names):

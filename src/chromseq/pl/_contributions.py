@@ -143,8 +143,7 @@ def _row(adata: AnnData, region: str | int) -> int:
 
 def _scores(adata: AnnData, row: int, celltype: str | Sequence[str] | None) -> dict[str, np.ndarray]:
     """Return name -> float32 (4, L) scores of region ``row`` for ``celltype`` (``None``: every name computed for it)."""
-    from chromseq.tl import get_contributions
-    from chromseq.tl._contrib_store import stored_contributions
+    from chromseq.store import get_contributions, stored_contributions
 
     region = adata.obs_names[row]
     stored = stored_contributions(adata)

@@ -12,8 +12,7 @@ from chromseq import _keys as K
 from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
 from chromseq._metrics import binary_metrics, clean
 from chromseq._validate import FIX
-from chromseq.tl._baselines import BASELINE_KIND, baseline_sources
-from chromseq.tl._targets import (
+from chromseq.store import (
     ScoreSource,
     kind_rank,
     labels,
@@ -22,6 +21,7 @@ from chromseq.tl._targets import (
     select_predictions,
     targets_of,
 )
+from chromseq.tl._baselines import BASELINE_KIND, baseline_sources
 
 from ._utils import StylePicker, finish, panels, series_label
 

@@ -81,7 +81,7 @@ def history(
 
 
 def _histories(adata: AnnData, models: str | Sequence[str] | None) -> dict[str, pd.DataFrame]:
-    from chromseq.tl._models import records_of
+    from chromseq.store import records_of
 
     recorded = records_of(adata)
     if not recorded:

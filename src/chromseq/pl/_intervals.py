@@ -11,7 +11,7 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._docs import NCOLS_AX, RETURNS_PANELS, SHOW_SAVE, fill_docs
-from chromseq.tl._targets import kind_rank
+from chromseq.store import kind_rank
 
 from ._utils import StylePicker, finish, panels, select_rows
 

@@ -8,9 +8,8 @@ from anndata import AnnData
 from scipy import sparse
 
 from chromseq import _keys as K
-from chromseq._regions import region_names
+from chromseq._regions import coordinates, region_names
 from chromseq._settings import logger
-from chromseq.io._regions import coordinates
 
 
 def aggregate_celltypes(

@@ -13,12 +13,11 @@ from anndata import AnnData
 from chromseq import _keys as K
 from chromseq._anndata import replace_contents
 from chromseq._codes import window_stats
-from chromseq._regions import region_names
+from chromseq._regions import check_same_genome, genome_of, region_names, regions
 from chromseq._settings import logger, settings
 from chromseq._validate import require_obs, require_obsm, sequence_codes
 from chromseq.genome import Genome
 
-from ._common import check_same_genome, genome_of, regions
 from ._split import assign_splits, existing_split_params
 
 _GC_EDGES = np.linspace(0.0, 1.0, 51)  # 50 GC bins of 0.02

@@ -11,10 +11,9 @@ from anndata import AnnData
 from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._codes import window_stats
+from chromseq._regions import chromosomes, record_genome, regions, set_params
 from chromseq._settings import logger
 from chromseq.genome import Genome, as_genome
-
-from ._common import chromosomes, record_genome, regions, set_params
 
 
 def add_sequences(

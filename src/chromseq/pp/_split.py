@@ -11,9 +11,8 @@ from anndata import AnnData
 
 from chromseq import _keys as K
 from chromseq._anndata import writable
+from chromseq._regions import get_params, regions, set_params
 from chromseq._settings import logger, settings
-
-from ._common import get_params, regions, set_params
 
 TRAIN, VAL, TEST = K.SPLITS
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from chromseq.store import get_contributions
+
 from ._add_model import add_model
 from ._baselines import composition_baseline
-from ._contrib_store import get_contributions
 from ._contributions import contributions
 from ._evaluate import evaluate
 from ._finetune import finetune

@@ -14,8 +14,7 @@ from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
 from chromseq.models import ChromTransfer, read_keras, read_model_card, save_model
 from chromseq.models._io import weights_sha256
-from chromseq.tl._models import models_of
-from chromseq.tl._record import ModelRecord
+from chromseq.store import ModelRecord, models_of
 
 if TYPE_CHECKING:
     from anndata import AnnData

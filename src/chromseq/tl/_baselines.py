@@ -20,8 +20,7 @@ from chromseq._anndata import writable
 from chromseq._codes import gc_fraction, reverse_complement_codes
 from chromseq._settings import logger
 from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq
-
-from ._targets import ScoreSource, labels, resolve_targets
+from chromseq.store import ScoreSource, labels, resolve_targets
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -12,13 +12,13 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, require_obsm, sequence_codes
-from chromseq.tl._contrib_store import write_contributions
+from chromseq.store import write_contributions
 
 if TYPE_CHECKING:
     import torch
     from anndata import AnnData
 
-    from chromseq.tl._record import ModelRecord
+    from chromseq.store import ModelRecord
 
 Method = Literal["deep_lift_shap", "ism", "grad_x_input"]
 METHODS: tuple[str, ...] = ("deep_lift_shap", "ism", "grad_x_input")
@@ -310,7 +310,7 @@ def _resolve_model(
         raise TypeError(f"model must be None, a model name or a torch.nn.Module, got {type(model).__name__}.")
     if model is None and celltype is None:
         raise ValueError("pass celltype=<a var_name> (its fine-tuned model is used) or model=<a model name>.")
-    from chromseq.tl import _models
+    from chromseq.store import _models
 
     models = _models.records_of(adata)
     name = model if model is not None else _default_model(models, celltype)
@@ -328,7 +328,7 @@ def _resolve_model(
 
 
 def _default_model(models: dict[str, ModelRecord], celltype: str) -> str:
-    from chromseq.tl import _models
+    from chromseq.store import _models
 
     own = _models.model_name("finetune", celltype)
     if own in models:

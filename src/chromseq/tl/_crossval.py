@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq.pp._common import regions
+from chromseq._regions import regions
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -13,18 +13,18 @@ from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
 from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq
-
-from ._baselines import baseline_sources, composition_baseline, normalise_ks
-from ._models import models_of
-from ._targets import (
+from chromseq.store import (
     ScoreSource,
     kind_rank,
     labels,
+    models_of,
     prediction_sources,
     resolve_targets,
     select_predictions,
     targets_of,
 )
+
+from ._baselines import baseline_sources, composition_baseline, normalise_ks
 
 if TYPE_CHECKING:
     from anndata import AnnData

@@ -9,8 +9,8 @@ from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransfer
+from chromseq.store import get_record, load_recorded
 from chromseq.tl._fit_glue import celltype_labels, check_regions, check_width, fit_models
-from chromseq.tl._models import get_record, load_recorded
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:

@@ -20,9 +20,8 @@ from chromseq._validate import require_obs, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
 from chromseq.models._config import warn_if_gpu_sized
-from chromseq.tl._models import model_name
+from chromseq.store import ModelRecord, model_name
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
-from chromseq.tl._record import ModelRecord
 from chromseq.train._distributed import barrier, init_distributed, is_main_process
 from chromseq.train._engine import fit
 from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder

@@ -19,7 +19,7 @@ from chromseq._anndata import writable
 from chromseq._jaspar import DEFAULT_COLLECTION, DEFAULT_TAX_GROUP, load_motif_database
 from chromseq._settings import logger
 from chromseq._validate import require_obsm, sequence_codes, uns_chromseq
-from chromseq.tl._contrib_store import get_contributions
+from chromseq.store import get_contributions
 from chromseq.tl._contributions import select_rows
 from chromseq.tl._motif_patterns import pattern_results
 from chromseq.tl._seqlets import region_seqlets

@@ -14,11 +14,10 @@ from chromseq._anndata import writable
 from chromseq._settings import logger
 from chromseq._validate import FIX, require_regions, sequence_codes, uns_chromseq
 from chromseq.data import SequenceDataset
+from chromseq.store import ModelRecord, get_record, load_recorded, models_of, records_of
 from chromseq.tl._add_model import is_keras_file, model_record, record_from_folder
 from chromseq.tl._contributions import select_rows
 from chromseq.tl._fit_glue import check_width
-from chromseq.tl._models import get_record, load_recorded, models_of, records_of
-from chromseq.tl._record import ModelRecord
 from chromseq.train._inference import predict_proba
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from chromseq._settings import logger
 from chromseq._validate import require_celltypes
 from chromseq.models import ChromTransferConfig, get_config
 from chromseq.models._config import resolve_preset
+from chromseq.store import records_of
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
-from chromseq.tl._models import records_of
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:

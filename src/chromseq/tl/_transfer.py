@@ -25,10 +25,10 @@ from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, uns_chromseq
 from chromseq.models import ChromTransferConfig, get_config
 from chromseq.models._config import check_preset, resolve_preset
+from chromseq.store import get_record, models_of
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
 from ._fit_glue import celltype_labels, check_regions
-from ._models import get_record, models_of
 from ._options import TrainingOptions, resolve_options
 from ._pretrain import PRETRAIN_OUTPUT, pretrain
 from ._transfer_runs import MODEL_KINDS, Runs, _baseline_rows, _run_all, pretraining_plan

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
+from chromseq._intervals import auroc_replicates, block_weights, interval_table
 from chromseq._settings import logger
 
 from ._baselines import BASELINE_GC, BASELINE_KMER
 from ._crossval import assign_folds, fold_split, fold_units
 from ._fit_glue import check_regions
-from ._intervals import auroc_replicates, block_weights, interval_table
 from ._options import TrainingOptions
 from ._pretrain import pretrain
 from ._transfer_runs import Runs, _baseline_rows, _run_all, pretraining_plan

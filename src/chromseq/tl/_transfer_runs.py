@@ -15,14 +15,13 @@ from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
+from chromseq.store import ModelRecord, get_model, models_of
 from chromseq.train._inference import predict_proba, progress_disabled
 
 from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features
 from ._finetune import finetune
 from ._fit_glue import subsample
-from ._models import get_model, models_of
 from ._options import TrainingOptions
-from ._record import ModelRecord
 from ._train import train
 
 #: Kinds of model runs, in table order.

@@ -12,8 +12,8 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._settings import logger, settings
 from chromseq.io._vcf import as_variant_table
+from chromseq.store import ModelRecord
 from chromseq.tl import _variant_windows as vw
-from chromseq.tl._record import ModelRecord
 
 if TYPE_CHECKING:
     import torch
@@ -106,7 +106,7 @@ def score_variants(
     """
     from anndata import AnnData
 
-    from chromseq.pp._common import genome_of
+    from chromseq._regions import genome_of
 
     if ref_mismatch not in ("error", "flag", "skip"):
         raise ValueError(f"ref_mismatch={ref_mismatch!r}: choose 'error', 'flag' or 'skip'.")
@@ -148,8 +148,8 @@ Output = tuple[str, str, ModelRecord, int, str]  # var name, model name, record,
 def _outputs(adata: AnnData, models, celltype) -> list[Output]:
     """``[(var_name, model, record, column, target)]`` of the outputs to score."""
     from chromseq._validate import require_celltypes
+    from chromseq.store import get_record, output_index, records_of
     from chromseq.tl._contributions import _default_model
-    from chromseq.tl._models import get_record, output_index, records_of
     from chromseq.tl._predict import _columns, _resolve
 
     if celltype is not None and models is None:

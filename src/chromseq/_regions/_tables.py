@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._regions import parse_region_names
+from chromseq._regions._names import parse_region_names
 
 #: Accepted names of the chromosome column, in order of preference (ours, CREsted/UCSC, GRanges).
 CHROM_COLUMNS = (K.CHROM, "chr", "seqnames")

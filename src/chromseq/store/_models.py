@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import FIX
-from chromseq.tl._record import ModelRecord
+from chromseq.store._record import ModelRecord
 
 if TYPE_CHECKING:
     from anndata import AnnData

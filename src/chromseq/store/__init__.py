@@ -1,0 +1,63 @@
+"""What the verbs store in AnnData, read and written in one place (internal, not part of the public API).
+
+The verbs of :mod:`chromseq.tl` write their results through this package; :mod:`chromseq.pl`,
+:mod:`chromseq.io`, the report and the command line read them through it, so that no reader
+depends on a verb's module.
+
+- ``_record``: :class:`ModelRecord`, one model's record in ``uns['chromseq']['models']``, typed.
+- ``_models``: the recorded models (names, records, their folders, loading one).
+- ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
+- ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
+"""
+
+from __future__ import annotations
+
+from ._contributions import get_contributions, stored_contributions, write_contributions
+from ._models import (
+    ModelKind,
+    get_model,
+    get_record,
+    load_recorded,
+    model_name,
+    models_of,
+    output_index,
+    record_path,
+    records_of,
+)
+from ._record import ModelRecord
+from ._targets import (
+    KIND_ORDER,
+    ScoreSource,
+    kind_rank,
+    labels,
+    prediction_meta,
+    prediction_sources,
+    resolve_targets,
+    select_predictions,
+    targets_of,
+)
+
+__all__ = [
+    "KIND_ORDER",
+    "ModelKind",
+    "ModelRecord",
+    "ScoreSource",
+    "get_contributions",
+    "get_model",
+    "get_record",
+    "kind_rank",
+    "labels",
+    "load_recorded",
+    "model_name",
+    "models_of",
+    "output_index",
+    "prediction_meta",
+    "prediction_sources",
+    "record_path",
+    "records_of",
+    "resolve_targets",
+    "select_predictions",
+    "stored_contributions",
+    "targets_of",
+    "write_contributions",
+]
