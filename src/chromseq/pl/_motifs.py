@@ -71,7 +71,7 @@ def motifs(
         _draw_pattern(axes[2 * i], name, table.loc[name], result[K.MOTIF_CWM][name], trim)
         _draw_match(axes[2 * i + 1], table.loc[name], result.get(K.MOTIF_MATCH_PPM, {}).get(name))
     if created and len(names) < len(table):  # say that patterns were left out, and which
-        fig.suptitle(f"{celltype}: the {len(names)} patterns with most seqlets of {len(table)}", fontsize=10)
+        fig.suptitle(f"{celltype}: {len(names)} of {len(table)} patterns shown", fontsize=10)
     return finish(fig, axes, created=created, show=show, save=save)
 
 
