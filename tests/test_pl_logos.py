@@ -117,6 +117,8 @@ def test_motifs_top_n_picks_patterns_with_most_seqlets(explained):
     axes = cs.pl.motifs(explained, "HepG2", patterns=1)
     assert len(axes) == 2
     assert axes[0].get_title().startswith(table["n_seqlets"].idxmax())
+    expected = f"HepG2: 1 of {len(table)} patterns shown" if len(table) > 1 else ""
+    assert axes[0].figure.get_suptitle() == expected  # a figure with fewer patterns than found says so
 
 
 def test_motifs_plot_after_h5ad_round_trip(explained, tmp_path):
