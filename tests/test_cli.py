@@ -349,7 +349,7 @@ def test_bare_command_lists_the_subcommands(capsys):
 def test_auto_preset_is_fast_on_a_cpu_and_the_full_network_on_a_gpu(monkeypatch):
     import torch
 
-    from chromseq.models._config import resolve_preset
+    from chromseq.models import resolve_preset
 
     assert resolve_preset("auto", "cpu") == "fast"
     monkeypatch.setattr(cs.settings, "resolve_device", lambda device=None: torch.device("cuda"))

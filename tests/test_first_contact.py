@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import chromseq as cs
-from chromseq.models import _config
-from chromseq.models._config import get_config, resolve_preset, warn_if_gpu_sized
+from chromseq.models import get_config, resolve_preset
+from chromseq.tl import _preset_warning
+from chromseq.tl._preset_warning import warn_if_gpu_sized
 
 SMALL = {"max_epochs": 1, "batch_size": 32, "learning_rate": 1e-2}
 
@@ -68,7 +69,7 @@ def test_bad_thread_counts_are_refused(bad):
 
 
 def test_gpu_network_on_a_cpu_warns_once_with_the_time_per_epoch(monkeypatch, caplog):
-    monkeypatch.setattr(_config, "_warned_cpu", set())
+    monkeypatch.setattr(_preset_warning, "_warned", set())
     config = get_config("chromtransfer")
     with caplog.at_level(logging.WARNING, "chromseq"):
         warn_if_gpu_sized(get_config("fast"), torch.device("cpu"), 12_000)

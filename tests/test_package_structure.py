@@ -258,7 +258,17 @@ GRAPH = import_graph()
 CORE = ("data", "models", "train")
 STORE = ("store",)
 VERBS = ("pp", "tl", "pl", "io", "datasets")
-APP = ("cli", "_cli_table", "_cli_steps", "_cli_checks", "_cli_variants", "_demo", "_report", "_report_verdicts")
+APP = (
+    "cli",
+    "_cli_table",
+    "_cli_steps",
+    "_cli_checks",
+    "_cli_variants",
+    "_cli_design",
+    "_demo",
+    "_report",
+    "_report_verdicts",
+)
 
 
 def layer(module: str) -> int:
@@ -275,15 +285,15 @@ def test_import_graph_sees_function_level_and_relative_imports():
     assert "chromseq.store" in GRAPH["chromseq.io._tracks"]  # inside a function
 
 
-def test_no_import_cycles():
-    """Tarjan's strongly connected components of the runtime import graph: all of size one."""
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of ``graph`` with more than one node (its cycles)."""
     index, low, stack, on_stack, cycles = {}, {}, [], set(), []
 
     def visit(v):
         index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
-        for w in GRAPH.get(v, ()):
+        for w in graph.get(v, ()):
             if w not in index:
                 visit(w)
                 low[v] = min(low[v], low[w])
@@ -297,10 +307,70 @@ def test_no_import_cycles():
             if len(component) > 1:
                 cycles.append(sorted(component))
 
-    for module in GRAPH:
-        if module not in index:
-            visit(module)
-    assert cycles == []
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_no_import_cycles():
+    """Tarjan's strongly connected components of the runtime import graph: all of size one."""
+    assert strongly_connected(GRAPH) == []
+
+
+#: The packages whose graph must stay acyclic (a module of one importing the other counts as an edge).
+PACKAGES = ("pp", "io", "tl", "pl", "train", "models", "data", "datasets", "store", "_regions")
+
+
+def package_of(module: str) -> str | None:
+    """The subpackage a module belongs to (``chromseq.tl._predict`` -> ``tl``); None for top-level modules."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in PACKAGES else None
+
+
+def test_no_package_cycles():
+    """No cycle between subpackages: pp, io and tl once imported each other's private modules."""
+    packages = {p: set() for p in PACKAGES}
+    for module, targets in GRAPH.items():
+        for target in targets:
+            a, b = package_of(module), package_of(target)
+            if a and b and a != b:
+                packages[a].add(b)
+    assert strongly_connected(packages) == []
+    assert not any(t.startswith("chromseq.tl") for m, ts in GRAPH.items() if m.startswith("chromseq.pl.") for t in ts)
+
+
+def import_statements() -> list[tuple[str, str]]:
+    """(module, imported chromseq module) of every import statement, ``if TYPE_CHECKING:`` ones included."""
+    paths = {_module_name(p): p for p in SRC.rglob("*.py")}
+    found = []
+    for module, path in paths.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            found += [(module, t) for t in _imported(node, module, path.name == "__init__.py", paths) if t in paths]
+    return found
+
+
+#: Imports that reach another package's private module, each with why it stays (at most 10). Everything else
+#: goes through a package's ``__init__`` (``chromseq.store``, ``chromseq.train``, ``chromseq._regions``, ...).
+PRIVATE_ACROSS = {
+    ("chromseq._cli_steps", "chromseq.tl._add_model"): "is_keras_file: the CLI tells a Keras file from a name",
+    ("chromseq._cli_steps", "chromseq.datasets._chromtransfer"): "the demo's bundled data and its CV reference",
+    ("chromseq._report", "chromseq.datasets._chromtransfer"): "cv_reference: the report compares to the demo",
+    ("chromseq.datasets._chromtransfer", "chromseq.pp._background"): "appends the bundle's stored background rows",
+    ("chromseq.tl._variants", "chromseq.io._vcf"): "as_variant_table: one parser for VCF files and tables",
+    ("chromseq.tl._add_model", "chromseq.models._io"): "weights_sha256: the record keeps the hash of the weights",
+}
+
+
+def test_private_imports_across_packages_are_few_and_listed():
+    found = {
+        (m, t)
+        for m, t in import_statements()
+        if package_of(t) != package_of(m) and len(t.split(".")) > 2 and t.rsplit(".", 1)[-1].startswith("_")
+    }
+    assert len(PRIVATE_ACROSS) <= 10
+    assert sorted(found - set(PRIVATE_ACROSS)) == [], "import the package's public names, or list it with a reason"
+    assert sorted(set(PRIVATE_ACROSS) - found) == [], "no longer imported: remove it from PRIVATE_ACROSS"
 
 
 def test_imports_only_go_down_the_layers():

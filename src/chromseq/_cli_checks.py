@@ -52,10 +52,10 @@ def cli_message(message: str) -> str:
 def check_outputs(args: argparse.Namespace) -> None:
     """Raise ``ValueError`` (one line) if an output of the subcommand cannot be written; create nothing.
 
-    Files: ``-o/--output`` and ``--csv`` must not be folders and their folder must be writable
+    Files: ``-o/--output``, ``--csv`` and ``--fasta`` must not be folders and their folder must be writable
     (or creatable). Folders: ``--out`` and ``--save-dir`` must be writable folders (or creatable).
     """
-    for flag, attr in (("-o/--output", "output"), ("--csv", "csv")):
+    for flag, attr in (("-o/--output", "output"), ("--csv", "csv"), ("--fasta", "fasta")):
         if getattr(args, attr, None):
             _check_file(Path(getattr(args, attr)), flag)
     for flag, attr in (("--out", "out"), ("--save-dir", "save_dir")):

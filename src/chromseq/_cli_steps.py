@@ -68,7 +68,7 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
 def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
     """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
     from ._io_utils import read_h5ad_checked, write_h5ad_atomic
-    from .train._distributed import barrier, is_main_process
+    from .train import barrier, is_main_process
 
     adata = read_h5ad_checked(Path(args.input))
     result = step(adata, **kwargs)
@@ -380,7 +380,7 @@ def demo_args(p: argparse.ArgumentParser) -> None:
 def demo(args: argparse.Namespace) -> None:
     from ._demo import run_demo
     from .datasets._chromtransfer import CELLTYPES
-    from .models._config import resolve_preset
+    from .models import resolve_preset
 
     unknown = [c for c in args.celltype or [] if c not in CELLTYPES]
     if unknown:  # before the output folder is made

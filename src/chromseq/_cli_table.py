@@ -1,7 +1,7 @@
 """The ``chromseq`` subcommands as one table: name, help, arguments, function, example.
 
 :mod:`chromseq.cli` builds its parser from :data:`COMMANDS` and nothing else; the functions live in
-:mod:`chromseq._cli_steps` and :mod:`chromseq._cli_variants`. Importing this module loads neither
+:mod:`chromseq._cli_steps`, :mod:`chromseq._cli_variants` and :mod:`chromseq._cli_design`. Importing this module loads neither
 torch nor anndata (``chromseq --help`` stays fast).
 """
 
@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import _cli_design as designs
 from . import _cli_steps as steps
 from . import _cli_variants as variants
 
@@ -126,6 +127,14 @@ _TABLE = (
         variants.variants_args,
         variants.variants,
         "example: chromseq variants my.vcf.gz --models finetuned.h5ad --genome 20.fa.gz -o v.h5ad --tsv v.tsv",
+    ),
+    Subcommand(
+        "design",
+        "design sequences for a cell type with a trained model: in-silico evolution or motif implantation",
+        designs.design_args,
+        designs.design,
+        "example: chromseq design finetuned.h5ad --celltype K562 --objective specific --start 20 -o designs.h5ad "
+        "--fasta designs.fa",
     ),
     Subcommand(
         "tracks",

@@ -96,6 +96,7 @@ def tracks(args: argparse.Namespace) -> None:
     from . import _keys as K
     from . import io
     from ._io_utils import read_h5ad_checked
+    from .store import motif_results
 
     adata = read_h5ad_checked(Path(args.input))
     out = Path(args.out)
@@ -106,9 +107,7 @@ def tracks(args: argparse.Namespace) -> None:
     predictions = list(preds) if args.predictions is None else args.predictions
     contribs = list(uns.get(K.UNS_CONTRIB, {})) if args.contributions is None else args.contributions
     seqlets = (
-        [c for c, m in uns.get(K.UNS_MOTIFS, {}).items() if K.UNS_SEQLETS in m]
-        if args.seqlets is None
-        else args.seqlets
+        [c for c, m in motif_results(adata).items() if K.UNS_SEQLETS in m] if args.seqlets is None else args.seqlets
     )
     if not (predictions or contribs or seqlets):
         raise ValueError(f"{args.input} has no predictions, contributions or seqlets: run chromseq predict first.")

@@ -86,8 +86,7 @@ def run_demo(
     from . import datasets, tl
     from ._report import write_report
     from ._settings import settings
-    from .models import get_config
-    from .models._config import resolve_preset
+    from .models import get_config, resolve_preset
 
     preset = resolve_preset(preset)
     get_config(preset)  # an unknown preset fails here, before the output folder is made and the data loaded

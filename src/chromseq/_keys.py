@@ -143,3 +143,41 @@ def variant_contrib_key(allele: str, output: str) -> str:
     The key, ``'contrib_<allele>_<output>'``.
     """
     return f"{CONTRIB_PREFIX}{allele}_{output}"
+
+
+# -- design AnnData of ``tl.design`` (obs = designed sequences, var = the model's outputs) ------------------------
+#: obs: what each design started from (an obs name of the start AnnData, or ``random_<i>``), the method
+#: (``evolve``/``implant``), the steps taken, and the objective (logit units) at the start and at the end.
+DESIGN_SOURCE = "source"
+DESIGN_METHOD = "method"
+DESIGN_STEPS = "n_steps"
+DESIGN_SCORE_START = "score_start"
+DESIGN_SCORE = "score"
+#: obs (``implant``): the best position (0-based bp of the motif's first base) and strand of the implanted motif.
+DESIGN_POSITION = "motif_position"
+DESIGN_STRAND = "motif_strand"
+#: obsm: uint8 codes (n, width) of the start sequences (``obsm['sequence']`` holds the designs).
+DESIGN_START_SEQUENCE = "design_start"
+#: obsm: (n, steps + 1, n_outputs) float32 predictions of every model output at each step (probabilities for
+#: classification), and (n, steps + 1) float32 objective at each step.
+DESIGN_TRAJECTORY = "design_trajectory"
+DESIGN_OBJECTIVE = "design_objective"
+#: obsm (``implant``): (n, n_positions) float32 objective of the motif at each position tried (best strand).
+DESIGN_POSITION_SCORES = "design_position_scores"
+#: uns[UNS][UNS_DESIGN]: parameters of ``tl.design``: celltype, objective, method, model and its weights sha256.
+UNS_DESIGN = "design"
+
+
+def design_pred_key(output: str) -> str:
+    """Return the ``obs`` column of a design AnnData holding the final prediction of ``output``.
+
+    Parameters
+    ----------
+    output
+        An output (cell type) of the model the sequences were designed with.
+
+    Returns
+    -------
+    The column, ``'pred_<output>'``.
+    """
+    return f"pred_{output}"

@@ -117,3 +117,17 @@ def best_index(history: dict[str, list], monitor: str = "val_loss") -> int:
     """
     values = np.asarray(history[monitor], dtype=float)
     return int(np.argmin(values) if monitor == "val_loss" else np.argmax(values))
+
+
+def kept_index(history: dict[str, list], params: dict) -> int:
+    """Return the index in ``history`` of the epoch whose weights training kept.
+
+    The training engine decides it once (``FitResult.best_epoch``: the best epoch of the last
+    stage) and the training verbs record it in the model's ``params['best_epoch']``: the training
+    log, the model card and the transfer table read it here. Records written before it was
+    recorded fall back to :func:`best_index` of ``params['monitor']``.
+    """
+    epochs = [int(e) for e in history["epoch"]]
+    if "best_epoch" in params and int(params["best_epoch"]) in epochs:
+        return epochs.index(int(params["best_epoch"]))
+    return best_index(history, str(params.get("monitor", "val_loss")))

@@ -14,7 +14,7 @@ from ._intervals import verdict
 from ._io_utils import atomic_path
 from ._report_verdicts import verdict_lines
 from ._settings import logger
-from .tl._motif_patterns import MATCH_QVAL
+from .store import MATCH_QVAL
 
 #: Patterns per cell type in the report's motif table, and in its figure (logos of the patterns with most seqlets).
 _MOTIF_ROWS = 12
@@ -221,14 +221,14 @@ def _options(options: dict) -> str:
 
 def _model_line(name: str, record: ModelRecord) -> str:
     """One line per model: kind, preset, threads, epochs, and the validation AUROC of the epoch it kept."""
-    from ._metrics import best_index
+    from ._metrics import kept_index
 
     history = record.history
     epochs = len(history.get("epoch", []))
     monitor = str(record.params.get("monitor", "val_loss"))
     kept = ""
     if epochs and len(history.get(monitor, [])) == epochs:
-        i = best_index(history, monitor)
+        i = kept_index(history, record.params)
         auroc = history.get("val_auroc", [])
         value = float(auroc[i]) if i < len(auroc) and auroc[i] is not None else float("nan")
         shown = f"val AUROC {value:.3f}" if np.isfinite(value) else f"{monitor} {float(history[monitor][i]):.4f}"
@@ -257,10 +257,8 @@ def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
 
 def _interpretation_lines(adata: AnnData, figure) -> list[str]:
     from . import pl
-    from .store import stored_contributions
-    from .tl import get_contributions
+    from .store import get_contributions, motif_result, stored_contributions
 
-    uns = adata.uns.get(K.UNS, {})
     stored = stored_contributions(adata)
     if not [ct for ct in adata.var_names if ct in stored]:
         return []
@@ -268,7 +266,7 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
     missing = {}
     for ct in adata.var_names:
         names = get_contributions(adata, ct)[1] if ct in stored else []
-        motifs = uns.get(K.UNS_MOTIFS, {}).get(ct)
+        motifs = motif_result(adata, ct)
         motif_table = _motif_table(motifs)
         if motif_table is None:
             missing[ct] = _why_no_motifs(adata, ct, len(names), motifs)

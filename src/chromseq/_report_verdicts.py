@@ -4,7 +4,7 @@ A single held-out split is small (on chr20 a cell line can have a dozen test pos
 AUROC above the baselines says little. Each verdict is therefore read from a 95% interval of the
 paired AUROC difference, resampling 100-kb blocks of the genome (neighbouring regions are correlated;
 a held-out split of a few Mb has too few 1-Mb blocks for a bootstrap), with the code of the
-cross-validated transfer benchmark (:mod:`chromseq.tl._intervals`). With fewer than
+cross-validated transfer benchmark (:mod:`chromseq._intervals`). With fewer than
 ``MIN_BLOCKS`` blocks (regions without positions, or a tiny split) single regions are resampled.
 """
 
@@ -16,8 +16,7 @@ import numpy as np
 
 from . import _keys as K
 from ._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
-from .store import labels, prediction_meta, prediction_sources
-from .tl._baselines import baseline_sources
+from .store import baseline_sources, labels, prediction_meta, prediction_sources
 
 if TYPE_CHECKING:
     from anndata import AnnData

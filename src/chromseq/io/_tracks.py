@@ -21,6 +21,7 @@ from chromseq._docs import RETURNS_PATH, fill_docs
 from chromseq._io_utils import atomic_path
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
+from chromseq.store import get_contributions, motif_result, stored_seqlets
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -131,8 +132,6 @@ def contribution_rows(adata: AnnData, celltype: str) -> tuple[np.ndarray, np.nda
     tuple of np.ndarray
         ``(n,)`` int64 row positions and ``(n, 4, width)`` float32 hypothetical contributions (ACGT).
     """
-    from chromseq.store import get_contributions
-
     scores, names = get_contributions(adata, celltype)  # KeyError naming tl.contributions if none stored
     if not len(names):
         raise ValueError(f"no region of this AnnData has contribution scores for {celltype!r}.")
@@ -297,10 +296,9 @@ def _write_bedgraph(tmp: Path, segments: list, per_base) -> None:
 
 
 def _seqlets(adata: AnnData, celltype: str, max_padj: float | None) -> pd.DataFrame:
-    found = adata.uns.get(K.UNS, {}).get(K.UNS_MOTIFS, {}).get(celltype)
-    if found is None or K.UNS_SEQLETS not in found:
+    seqlets = stored_seqlets(adata, celltype)
+    if seqlets is None:
         raise KeyError(f"no seqlets for {celltype!r}: run chromseq.tl.motifs(adata, {celltype!r}) first.")
-    seqlets = found[K.UNS_SEQLETS]
     if max_padj is not None:
         seqlets = seqlets[seqlets["motif_padj"].fillna(np.inf) <= max_padj]
     return seqlets.reset_index(drop=True)
@@ -315,7 +313,7 @@ def _strands(adata, seqlets: pd.DataFrame, region: np.ndarray, celltype: str, mo
     if not len(matched):
         return strand
     if motif_db is None:
-        source = str(adata.uns[K.UNS][K.UNS_MOTIFS][celltype].get(K.UNS_PARAMS, {}).get("motif_db", ""))
+        source = str(motif_result(adata, celltype).get(K.UNS_PARAMS, {}).get("motif_db", ""))
         motif_db = source.split()[0] if source.upper().startswith("JASPAR") else (source or None)
     db = load_motif_database(motif_db)
     ppms = dict(zip(db.ids, db.ppms, strict=True))

@@ -6,7 +6,7 @@ sequences (N, 4, L) to logits (N, n_outputs); ``model.body`` gives the 64-d embe
 
 from __future__ import annotations
 
-from ._config import PRESETS, ChromTransferConfig, get_config
+from ._config import PRESETS, ChromTransferConfig, get_config, resolve_preset
 from ._io import load_model, read_model_card, save_model
 from ._keras import read_keras
 from ._network import ChromTransfer, ChromTransferBody, Head, count_parameters
@@ -22,5 +22,6 @@ __all__ = [
     "load_model",
     "read_keras",
     "read_model_card",
+    "resolve_preset",
     "save_model",
 ]

@@ -213,9 +213,6 @@ PRESETS: dict[str, ChromTransferConfig] = {
 AUTO = "auto"
 CPU_PRESET = "fast"
 GPU_PRESET = "chromtransfer"
-#: Training sequences per second of ``chromtransfer`` on one thread of a loaded 2-core x86 CPU (7-12 measured
-#: with ``benchmarks/bench_threads.py --presets chromtransfer``): the epoch time a CPU warning quotes.
-CHROMTRANSFER_CPU_SEQ_PER_S = 10.0
 
 
 def resolve_preset(preset: str | ChromTransferConfig, device: str | None = None) -> str | ChromTransferConfig:
@@ -272,35 +269,3 @@ def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransf
             f"unknown preset {preset!r}; choose one of {[AUTO, *sorted(PRESETS)]} or pass a ChromTransferConfig."
         )
     return base.replace(**changes) if changes else base
-
-
-def check_preset(preset: str | ChromTransferConfig) -> None:
-    """Raise the error of :func:`get_config` for an unknown preset name, before any work is done."""
-    if isinstance(preset, str) and preset != AUTO and preset not in PRESETS:
-        raise ValueError(
-            f"unknown preset {preset!r}; choose one of {[AUTO, *sorted(PRESETS)]} or pass a ChromTransferConfig."
-        )
-
-
-_warned_cpu: set[str] = set()
-
-
-def warn_if_gpu_sized(config: ChromTransferConfig, device: Any, n_train: int) -> None:
-    """Warn once per process when the GPU network trains on a CPU, with the expected time per epoch.
-
-    The estimate is ``n_train`` / :data:`CHROMTRANSFER_CPU_SEQ_PER_S` (a measured constant, not a
-    measurement of this machine: it varies with the CPU and its load).
-    """
-    if getattr(device, "type", str(device)) != "cpu" or config.preset != GPU_PRESET or GPU_PRESET in _warned_cpu:
-        return
-    _warned_cpu.add(GPU_PRESET)
-    minutes = n_train / CHROMTRANSFER_CPU_SEQ_PER_S / 60
-    logger.warning(
-        "preset %r is the GPU network and is training on a CPU: expect about %.0f min per epoch for %d training "
-        "sequences (~%.0f sequences/s measured on one core of a 2-core CPU); preset='auto' or 'fast' trains the "
-        "CPU recipe (about 20x faster).",
-        GPU_PRESET,
-        minutes,
-        n_train,
-        CHROMTRANSFER_CPU_SEQ_PER_S,
-    )

@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from chromseq._io_utils import honour_umask, replace_dir, temp_beside
-from chromseq._metrics import best_index
+from chromseq._metrics import kept_index
 
 from ._config import ChromTransferConfig
 from ._network import ChromTransfer, count_parameters
@@ -259,7 +259,7 @@ def _render_card(meta: dict[str, Any]) -> str:
     if hist.get("epoch"):
         monitor = str((card.get("params") or {}).get("monitor", "val_loss"))
         monitor = monitor if hist.get(monitor) else "val_loss"
-        best = hist[monitor][best_index(hist, monitor)]
+        best = hist[monitor][kept_index(hist, card.get("params") or {})]
         lines.append(f"- epochs trained: {len(hist['epoch'])}; best {monitor} (kept): {best:.4g}")
     lines += ["", "Load with `chromseq.models.load_model(path)` (safetensors; nothing is unpickled).", ""]
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._contributions import contributions
 from ._curves import pr, roc
+from ._design import design, design_logo
 from ._history import history
 from ._intervals import transfer_intervals
 from ._metrics import metrics
@@ -22,4 +23,6 @@ __all__ = [
     "motifs",
     "variant_effect",
     "variant_ranking",
+    "design",
+    "design_logo",
 ]

@@ -13,6 +13,7 @@ from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._validate import sequence_codes
 from chromseq.pl._utils import finish, panels
+from chromseq.store import motif_result, stored_seqlets
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -196,13 +197,12 @@ SEQLET_COLORS = {"+": "#7b3294", "-": "#8c6d31"}
 
 def _seqlets_of(adata, celltype: str, region: str, start: int, end: int) -> tuple[pd.DataFrame | None, str]:
     """Seqlets of ``region`` inside ``[start, end)`` (positions in the window), or ``None`` and why there are none."""
-    result = adata.uns.get(K.UNS, {}).get(K.UNS_MOTIFS, {}).get(celltype)
-    if result is None or K.UNS_SEQLETS not in result:
+    table = stored_seqlets(adata, celltype)
+    if table is None:
         return None, f"no seqlets: chromseq.tl.motifs(adata, {celltype!r}) has not been run"
-    table = result[K.UNS_SEQLETS]
     table = table[table["region"] == region]
     if table.empty:
-        threshold = result.get(K.UNS_PARAMS, {}).get("seqlet_threshold")
+        threshold = (motif_result(adata, celltype) or {}).get(K.UNS_PARAMS, {}).get("seqlet_threshold")
         at = f" at p < {float(threshold):g}" if threshold is not None else ""
         return None, f"no seqlets: no stretch of this region's scores is significant{at}"
     inside = table[(table["start"] >= start) & (table["end"] <= end)]

@@ -13,7 +13,9 @@ from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
 from chromseq._metrics import binary_metrics, clean
 from chromseq._validate import FIX
 from chromseq.store import (
+    BASELINE_KIND,
     ScoreSource,
+    baseline_sources,
     kind_rank,
     labels,
     prediction_sources,
@@ -21,7 +23,6 @@ from chromseq.store import (
     select_predictions,
     targets_of,
 )
-from chromseq.tl._baselines import BASELINE_KIND, baseline_sources
 
 from ._utils import StylePicker, finish, panels, series_label
 

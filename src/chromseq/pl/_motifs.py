@@ -11,7 +11,7 @@ import numpy as np
 from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq.pl._utils import finish, panels
-from chromseq.tl._motif_patterns import MATCH_QVAL, information_content
+from chromseq.store import MATCH_QVAL, information_content, motif_results
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -76,7 +76,7 @@ def motifs(
 
 
 def _result(adata: AnnData, celltype: str) -> dict:
-    stored = adata.uns.get(K.UNS, {}).get(K.UNS_MOTIFS, {})
+    stored = motif_results(adata)
     if celltype not in stored:
         raise KeyError(
             f"adata.uns['chromseq']['motifs'] has no {celltype!r} (has {sorted(stored)}): run "

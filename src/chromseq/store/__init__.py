@@ -8,10 +8,21 @@ depends on a verb's module.
 - ``_models``: the recorded models (names, records, their folders, loading one).
 - ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
+- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
+- ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
 """
 
 from __future__ import annotations
 
+from ._baselines import (
+    BASELINE_GC,
+    BASELINE_KIND,
+    BASELINE_KMER,
+    baseline_sources,
+    gc_scores,
+    kmer_column,
+    write_baselines,
+)
 from ._contributions import get_contributions, stored_contributions, write_contributions
 from ._models import (
     ModelKind,
@@ -23,7 +34,9 @@ from ._models import (
     output_index,
     record_path,
     records_of,
+    write_record,
 )
+from ._motifs import MATCH_QVAL, information_content, motif_result, motif_results, stored_seqlets, write_motifs
 from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
@@ -35,9 +48,25 @@ from ._targets import (
     resolve_targets,
     select_predictions,
     targets_of,
+    write_predictions,
 )
 
 __all__ = [
+    "MATCH_QVAL",
+    "BASELINE_GC",
+    "BASELINE_KIND",
+    "BASELINE_KMER",
+    "baseline_sources",
+    "gc_scores",
+    "information_content",
+    "kmer_column",
+    "motif_result",
+    "motif_results",
+    "stored_seqlets",
+    "write_baselines",
+    "write_motifs",
+    "write_predictions",
+    "write_record",
     "KIND_ORDER",
     "ModelKind",
     "ModelRecord",

@@ -1,7 +1,7 @@
 """Access to the models recorded in ``adata.uns['chromseq']['models']``.
 
 The AnnData stores each record as a plain, h5ad-safe dict; code reads it as a typed
-:class:`~chromseq.tl._record.ModelRecord` (:func:`get_record`, :func:`records_of`).
+:class:`~chromseq.store.ModelRecord` (:func:`get_record`, :func:`records_of`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from chromseq import _keys as K
 from chromseq._settings import logger
-from chromseq._validate import FIX
+from chromseq._validate import FIX, uns_chromseq
 from chromseq.store._record import ModelRecord
 
 if TYPE_CHECKING:
@@ -181,3 +181,11 @@ def output_index(adata: AnnData, name: str, celltype: str | None = None) -> int:
     if celltype not in outputs:
         raise KeyError(f"model {name!r} has no output for {celltype!r}; its outputs are {outputs}.")
     return outputs.index(celltype)
+
+
+def write_record(adata: AnnData, name: str, record: ModelRecord) -> bool:
+    """Store ``record`` as ``uns['chromseq']['models'][name]`` (its plain dict); return whether one was replaced."""
+    models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
+    replaced = name in models
+    models[name] = record.to_dict()
+    return replaced

@@ -121,3 +121,17 @@ def targets_of(meta: dict[str, dict]) -> list[str]:
 def kind_rank(kind: str) -> int:
     """Sort key of a model kind (unknown kinds after the known ones)."""
     return KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+
+
+def write_predictions(adata: AnnData, key: str, preds: dict[str, np.ndarray], meta: dict[str, dict]) -> None:
+    """Write prediction columns (``(n_obs,)`` each) into ``obsm[key]`` (replacing those of the same name) and their metadata."""
+    import pandas as pd
+
+    from chromseq._validate import uns_chromseq
+
+    old = adata.obsm.get(key)
+    frame = pd.DataFrame(preds, index=adata.obs_names)
+    if isinstance(old, pd.DataFrame):
+        frame = pd.concat([old.drop(columns=[c for c in frame.columns if c in old.columns]), frame], axis=1)
+    adata.obsm[key] = frame
+    uns_chromseq(adata).setdefault(K.UNS_PREDICTIONS, {}).update(meta)

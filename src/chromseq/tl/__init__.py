@@ -7,6 +7,7 @@ from chromseq.store import get_contributions
 from ._add_model import add_model
 from ._baselines import composition_baseline
 from ._contributions import contributions
+from ._design import design
 from ._evaluate import evaluate
 from ._finetune import finetune
 from ._motifs import motifs
@@ -31,4 +32,5 @@ __all__ = [
     "get_contributions",
     "motifs",
     "score_variants",
+    "design",
 ]

@@ -14,7 +14,7 @@ from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
 from chromseq.models import ChromTransfer, read_keras, read_model_card, save_model
 from chromseq.models._io import weights_sha256
-from chromseq.store import ModelRecord, models_of
+from chromseq.store import ModelRecord, models_of, write_record
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -85,7 +85,7 @@ def add_model(
     models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
     if name in models and not overwrite and str(models[name].get("path")) != record.path:
         raise _taken(name)
-    models[name] = record.to_dict()
+    write_record(adata, name, record)
     logger.info("recorded model %r (%s, from %s) in adata.uns['chromseq']['models']", name, record.kind, model)
     return name
 
@@ -144,7 +144,7 @@ def _save(
 ) -> tuple[str, ModelRecord]:
     """Save ``net`` as ``<save_dir>/<name>`` (a free ``<name>-2``... if taken) unless that folder holds the same file."""
     from chromseq.tl._fit_glue import model_paths
-    from chromseq.train._runs import model_folder
+    from chromseq.train import model_folder
 
     kind = "pretrain" if net.config.head == "pretrain" else "finetune"
     record = ModelRecord.for_network(

@@ -13,21 +13,23 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._anndata import writable
-from chromseq._codes import gc_fraction, reverse_complement_codes
+from chromseq._codes import reverse_complement_codes
 from chromseq._settings import logger
-from chromseq._validate import require_obs, require_obsm, sequence_codes, uns_chromseq
-from chromseq.store import ScoreSource, labels, resolve_targets
+from chromseq._validate import require_obs, require_obsm, sequence_codes
+from chromseq.store import (
+    BASELINE_KIND,
+    BASELINE_KMER,
+    kmer_column,
+    labels,
+    resolve_targets,
+    write_baselines,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
-
-BASELINE_GC = "baseline_gc"
-BASELINE_KMER = "baseline_kmer"
-BASELINE_KIND = "baseline"
 
 
 # -- tensor core: k-mer counting on uint8 codes ----------------------------------------------------------------------
@@ -132,18 +134,6 @@ def normalise_ks(k: int | Sequence[int]) -> list[int]:
     return ks
 
 
-def gc_scores(adata: AnnData) -> np.ndarray:
-    """Return the ``baseline_gc`` score: ``obs['gc']``, or the GC fraction of ``obsm['sequence']`` when it is absent."""
-    if K.GC in adata.obs.columns:
-        return adata.obs[K.GC].to_numpy(dtype=np.float64)
-    return gc_fraction(np.asarray(sequence_codes(adata))).astype(np.float64)
-
-
-def kmer_column(target: str) -> str:
-    """Column of ``obsm['chromseq_baseline']`` holding the k-mer baseline's probability for ``target``."""
-    return f"{BASELINE_KMER}_{target}"
-
-
 def composition_baseline(
     adata: AnnData,
     targets: str | Sequence[str] | None = None,
@@ -217,7 +207,7 @@ def composition_baseline(
         meta[column].update(params)
         if np.isfinite(scores[column]).any():
             meta[column]["features"] = feature_names
-    _write_baselines(adata, scores, meta)
+    write_baselines(adata, scores, meta)
     return adata if copy else None
 
 
@@ -239,25 +229,3 @@ def _fit_one(
     meta["coef"] = model[-1].coef_.ravel().astype(np.float32)
     logger.info("k-mer baseline for %r fitted on %d train regions (%d positive).", target, int(rows.sum()), n_pos)
     return model.predict_proba(features)[:, 1].astype(np.float32), meta
-
-
-def _write_baselines(adata: AnnData, scores: dict, meta: dict) -> None:
-    old = adata.obsm.get(K.BASELINE)
-    frame = old.copy() if isinstance(old, pd.DataFrame) else pd.DataFrame(index=adata.obs_names)
-    for column, values in scores.items():
-        frame[column] = values
-    adata.obsm[K.BASELINE] = frame
-    uns = uns_chromseq(adata)
-    uns[K.UNS_BASELINES] = {**uns.get(K.UNS_BASELINES, {}), **meta}
-    logger.info("added obsm[%r] columns %s and uns[%r][%r]", K.BASELINE, sorted(scores), K.UNS, K.UNS_BASELINES)
-
-
-def baseline_sources(adata: AnnData, target: str) -> list[ScoreSource]:
-    """Return the GC baseline and, when fitted, the k-mer baseline of ``target``."""
-    out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
-    frame = adata.obsm.get(K.BASELINE)
-    if frame is not None and kmer_column(target) in frame.columns:
-        out.append(ScoreSource(BASELINE_KMER, BASELINE_KIND, target, frame[kmer_column(target)].to_numpy(np.float64)))
-    else:
-        logger.debug("no k-mer baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
-    return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -13,12 +13,12 @@ from chromseq._anndata import writable
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, require_obsm, sequence_codes
 from chromseq.store import write_contributions
+from chromseq.tl._resolve import explainable, masked_rows, resolve_network
 
 if TYPE_CHECKING:
     import torch
     from anndata import AnnData
 
-    from chromseq.store import ModelRecord
 
 Method = Literal["deep_lift_shap", "ism", "grad_x_input"]
 METHODS: tuple[str, ...] = ("deep_lift_shap", "ism", "grad_x_input")
@@ -125,8 +125,8 @@ def contributions(
             "adata.obs_names are not unique: contributions are stored by region name; run "
             "adata.obs_names_make_unique() first."
         )
-    rows = select_rows(adata, mask)
-    net, model_info, target = _resolve_model(adata, celltype, model)
+    rows = masked_rows(adata, mask)
+    net, model_info, target = resolve_network(adata, celltype, model)
     seed = settings.seed if random_state is None else int(random_state)
     dev = settings.resolve_device(device)
 
@@ -159,9 +159,9 @@ def _check_args(method: str, dtype: str, n_shuffles: int, batch_size: int) -> No
 
 def _computable(codes: np.ndarray, method: str) -> np.ndarray:
     """Rows the method can explain: all, except regions with N for deep_lift_shap (tangermeme needs ACGT there)."""
+    ok = explainable(codes, method)
     if method != "deep_lift_shap":
-        return np.ones(len(codes), dtype=bool)
-    ok = ~(codes > 3).any(axis=1)
+        return ok
     if not ok.any():
         raise ValueError(
             "every selected region contains N: deep_lift_shap needs ACGT-only sequences; "
@@ -205,7 +205,7 @@ def attribute(
     """
     import torch
 
-    from chromseq.train._inference import progress_bar
+    from chromseq.train import progress_bar
 
     tqdm = progress_bar()
 
@@ -261,83 +261,3 @@ def _run(model, X, method, target, n_shuffles, batch_size, device, random_state)
 
         attr = saliency(model, X, target=target, batch_size=batch_size, hypothetical=True, device=device)
     return attr.numpy(force=True).astype(np.float32, copy=False)
-
-
-def select_rows(adata: AnnData, mask: np.ndarray | pd.Series | str | None) -> np.ndarray:
-    """Return the positions (int64, sorted) of the rows ``mask`` selects; raise if none."""
-    if mask is None:
-        rows = np.arange(adata.n_obs)
-    else:
-        if isinstance(mask, str):
-            if mask not in adata.obs.columns:
-                raise KeyError(f"mask={mask!r} is not an obs column; obs has {list(adata.obs.columns)}.")
-            mask = adata.obs[mask]
-        if isinstance(mask, pd.Series):
-            if not mask.index.equals(adata.obs_names):
-                mask = mask.reindex(adata.obs_names)
-            if mask.isna().any():
-                raise ValueError(
-                    "mask Series does not cover every obs_name (or holds NA); align it on adata.obs_names."
-                )
-        arr = np.asarray(mask)
-        if arr.dtype != bool or arr.shape != (adata.n_obs,):
-            raise ValueError(
-                f"mask must be a boolean array of length n_obs={adata.n_obs}, got dtype {arr.dtype} "
-                f"and shape {arr.shape}."
-            )
-        rows = np.flatnonzero(arr)
-    if rows.size == 0:
-        raise ValueError("the selection is empty: no region to compute; check mask / the subset passed.")
-    return rows
-
-
-def _resolve_model(
-    adata: AnnData, celltype: str | None, model: str | torch.nn.Module | None
-) -> tuple[torch.nn.Module, dict[str, Any], int]:
-    """Return the network, a description for uns, and the output column to explain."""
-    import torch
-
-    if isinstance(model, torch.nn.Module):
-        outputs = list(getattr(model, "outputs", []) or [])
-        target = 0
-        if len(outputs) > 1:
-            if celltype not in outputs:
-                raise ValueError(f"the model has outputs {outputs}; pass celltype= one of them.")
-            target = outputs.index(celltype)
-        name = type(model).__name__
-        return model, {"model": name, "model_kind": "module"}, target
-    if model is not None and not isinstance(model, str):
-        raise TypeError(f"model must be None, a model name or a torch.nn.Module, got {type(model).__name__}.")
-    if model is None and celltype is None:
-        raise ValueError("pass celltype=<a var_name> (its fine-tuned model is used) or model=<a model name>.")
-    from chromseq.store import _models
-
-    models = _models.records_of(adata)
-    name = model if model is not None else _default_model(models, celltype)
-    if name not in models:
-        raise KeyError(
-            f"no model {name!r} in adata.uns['chromseq']['models'] (found {sorted(models)}): "
-            "run chromseq.tl.pretrain / chromseq.tl.finetune first, or pass a model name listed there."
-        )
-    info = models[name]
-    kind = info.kind
-    target = 0 if kind == "pretrain" or celltype is None else int(_models.output_index(adata, name, celltype))
-    net = _models.get_model(adata, name)
-    desc = {"model": name, "model_kind": kind, "fingerprint": info.fingerprint}
-    return net, desc, target
-
-
-def _default_model(models: dict[str, ModelRecord], celltype: str) -> str:
-    from chromseq.store import _models
-
-    own = _models.model_name("finetune", celltype)
-    if own in models:
-        return own
-    joint = [n for n, m in models.items() if m.kind == "finetune" and celltype in m.celltypes]
-    if joint:
-        return joint[0]
-    raise KeyError(
-        f"no fine-tuned model for cell type {celltype!r} in adata.uns['chromseq']['models'] "
-        f"(found {sorted(models)}): run chromseq.tl.finetune(adata, celltype={celltype!r}) first, "
-        "or pass model='pretrained'."
-    )

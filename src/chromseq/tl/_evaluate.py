@@ -15,6 +15,7 @@ from chromseq._settings import logger
 from chromseq._validate import FIX, require_obsm, require_regions, uns_chromseq
 from chromseq.store import (
     ScoreSource,
+    baseline_sources,
     kind_rank,
     labels,
     models_of,
@@ -24,7 +25,7 @@ from chromseq.store import (
     targets_of,
 )
 
-from ._baselines import baseline_sources, composition_baseline, normalise_ks
+from ._baselines import composition_baseline, normalise_ks
 
 if TYPE_CHECKING:
     from anndata import AnnData

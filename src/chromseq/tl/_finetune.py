@@ -17,11 +17,10 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
-def load_base(adata: AnnData, base: str) -> ChromTransfer:
-    """Load the pretrained model ``base`` and check it against the data width."""
+def load_base(adata: AnnData, base: str, width: int) -> ChromTransfer:
+    """Load the pretrained model ``base`` and check it against the data width (bp)."""
     model = load_recorded(base, get_record(adata, base))
-    codes, _ = check_regions(adata)
-    check_width(model.config, codes.shape[1], f"base model {base!r}")
+    check_width(model.config, width, f"base model {base!r}")
     return model
 
 
@@ -86,12 +85,13 @@ def finetune(
     """
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     celltypes = require_celltypes(adata, celltype)
-    base_model = load_base(adata, base)
+    regions = check_regions(adata)
+    base_model = load_base(adata, base, regions[0].shape[1])
     labels = celltype_labels(adata, celltypes)
     adata = writable(adata, copy, "finetune")
     fit_models(
         adata, labels, [list(celltypes)] if multihead else [[c] for c in celltypes], kind="finetune",
         network=base_model.config, options=options, save_dir=save_dir, key_added=key_added, existing=existing,
-        multihead=multihead, body=base_model, base=base,
+        multihead=multihead, body=base_model, base=base, regions=regions,
     )  # fmt: skip
     return adata if copy else None

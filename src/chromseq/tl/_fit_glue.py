@@ -14,18 +14,26 @@ import torch
 
 import chromseq
 from chromseq import _keys as K
-from chromseq._metrics import best_index
+from chromseq._metrics import kept_index
 from chromseq._settings import logger, settings
-from chromseq._validate import require_obs, sequence_codes, uns_chromseq
+from chromseq._validate import require_obs, sequence_codes
 from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
-from chromseq.models._config import warn_if_gpu_sized
-from chromseq.store import ModelRecord, model_name
+from chromseq.store import ModelRecord, model_name, write_record
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
-from chromseq.train._distributed import barrier, init_distributed, is_main_process
-from chromseq.train._engine import fit
-from chromseq.train._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
-from chromseq.train._spec import TrainSpec
+from chromseq.tl._preset_warning import warn_if_gpu_sized
+from chromseq.train import (
+    LOCK_FILE,
+    RunLock,
+    TrainSpec,
+    acquire,
+    barrier,
+    clear_checkpoints,
+    fit,
+    init_distributed,
+    is_main_process,
+    model_folder,
+)
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -64,8 +72,10 @@ def celltype_labels(adata: AnnData, celltypes: list[str]) -> np.ndarray:
     return read_columns(adata.X, cols)
 
 
-def check_classes(labels: np.ndarray, names: list[str], train_rows: np.ndarray, val_rows: np.ndarray) -> None:
-    """Raise if an output has no positive or no negative training label, or no labelled validation row."""
+def check_classes(
+    labels: np.ndarray, names: list[str], train_rows: np.ndarray, val_rows: np.ndarray, monitor: str
+) -> None:
+    """Raise if an output lacks a class among its train labels (its val labels too for ``val_auroc``) or val rows."""
     for j, name in enumerate(names):
         y = labels[train_rows, j]
         y = y[~np.isnan(y)]
@@ -77,6 +87,13 @@ def check_classes(labels: np.ndarray, names: list[str], train_rows: np.ndarray, 
             )
         if np.isnan(labels[val_rows, j]).all():
             raise ValueError(f"{name!r} has no labelled row in the val split: choose other val chromosomes.")
+        v = labels[val_rows, j][~np.isnan(labels[val_rows, j])]
+        if monitor == "val_auroc" and not ((v > 0.5).any() and (v <= 0.5).any()):
+            raise ValueError(
+                f"monitor='val_auroc' but {name!r} has {int((v > 0.5).sum())} positive and {int((v <= 0.5).sum())} "
+                "negative labelled rows in the val split, so its AUROC is undefined: use monitor='val_loss', or "
+                "choose other val chromosomes (chromseq.pp.split_by_chromosome)."
+            )
 
 
 def subsample(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -128,7 +145,7 @@ def prepare_checkpoints(
 
     A live run holding the folder makes this fail at once; an interrupted run's checkpoint is
     continued (``resume``), discarded (``overwrite``) or kept with an error naming both flags
-    (see :func:`chromseq.train._runs.clear_checkpoints`). Under ``torchrun`` rank 0 does it while
+    (see :func:`chromseq.train.clear_checkpoints`). Under ``torchrun`` rank 0 does it while
     the others wait (they may read a checkpoint to resume). Release the returned lock when done.
     """
     lock: RunLock | contextlib.nullcontext = contextlib.nullcontext()
@@ -214,10 +231,8 @@ def save_and_record(
         drop_checkpoints(ckpt_dir)
     barrier()
     record = record.replace(path=str(path), weights_sha256=str(read_model_card(path)["weights_sha256"]))
-    models = uns_chromseq(adata).setdefault(K.UNS_MODELS, {})
-    if record.name in models:
+    if write_record(adata, record.name, record):
         logger.info("replacing model %r in adata.uns['chromseq']['models']", record.name)
-    models[record.name] = record.to_dict()
     monitor = str(record.params.get("monitor", "val_loss"))
     best = record.history.get(monitor, [])
     logger.info(
@@ -226,7 +241,7 @@ def save_and_record(
         path,
         record.name,
         monitor,
-        best[best_index(record.history, monitor)] if best else float("nan"),
+        best[kept_index(record.history, record.params)] if best else float("nan"),
     )
 
 
@@ -263,6 +278,7 @@ def fit_models(
     key_added: str | None,
     existing: str,
     multihead: bool = False,
+    regions: tuple[np.ndarray, dict[str, np.ndarray]],
     body: ChromTransfer | None = None,
     base: str = "",
 ) -> list[str]:
@@ -290,6 +306,8 @@ def fit_models(
         As in the verbs.
     multihead
         ``groups`` is one multi-head model (its default name has no cell type).
+    regions
+        What :func:`check_regions` returned for ``adata`` (the verb checks the codes once, before any work).
     body
         A model whose body weights every model starts from (fine-tuning).
     base
@@ -297,9 +315,9 @@ def fit_models(
     """
     resume, overwrite = check_existing(existing)
     start(options.device)
-    codes, rows = check_regions(adata)
+    codes, rows = regions
     outputs = [o for g in groups for o in g]
-    check_classes(labels, outputs, rows["train"], rows["val"])
+    check_classes(labels, outputs, rows["train"], rows["val"], options.monitor)
     stages = training_stages(options, kind, l2=network.l2)
     split = split_array(adata)
     head = "pretrain" if kind == "pretrain" else "finetune"
@@ -329,7 +347,7 @@ def fit_models(
                 name, kind, network.preset, device, threads, len(keep["train"]), len(keep["val"]),
             )  # fmt: skip
             warn_if_gpu_sized(network, device, len(keep["train"]))
-            histories = run_stages(
+            histories, best_epoch = run_stages(
                 model, SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"]), stages,
                 options.max_epochs, ckpt_dir, device=options.device, resume=resume, fp=fp,
             )  # fmt: skip
@@ -340,7 +358,8 @@ def fit_models(
                 history=merge_histories(*histories),
                 fingerprint=fp,
                 params=record_params(options, kind)
-                | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "threads": threads},
+                | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "best_epoch": best_epoch}
+                | {"threads": threads},
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
@@ -358,10 +377,13 @@ def run_stages(
     device: str | None,
     resume: bool,
     fp: str,
-) -> list[dict[str, list]]:
-    """Run ``stages`` in order on ``model`` (within ``budget`` epochs, if given); return their histories."""
+) -> tuple[list[dict[str, list]], int]:
+    """Run ``stages`` in order on ``model`` (within ``budget`` epochs, if given).
+
+    Returns their histories and the epoch whose weights ``model`` keeps (the engine's: the last stage's best).
+    """
     histories: list[dict[str, list]] = []
-    done = 0
+    done, best_epoch = 0, 0
     for stage_spec in stages:
         limit = stage_spec.max_epochs if budget is None else min(stage_spec.max_epochs, budget - done)
         if limit <= 0:
@@ -380,4 +402,5 @@ def run_stages(
         )
         histories.append(result.history)
         done += len(result.history["epoch"])
-    return histories
+        best_epoch = result.best_epoch
+    return histories, best_epoch

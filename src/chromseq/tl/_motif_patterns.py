@@ -14,10 +14,7 @@ from scipy.stats import false_discovery_control
 
 from chromseq import _keys as K
 from chromseq._jaspar import MotifDatabase
-
-#: Largest TOMTOM q-value of a match that counts as one: a match above it is never "beyond composition"
-#: (a q-value of 1.00 says the pattern matches nothing in the database better than chance).
-MATCH_QVAL = 0.05
+from chromseq.store import MATCH_QVAL, information_content
 
 #: Columns of the tables written to uns (kept in this order, also when empty).
 PATTERN_COLUMNS = (
@@ -94,12 +91,6 @@ def _trim(cwm: np.ndarray, threshold: float) -> tuple[int, int]:
     score = np.abs(cwm).sum(axis=0)
     keep = np.flatnonzero(score >= threshold * score.max())
     return int(keep[0]), int(keep[-1]) + 1
-
-
-def information_content(ppm: np.ndarray) -> np.ndarray:
-    """Return the information content of each column of a (4, w) probability matrix, in bits (0 to 2)."""
-    p = np.asarray(ppm, np.float64)
-    return 2 + (p * np.log2(p + 1e-9)).sum(axis=0)
 
 
 def _composition_control(ppm: np.ndarray) -> np.ndarray:

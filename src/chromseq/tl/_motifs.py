@@ -18,10 +18,10 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._jaspar import DEFAULT_COLLECTION, DEFAULT_TAX_GROUP, load_motif_database
 from chromseq._settings import logger
-from chromseq._validate import require_obsm, sequence_codes, uns_chromseq
-from chromseq.store import get_contributions
-from chromseq.tl._contributions import select_rows
+from chromseq._validate import require_obsm, sequence_codes
+from chromseq.store import get_contributions, write_motifs
 from chromseq.tl._motif_patterns import pattern_results
+from chromseq.tl._resolve import masked_rows
 from chromseq.tl._seqlets import region_seqlets
 
 if TYPE_CHECKING:
@@ -163,9 +163,7 @@ def motifs(
         "contributions": {k: v for k, v in contrib.items() if k in ("method", "model", "n_shuffles", "random_state")},
         "modisco": {k: v for k, v in kw.items() if isinstance(v, int | float | str | bool)},
     }
-    store = uns_chromseq(adata).setdefault(K.UNS_MOTIFS, {})
-    action = "replaced" if celltype in store else "added"
-    store[celltype] = result
+    action = write_motifs(adata, celltype, result)
     n_pat = len(result[K.MOTIF_PATTERNS])
     logger.info(
         "motifs: %s uns[%r][%r][%r] (%d patterns from %d regions, %d seqlets; matched to %s)",
@@ -211,7 +209,7 @@ def _inputs(adata: AnnData, celltype: str, mask) -> tuple[np.ndarray, np.ndarray
     from chromseq._codes import one_hot
 
     require_obsm(adata, K.SEQUENCE)
-    rows = select_rows(adata, mask)
+    rows = masked_rows(adata, mask)
     scores, names = get_contributions(adata[rows] if rows.size < adata.n_obs else adata, celltype)
     if len(names) == 0:
         raise ValueError(

@@ -7,20 +7,14 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
-
 from chromseq._settings import settings
-from chromseq.train._spec import TrainSpec
+from chromseq.train import TrainSpec, check_settings
 
 #: What a training verb does with what an earlier run of the same model left behind.
 Existing = Literal["keep", "resume", "overwrite"]
 EXISTING: tuple[str, ...] = ("keep", "resume", "overwrite")
 #: Training kinds, as recorded in ``uns['chromseq']['models'][name]['kind']``.
 TrainingKind = Literal["pretrain", "finetune", "scratch"]
-
-
-#: Values of :attr:`TrainingOptions.monitor`.
-MONITORS = ("val_loss", "val_auroc")
 
 
 @dataclass(frozen=True)
@@ -97,27 +91,9 @@ class TrainingOptions:
     monitor: Literal["val_loss", "val_auroc"] = "val_loss"
 
     def __post_init__(self) -> None:
-        for name in ("max_epochs", "batch_size", "patience", "stage1_epochs", "max_shift"):
-            value = getattr(self, name)
-            if value is None and name == "stage1_epochs":
-                continue
-            low = 0 if name == "max_shift" else 1
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(f"TrainingOptions: {name} must be an int >= {low}, got {value!r}.")
-        for name in ("learning_rate", "stage2_learning_rate"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValueError(f"TrainingOptions: {name} must be a number > 0, got {value!r}.")
+        check_settings(self, "TrainingOptions")
         if isinstance(self.train_fraction, bool) or not 0 < self.train_fraction <= 1:
             raise ValueError(f"train_fraction must be in (0, 1], got {self.train_fraction!r}.")
-        if self.optimizer not in ("adam", "adamw"):
-            raise ValueError(f"TrainingOptions: optimizer must be 'adam' or 'adamw', got {self.optimizer!r}.")
-        if self.monitor not in MONITORS:
-            raise ValueError(f"TrainingOptions: monitor must be one of {list(MONITORS)}, got {self.monitor!r}.")
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise ValueError(
-                f"TrainingOptions: precision must be 'auto', 'fp32', 'bf16' or 'fp16', got {self.precision!r}."
-            )
 
     def replace(self, **changes: Any) -> TrainingOptions:
         """Return a copy with ``changes`` applied (checked like the constructor)."""

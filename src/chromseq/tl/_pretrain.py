@@ -13,8 +13,7 @@ from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import require_celltypes, require_obs
-from chromseq.models import ChromTransferConfig, get_config
-from chromseq.models._config import resolve_preset
+from chromseq.models import ChromTransferConfig, get_config, resolve_preset
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
@@ -128,7 +127,8 @@ def pretrain(
     >>> adata.uns["chromseq"]["models"]["pretrained"]["history"]["val_auroc"]  # doctest: +SKIP
     """
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
-    codes, _ = check_regions(adata)
+    regions = check_regions(adata)
+    codes = regions[0]
     outputs, labels = pretraining_targets(adata, celltypes)
     config = get_config(resolve_preset(preset, options.device))
     if config.seq_len != codes.shape[1]:
@@ -137,6 +137,6 @@ def pretrain(
     adata = writable(adata, copy, "pretrain")
     fit_models(
         adata, labels, [outputs], kind="pretrain", network=config, options=options, save_dir=save_dir,
-        key_added=key_added, existing=existing, multihead=True,
+        key_added=key_added, existing=existing, multihead=True, regions=regions,
     )  # fmt: skip
     return adata if copy else None

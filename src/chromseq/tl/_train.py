@@ -9,8 +9,7 @@ from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import require_celltypes
-from chromseq.models import ChromTransferConfig, get_config
-from chromseq.models._config import resolve_preset
+from chromseq.models import ChromTransferConfig, get_config, resolve_preset
 from chromseq.store import records_of
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
@@ -83,13 +82,13 @@ def train(
     """
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     celltypes = require_celltypes(adata, celltype)
-    codes, _ = check_regions(adata)
-    config = _scratch_config(adata, preset, codes.shape[1], options.device)
+    regions = check_regions(adata)
+    config = _scratch_config(adata, preset, regions[0].shape[1], options.device)
     labels = celltype_labels(adata, celltypes)
     adata = writable(adata, copy, "train")
     fit_models(
         adata, labels, [list(celltypes)] if multihead else [[c] for c in celltypes], kind="scratch",
         network=config, options=options, save_dir=save_dir, key_added=key_added, existing=existing,
-        multihead=multihead,
+        multihead=multihead, regions=regions,
     )  # fmt: skip
     return adata if copy else None

@@ -23,11 +23,10 @@ from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
 from chromseq._validate import require_celltypes, uns_chromseq
-from chromseq.models import ChromTransferConfig, get_config
-from chromseq.models._config import check_preset, resolve_preset
-from chromseq.store import get_record, models_of
+from chromseq.models import ChromTransferConfig, get_config, resolve_preset
+from chromseq.store import BASELINE_GC, BASELINE_KMER, get_record, models_of
 
-from ._baselines import BASELINE_GC, BASELINE_KMER, normalise_ks
+from ._baselines import normalise_ks
 from ._fit_glue import celltype_labels, check_regions
 from ._options import TrainingOptions, resolve_options
 from ._pretrain import PRETRAIN_OUTPUT, pretrain
@@ -198,7 +197,7 @@ def transfer_benchmark(
     ks = normalise_ks(kmer_k)
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size)
     pretrain_options = options if pretrain_options is None else resolve_options(pretrain_options)
-    check_preset(preset)
+    get_config(resolve_preset(preset, pretrain_options.device))  # an unknown preset fails before any work
     bases, extras = pretraining_plan(list(adata.var_names), base, celltypes, pretrain_celltypes)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)

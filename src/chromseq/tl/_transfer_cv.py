@@ -19,8 +19,8 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._intervals import auroc_replicates, block_weights, interval_table
 from chromseq._settings import logger
+from chromseq.store import BASELINE_GC, BASELINE_KMER
 
-from ._baselines import BASELINE_GC, BASELINE_KMER
 from ._crossval import assign_folds, fold_split, fold_units
 from ._fit_glue import check_regions
 from ._options import TrainingOptions

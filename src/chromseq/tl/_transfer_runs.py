@@ -10,15 +10,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from chromseq._metrics import best_index, binary_metrics
+from chromseq._metrics import binary_metrics, kept_index
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
 from chromseq.models import ChromTransferConfig
-from chromseq.store import ModelRecord, get_model, models_of
-from chromseq.train._inference import predict_proba, progress_disabled
+from chromseq.store import BASELINE_GC, BASELINE_KMER, ModelRecord, gc_scores, get_model, models_of
+from chromseq.train import predict_proba, progress_disabled
 
-from ._baselines import BASELINE_GC, BASELINE_KMER, fit_kmer_model, gc_scores, kmer_features
+from ._baselines import fit_kmer_model, kmer_features
 from ._finetune import finetune
 from ._fit_glue import subsample
 from ._options import TrainingOptions
@@ -71,7 +71,7 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
     ``scores`` (a dict), each run's ``(scored rows, scores)`` is kept under
     ``(celltype, fraction, seed, kind)``.
     """
-    from chromseq.train._inference import progress_bar
+    from chromseq.train import progress_bar
 
     tqdm = progress_bar()
 
@@ -103,9 +103,9 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
 
 
 def _history_fields(record: ModelRecord, seconds: float) -> dict[str, Any]:
-    """Epochs trained, the epoch whose weights were kept (best monitored value) and the training time."""
+    """Epochs trained, the epoch whose weights were kept (as training recorded it) and the training time."""
     history = record.history
-    best = int(history["epoch"][best_index(history, str(record.params.get("monitor", "val_loss")))])
+    best = int(history["epoch"][kept_index(history, record.params)])
     return {"epochs": len(history["epoch"]), "best_epoch": best, "seconds": seconds}
 
 

@@ -149,8 +149,7 @@ def _outputs(adata: AnnData, models, celltype) -> list[Output]:
     """``[(var_name, model, record, column, target)]`` of the outputs to score."""
     from chromseq._validate import require_celltypes
     from chromseq.store import get_record, output_index, records_of
-    from chromseq.tl._contributions import _default_model
-    from chromseq.tl._predict import _columns, _resolve
+    from chromseq.tl._resolve import default_model, model_columns, resolve_models
 
     if celltype is not None and models is None:
         cts = [celltype] if isinstance(celltype, str) else list(celltype)
@@ -158,14 +157,14 @@ def _outputs(adata: AnnData, models, celltype) -> list[Output]:
             require_celltypes(adata, cts)
         out = []
         for ct in cts:
-            name = _default_model(records_of(adata), ct)
+            name = default_model(records_of(adata), ct)
             out.append((ct, name, get_record(adata, name), output_index(adata, name, ct), ct))
         return out
     wanted = None if celltype is None else ({celltype} if isinstance(celltype, str) else set(celltype))
     out = [
         (col, name, record, j, target)
-        for name, record, _ in _resolve(adata, models)
-        for j, (col, target) in enumerate(_columns(name, record))
+        for name, record, _ in resolve_models(adata, models)
+        for j, (col, target) in enumerate(model_columns(name, record))
         if wanted is None or target in wanted
     ]
     if not out:
@@ -294,31 +293,19 @@ def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -
 def window_logits(
     model: torch.nn.Module, codes: np.ndarray, *, rc_average: bool, batch_size: int, device: torch.device
 ) -> np.ndarray:
-    """Return the logits ``(n, n_outputs)`` float64 of windows (uint8 codes ``(n, L)``).
+    """Return the logits ``(n, n_outputs)`` float64 of windows (uint8 codes ``(n, L)``), in fp32.
 
     With ``rc_average``, the logit of the mean of the forward and reverse-complement probabilities (what
     :func:`~chromseq.tl.predict` reports), computed without overflow; else the forward logit.
+    The one inference loop of :func:`chromseq.train.predict_logits`.
     """
-    import torch
+    from chromseq.data import SequenceDataset
+    from chromseq.train import predict_logits
 
-    from chromseq.data import to_one_hot
-    from chromseq.train._inference import _rc, model_state, progress_bar, progress_disabled
-
-    tqdm = progress_bar()
-    fwd, rev = [], []
-    with model_state(model, device), torch.no_grad():
-        for a in tqdm(range(0, len(codes), batch_size), desc="variants", leave=False, disable=progress_disabled()):
-            x = torch.from_numpy(np.ascontiguousarray(codes[a : a + batch_size])).to(device)
-            fwd.append(model(to_one_hot(x)).float().cpu().numpy())
-            if rc_average:
-                rev.append(model(to_one_hot(_rc(x))).float().cpu().numpy())
-    f = np.concatenate(fwd).astype(np.float64)
-    if not rc_average:
-        return f
-    r = np.concatenate(rev).astype(np.float64)
-    log_p = np.logaddexp(-np.logaddexp(0, -f), -np.logaddexp(0, -r))  # log(sigmoid(f) + sigmoid(r))
-    log_q = np.logaddexp(-np.logaddexp(0, f), -np.logaddexp(0, r))  # log(sigmoid(-f) + sigmoid(-r))
-    return log_p - log_q
+    data = SequenceDataset(np.ascontiguousarray(codes, dtype=np.uint8))
+    return predict_logits(
+        model, data, rc_average=rc_average, batch_size=batch_size, device=device, precision="fp32", desc="variants"
+    )
 
 
 def _assemble(obs: pd.DataFrame, outputs: list[Output], ref_logit: np.ndarray, alt_logit: np.ndarray) -> AnnData:
@@ -355,13 +342,14 @@ def _store_sequences(vdata: AnnData, scored: np.ndarray, ref_codes: np.ndarray, 
 def _contributions(vdata, outputs, scored, ref_codes, alt_codes, method, n_shuffles, device) -> None:
     from chromseq.models import load_model
     from chromseq.tl._contributions import attribute
+    from chromseq.tl._resolve import explainable
 
     dev = settings.resolve_device(device)
     for var_name, _, record, column, _ in outputs:
         model = load_model(Path(record.path)).to(dev).eval()
         for allele, codes in (("ref", ref_codes), ("alt", alt_codes)):
             full = np.full((vdata.n_obs, 4, codes.shape[1]), np.nan, dtype=np.float32)
-            ok = ~(codes > 3).any(axis=1) if method == "deep_lift_shap" else np.ones(len(codes), bool)
+            ok = explainable(codes, method)
             rows = np.flatnonzero(scored)[ok]
             full[rows] = attribute(
                 model,

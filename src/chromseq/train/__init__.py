@@ -1,8 +1,53 @@
-"""The training core: the one training loop and its torch-only helpers (private modules).
+"""The training core: the one training loop and its torch-only helpers.
 
 Nothing here touches AnnData; the verbs in :mod:`chromseq.tl` turn AnnData into
-:class:`~chromseq.data.SequenceDataset` objects and call :func:`chromseq.train._engine.fit`.
-``_spec`` (:class:`TrainSpec`), ``_engine`` (the loop), ``_batches``, ``_acceleration``,
-``_checkpoint``, ``_distributed``, ``_loss``, ``_inference`` and ``_runs`` (model folders,
-run locks). Imports only :mod:`chromseq.data`, :mod:`chromseq.models` and the shared helpers.
+:class:`~chromseq.data.SequenceDataset` objects and use only the names below (the private
+modules are the core's own business): :func:`fit` and its :class:`FitResult`, the stage spec
+:class:`TrainSpec`, inference (:func:`predict_proba`, :func:`predict_logits`, :func:`embed`,
+:func:`model_state`; :func:`autocast` and :func:`resolve_precision` for
+verbs that run a network themselves, as ``tl.design`` does), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
+:func:`clear_checkpoints`), ``torchrun`` (:func:`init_distributed`, :func:`barrier`,
+:func:`is_main_process`) and the progress bars. Imports only :mod:`chromseq.data`,
+:mod:`chromseq.models` and the shared helpers. Not part of the public API.
 """
+
+from __future__ import annotations
+
+from ._distributed import barrier, init_distributed, is_main_process
+from ._engine import FitResult, fit
+from ._inference import (
+    autocast,
+    embed,
+    model_state,
+    predict_logits,
+    predict_proba,
+    progress_bar,
+    progress_disabled,
+    resolve_precision,
+)
+from ._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
+from ._spec import MONITORS, TrainSpec, check_settings
+
+__all__ = [
+    "LOCK_FILE",
+    "FitResult",
+    "RunLock",
+    "TrainSpec",
+    "MONITORS",
+    "acquire",
+    "autocast",
+    "check_settings",
+    "barrier",
+    "clear_checkpoints",
+    "embed",
+    "fit",
+    "init_distributed",
+    "is_main_process",
+    "model_folder",
+    "model_state",
+    "predict_logits",
+    "predict_proba",
+    "progress_bar",
+    "progress_disabled",
+    "resolve_precision",
+]

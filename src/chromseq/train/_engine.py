@@ -233,7 +233,7 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
     precision = resolve_precision(spec.precision, device)
     weights = tuple(torch.as_tensor(w, dtype=torch.float32, device=device) for w in class_weights(_labels(train)))
     if len(val) == 0:
-        raise ValueError("no validation rows: give obs['split'] some 'val' rows (chromseq.pp.split_by_chromosome).")
+        raise ValueError("the validation dataset is empty: fit needs at least one validation sequence.")
     if spec.monitor == "val_auroc":
         _check_auroc_defined(_labels(val))
     model.to(device)
@@ -317,8 +317,8 @@ def _check_auroc_defined(labels: np.ndarray) -> None:
         if not (y > 0.5).any() or not (y <= 0.5).any():
             raise ValueError(
                 f"monitor='val_auroc' but output {j} has {int((y > 0.5).sum())} positive and {int((y <= 0.5).sum())} "
-                "negative validation labels, so its AUROC is undefined: use monitor='val_loss', or other "
-                "validation chromosomes."
+                "negative validation labels, so its AUROC is undefined: use monitor='val_loss', or validation "
+                "rows with both classes."
             )
 
 

@@ -1,4 +1,4 @@
-"""Batched inference shared by the training loop and ``tl.predict``: precision, autocast, embeddings, probabilities."""
+"""The one inference loop (training, ``tl.predict``, variants, contributions): precision, autocast, embeddings, probabilities, logits."""
 
 from __future__ import annotations
 
@@ -130,7 +130,35 @@ def embed(model: nn.Module, data: SequenceDataset, *, rc: bool, batch_size: int,
     return torch.cat(out) if out else torch.zeros(0, model.config.embed_dim, device=device)
 
 
-@torch.no_grad()
+def _forward(
+    model: nn.Module,
+    data: SequenceDataset,
+    *,
+    batch_size: int,
+    device: torch.device | str | None,
+    rc: bool,
+    precision: str,
+    desc: str | None,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Yield the float32 logits of each batch of ``data``, and those of its reverse complement when ``rc``.
+
+    The one inference loop: ``model`` runs in eval mode on ``device`` under ``precision``'s autocast,
+    and its device and modes are restored when the loop ends.
+    """
+    tqdm = progress_bar()
+    device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
+    dtype = resolve_precision(precision, device)
+    with model_state(model, device), torch.no_grad():
+        n_batches = -(-len(data) // batch_size)
+        for codes in tqdm(
+            _batches(data, batch_size, device), total=n_batches, desc=desc, leave=False, disable=progress_disabled()
+        ):
+            with autocast(device, dtype):
+                forward = model(to_one_hot(codes)).float()
+                reverse = model(to_one_hot(_rc(codes))).float() if rc else None
+            yield forward, reverse
+
+
 def predict_proba(
     model: nn.Module,
     data: SequenceDataset,
@@ -157,20 +185,44 @@ def predict_proba(
     precision
         See :func:`resolve_precision`.
     """
-    tqdm = progress_bar()
-
-    device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
-    dtype = resolve_precision(precision, device)
     out = []
-    with model_state(model, device):
-        n_batches = -(-len(data) // batch_size)
-        for codes in tqdm(
-            _batches(data, batch_size, device), total=n_batches, leave=False, disable=progress_disabled()
-        ):
-            with autocast(device, dtype):
-                p = torch.sigmoid(model(to_one_hot(codes)).float())
-                if rc_average:
-                    p = (p + torch.sigmoid(model(to_one_hot(_rc(codes))).float())) / 2
-            out.append(p.cpu().numpy())
+    batches = _forward(model, data, batch_size=batch_size, device=device, rc=rc_average, precision=precision, desc=None)
+    for forward, reverse in batches:
+        p = torch.sigmoid(forward)
+        if reverse is not None:
+            p = (p + torch.sigmoid(reverse)) / 2
+        out.append(p.cpu().numpy())
     n_out = len(getattr(model, "outputs", [])) or 1
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, n_out), np.float32)
+
+
+def predict_logits(
+    model: nn.Module,
+    data: SequenceDataset,
+    *,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    rc_average: bool = True,
+    precision: str = "auto",
+    desc: str | None = None,
+) -> np.ndarray:
+    """Logits ``(n, n_outputs)`` float64 for the rows of ``data``, by the loop of :func:`predict_proba`.
+
+    With ``rc_average``: the logit of the mean of the forward and reverse-complement probabilities
+    (the logit of what :func:`predict_proba` returns), computed without overflow; else the forward logit.
+    Parameters as in :func:`predict_proba`; ``desc`` labels the progress bar.
+    """
+    fwd, rev = [], []
+    batches = _forward(model, data, batch_size=batch_size, device=device, rc=rc_average, precision=precision, desc=desc)
+    for forward, reverse in batches:
+        fwd.append(forward.cpu().numpy())
+        if reverse is not None:
+            rev.append(reverse.cpu().numpy())
+    n_out = len(getattr(model, "outputs", [])) or 1
+    f = np.concatenate(fwd).astype(np.float64) if fwd else np.zeros((0, n_out), np.float64)
+    if not rc_average:
+        return f
+    r = np.concatenate(rev).astype(np.float64) if rev else f
+    log_p = np.logaddexp(-np.logaddexp(0, -f), -np.logaddexp(0, -r))  # log(sigmoid(f) + sigmoid(r))
+    log_q = np.logaddexp(-np.logaddexp(0, f), -np.logaddexp(0, r))  # log(sigmoid(-f) + sigmoid(-r))
+    return log_p - log_q

@@ -7,6 +7,39 @@ from typing import Literal
 
 import numpy as np
 
+#: What early stopping may follow, the optimisers and the precisions a stage accepts.
+MONITORS = ("val_loss", "val_auroc")
+OPTIMIZERS = ("adam", "adamw")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: The one rule of each training setting (``TrainSpec`` and ``tl.TrainingOptions`` share it):
+#: whole numbers with their lowest value, numbers > 0, and settings with a fixed set of values.
+_LOWEST = {"max_epochs": 1, "batch_size": 1, "patience": 1, "lr_patience": 1, "stage1_epochs": 1, "max_shift": 0}
+_POSITIVE = ("learning_rate", "stage2_learning_rate")
+_CHOICES = {"optimizer": OPTIMIZERS, "monitor": MONITORS, "precision": PRECISIONS}
+
+
+def check_settings(settings: object, what: str) -> None:
+    """Raise a :class:`ValueError` naming the first training setting of ``settings`` that breaks its rule.
+
+    The one validator of training settings: :class:`TrainSpec` and ``chromseq.tl.TrainingOptions``
+    both call it (``what`` names the object in the message); settings ``settings`` lacks are skipped,
+    and ``None`` is accepted for ``stage1_epochs`` (half the budget).
+    """
+    for name, low in _LOWEST.items():
+        value = getattr(settings, name, 0 if low == 0 else 1)
+        if value is None and name == "stage1_epochs":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ValueError(f"{what}: {name} must be an int >= {low}, got {value!r}.")
+    for name in _POSITIVE:
+        value = getattr(settings, name, 1.0)
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or not value > 0:
+            raise ValueError(f"{what}: {name} must be a number > 0, got {value!r}.")
+    for name, choices in _CHOICES.items():
+        value = getattr(settings, name, choices[0])
+        if value not in choices:
+            raise ValueError(f"{what}: {name} must be one of {list(choices)}, got {value!r}.")
+
 
 @dataclass(frozen=True)
 class TrainSpec:
@@ -81,13 +114,4 @@ class TrainSpec:
     cache_embeddings: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("max_epochs", "batch_size", "patience", "lr_patience"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < (0 if name == "max_epochs" else 1):
-                raise ValueError(f"{name} must be a positive int, got {value!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}.")
-        if self.optimizer not in ("adam", "adamw"):
-            raise ValueError(f"optimizer must be 'adam' or 'adamw', got {self.optimizer!r}.")
-        if self.max_shift < 0:
-            raise ValueError(f"max_shift must be >= 0, got {self.max_shift}.")
+        check_settings(self, "TrainSpec")
