@@ -47,7 +47,7 @@ def test_train_accepts_auto_and_records_threads(make_regions, tmp_path):
         cs.tl.train(adata, "A", preset="auto", save_dir=tmp_path, **SMALL)
     record = adata.uns["chromseq"]["models"]["scratch_A"]
     assert record["preset"] == "fast"
-    assert record["params"]["threads"] == cs.settings.threads == 1
+    assert record["params"]["torch_threads"] == cs.settings.threads == 1
 
 
 def test_thread_setting_is_applied_while_training_and_restored(make_regions, tmp_path):
@@ -55,11 +55,11 @@ def test_thread_setting_is_applied_while_training_and_restored(make_regions, tmp
     before = torch.get_num_threads()
     with cs.settings.override(threads=2, device="cpu"):
         cs.tl.pretrain(adata, preset="tiny", save_dir=tmp_path, **SMALL)
-    assert adata.uns["chromseq"]["models"]["pretrained"]["params"]["threads"] == 2
+    assert adata.uns["chromseq"]["models"]["pretrained"]["params"]["torch_threads"] == 2
     assert torch.get_num_threads() == before
     with cs.settings.override(threads=None, device="cpu"):  # None: the user's own torch count
         cs.tl.pretrain(adata, preset="tiny", save_dir=tmp_path, key_added="own", **SMALL)
-    assert adata.uns["chromseq"]["models"]["own"]["params"]["threads"] == before
+    assert adata.uns["chromseq"]["models"]["own"]["params"]["torch_threads"] == before
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
@@ -182,4 +182,4 @@ def test_cli_pretrain_resolves_auto_and_records_the_thread_count(make_regions, t
     import anndata as ad
 
     record = ad.read_h5ad(tmp_path / "p.h5ad").uns["chromseq"]["models"]["pretrained"]
-    assert record["preset"] == "fast" and int(record["params"]["threads"]) == 1
+    assert record["preset"] == "fast" and int(record["params"]["torch_threads"]) == 1

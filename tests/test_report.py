@@ -78,10 +78,10 @@ def test_quick_demo_report_is_marked_and_names_preset_and_recipe(adata, tmp_path
 def test_model_list_shows_the_kept_epoch_and_the_thread_count(adata, tmp_path):
     """The AUROC beside a model is the kept model's (the epoch history.png marks), not the best epoch's."""
     record = adata.uns[K.UNS][K.UNS_MODELS]["pretrained"]
-    record["params"] = {"monitor": "val_auroc", "threads": 1}
+    record["params"] = {"monitor": "val_auroc", "torch_threads": 1}
     text = _report(adata, tmp_path)
     assert "- `pretrained` (pretrain, preset `tiny`, 1 torch thread): 5 epochs, kept epoch 5 (best val_auroc)" in text
-    record["params"] = {"monitor": "val_loss", "threads": 2}
+    record["params"] = {"monitor": "val_loss", "torch_threads": 2}
     text = _report(adata, tmp_path)
     assert "(pretrain, preset `tiny`, 2 torch threads): 5 epochs, kept epoch 2 (best val_loss): val AUROC 0.625" in text
     assert "0.700" not in next(line for line in text.splitlines() if line.startswith("- `pretrained`"))

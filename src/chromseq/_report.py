@@ -233,7 +233,7 @@ def _model_line(name: str, record: ModelRecord) -> str:
         value = float(auroc[i]) if i < len(auroc) and auroc[i] is not None else float("nan")
         shown = f"val AUROC {value:.3f}" if np.isfinite(value) else f"{monitor} {float(history[monitor][i]):.4f}"
         kept = f", kept epoch {history['epoch'][i]} (best {monitor}): {shown}"
-    threads = record.params.get("threads")
+    threads = record.params.get("torch_threads")
     threads = f", {threads} torch thread{'' if threads == 1 else 's'}" if threads else ""
     return (
         f"- `{name}` ({record.kind}, preset `{record.preset or '?'}`{threads}): "

@@ -212,7 +212,7 @@ class ChromseqSettings:
 
         Training (``tl.pretrain``, ``tl.finetune``, ``tl.train`` and what calls them) on a CPU runs
         with this many :func:`torch.set_num_threads` threads and restores the caller's count
-        afterwards; the count used is kept in the model record (``params['threads']``). ``None``
+        afterwards; the count used is kept in the model record (``params['torch_threads']``). ``None``
         respects a count the user set with :func:`torch.set_num_threads` (or torch's own default,
         one thread per core). The default 1 is measured (``benchmarks/bench_threads.py``): on the
         team's 2-core machine shared with other jobs, a training step of the CPU presets (``tiny``,

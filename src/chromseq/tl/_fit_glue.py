@@ -359,7 +359,7 @@ def fit_models(
                 fingerprint=fp,
                 params=record_params(options, kind)
                 | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "best_epoch": best_epoch}
-                | {"threads": threads},
+                | {"torch_threads": threads},
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
