@@ -7,7 +7,7 @@ network of any registered family's config; :func:`load_model` reads any of them 
 
 from __future__ import annotations
 
-from ._config import PRESETS, ChromTransferConfig, get_config
+from ._config import PRESETS, ChromTransferConfig, get_config, resolve_preset
 from ._costs import count_flops
 from ._dilated import DilatedCNN, DilatedConfig
 from ._io import load_model, read_model_card, save_model
@@ -38,5 +38,6 @@ __all__ = [
     "load_model",
     "read_keras",
     "read_model_card",
+    "resolve_preset",
     "save_model",
 ]

@@ -8,6 +8,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from chromseq._settings import logger, settings
+
 HeadKind = Literal["pretrain", "finetune"]
 
 #: Fields that define the body; two configs with equal values share body weights.
@@ -228,14 +230,45 @@ PRESETS: dict[str, Any] = {
 }
 
 
-def get_config(preset: str | Any, **changes: Any) -> Any:
-    """Return the config of ``preset`` (a name in :data:`PRESETS` or a config) with ``changes`` applied.
+#: The preset name that picks a size for the device: :data:`CPU_PRESET` on a CPU, :data:`GPU_PRESET` elsewhere.
+AUTO = "auto"
+CPU_PRESET = "fast"
+GPU_PRESET = "chromtransfer"
+
+
+def resolve_preset(preset: str | Any, device: str | None = None) -> str | Any:
+    """Return the preset that ``preset`` names on ``device``: ``'auto'`` becomes ``'fast'`` or ``'chromtransfer'``.
 
     Parameters
     ----------
     preset
-        A name in :data:`PRESETS` (``'chromtransfer'``, ``'fast'``, ``'dilated'``, ``'topic_fast'``...) or a
-        config of any registered family to start from.
+        A preset name, ``'auto'`` or a config (returned unchanged, as is any other name).
+    device
+        Device the model trains on (``None``: :attr:`chromseq.settings.device`); ``'auto'`` picks
+        ``'fast'`` (the CPU recipe) on a CPU and ``'chromtransfer'`` (the published network) on a
+        GPU (CUDA or MPS). The choice is logged.
+
+    Returns
+    -------
+    The preset name or config to build.
+    """
+    if not isinstance(preset, str) or preset != AUTO:
+        return preset
+    resolved = settings.resolve_device(device)
+    chosen = CPU_PRESET if resolved.type == "cpu" else GPU_PRESET
+    logger.info("preset 'auto' -> %r (training on %s)", chosen, resolved)
+    return chosen
+
+
+def get_config(preset: str | Any, **changes: Any) -> Any:
+    """Return the config of ``preset`` (a name in :data:`PRESETS`, ``'auto'`` or a config) with ``changes`` applied.
+
+    Parameters
+    ----------
+    preset
+        A name in :data:`PRESETS` (``'chromtransfer'``, ``'fast'``, ``'dilated'``, ``'topic_fast'``...),
+        ``'auto'`` (:func:`resolve_preset` on :attr:`chromseq.settings.device`) or a config of any
+        registered family to start from.
     **changes
         Fields of the preset's config class to replace, e.g. ``inner_filters=32``.
 
@@ -248,10 +281,11 @@ def get_config(preset: str | Any, **changes: Any) -> Any:
     ValueError
         If ``preset`` is not a known name.
     """
+    preset = resolve_preset(preset)
     if not isinstance(preset, str):
         base = preset
     elif preset in PRESETS:
         base = PRESETS[preset]
     else:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or pass a model config.")
+        raise ValueError(f"unknown preset {preset!r}; choose one of {[AUTO, *sorted(PRESETS)]} or pass a model config.")
     return base.replace(**changes) if changes else base

@@ -21,6 +21,7 @@ from chromseq.data import SequenceDataset, read_columns, read_rows
 from chromseq.models import ModelConfig, SequenceModel, build, load_body, read_model_card, save_model
 from chromseq.store import ModelRecord, model_name, write_record
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
+from chromseq.tl._preset_warning import warn_if_gpu_sized
 from chromseq.train import (
     RunLock,
     TrainSpec,
@@ -316,7 +317,9 @@ def fit_models(
     head = "pretrain" if kind == "pretrain" else "finetune"
     names = group_names(kind, groups, key_added, multihead)
     fraction = 1.0 if kind == "pretrain" else options.train_fraction
-    with contextlib.ExitStack() as locks:  # every model's folder is claimed before any training starts
+    device = settings.resolve_device(options.device)
+    # every model's folder is claimed before any training starts
+    with contextlib.ExitStack() as locks, settings.cpu_threads(device) as threads:
         claims = []
         for n in names:
             path, ckpt_dir, lock = claim(save_dir, n, resume=resume, overwrite=overwrite)
@@ -334,8 +337,10 @@ def fit_models(
             if body is not None:
                 load_body(model, body, base_name=f"base model {base!r}")
             logger.info(
-                "training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"])
-            )
+                "training %r (%s, preset %r, %s, torch threads: %d) on %d train / %d val regions",
+                name, kind, network.preset, device, threads, len(keep["train"]), len(keep["val"]),
+            )  # fmt: skip
+            warn_if_gpu_sized(network, device, len(keep["train"]))
             histories, best_epoch = run_stages(
                 model, SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"]), stages,
                 options.max_epochs, ckpt_dir, device=options.device, resume=resume, fp=fp,
@@ -347,7 +352,8 @@ def fit_models(
                 history=merge_histories(*histories),
                 fingerprint=fp,
                 params=record_params(options, kind)
-                | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "best_epoch": best_epoch},
+                | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "best_epoch": best_epoch}
+                | {"torch_threads": threads},
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
