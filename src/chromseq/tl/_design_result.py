@@ -82,7 +82,7 @@ class Run:
 
     def _scorer(self, model):
         from chromseq.tl._design_search import Scorer
-        from chromseq.train._inference import resolve_precision
+        from chromseq.train import resolve_precision
 
         dtype = resolve_precision("auto", self.device)
         return Scorer(model, self.objective, self.batch_size, self.rc_average, self.regression, dtype)
@@ -90,7 +90,7 @@ class Run:
     def _run(self, codes: np.ndarray, call) -> Any:
         import torch
 
-        from chromseq.train._inference import model_state
+        from chromseq.train import model_state
 
         model = load_recorded(self.name, self.record)
         with model_state(model, self.device), torch.inference_mode():

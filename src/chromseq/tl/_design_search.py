@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chromseq._codes import one_hot, reverse_complement_codes
-from chromseq.train._inference import autocast, progress_bar, progress_disabled
+from chromseq.train import autocast, progress_bar, progress_disabled
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
 #: Alternative bases per position: a mutant adds 1, 2 or 3 (mod 4) to the base.

@@ -4,7 +4,7 @@ Nothing here touches AnnData; the verbs in :mod:`chromseq.tl` turn AnnData into
 :class:`~chromseq.data.SequenceDataset` objects and use only the names below (the private
 modules are the core's own business): :func:`fit` and its :class:`FitResult`, the stage spec
 :class:`TrainSpec`, inference (:func:`predict_proba`, :func:`predict_logits`, :func:`embed`,
-:func:`model_state`), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
+:func:`model_state`, :func:`autocast`, :func:`resolve_precision`), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
 :func:`clear_checkpoints`), ``torchrun`` (:func:`init_distributed`, :func:`barrier`,
 :func:`is_main_process`) and the progress bars. Imports only :mod:`chromseq.data`,
 :mod:`chromseq.models` and the shared helpers. Not part of the public API.
@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from ._distributed import barrier, init_distributed, is_main_process
 from ._engine import FitResult, fit
-from ._inference import embed, model_state, predict_logits, predict_proba, progress_bar, progress_disabled
+from ._inference import (
+    autocast,
+    embed,
+    model_state,
+    predict_logits,
+    predict_proba,
+    progress_bar,
+    progress_disabled,
+    resolve_precision,
+)
 from ._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
 from ._spec import MONITORS, TrainSpec, check_settings
 
@@ -25,6 +34,7 @@ __all__ = [
     "TrainSpec",
     "MONITORS",
     "acquire",
+    "autocast",
     "check_settings",
     "barrier",
     "clear_checkpoints",
@@ -38,4 +48,5 @@ __all__ = [
     "predict_proba",
     "progress_bar",
     "progress_disabled",
+    "resolve_precision",
 ]
