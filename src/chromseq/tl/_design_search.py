@@ -4,7 +4,7 @@ Sequences are uint8 codes ``(n, L)`` (A0 C1 G2 T3) on the model's device; candid
 mutants, implanted motifs) are built there from an index, a batch at a time, never base by base in
 Python. Each candidate is scored as :func:`chromseq.tl.predict` scores a region (forward and reverse
 complement averaged) and its objective computed; the model runs through the inference helpers of
-:mod:`chromseq.train._inference` (eval mode, device and modes restored, autocast). Nothing here
+:mod:`chromseq.train` (eval mode, device and modes restored, autocast). Nothing here
 knows about AnnData.
 """
 

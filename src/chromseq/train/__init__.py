@@ -4,7 +4,8 @@ Nothing here touches AnnData; the verbs in :mod:`chromseq.tl` turn AnnData into
 :class:`~chromseq.data.SequenceDataset` objects and use only the names below (the private
 modules are the core's own business): :func:`fit` and its :class:`FitResult`, the stage spec
 :class:`TrainSpec`, inference (:func:`predict_proba`, :func:`predict_logits`, :func:`embed`,
-:func:`model_state`, :func:`autocast`, :func:`resolve_precision`), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
+:func:`model_state`; :func:`autocast` and :func:`resolve_precision` for
+verbs that run a network themselves, as ``tl.design`` does), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
 :func:`clear_checkpoints`), ``torchrun`` (:func:`init_distributed`, :func:`barrier`,
 :func:`is_main_process`) and the progress bars. Imports only :mod:`chromseq.data`,
 :mod:`chromseq.models` and the shared helpers. Not part of the public API.
