@@ -40,16 +40,17 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
 def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
     """Read ``args.input``, apply ``step(adata, **kwargs)`` and write ``args.output`` atomically."""
     from ._io_utils import read_h5ad_checked, write_h5ad_atomic
-    from .train import barrier, is_main_process
+    from .train import barrier, is_main_process, keep_checkpoints_until_written
 
     adata = read_h5ad_checked(Path(args.input))
-    result = step(adata, **kwargs)
-    if result is not None and hasattr(result, "obs"):
-        adata = result
-    if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
-        write_h5ad_atomic(adata, Path(args.output))
-        logger.info("wrote %s", args.output)
-    barrier()
+    with keep_checkpoints_until_written():  # a failed -o (full disk) leaves the run resumable
+        result = step(adata, **kwargs)
+        if result is not None and hasattr(result, "obs"):
+            adata = result
+        if is_main_process():  # under torchrun, rank 0 writes the output and the other ranks wait for it
+            write_h5ad_atomic(adata, Path(args.output))
+            logger.info("wrote %s", args.output)
+        barrier()
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

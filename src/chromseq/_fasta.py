@@ -9,6 +9,7 @@ directly with :mod:`zlib`, in threads, and the line breaks are cut out with one 
 from __future__ import annotations
 
 import os
+import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,11 +33,18 @@ def read_index(path: Path) -> tuple[dict[str, tuple[int, ...]], np.ndarray | Non
         ) from err
     except pyfaidx.FastaIndexingError as err:
         raise ValueError(f"{path} is not a valid FASTA file: {err}") from err
+    except (struct.error, RuntimeError, EOFError, zlib.error) as err:  # Bio.bgzf on a truncated or damaged file
+        raise ValueError(
+            f"{path} is a truncated or damaged bgzip file ({type(err).__name__}: {err}); download or compress it "
+            "again (`bgzip`), and delete its .fai/.gzi index."
+        ) from None
     except UnicodeDecodeError as err:
         raise ValueError(
             f"{path} is not a FASTA file: it holds bytes that are not text ({err.reason} at byte {err.start} of a "
             "line). Give a FASTA file, plain or bgzip-compressed."
         ) from None
+    except ValueError as err:  # a damaged .fai (too few fields, not numbers) or the same name twice
+        raise ValueError(_index_problem(path, err)) from None
     except OSError as err:
         raise ValueError(
             f"cannot read or write the FASTA index of {path} ({err}). Create it with `samtools faidx {path}` "
@@ -56,15 +64,38 @@ def read_index(path: Path) -> tuple[dict[str, tuple[int, ...]], np.ndarray | Non
     return records, blocks
 
 
+def _index_problem(path: Path, err: ValueError) -> str:
+    text = str(err)
+    if text.startswith("Duplicate key"):
+        return (
+            f"{path} names two sequences the same ({text.split(' ', 2)[-1]}): every FASTA header needs its own name; "
+            "rename or remove one of them."
+        )
+    return (
+        f"the FASTA index {path}.fai is damaged ({text}); delete it (chromseq rebuilds it) or rebuild it with "
+        f"`samtools faidx {path}`."
+    )
+
+
 def read_chromosome(path: Path, name: str, record: tuple[int, ...], blocks: np.ndarray | None) -> np.ndarray:
+    """Return the codes ``(size,)`` of sequence ``name``, after checking the index against the file around it."""
     size, offset, bend, line_bases, line_bytes = record
     logger.info("reading %s (%s bp) from %s", name, f"{size:,}", path.name)
-    if blocks is None:
-        with open(path, "rb") as raw:
-            raw.seek(offset)
-            data = raw.read(bend - offset)
-    else:
-        data = _read_bgzf(path, blocks, offset, bend - offset)
+    head = min(offset, 4096)  # the header line before the sequence, and a few bytes after it, are checked too
+    try:
+        if blocks is None:
+            with open(path, "rb") as raw:
+                raw.seek(offset - head)
+                span = raw.read(bend - offset + head + 8)
+        else:
+            span = _read_bgzf(path, blocks, offset - head, bend - offset + head + 8)
+    except (zlib.error, EOFError, IndexError) as err:
+        raise ValueError(
+            f"{path} is truncated or damaged where sequence {name!r} is stored ({type(err).__name__}: {err}); "
+            "download or compress it again, and delete its .fai/.gzi index."
+        ) from None
+    data = span[head : head + bend - offset]
+    check_record(path, name, span[:head], data, span[head + bend - offset :], offset, size)
     letters = np.frombuffer(data, dtype=np.uint8)
     codes = _strip_line_breaks(letters, size, line_bases, line_bytes)
     if codes is None:  # irregular line lengths: drop every line break
@@ -75,6 +106,43 @@ def read_chromosome(path: Path, name: str, record: tuple[int, ...], blocks: np.n
             )
         codes = ASCII_TO_CODE[letters]
     return codes
+
+
+def check_record(path: Path, name: str, before: bytes, data: bytes, after: bytes, offset: int, size: int) -> None:
+    """Raise a :class:`ValueError` if the index's record of ``name`` does not fit the bytes of the file.
+
+    ``before``: bytes before the record's offset (its header line), ``data``: the record's bytes as the
+    index places them, ``after``: a few bytes after. A record must start right after the line
+    ``>name``, hold only sequence letters and line breaks, and end where a line break is followed
+    by the next header or the end of the file.
+    """
+    header = before[:-1].rsplit(b"\n", 1)
+    title = header[-1].rstrip(b"\r")
+    known = len(header) == 2 or len(before) == offset  # the whole header line was read
+    stripped = data.rstrip(b"\r\n")
+    rest = (data + after)[len(stripped) :]
+    problem = None
+    if offset == 0 or before[-1:] != b"\n":
+        problem = f"its offset {offset:,} is not the start of a line"
+    elif known and (not title.startswith(b">") or (title[1:].split() or [b""])[0].decode(errors="replace") != name):
+        problem = f"its offset {offset:,} does not follow the header line '>{name}' (the line there is {title[:40]!r})"
+    elif b">" in data:
+        problem = f"its length {size:,} reaches into the next sequence"
+    elif (n_bases := len(data) - data.count(b"\n") - data.count(b"\r")) < size:
+        problem = f"the file ends after {n_bases:,} of the {size:,} bases the index gives it"
+    elif n_bases > size or rest[:1] not in (b"", b"\n", b"\r") or rest.lstrip(b"\r\n")[:1] not in (b"", b">"):
+        problem = f"the sequence goes on after {size:,} bases (the length in the index is too short)"
+    elif b" " in data or b"\t" in data:
+        line = data[: min(i for i in (data.find(b" "), data.find(b"\t")) if i >= 0)].count(b"\n") + 1
+        raise ValueError(
+            f"{path}: sequence {name!r} has spaces or tabs inside its sequence lines (line {line:,} after its header); "
+            "a FASTA sequence line holds letters only: remove them, then delete the .fai index."
+        )
+    if problem:
+        raise ValueError(
+            f"the FASTA index of {path} ({path}.fai) does not fit the file for sequence {name!r}: {problem}. Delete "
+            f"the .fai (and .gzi) index so that chromseq rebuilds it, or rebuild it with `samtools faidx {path}`."
+        )
 
 
 def _read_bgzf(path: Path, blocks: np.ndarray, offset: int, nbytes: int) -> bytes:
@@ -148,7 +216,14 @@ def locate(genome, genomes_dir, download: bool) -> tuple[Path, str, str]:
     if Path(text).expanduser().is_file():
         path = Path(text).expanduser().resolve()
         return path, _strip_suffix(path.name), "fasta"
-    if isinstance(genome, os.PathLike) or _looks_like_path(text):
+    as_path = isinstance(genome, os.PathLike) or _looks_like_path(text)
+    if as_path and Path(text).expanduser().is_dir():
+        found = sorted(p.name for p in Path(text).expanduser().iterdir() if p.name.lower().endswith(_FASTA_SUFFIXES))
+        raise ValueError(
+            f"genome {text!r} is a folder, not a FASTA file: pass the path of the FASTA file in it"
+            f"{' (it holds ' + ', '.join(found[:5]) + ')' if found else ' (it holds none)'}, or a genomepy genome name."
+        )
+    if as_path:
         raise FileNotFoundError(
             f"genome FASTA {text!r} does not exist. Pass the path of a FASTA file (plain or bgzip) "
             "or the name of a genomepy genome such as 'hg38'."

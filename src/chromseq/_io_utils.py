@@ -141,9 +141,107 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def write_h5ad_atomic(adata: AnnData, path: str | os.PathLike) -> None:
-    """Write ``adata`` to ``path`` through a temporary file, so a failed write leaves no half file."""
-    with atomic_path(path) as tmp:
+    """Write ``adata`` to ``path`` through a temporary file, so a failed write leaves no half file.
+
+    A full disk raises an :class:`OSError` naming ``path`` and "no space left" (see :func:`disk_errors`),
+    checked first against the free space where it is cheap to know, since HDF5 can crash the process
+    when its file cannot be written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check_free_space(path, _h5ad_size(adata))
+    with atomic_path(path) as tmp, disk_errors(path):
         adata.write_h5ad(tmp)
+
+
+def _h5ad_size(adata: AnnData) -> int:
+    """Bytes the arrays of ``adata`` take in memory (a lower bound of the uncompressed .h5ad)."""
+    import numpy as np
+
+    total = 0
+    arrays = [adata.X, *adata.layers.values(), *adata.obsm.values()]
+    for a in arrays:
+        total += int(getattr(a, "nbytes", 0) or getattr(getattr(a, "data", None), "nbytes", 0) or 0)
+    total += int(np.sum([adata.obs.memory_usage(deep=False).sum(), adata.var.memory_usage(deep=False).sum()]))
+    return total
+
+
+# -- full disks --------------------------------------------------------------------------------------------
+#: Words of full-disk errors: HDF5 ("errno = 28"), torch's zip writer ("unexpected pos"), safetensors ("StorageFull").
+_FULL = (
+    "no space left",
+    "errno 28",
+    "errno = 28",
+    "disk quota",
+    "storagefull",
+    "file write failed",
+    "inline_container",
+    "unexpected pos",
+)
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` (an :class:`OSError`, or a writer's own error: torch, HDF5, safetensors) reports a full disk."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(t in str(err).lower() for t in _FULL)
+
+
+def no_space(path: str | os.PathLike) -> OSError:
+    """Return the one-line error of a write that ran out of disk space (``path: no space left on device ...``)."""
+    return OSError(
+        errno.ENOSPC,
+        "no space left on device while writing it; free some space (or write elsewhere) and run again. "
+        "The previous file, if any, was kept",
+        str(path),
+    )
+
+
+def incomplete_write(path: str | os.PathLike, problem: str) -> OSError:
+    """Return the error of a file written without an error that reads back wrong (a writer that hid one)."""
+    return OSError(
+        errno.EIO,
+        f"the file written is incomplete ({problem}): no space left on device? Free some space and run again. "
+        "The previous file, if any, was kept",
+        str(path),
+    )
+
+
+@contextlib.contextmanager
+def disk_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a full-disk error of any writer (``OSError`` ENOSPC, torch's, HDF5's, safetensors') into :func:`no_space`."""
+    try:
+        yield
+    except Exception as err:
+        if is_disk_full(err) and not (isinstance(err, OSError) and err.errno == errno.EIO):  # EIO: incomplete_write
+            raise no_space(path) from None
+        raise
+
+
+def check_free_space(path: Path, nbytes: int) -> None:
+    """Raise :func:`no_space` if the file system of ``path`` has less than ``nbytes`` free (where it can tell)."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        return
+    if nbytes > free:
+        raise OSError(
+            errno.ENOSPC,
+            f"no space left on device: writing it needs at least {nbytes:,} bytes but {free:,} are free; free some "
+            "space (or write elsewhere) and run again. The previous file, if any, was kept",
+            str(path),
+        )
+
+
+def verify_lines(tmp: Path, path: str | os.PathLike, n_lines: int) -> None:
+    """Raise :func:`incomplete_write` unless the text file ``tmp`` holds ``n_lines`` complete lines."""
+    count, last = 0, b"\n"
+    with open(tmp, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            count += block.count(b"\n")
+            last = block[-1:]
+    if count != n_lines or (n_lines and last != b"\n"):
+        raise incomplete_write(path, f"{count:,} lines read back, {n_lines:,} written")
 
 
 def read_h5ad_checked(path: str | os.PathLike) -> AnnData:

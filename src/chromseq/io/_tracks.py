@@ -10,6 +10,7 @@ windows without a value) is absent from the track. Chromosomes keep the data's n
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +19,7 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._docs import RETURNS_PATH, fill_docs
-from chromseq._io_utils import atomic_path
+from chromseq._io_utils import atomic_path, disk_errors, incomplete_write, verify_lines
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.store import get_contributions, motif_result, stored_seqlets
@@ -197,8 +198,9 @@ def write_seqlets(
         }
     )
     bed = bed.drop_duplicates(["chrom", "start", "end", "name", "strand"]).sort_values(["chrom", "start", "end"])
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, disk_errors(path):
         bed.to_csv(tmp, sep="\t", header=False, index=False)
+        verify_lines(tmp, Path(path), len(bed))
     logger.info("wrote %d seqlets of %s to %s", len(bed), celltype, path)
     return Path(path)
 
@@ -256,11 +258,17 @@ def _write(path: Path, segments: list, sizes: dict[str, int], per_base) -> Path:
     for c, _, b, _ in segments:
         if b > sizes[c]:
             raise ValueError(f"a window on {c} ends at {b:,}, past the chromosome's end ({sizes[c]:,}): wrong genome?")
-    with atomic_path(path) as tmp:
+    covered = sum(b - a for _, a, b, _ in segments)
+    with atomic_path(path) as tmp, disk_errors(path):
         if suffix in _BIGWIG:
-            _write_bigwig(tmp, segments, sizes, per_base)
+            try:
+                _write_bigwig(tmp, segments, sizes, per_base)
+            except (RuntimeError, SystemError) as err:  # pyBigWig: no errno, sometimes no message
+                raise incomplete_write(path, f"pyBigWig failed: {str(err) or type(err).__name__}") from None
+            _verify_bigwig(tmp, path, sizes, covered)
         else:
             _write_bedgraph(tmp, segments, per_base)
+            verify_lines(tmp, path, covered if per_base is not None else len(segments))
     logger.info("wrote %s (%d segments)", path, len(segments))
     return path
 
@@ -282,6 +290,48 @@ def _write_bigwig(tmp: Path, segments: list, sizes: dict[str, int], per_base) ->
                 bw.addEntries(c, int(a), values=seg, span=1, step=1)
     finally:
         bw.close()
+
+
+def _verify_bigwig(tmp: Path, path: Path, sizes: dict[str, int], covered: int) -> None:
+    """Reopen a written bigWig: header, chromosome sizes and covered bases must be what was written.
+
+    pyBigWig's ``close`` does not raise when the disk fills up: it prints to stderr and leaves a
+    truncated file, so the file is read back before it takes the final name. A track with data
+    always has a zoom level (``maxZooms=10``); one written without is cut short.
+    """
+    import pyBigWig
+
+    problem = None
+    try:
+        bw = pyBigWig.open(str(tmp))
+    except RuntimeError:
+        bw = None
+    if bw is None or not bw.isBigWig():
+        problem = "it cannot be read back"
+    else:
+        try:
+            if bw.chroms() != sizes:
+                problem = "its chromosome sizes differ from those written"
+            elif covered and int(bw.header()["nBasesCovered"]) != covered:
+                problem = f"it covers {int(bw.header()['nBasesCovered']):,} bases, not the {covered:,} written"
+            elif covered and int(bw.header()["nLevels"]) == 0:  # zoom levels are written last, when it closes
+                problem = "its zoom levels, written last, are missing"
+            elif max(_bbi_offsets(tmp)) >= tmp.stat().st_size:
+                problem = f"its header points past its end ({tmp.stat().st_size:,} bytes): it was cut short"
+        finally:
+            bw.close()
+    if problem:
+        raise incomplete_write(path, problem)
+
+
+def _bbi_offsets(path: Path) -> list[int]:
+    """File offsets a bigWig header points to: chromosome tree, data, index, and each zoom level's data and index."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 + 24 * 10)
+    _, _, n_zoom, *offsets = struct.unpack_from("<IHHQQQ", head, 0)
+    for i in range(min(n_zoom, 10)):
+        offsets += struct.unpack_from("<QQ", head, 64 + 24 * i + 8)
+    return offsets
 
 
 def _write_bedgraph(tmp: Path, segments: list, per_base) -> None:

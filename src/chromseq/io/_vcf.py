@@ -7,6 +7,7 @@ import gzip
 import os
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,32 +54,59 @@ def read_vcf(path: str | os.PathLike, *, region: str | None = None) -> pd.DataFr
     if not path.is_file():
         raise FileNotFoundError(f"VCF file {str(path)!r} does not exist.")
     with _htslib_readable(path) as readable:
-        frame, n_no_alt = _records(pysam, readable, region)
+        frame, n_no_alt = _records(pysam, readable, region, shown=path)
     if n_no_alt:
         logger.info("read_vcf: dropped %d record(s) without an ALT allele (ALT '.') from %s", n_no_alt, path.name)
     logger.info("read_vcf: %d ALT alleles from %s", len(frame), path.name)
     return frame
 
 
-def _records(pysam, path: Path, region: str | None) -> tuple[pd.DataFrame, int]:
+def _records(pysam, path: Path, region: str | None, *, shown: Path) -> tuple[pd.DataFrame, int]:
+    """Read the records of ``path`` (``shown`` is the user's file, named in errors)."""
     rows: list[tuple[str, int, str, str, str]] = []
     n_no_alt = 0
     try:
         handle = pysam.VariantFile(str(path))
     except (OSError, ValueError) as err:
-        raise ValueError(f"could not read {str(path)!r} as VCF/BCF ({err}); check the file format.") from err
+        raise ValueError(f"could not read {str(shown)!r} as VCF/BCF ({err}); check the file format.") from None
     with handle:
+        n_header = _header_lines(path)
         records = handle.fetch(region=region) if region is not None else handle
-        for rec in records:
-            if not rec.alts:
-                n_no_alt += 1
-                continue
-            vid = "" if rec.id in (None, ".") else str(rec.id)
-            ref = rec.ref.upper()
-            rows.extend((str(rec.chrom), int(rec.pos), ref, alt.upper(), vid) for alt in rec.alts)
+        n = 0
+        try:
+            for n, rec in enumerate(records, 1):  # noqa: B007 (n names the record that failed)
+                if not rec.alts:
+                    n_no_alt += 1
+                    continue
+                vid = "" if rec.id in (None, ".") else str(rec.id)
+                ref = rec.ref.upper()
+                rows.extend((str(rec.chrom), int(rec.pos), ref, alt.upper(), vid) for alt in rec.alts)
+        except (OSError, ValueError, TypeError, AttributeError) as err:
+            where = f"record {n + 1:,}" + (f" (line {n_header + n + 1:,})" if region is None and n_header else "")
+            raise ValueError(
+                f"{str(shown)!r}: VCF {where} cannot be read ({err}): the file is truncated or the record is "
+                "malformed; fix that line (8 tab-separated columns CHROM POS ID REF ALT QUAL FILTER INFO), or "
+                "write the file again."
+            ) from None
     frame = pd.DataFrame(rows, columns=list(VARIANT_COLUMNS))
     frame["pos"] = frame["pos"].astype(np.int64)
     return frame, n_no_alt
+
+
+def _header_lines(path: Path) -> int:
+    """Return the number of ``#`` header lines of a VCF text file (plain or gzip), 0 for BCF or when unreadable."""
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            n = 0
+            for line in fh:
+                if not line.startswith(b"#"):
+                    return n
+                n += 1
+            return n
+    except (OSError, EOFError, zlib.error):
+        return 0
 
 
 @contextlib.contextmanager
@@ -93,8 +121,14 @@ def _htslib_readable(path: Path) -> Iterator[Path]:
     logger.debug("read_vcf: %s is plain gzip, not bgzip; reading a decompressed copy", path.name)
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "variants.vcf"
-        with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
-            shutil.copyfileobj(src, dst)
+        try:
+            with gzip.open(path, "rb") as src, open(plain, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+            raise ValueError(
+                f"{str(path)!r} is a truncated or damaged gzip file ({type(err).__name__}: {err}); download or "
+                "compress it again (bgzip lets chromseq read regions of it)."
+            ) from None
         yield plain
 
 

@@ -17,16 +17,21 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from chromseq._io_utils import honour_umask, replace_dir, temp_beside
+from chromseq._io_utils import disk_errors, honour_umask, replace_dir, temp_beside
 from chromseq._metrics import kept_index
+from chromseq._settings import logger
 
 from ._config import ChromTransferConfig
+from ._guards import check_finite, check_size, config_sha256
 from ._network import ChromTransfer, count_parameters
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CARD_FILE = "README.md"
 FORMAT_VERSION = 1
+#: Key in ``config.json`` of the SHA-256 over the config and the weights' hash (see :func:`config_sha256`).
+FOLDER_HASH = "sha256"
+_WARNED: set[str] = set()
 
 
 def save_model(
@@ -72,13 +77,15 @@ def save_model(
     json.dumps(meta, indent=1, allow_nan=True)  # fails here (not JSON-safe), before anything is written
     tmp = temp_beside(path)
     try:
-        state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / WEIGHTS_FILE, metadata={"format": "pt", "chromseq_format": str(FORMAT_VERSION)})
-        meta["weights_sha256"] = weights_sha256(tmp / WEIGHTS_FILE)
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, allow_nan=True))
-        (tmp / CARD_FILE).write_text(_render_card(meta))
-        honour_umask(tmp)  # mkdtemp made it 0700 and safetensors the weights 0600
-        replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
+        with disk_errors(path):
+            state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+            save_file(state, tmp / WEIGHTS_FILE, metadata={"format": "pt", "chromseq_format": str(FORMAT_VERSION)})
+            meta["weights_sha256"] = weights_sha256(tmp / WEIGHTS_FILE)
+            meta[FOLDER_HASH] = config_sha256(meta["config"], meta["weights_sha256"])
+            (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=1, allow_nan=True))
+            (tmp / CARD_FILE).write_text(_render_card(meta))
+            honour_umask(tmp)  # mkdtemp made it 0700 and safetensors the weights 0600
+            replace_dir(tmp, path) if overwrite else _place_new(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -106,10 +113,41 @@ def weights_sha256(path: str | os.PathLike) -> str:
     return "sha256:" + h.hexdigest()
 
 
+def check_config(path: str | os.PathLike, meta: dict[str, Any]) -> None:
+    """Raise if ``config.json`` of model folder ``path`` was edited after saving (its ``'sha256'`` differs).
+
+    The checksum covers the config and ``weights_sha256``: an edited field (``bn_eps``, ``outputs``...)
+    or a deleted ``weights_sha256`` no longer matches. Folders saved by chromseq before the checksum
+    load with a warning (once per folder) that they are not verified.
+    """
+    file = Path(path) / CONFIG_FILE
+    recorded = meta.get(FOLDER_HASH)
+    if recorded is None:
+        key = str(Path(path).absolute())
+        if key not in _WARNED:
+            _WARNED.add(key)
+            what = "its weights are checked, its config" if meta.get("weights_sha256") else "its weights and config"
+            logger.warning(
+                "model folder %s was saved by an older chromseq: %s cannot be verified (no '%s' in %s); "
+                "save it again (chromseq.models.save_model(load_model(path), path)) to add the checksum",
+                path,
+                what,
+                FOLDER_HASH,
+                CONFIG_FILE,
+            )
+        return
+    if recorded != config_sha256(meta["config"], str(meta.get("weights_sha256") or "")):
+        raise ValueError(
+            f"{str(file)!r} was edited after the model was saved: its 'config' or 'weights_sha256' no longer match "
+            f"the checksum {FOLDER_HASH!r} saved with them, so the network would not be the one trained. Restore the "
+            "folder from a copy, or retrain the model."
+        )
+
+
 def check_weights(path: str | os.PathLike, meta: dict[str, Any]) -> None:
     """Raise if the weights file of model folder ``path`` is not the one its ``config.json`` was saved with.
 
-    Folders saved before chromseq recorded ``weights_sha256`` are not checked.
+    Folders saved before chromseq recorded ``weights_sha256`` are not checked (see :func:`check_config`).
     """
     want = meta.get("weights_sha256")
     if not want:
@@ -148,7 +186,10 @@ def read_model_card(path: str | os.PathLike) -> dict[str, Any]:
             f"{str(path)!r} is not a chromseq model folder (expected {CONFIG_FILE} and {WEIGHTS_FILE} in it)."
         )
     meta = _read_meta(cfg_file)
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise _damaged(cfg_file, f"has format_version {version!r}, expected an integer ({FORMAT_VERSION})")
+    if version > FORMAT_VERSION:
         raise ValueError(f"model folder {str(path)!r} was written by a newer chromseq; upgrade chromseq to load it.")
     return meta
 
@@ -172,13 +213,19 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
     ------
     ValueError
         If the weights file's SHA-256 differs from the one recorded in ``config.json``
-        (a changed or damaged file), or the weights do not fit the config.
+        (a changed or damaged file), ``config.json`` was edited after saving, the config
+        declares an implausibly large network, the weights do not fit the config, or a
+        weight holds NaN or infinity.
     """
     meta = read_model_card(path)
-    model = ChromTransfer(_config_of(meta, Path(path) / CONFIG_FILE))
+    config = _config_of(meta, Path(path) / CONFIG_FILE)
+    check_config(path, meta)
+    check_size(config, repr(str(Path(path) / CONFIG_FILE)))  # before anything is allocated
+    model = ChromTransfer(config)
     state = _read_weights(Path(path) / WEIGHTS_FILE)
     _fit_weights(model, state, Path(path))  # before the sha256: another model's weights are named as such
     check_weights(path, meta)
+    check_finite(state, repr(str(Path(path) / WEIGHTS_FILE)))
     return model.to(device).eval()
 
 

@@ -24,7 +24,8 @@ from torch import nn
 from chromseq._settings import logger
 
 from ._config import PRESETS, ChromTransferConfig
-from ._keras_h5 import KerasGraph, KerasLayer, read_graph
+from ._guards import check_dataset_shape, check_finite, check_size
+from ._keras_h5 import KerasGraph, KerasLayer, open_keras_file, read_graph
 from ._network import ChromTransfer
 
 Unit = tuple[KerasLayer, KerasLayer]  # (Conv1D or Dense, BatchNormalization)
@@ -103,10 +104,11 @@ def read_keras(
             f"{str(path)!r} is not an HDF5 file; chromseq reads Keras .h5 models (a Keras 3 '.keras' "
             "archive can be re-saved with model.save('model.h5'))."
         )
-    with h5py.File(path, "r") as f:
+    with open_keras_file(path) as f:
         graph = read_graph(f)
         parsed = _parse(graph)
         config = _config(parsed, graph, seq_len=seq_len, head=head, outputs=outputs, path=path)
+        check_size(config, repr(str(path)))  # before anything is allocated
         model = ChromTransfer(config)
         with torch.no_grad():
             _load(model, parsed)
@@ -347,24 +349,21 @@ def _set_unit(unit: nn.Module, pair: Unit) -> None:
     _set_bn(unit[2], pair[1])
 
 
-def _weight(layer: KerasLayer, key: str) -> np.ndarray:
+def _copy(dst: torch.Tensor, layer: KerasLayer, key: str, *, transpose: bool = False) -> None:
+    """Read weight ``key`` of ``layer`` into ``dst``, its declared shape checked first (Keras axes reversed)."""
     w = layer.weights()
     if key not in w:
         raise ValueError(f"layer {layer.name!r} has no weight {key!r} in the file (it has {sorted(w)}).")
-    return w[key]
-
-
-def _copy(dst: torch.Tensor, src: np.ndarray, layer: KerasLayer, key: str) -> None:
-    if tuple(src.shape) != tuple(dst.shape):
-        raise ValueError(f"weight {key!r} of layer {layer.name!r} has shape {src.shape}, expected {tuple(dst.shape)}.")
-    dst.copy_(torch.from_numpy(np.ascontiguousarray(src, dtype=np.float32)))
+    want = tuple(dst.shape)[::-1] if transpose else tuple(dst.shape)
+    check_dataset_shape(w[key], want, f"weight {key!r} of layer {layer.name!r}")
+    src = np.asarray(w[key][()], dtype=np.float32)
+    check_finite({f"{layer.name}/{key}": src}, "the Keras file")
+    dst.copy_(torch.from_numpy(np.ascontiguousarray(src.T if transpose else src)))  # (k, in, out) -> (out, in, k)
 
 
 def _set_param(module: nn.Module, layer: KerasLayer) -> None:
-    kernel = _weight(layer, "kernel")
-    kernel = kernel.transpose(2, 1, 0) if kernel.ndim == 3 else kernel.T  # (k, in, out) -> (out, in, k); dense .T
-    _copy(module.weight, kernel, layer, "kernel")
-    _copy(module.bias, _weight(layer, "bias"), layer, "bias")
+    _copy(module.weight, layer, "kernel", transpose=True)
+    _copy(module.bias, layer, "bias")
 
 
 def _set_bn(module: nn.BatchNorm1d, layer: KerasLayer) -> None:
@@ -374,4 +373,4 @@ def _set_bn(module: nn.BatchNorm1d, layer: KerasLayer) -> None:
         ("running_mean", "moving_mean"),
         ("running_var", "moving_variance"),
     ):
-        _copy(getattr(module, attr), _weight(layer, key), layer, key)
+        _copy(getattr(module, attr), layer, key)

@@ -9,13 +9,17 @@ executed: the JSON is parsed as data and a Lambda layer (Python code) is refused
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
+
+from ._guards import check_h5_storage
 
 _MODEL_CLASSES = ("Model", "Functional")
 _CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda")
@@ -29,11 +33,11 @@ class KerasLayer:
     cls: str
     config: dict[str, Any]
     inputs: list[str]
-    read_weights: Callable[[], dict[str, np.ndarray]] = field(repr=False, default=dict)
-    _cache: dict[str, np.ndarray] | None = field(repr=False, default=None)
+    read_weights: Callable[[], dict[str, h5py.Dataset]] = field(repr=False, default=dict)
+    _cache: dict[str, h5py.Dataset] | None = field(repr=False, default=None)
 
-    def weights(self) -> dict[str, np.ndarray]:
-        """``{'kernel': array, 'bias': ..., 'gamma': ..., 'moving_mean': ...}`` of this layer (read once)."""
+    def weights(self) -> dict[str, h5py.Dataset]:
+        """``{'kernel': dataset, 'bias': ..., 'gamma': ..., 'moving_mean': ...}`` of this layer (not yet read)."""
         if self._cache is None:
             self._cache = self.read_weights()
         return self._cache
@@ -57,6 +61,34 @@ class KerasGraph:
         return ", ".join(f"{self.layers[n].cls} {n!r}" for n in names) or "nothing"
 
 
+@contextlib.contextmanager
+def open_keras_file(path: Path) -> Iterator[h5py.File]:
+    """Open a Keras HDF5 file, refuse storage outside it (see :func:`check_h5_storage`), name the file in errors.
+
+    A truncated or damaged file, a model_config that is not a Keras model description and a failed
+    read of a weight become one :class:`ValueError` naming ``path``.
+    """
+    fix = "the file is truncated or damaged: download or save it again"
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise ValueError(f"{str(path)!r} cannot be read as HDF5 ({err}); {fix}.") from None
+    try:
+        with f:
+            check_h5_storage(f, repr(str(path)))
+            yield f
+    except (RecursionError, AttributeError, TypeError, KeyError, IndexError) as err:
+        raise ValueError(
+            f"{str(path)!r}: its model_config is not a Keras model description ({type(err).__name__}: {err}); {fix}."
+        ) from None
+    except OSError as err:
+        raise ValueError(f"{str(path)!r}: reading it failed ({err}); {fix}.") from None
+    except ValueError as err:
+        if str(path) in str(err):
+            raise
+        raise ValueError(f"{str(path)!r}: {err}") from None
+
+
 def read_graph(f: h5py.File) -> KerasGraph:
     """Parse the model of an open Keras HDF5 file into a :class:`KerasGraph`.
 
@@ -72,6 +104,8 @@ def read_graph(f: h5py.File) -> KerasGraph:
             "chromseq needs the architecture to check it: save the model with model.save('model.h5')."
         )
     config = json.loads(_text(f.attrs["model_config"]))
+    if not isinstance(config, dict):
+        raise ValueError(f"model_config holds a JSON {type(config).__name__}, not a Keras model description.")
     root = f["model_weights"] if "model_weights" in f else f
     layers: dict[str, KerasLayer] = {}
     inputs, outputs = _add_model(
@@ -93,8 +127,8 @@ def _add_model(
     config: dict[str, Any],
     layers: dict[str, KerasLayer],
     prefix: str,
-    weights_of: Callable[[str], Callable[[], dict[str, np.ndarray]]],
-    nested_of: Callable[[str], dict[str, dict[str, np.ndarray]]],
+    weights_of: Callable[[str], Callable[[], dict[str, h5py.Dataset]]],
+    nested_of: Callable[[str], dict[str, dict[str, h5py.Dataset]]],
 ) -> tuple[list[str], list[str]]:
     """Add the layers of a functional model config (nested models inlined); return its input and output names."""
     cls = config.get("class_name")
@@ -165,18 +199,23 @@ def _history(nodes: list[Any]) -> list[str]:
     return out
 
 
-def _read_group(group: h5py.Group) -> dict[str, tuple[str, np.ndarray]]:
-    """``{weight name: (short name, array)}`` of a layer group, in its ``weight_names`` order."""
+def _read_group(group: h5py.Group) -> dict[str, tuple[str, h5py.Dataset]]:
+    """``{weight name: (short name, dataset)}`` of a layer group, in its ``weight_names`` order.
+
+    The datasets are not read here: their shapes are checked against the network first.
+    """
     names = [_text(n) for n in np.atleast_1d(group.attrs.get("weight_names", []))]
     out = {}
     for wn in names:
         short = wn.rsplit("/", 1)[-1].split(":", 1)[0]
-        out[wn] = (short, np.asarray(group[wn][()]))
+        if wn not in group or not isinstance(group[wn], h5py.Dataset):
+            raise ValueError(f"layer group {group.name!r} lists weight {wn!r}, which is not a dataset in the file.")
+        out[wn] = (short, group[wn])
     return out
 
 
-def _layer_weights(root: h5py.Group, name: str) -> Callable[[], dict[str, np.ndarray]]:
-    def read() -> dict[str, np.ndarray]:
+def _layer_weights(root: h5py.Group, name: str) -> Callable[[], dict[str, h5py.Dataset]]:
+    def read() -> dict[str, h5py.Dataset]:
         if name not in root:
             raise ValueError(f"the file holds no weights for layer {name!r}.")
         return dict(_read_group(root[name]).values())
@@ -184,18 +223,18 @@ def _layer_weights(root: h5py.Group, name: str) -> Callable[[], dict[str, np.nda
     return read
 
 
-def _nested_weights(root: h5py.Group, name: str) -> dict[str, dict[str, np.ndarray]]:
+def _nested_weights(root: h5py.Group, name: str) -> dict[str, dict[str, h5py.Dataset]]:
     """Weights of a nested model's group, keyed by the inner layer (the weight name's second-last part)."""
     if name not in root:
         raise ValueError(f"the file holds no weights for nested model {name!r}.")
-    out: dict[str, dict[str, np.ndarray]] = {}
+    out: dict[str, dict[str, h5py.Dataset]] = {}
     for wn, (short, arr) in _read_group(root[name]).items():
         parts = wn.split("/")
         out.setdefault(parts[-2] if len(parts) > 1 else "", {})[short] = arr
     return out
 
 
-def _pick(nested: dict[str, dict[str, np.ndarray]], name: str) -> Callable[[], dict[str, np.ndarray]]:
+def _pick(nested: dict[str, dict[str, h5py.Dataset]], name: str) -> Callable[[], dict[str, h5py.Dataset]]:
     return lambda: dict(nested.get(name, {}))
 
 

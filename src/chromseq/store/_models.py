@@ -131,9 +131,10 @@ def record_path(name: str, record: ModelRecord) -> Path:
             f"model {name!r} was saved to {str(path)!r}, which no longer exists; retrain it, or point "
             f"adata.uns['chromseq']['models'][{name!r}]['path'] at the folder's new place."
         )
+    meta = read_model_card(path)
     want = record.weights_sha256
     if want:
-        have = str(read_model_card(path).get("weights_sha256") or "unknown")
+        have = str(meta.get("weights_sha256") or "unknown")
         if have != want:
             raise ValueError(
                 f"model {name!r} in adata.uns['chromseq']['models'] was saved with weights {want}, but its folder "
@@ -141,7 +142,42 @@ def record_path(name: str, record: ModelRecord) -> Path:
                 f"hand. Retrain {name!r}, restore the folder, or apply the folder as a model of its own "
                 "(chromseq.tl.predict(adata, models=<folder>))."
             )
+    _check_agrees(name, record, meta, path)
     return path
+
+
+def _check_agrees(name: str, record: ModelRecord, meta: dict[str, Any], path: Path) -> None:
+    """Raise if the record's outputs, cell types, kind or network config differ from the folder it names."""
+    from chromseq.models import ChromTransferConfig
+
+    try:
+        folder = ChromTransferConfig.from_dict(dict(meta["config"]))
+    except (TypeError, ValueError, KeyError):
+        return  # a damaged folder: load_model names the file and the problem
+    card = meta.get("card") if isinstance(meta.get("card"), dict) else {}
+    differ = []
+    if tuple(record.outputs) != tuple(folder.outputs):
+        differ.append(f"outputs {list(record.outputs)} vs {list(folder.outputs)}")
+    if record.kind and card.get("kind") and record.kind != card["kind"]:
+        differ.append(f"kind {record.kind!r} vs {card['kind']!r}")
+    if record.kind and record.kind != "pretrain" and tuple(record.celltypes) != tuple(folder.outputs):
+        differ.append(f"cell types (target) {list(record.celltypes)} vs {list(folder.outputs)}")
+    if record.config:
+        try:
+            mine = record.network
+        except (TypeError, ValueError) as err:
+            differ.append(f"config ({err})")
+        else:
+            changed = [k for k, v in mine.to_dict().items() if folder.to_dict().get(k) != v and k != "preset"]
+            if changed:
+                differ.append(f"config fields {changed}")
+    if differ:
+        raise ValueError(
+            f"model {name!r} in adata.uns['chromseq']['models'] does not agree with its folder {str(path)!r}: "
+            f"{'; '.join(differ)} (record vs folder). The record was edited, or the folder belongs to another "
+            f"model: fix or delete adata.uns['chromseq']['models'][{name!r}], or record the folder again with "
+            "chromseq.tl.add_model."
+        )
 
 
 def load_recorded(name: str, record: ModelRecord) -> ChromTransfer:

@@ -212,7 +212,17 @@ def _rows(source: ScoreSource, y: np.ndarray, split_masks: dict[str, np.ndarray]
                 n_unscored,
             )
         metrics = binary_metrics(y_split, s_split)
-        if metrics["n"] and np.isnan(metrics["auroc"]):
+        n_labelled = int((~np.isnan(y_split)).sum())
+        if not metrics["n"] and n_labelled:
+            logger.warning(
+                "%s / %s / %s: AUROC and AUPRC are NaN: none of the %d labelled regions has a finite score; "
+                "predict them again (chromseq.tl.predict), or check the model if its predictions are NaN.",
+                source.model,
+                source.target,
+                split,
+                n_labelled,
+            )
+        elif metrics["n"] and np.isnan(metrics["auroc"]):
             logger.warning(
                 "%s / %s / %s: only one class among %d labelled regions (%d positive): AUROC and AUPRC are NaN.",
                 source.model,

@@ -22,7 +22,6 @@ from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card,
 from chromseq.store import ModelRecord, model_name, write_record
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.train import (
-    LOCK_FILE,
     RunLock,
     TrainSpec,
     acquire,
@@ -32,6 +31,7 @@ from chromseq.train import (
     init_distributed,
     is_main_process,
     model_folder,
+    model_saved,
 )
 
 if TYPE_CHECKING:
@@ -226,8 +226,9 @@ def save_and_record(
         if not overwrite and path.exists():
             path = model_folder(path.parent, record.name, overwrite=False)
         card = {k: v for k, v in record.to_dict().items() if k not in ("path", "weights_sha256")}
+        created = not path.exists()
         save_model(model, path, card=card, overwrite=overwrite)
-        drop_checkpoints(ckpt_dir)
+        model_saved(ckpt_dir, path, created)  # checkpoints dropped now, or once the command's output is written
     barrier()
     record = record.replace(path=str(path), weights_sha256=str(read_model_card(path)["weights_sha256"]))
     if write_record(adata, record.name, record):
@@ -242,13 +243,6 @@ def save_and_record(
         monitor,
         best[kept_index(record.history, record.params)] if best else float("nan"),
     )
-
-
-def drop_checkpoints(ckpt_dir: Path) -> None:
-    """Delete the checkpoints of a finished run (the run's lock file stays until it is released)."""
-    for item in ckpt_dir.glob("*"):
-        if item.name != LOCK_FILE and item.is_file():
-            item.unlink(missing_ok=True)
 
 
 def split_array(adata: AnnData) -> np.ndarray:

@@ -13,7 +13,7 @@ from chromseq._anndata import writable
 from chromseq._settings import logger
 from chromseq._validate import require_regions, sequence_codes
 from chromseq.data import SequenceDataset
-from chromseq.store import load_recorded, models_of, write_predictions, write_record
+from chromseq.store import ModelRecord, load_recorded, models_of, write_predictions, write_record
 from chromseq.tl._fit_glue import check_width
 from chromseq.tl._resolve import masked_rows, model_columns, resolve_models
 from chromseq.train import predict_proba
@@ -97,12 +97,24 @@ def predict(
     for name, record, _ in resolved:
         model = load_recorded(name, record)
         proba = predict_proba(model, data, batch_size=batch_size, device=device, rc_average=rc_average)
+        _check_finite(name, record, proba)
         for j, (col, target) in enumerate(model_columns(name, record)):
             preds[col] = proba[:, j] if rows is None else _scatter(proba[:, j], rows, adata.n_obs)
             meta[col] = {"model": name, "kind": record.kind, "target": target}
     adata = writable(adata, copy, "predict")
     _write(adata, key_added, preds, meta, [(n, r) for n, r, ext in resolved if ext])
     return adata if copy else None
+
+
+def _check_finite(name: str, record: ModelRecord, proba: np.ndarray) -> None:
+    """Refuse predictions holding NaN or infinity (a broken model); nothing has been written yet."""
+    bad = int((~np.isfinite(proba)).sum())
+    if bad:
+        raise ValueError(
+            f"model {name!r} ({record.path}) predicted NaN or infinity for {bad} of {proba.size} values: the model is "
+            "broken (training diverged, or its weights overflow). Retrain it, or use an earlier copy; adata was "
+            "left unchanged."
+        )
 
 
 def _scatter(values: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:

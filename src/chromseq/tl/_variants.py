@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -182,7 +181,7 @@ def _model_width(outputs: list[Output]) -> int:
 
 
 def _plain(record: ModelRecord) -> dict[str, Any]:
-    keep = ("kind", "outputs", "celltypes", "path", "preset", "fingerprint", "base", "config")
+    keep = ("kind", "outputs", "celltypes", "path", "preset", "fingerprint", "base", "config", "weights_sha256")
     stored = record.to_dict()
     return {k: stored[k] for k in keep}
 
@@ -269,7 +268,7 @@ def _kinds(obs: pd.DataFrame) -> str:
 # -- scoring ----------------------------------------------------------------------------------------
 def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -> tuple[np.ndarray, np.ndarray]:
     """Logits (float64, ``(n_scored, n_outputs)``) of the reference and alternative windows."""
-    from chromseq.models import load_model
+    from chromseq.store import load_recorded
 
     key = obs[K.CHROM].astype(str).to_numpy() + ":" + obs[K.WINDOW_START].astype(str).to_numpy()
     first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
@@ -280,7 +279,7 @@ def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -
     for name in dict.fromkeys(o[1] for o in outputs):
         cols = [i for i, o in enumerate(outputs) if o[1] == name]
         heads = [outputs[i][3] for i in cols]
-        model = load_model(Path(outputs[cols[0]][2].path))
+        model = load_recorded(name, outputs[cols[0]][2])  # the folder checked against the record, as in predict
         ref[:, cols] = window_logits(model, unique_ref, rc_average=rc_average, batch_size=batch_size, device=dev)[
             inverse.ravel()
         ][:, heads]
@@ -340,13 +339,13 @@ def _store_sequences(vdata: AnnData, scored: np.ndarray, ref_codes: np.ndarray, 
 
 
 def _contributions(vdata, outputs, scored, ref_codes, alt_codes, method, n_shuffles, device) -> None:
-    from chromseq.models import load_model
+    from chromseq.store import load_recorded
     from chromseq.tl._contributions import attribute
     from chromseq.tl._resolve import explainable
 
     dev = settings.resolve_device(device)
-    for var_name, _, record, column, _ in outputs:
-        model = load_model(Path(record.path)).to(dev).eval()
+    for var_name, name, record, column, _ in outputs:
+        model = load_recorded(name, record).to(dev).eval()
         for allele, codes in (("ref", ref_codes), ("alt", alt_codes)):
             full = np.full((vdata.n_obs, 4, codes.shape[1]), np.nan, dtype=np.float32)
             ok = explainable(codes, method)

@@ -6,7 +6,8 @@ modules are the core's own business): :func:`fit` and its :class:`FitResult`, th
 :class:`TrainSpec`, inference (:func:`predict_proba`, :func:`predict_logits`, :func:`embed`,
 :func:`model_state`; :func:`autocast` and :func:`resolve_precision` for
 verbs that run a network themselves, as ``tl.design`` does), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
-:func:`clear_checkpoints`), ``torchrun`` (:func:`init_distributed`, :func:`barrier`,
+:func:`clear_checkpoints`; :func:`model_saved` and :func:`keep_checkpoints_until_written`, which keep a
+saved model's checkpoints until the command's output is written), ``torchrun`` (:func:`init_distributed`, :func:`barrier`,
 :func:`is_main_process`) and the progress bars. Imports only :mod:`chromseq.data`,
 :mod:`chromseq.models` and the shared helpers. Not part of the public API.
 """
@@ -25,6 +26,7 @@ from ._inference import (
     progress_disabled,
     resolve_precision,
 )
+from ._pending import keep_checkpoints_until_written, model_saved
 from ._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder
 from ._spec import MONITORS, TrainSpec, check_settings
 
@@ -43,7 +45,9 @@ __all__ = [
     "fit",
     "init_distributed",
     "is_main_process",
+    "keep_checkpoints_until_written",
     "model_folder",
+    "model_saved",
     "model_state",
     "predict_logits",
     "predict_proba",

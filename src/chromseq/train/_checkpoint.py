@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from chromseq._io_utils import disk_errors
+
 CHECKPOINT_FORMAT = 1
 
 
@@ -22,10 +24,19 @@ def state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` to ``path`` via a temporary file and :func:`os.replace` (never half-written)."""
+    """Write ``payload`` to ``path`` via a temporary file and :func:`os.replace` (never half-written).
+
+    A failed write (a full disk: an :class:`OSError` naming ``path`` and "no space left") removes the
+    temporary file and keeps the previous checkpoint.
+    """
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        with disk_errors(path):
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: Path, *, stage: str, fingerprint: str, config: str) -> dict[str, Any]:
