@@ -1,4 +1,4 @@
-"""Training and inference speed of the ChromTransfer presets at L = 600 bp.
+"""Training and inference speed of the model presets (any family: ChromTransfer, dilated, topic) at L = 600 bp.
 
 For each preset: FLOPs per sequence (forward, and forward + backward, counted with
 torch.utils.flop_counter), training sequences/s through the engine's own epoch loop
@@ -17,6 +17,7 @@ Prints a table and one JSON line.
 
     python benchmarks/bench_train.py --threads 1                            # CPU: small steps
     python benchmarks/bench_train.py --presets chromtransfer --device cuda --all-variants
+    python benchmarks/bench_train.py --threads 1 --presets fast dilated_fast topic_fast   # one row per family
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from chromseq.data import SequenceDataset
-from chromseq.models import PRESETS, ChromTransfer, count_parameters
+from chromseq.models import PRESETS, build, count_flops, count_parameters
 from chromseq.train._acceleration import cuda_tuning, make_optimizer, training_step
 from chromseq.train._batches import Batches
 from chromseq.train._engine import _train_epoch, class_weights
@@ -75,7 +76,7 @@ def _sync(device: torch.device) -> None:
 
 def flops_per_sequence(preset: str) -> tuple[float, float]:
     """(forward, forward + backward) FLOPs for one 600-bp sequence (a multiply-add counts 2)."""
-    model = ChromTransfer(PRESETS[preset]).train()
+    model = build(PRESETS[preset]).train()
     x = torch.rand(8, 4, WIDTH)
     with FlopCounterMode(display=False) as fwd:
         model.eval()(x)
@@ -92,7 +93,7 @@ def data(n: int, seed: int = 0) -> SequenceDataset:
 
 def engine_runner(preset: str, device: torch.device, batch_size: int, variant: Variant) -> Callable[[int], float]:
     """A function timing ``n`` steps (seconds) of the engine's epoch loop run as ``variant`` says."""
-    model = ChromTransfer(PRESETS[preset]).to(device)
+    model = build(PRESETS[preset]).to(device)
     spec = TrainSpec(batch_size=batch_size, seed=0, precision=variant.precision)
     precision = resolve_precision(spec.precision, device)
     weights = tuple(torch.as_tensor(w, dtype=torch.float32, device=device) for w in class_weights(data(64).labels))
@@ -114,7 +115,7 @@ def engine_runner(preset: str, device: torch.device, batch_size: int, variant: V
 
 def reference_runner(preset: str, device: torch.device, batch_size: int) -> Callable[[int], float]:
     """A function timing ``n`` steps (seconds) of a plain loop: fp32, one-hot on the host, no augmentation."""
-    model = ChromTransfer(PRESETS[preset]).to(device).train()
+    model = build(PRESETS[preset]).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     eye = np.eye(4, dtype=np.float32)
@@ -137,7 +138,7 @@ def reference_runner(preset: str, device: torch.device, batch_size: int) -> Call
 
 
 def engine_infer(preset: str, device: torch.device, batch_size: int, n: int, rc_average: bool) -> float:
-    model = ChromTransfer(PRESETS[preset]).eval()
+    model = build(PRESETS[preset]).eval()
     ds = data(n)
     predict_proba(model, data(batch_size), batch_size=batch_size, device=device, rc_average=rc_average)  # warm-up
     _sync(device)
@@ -149,7 +150,7 @@ def engine_infer(preset: str, device: torch.device, batch_size: int, n: int, rc_
 
 @torch.no_grad()
 def reference_infer(preset: str, device: torch.device, batch_size: int, n: int) -> float:
-    model = ChromTransfer(PRESETS[preset]).to(device).eval()
+    model = build(PRESETS[preset]).to(device).eval()
     ds, eye = data(n), np.eye(4, dtype=np.float32)
     model(torch.zeros(batch_size, 4, WIDTH, device=device))
     _sync(device)
@@ -217,12 +218,10 @@ def parse_args() -> argparse.Namespace:
 
 def measure(preset: str, args: argparse.Namespace, device: torch.device, peak: float | None) -> dict:
     gpu = device.type == "cuda"
-    sizes = {  # (batch size, timed steps, warm-up steps, inference sequences)
-        "tiny": (1024, 30, 5, 65536) if gpu else (64, 4, 1, 512),
-        "fast": (1024, 30, 5, 65536) if gpu else (64, 4, 1, 512),
-        "chromtransfer": (1024, 30, 5, 65536) if gpu else (16, 2, 1, 64),
-    }
-    bs, steps, warmup, n_inf = sizes[preset]
+    # (batch size, timed steps, warm-up steps, inference sequences): CPU-size presets (under 50 MFLOP a
+    # sequence: tiny, fast, dilated_fast, topic_fast) take bigger CPU batches than the full-size ones
+    small = count_flops(PRESETS[preset], seq_len=WIDTH) < 50e6
+    bs, steps, warmup, n_inf = (1024, 30, 5, 65536) if gpu else (64, 4, 1, 512) if small else (16, 2, 1, 64)
     steps = args.steps or steps
     f_fwd, f_train = flops_per_sequence(preset)
     rows = [asdict(v) for v in variants(args)] + [{"name": "plain fp32 loop"}]
@@ -238,7 +237,7 @@ def measure(preset: str, args: argparse.Namespace, device: torch.device, peak: f
         r["train_peak_fraction"] = r["train_tflops"] / peak if peak else None
     out = {
         "preset": preset,
-        "params": count_parameters(ChromTransfer(PRESETS[preset])),
+        "params": count_parameters(build(PRESETS[preset])),
         "batch_size": bs,
         "gflop_fwd_per_seq": f_fwd / 1e9,
         "gflop_train_per_seq": f_train / 1e9,

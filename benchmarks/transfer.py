@@ -21,6 +21,7 @@ region scored out of fold) and the table gives 95 % block-bootstrap intervals (`
     python benchmarks/transfer.py --dataset synthetic                # positive control (planted motifs)
     python benchmarks/transfer.py --cv 5 --seeds 3 --preset fast --width 200 --fractions 1 0.2   # CPU, ~1-2 h
     python benchmarks/transfer.py --cv 3 --preset fast --width 200 --config '{"stem_init": "jaspar"}'
+    python benchmarks/transfer.py --cv 3 --seeds 1 --preset dilated_fast --width 200 --fractions 1 0.2  # a family
     python benchmarks/transfer.py --cv 3 --width 200 --pretrain-celltypes others  # multi-task pretraining
     python benchmarks/transfer.py --cv 3 --width 200 --options '{"monitor": "val_auroc"}'
     python benchmarks/transfer.py --cv 3 --width 200 --background-per-open 3 \\
@@ -72,6 +73,14 @@ RECIPES = {
         "pretrain": {"max_epochs": 60, "batch_size": 128, "patience": 10},
         "runs": {"max_epochs": 60, "batch_size": 128, "patience": 10},
     },
+}
+#: The other families run on the recipe of their size: CPU presets on ``fast``'s (the same folds, seeds and
+#: budgets, so their rows compare with ``fast``'s), full-size ones on ``chromtransfer``'s.
+RECIPES |= {
+    "dilated_fast": RECIPES["fast"],
+    "topic_fast": RECIPES["fast"],
+    "dilated": RECIPES["chromtransfer"],
+    "topic": RECIPES["chromtransfer"],
 }
 
 

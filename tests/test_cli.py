@@ -346,11 +346,12 @@ def test_bare_command_lists_the_subcommands(capsys):
     assert "pretrain" in err and "demo" in err and "--version" in err
 
 
-def test_auto_preset_is_fast_on_a_cpu_and_the_full_network_on_a_gpu():
+def test_auto_preset_is_fast_on_a_cpu_and_the_full_network_on_a_gpu(monkeypatch):
     import torch
 
-    from chromseq._cli_steps import _resolve_preset
+    from chromseq.models import resolve_preset
 
-    assert _resolve_preset("auto", torch.device("cpu")) == "fast"
-    assert _resolve_preset("auto", torch.device("cuda")) == "chromtransfer"
-    assert _resolve_preset("tiny", torch.device("cpu")) == "tiny"
+    assert resolve_preset("auto", "cpu") == "fast"
+    monkeypatch.setattr(cs.settings, "resolve_device", lambda device=None: torch.device("cuda"))
+    assert resolve_preset("auto") == "chromtransfer"
+    assert resolve_preset("tiny", "cpu") == "tiny"

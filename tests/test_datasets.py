@@ -387,9 +387,24 @@ def test_chr20_subset_of_celltypes_without_background(chr20_beds):
     assert int((adata.X == 1).sum()) == 625 + 1702
 
 
+def test_chr20_split_is_canonical_whatever_the_global_seed(chr20):
+    """Two users' test metrics on the bundled data are comparable: the split ignores settings.seed."""
+    with cs.settings.override(seed=1):
+        other = cs.datasets.chromtransfer_chr20()
+    assert (other.obs[K.SPLIT] == chr20.obs[K.SPLIT]).all()
+    assert chr20.uns[K.UNS][K.UNS_PARAMS]["chromtransfer_chr20"]["split_seed"] == 0
+    asked = cs.datasets.chromtransfer_chr20(split_seed=1)  # another split only when asked for
+    assert (asked.obs[K.SPLIT] != chr20.obs[K.SPLIT]).sum() > 1000
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"width": 700}, "width"), ({"width": 0}, "width"), ({"celltypes": ["Liver"]}, "celltypes")],
+    [
+        ({"width": 700}, "width"),
+        ({"width": 0}, "width"),
+        ({"celltypes": ["Liver"]}, "celltypes"),
+        ({"split_seed": -1}, "split_seed"),
+    ],
 )
 def test_chr20_bad_input_raises(kwargs, match):
     with pytest.raises(ValueError, match=match):

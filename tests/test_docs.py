@@ -73,12 +73,12 @@ def test_every_public_name_has_an_api_page(built):
 
 
 def test_model_card_shows_parameter_counts_of_the_code(built):
-    from chromseq.models import PRESETS, ChromTransfer, count_parameters
+    from chromseq.models import PRESETS, build, count_parameters
 
     _, out = built
     html = (out / "model.html").read_text()
     for preset in PRESETS.values():
-        assert f"{count_parameters(ChromTransfer(preset)):,}" in html
+        assert f"{count_parameters(build(preset)):,}" in html
 
 
 def test_keys_page_documents_every_key_constant(built):

@@ -8,6 +8,7 @@ from chromseq.models import (
     PRESETS,
     ChromTransfer,
     ChromTransferConfig,
+    build,
     count_parameters,
     get_config,
     load_model,
@@ -18,7 +19,7 @@ from chromseq.models._network import SameConv1d
 
 
 def _seeded(config, seed=0):
-    return ChromTransfer(config, generator=torch.Generator().manual_seed(seed)).eval()
+    return build(config, generator=torch.Generator().manual_seed(seed)).eval()
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

@@ -202,3 +202,16 @@ def test_a_flat_pattern_matches_only_as_composition():
     gc_rich = np.repeat(np.array([[0.15], [0.35], [0.35], [0.15]]), 12, axis=1)  # no position carries information
     matches = tomtom_matches([gc_rich], ["flat"], db, 3, control_factor=100.0)
     assert len(matches) == 3 and not matches["beyond_composition"].any(), matches
+
+
+def test_a_match_that_is_not_significant_is_never_beyond_composition():
+    """q = 1.00 beside match_beyond_composition True contradicted itself (issue 26): significance comes first."""
+    from chromseq._jaspar import load_motif_database
+    from chromseq.tl._motif_patterns import MATCH_QVAL, tomtom_matches
+
+    db = load_motif_database(None)
+    sharp = np.eye(4)[np.random.default_rng(5).integers(0, 4, 10)].T * 0.9 + 0.025  # informative, matches nothing
+    matches = tomtom_matches([sharp], ["random"], db, 3, control_factor=100.0)
+    assert (matches["qval"] > MATCH_QVAL).all(), matches
+    assert (matches["pval"] * 100 < matches["control_pval"]).any()  # the old rule called it beyond composition
+    assert not matches["beyond_composition"].any(), matches

@@ -444,3 +444,33 @@ def test_command_line_has_no_import_cycle():
         p.name for p in package.glob("_cli*.py") if re.search(r"from \.cli import|from chromseq\.cli", p.read_text())
     ]
     assert not importers, f"{importers} import chromseq.cli back (cli reads _cli_table; nothing imports cli)"
+
+
+def _family_classes() -> set[str]:
+    """Names of the classes a model family defines: every module and config class of ``chromseq.models``."""
+    import torch
+
+    from chromseq.models._registry import FAMILIES
+
+    names = {f.config.__name__ for f in FAMILIES.values()}
+    for module in [m for name, m in sys.modules.items() if name.startswith("chromseq.models.")]:
+        names |= {
+            n
+            for n, v in vars(module).items()
+            if inspect.isclass(v) and issubclass(v, torch.nn.Module) and v.__module__ == module.__name__
+        }
+    return names
+
+
+def test_tl_names_no_network_class():
+    """``tl`` builds and loads networks through the registry (``models.build``, ``load_model``), never by class."""
+    classes = _family_classes()
+    assert {"ChromTransfer", "ChromTransferConfig", "DilatedCNN", "TopicCNN"} <= classes
+    found = []
+    for path in sorted((SRC / "tl").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [node.id] if isinstance(node, ast.Name) else [node.attr] if isinstance(node, ast.Attribute) else []
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [alias.name.split(".")[-1] for alias in node.names]
+            found += [f"{path.relative_to(SRC)}:{node.lineno} {n}" for n in names if n in classes]
+    assert found == [], f"tl names network classes (use chromseq.models.build / ModelConfig): {found}"

@@ -117,6 +117,8 @@ def test_motifs_top_n_picks_patterns_with_most_seqlets(explained):
     axes = cs.pl.motifs(explained, "HepG2", patterns=1)
     assert len(axes) == 2
     assert axes[0].get_title().startswith(table["n_seqlets"].idxmax())
+    expected = f"HepG2: 1 of {len(table)} patterns shown" if len(table) > 1 else ""
+    assert axes[0].figure.get_suptitle() == expected  # a figure with fewer patterns than found says so
 
 
 def test_motifs_plot_after_h5ad_round_trip(explained, tmp_path):
@@ -133,3 +135,65 @@ def test_motifs_without_results_name_the_call(explained):
 def test_contributions_tracks_of_one_method_share_the_y_scale(explained):
     axes = cs.pl.contributions(explained, _region_with_seqlets(explained))
     assert axes[0].get_ylim() == axes[1].get_ylim()
+
+
+def _toy_logo_data():
+    """A 600-bp region with stored scores and hand-made seqlets for K562 (no TF-MoDISco run: fast)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    names = [f"chr1:{i * 1000}-{i * 1000 + 600}" for i in range(3)]
+    adata = ad.AnnData(
+        np.zeros((3, 2), np.float32), obs=pd.DataFrame(index=names), var=pd.DataFrame(index=["K562", "HepG2"])
+    )
+    adata.obsm[K.SEQUENCE] = rng.integers(0, 4, (3, 600)).astype(np.uint8)
+    scores = rng.normal(0, 0.02, (3, 4, 600)).astype(np.float32)
+    starts = [50, 70, 250, 590]
+    for s in starts:
+        scores[:, :, s : s + 8] += 0.3
+    stored = {"method": "deep_lift_shap", K.CONTRIB_OBS_NAMES: np.asarray(names), K.CONTRIB_SCORES: scores}
+    adata.uns[K.UNS] = {K.UNS_CONTRIB: {"K562": dict(stored), "HepG2": dict(stored)}}
+    seqlets = pd.DataFrame(
+        {
+            "region": names[0],
+            "start": starts,
+            "end": [s + 8 for s in starts],
+            "sign": ["+", "-", "+", "-"],
+            "pval": 1e-4,
+            "motif_name": ["GATA1::TAL1", "ZNF675", "SP1", "CTCF"],
+            "motif_padj": [1e-3, 1e-3, 0.5, 1e-3],
+        }
+    )
+    adata.uns[K.UNS][K.UNS_MOTIFS] = {"K562": {K.UNS_SEQLETS: seqlets, K.UNS_PARAMS: {"seqlet_threshold": 0.01}}}
+    return adata, names
+
+
+def test_a_600_bp_logo_wraps_into_rows_with_names_under_the_letters_and_a_legend():
+    adata, names = _toy_logo_data()
+    axes = cs.pl.contributions(adata, names[0], "K562", wrap=200)
+    assert len(axes) == 3 and [a.get_xlim()[1] for a in axes] == [pytest.approx(200)] * 3
+    labels = [t.get_text() for a in axes for t in a.texts]
+    assert labels == ["GATA1::TAL1", "ZNF675", "?", "CTCF"]  # SP1's match is not significant
+    for a in axes:
+        lowest_letter = -max(abs(v) for v in a.get_yticks() if a.get_ylim()[0] <= v)  # the logo's own range
+        assert all(t.get_position()[1] < lowest_letter for t in a.texts)  # names never over the letters
+    legend = [t.get_text() for t in axes[0].get_legend().get_texts()]
+    assert legend == [
+        "seqlet, positive contribution",
+        "seqlet, negative contribution",
+        "no JASPAR match (p_adj > 0.01)",
+    ]
+    plt.close("all")
+
+
+def test_a_logo_without_seqlets_says_why():
+    adata, names = _toy_logo_data()
+    hepg2 = cs.pl.contributions(adata, names[0], "HepG2")
+    assert "chromseq.tl.motifs(adata, 'HepG2') has not been run" in hepg2.texts[0].get_text()
+    other = cs.pl.contributions(adata, names[1], "K562")
+    assert "no stretch of this region's scores is significant at p < 0.01" in other.texts[0].get_text()
+    window = cs.pl.contributions(adata, names[0], "K562", window=(300, 500))
+    assert "no seqlets in this window (4 elsewhere in the region)" in window.texts[0].get_text()
+    with pytest.raises(ValueError, match="wrap=5"):
+        cs.pl.contributions(adata, names[0], "K562", wrap=5)
+    plt.close("all")

@@ -22,7 +22,10 @@ RECIPE = {"config": {"dropout": 0.0}, "pretrain": {"max_epochs": 1}, "celltype":
 
 
 def _history(n: int) -> dict:
-    return {"epoch": list(range(1, n + 1)), "val_auroc": list(np.linspace(0.6, 0.7, n)), "lr": [1e-3] * n}
+    """Validation AUROC rises to the last epoch, but the validation loss is lowest at epoch 2 (the kept one)."""
+    val_loss = [0.7, 0.6, *(0.6 + 0.01 * np.arange(1, n - 1))][:n]
+    auroc = list(np.linspace(0.6, 0.7, n))
+    return {"epoch": list(range(1, n + 1)), "val_auroc": auroc, "val_loss": val_loss, "lr": [1e-3] * n}
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +72,19 @@ def test_quick_demo_report_is_marked_and_names_preset_and_recipe(adata, tmp_path
     text = _report(adata, tmp_path)
     assert "QUICK MODE" in text.split("## ")[0]  # before the first section
     assert "preset `tiny`, recipe `quick`" in text and "max_epochs=1" in text
-    assert "- `pretrained` (pretrain, preset `tiny`): 5 epochs, best val AUROC 0.700" in text
+    assert "- `pretrained` (pretrain, preset `tiny`): 5 epochs, kept epoch 2 (best val_loss): val AUROC 0.625" in text
+
+
+def test_model_list_shows_the_kept_epoch_and_the_thread_count(adata, tmp_path):
+    """The AUROC beside a model is the kept model's (the epoch history.png marks), not the best epoch's."""
+    record = adata.uns[K.UNS][K.UNS_MODELS]["pretrained"]
+    record["params"] = {"monitor": "val_auroc", "torch_threads": 1}
+    text = _report(adata, tmp_path)
+    assert "- `pretrained` (pretrain, preset `tiny`, 1 torch thread): 5 epochs, kept epoch 5 (best val_auroc)" in text
+    record["params"] = {"monitor": "val_loss", "torch_threads": 2}
+    text = _report(adata, tmp_path)
+    assert "(pretrain, preset `tiny`, 2 torch threads): 5 epochs, kept epoch 2 (best val_loss): val AUROC 0.625" in text
+    assert "0.700" not in next(line for line in text.splitlines() if line.startswith("- `pretrained`"))
 
 
 def test_full_report_is_not_marked_quick(adata, tmp_path):
@@ -171,3 +186,50 @@ def test_a_demo_report_cites_the_shipped_cross_validated_reference_of_its_preset
     adata.uns[K.UNS][K.UNS_PARAMS] = {K.PARAMS_DEMO: {"preset": "fast", "recipe_name": "quick", "quick": True}}
     assert "## Cross-validated reference" not in _report(adata, tmp_path)
     assert cv_reference("tiny") is None
+
+
+def _with_motifs(adata, patterns: pd.DataFrame) -> None:
+    rows = adata.obs_names[adata.obs[K.SPLIT] == "test"][:5]
+    scores = np.random.default_rng(1).normal(size=(len(rows), 4, 40)).astype(np.float32)
+    params = {"method": "grad_x_input", K.CONTRIB_OBS_NAMES: np.asarray(rows), K.CONTRIB_SCORES: scores}
+    adata.uns[K.UNS][K.UNS_CONTRIB] = {"K562": params}
+    adata.uns[K.UNS][K.UNS_MOTIFS] = {"K562": {K.MOTIF_PATTERNS: patterns}}
+
+
+def test_motif_table_never_calls_a_non_significant_match_beyond_composition(adata, tmp_path):
+    """q = 1.00 beside match_beyond_composition True contradicted itself (HepG2 ZBTB32, MCF7 ZKSCAN1)."""
+    n = 14
+    patterns = pd.DataFrame(
+        {
+            "sign": ["pos"] * n,
+            "n_seqlets": np.arange(100, 100 - n, -1),
+            "match_name": [f"M{i}" for i in range(n)],
+            "match_qval": [1.0, 1e-4, *([1e-3] * (n - 2))],
+            "match_beyond_composition": [True] * n,  # as stored by the old rule
+        },
+        index=pd.Index([f"pos_{i}" for i in range(n)]),
+    )
+    _with_motifs(adata, patterns)
+    text = _report(adata, tmp_path)
+    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| pos_")}
+    assert rows["pos_0"].rstrip(" |").endswith("| 1.00e+00 | False")
+    assert rows["pos_1"].rstrip(" |").endswith("| 1.00e-04 | True")
+    assert len(rows) == 12
+    assert (
+        "TF-MoDISco found 14 patterns: the table lists the 12 with most seqlets of 14; "
+        "the figure shows the 6 with most seqlets of the table's 12." in text
+    )
+
+
+def test_single_split_transfer_section_has_text_and_a_table(adata, tmp_path):
+    rows = [
+        {"celltype": ct, "fraction": f, "kind": kind, "seed": 0, "split": "test", "auroc": a}
+        for ct, shift in (("K562", 0.0), ("HepG2", 0.02))
+        for f in (1.0, 0.1)
+        for kind, a in (("finetune", 0.62 + shift), ("scratch", 0.58 + shift))
+    ]
+    adata.uns[K.UNS][K.UNS_TRANSFER] = pd.DataFrame(rows)
+    text = _report(adata, tmp_path)
+    section = text.split("## Transfer learning vs training from scratch")[1].split("\n## ")[0]
+    assert "(HepG2, K562), scored on the `test` split" in section and "cv=5" in section
+    assert "| 1 | 0.630 (0.620-0.640) | 0.590 (0.580-0.600) |" in section

@@ -234,7 +234,7 @@ class ModelTable(Directive):
     def run(self):
         from chromseq.models import PRESETS, ChromTransfer, count_parameters, get_config
 
-        names = list(PRESETS)
+        names = [n for n, c in PRESETS.items() if c.arch == "chromtransfer"]  # the stages of this family
         models = {n: ChromTransfer(get_config(n)) for n in names}
         finetune = {n: ChromTransfer(get_config(n, head="finetune", outputs=("celltype",))) for n in names}
         rows = []
@@ -254,6 +254,37 @@ class ModelTable(Directive):
         node = nodes.container()
         self.state.nested_parse(StringList(lines), self.content_offset, node)
         return node.children
+
+
+class FamilyTable(Directive):
+    """``.. chromseq-family-table::``: per preset of every family, its size, cost and receptive field."""
+
+    has_content = False
+
+    def run(self):
+        lines = [".. list-table::", "   :header-rows: 1", ""]
+        for row in family_rows():
+            lines.append(f"   * - {row[0]}")
+            lines.extend(f"     - {cell}" for cell in row[1:])
+        node = nodes.container()
+        self.state.nested_parse(StringList(lines), self.content_offset, node)
+        return node.children
+
+
+def family_rows() -> list[list[str]]:
+    """Header and one row per preset: arch, parameters (both heads), forward MFLOPs, receptive field (bp)."""
+    from chromseq.models import PRESETS, build, count_flops, count_parameters, get_config
+
+    rows = [["preset", "arch", "parameters (pre-training head)", "parameters (one fine-tuning head)",
+             "forward MFLOP / 600-bp sequence", "receptive field (bp)"]]  # fmt: skip
+    for name, config in PRESETS.items():
+        finetune = get_config(name, head="finetune", outputs=("celltype",))
+        rows.append([
+            f"``{name}``", f"``{config.arch}``", f"{count_parameters(build(config)):,}",
+            f"{count_parameters(build(finetune)):,}", f"{count_flops(config, seq_len=600) / 1e6:,.1f}",
+            f"{config.receptive_field:,}",
+        ])  # fmt: skip
+    return rows
 
 
 class KeysList(Directive):
@@ -312,5 +343,6 @@ def setup(app):
     app.connect("autodoc-process-docstring", data_docstring, priority=400)
     app.connect("autodoc-process-docstring", restore_colons, priority=600)
     app.add_directive("chromseq-model-table", ModelTable)
+    app.add_directive("chromseq-family-table", FamilyTable)
     app.add_directive("chromseq-keys", KeysList)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -11,26 +11,55 @@ from pathlib import Path
 
 from ._settings import logger
 
+#: ``--preset`` choices: ``chromseq.models.PRESETS`` and ``'auto'`` (spelled here so that ``--help`` needs no torch).
+PRESET_CHOICES = ("auto", "fast", "tiny", "chromtransfer", "dilated", "dilated_fast", "topic", "topic_fast")
+#: The defaults of ``tl.TrainingOptions`` (the paper's) that ``--help`` shows, spelled here so that ``--help``
+#: needs no torch (a test checks that they agree).
+DEFAULT_OPTIONS = {"max_epochs": 100, "batch_size": 128, "learning_rate": 1e-3, "patience": 10}
+
 
 def _io_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="input .h5ad")
-    p.add_argument("-o", "--output", required=True, help="output .h5ad (written atomically; may equal input)")
+    p.add_argument(
+        "-o", "--output", "--out", dest="output", required=True,
+        help="output .h5ad (written atomically; may equal input)",
+    )  # fmt: skip
 
 
-def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool = True) -> None:
+def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool = True, scratch: bool = False) -> None:
     _io_args(p)
     if celltype:
-        p.add_argument("--celltype", nargs="+", default=None, help="cell type(s) (var_names); default: all")
+        p.add_argument(
+            "--celltype", "--celltypes", dest="celltype", nargs="+", default=None,
+            help="cell type(s) (var_names); default: all",
+        )  # fmt: skip
     if preset:
         p.add_argument(
             "--preset",
-            default="auto",
-            help="model preset: 'fast', 'tiny', 'chromtransfer', or 'auto' (GPU: chromtransfer, CPU: fast)",
+            default=None if scratch else "auto",
+            choices=PRESET_CHOICES,
+            help="model preset: 'auto' (a GPU: chromtransfer, a CPU: fast), 'fast', 'tiny' or 'chromtransfer'; other "
+            "families: 'dilated', 'topic' (GPU), 'dilated_fast', 'topic_fast' (CPU)"
+            + (" (default: the pretrained model's network in the input, else auto)" if scratch else ""),
         )
-    p.add_argument("--max-epochs", type=int, default=None, help="maximum epochs (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (default: the preset's)")
-    p.add_argument("--learning-rate", type=float, default=None, help="learning rate (default: the preset's)")
-    p.add_argument("--patience", type=int, default=None, help="early-stopping patience in epochs")
+    p.add_argument(
+        "--max-epochs", type=int, default=None, help=f"maximum epochs (default: {DEFAULT_OPTIONS['max_epochs']})"
+    )
+    p.add_argument(
+        "--batch-size", type=int, default=None, help=f"batch size (default: {DEFAULT_OPTIONS['batch_size']})"
+    )
+    p.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help=f"learning rate (default: {DEFAULT_OPTIONS['learning_rate']:g})",
+    )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help=f"early-stopping patience in epochs (default: {DEFAULT_OPTIONS['patience']})",
+    )
     p.add_argument(
         "--save-dir", default=None, help="folder for the models and their checkpoints (default: ./chromseq_models)"
     )
@@ -91,11 +120,10 @@ def _existing(args: argparse.Namespace) -> str:
 
 
 def _training_kwargs(args: argparse.Namespace, *, preset: bool = True) -> dict:
-    from ._settings import settings
     from .tl import TrainingOptions
 
     kwargs = {
-        "preset": _resolve_preset(args.preset, settings.resolve_device()) if preset else None,
+        "preset": args.preset if preset else None,
         "max_epochs": args.max_epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
@@ -105,15 +133,6 @@ def _training_kwargs(args: argparse.Namespace, *, preset: bool = True) -> dict:
     if getattr(args, "celltype", None) is not None:
         kwargs["celltype"] = args.celltype
     return {k: v for k, v in kwargs.items() if v is not None} | {"existing": _existing(args)}
-
-
-def _resolve_preset(preset: str, device) -> str:
-    """``'auto'`` means the full network on a GPU and ``fast`` on a CPU (``tiny``'s accuracy at 2x its speed)."""
-    if preset != "auto":
-        return preset
-    chosen = "chromtransfer" if device.type == "cuda" else "fast"
-    logger.info("preset 'auto' -> %r on %s", chosen, device)
-    return chosen
 
 
 # -- prepare ----------------------------------------------------------------------------------------
@@ -128,10 +147,21 @@ def prepare_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--genome", required=True, help="genomepy genome name or FASTA path (plain or bgzip)")
     p.add_argument("--width", type=int, default=600, help="model input width in bp")
     p.add_argument("--pad", action="store_true", help="fill bases beyond a chromosome end with N instead of failing")
-    p.add_argument("--background", type=int, default=None, help="number of GC-matched background windows (0: none)")
-    p.add_argument("--val", nargs="*", default=None, help="validation chromosomes")
-    p.add_argument("--test", nargs="*", default=None, help="test chromosomes")
-    p.add_argument("-o", "--output", required=True, help="output .h5ad")
+    p.add_argument(
+        "--background",
+        type=int,
+        default=None,
+        help="number of GC-matched background windows (default: as many as open regions; 0: none)",
+    )
+    p.add_argument(
+        "--val",
+        nargs="*",
+        default=None,
+        help="validation chromosomes (default: whole chromosomes drawn at random, seeded, for 10%% of the regions; "
+        "1-Mb blocks when there is one chromosome)",
+    )
+    p.add_argument("--test", nargs="*", default=None, help="test chromosomes (default: as --val, another 10%%)")
+    p.add_argument("-o", "--output", "--out", dest="output", required=True, help="output .h5ad")
 
 
 def prepare(args: argparse.Namespace) -> None:
@@ -160,6 +190,8 @@ def pretrain_args(p: argparse.ArgumentParser) -> None:
     _training_args(p, celltype=False)
     p.add_argument(
         "--celltypes",
+        "--celltype",
+        dest="celltypes",
         nargs="+",
         default=None,
         metavar="CELLTYPE",
@@ -169,7 +201,7 @@ def pretrain_args(p: argparse.ArgumentParser) -> None:
 
 
 def train_args(p: argparse.ArgumentParser) -> None:
-    _training_args(p, celltype=True)
+    _training_args(p, celltype=True, scratch=True)
 
 
 def pretrain(args: argparse.Namespace) -> None:
@@ -267,8 +299,16 @@ def evaluate(args: argparse.Namespace) -> None:
 # -- interpretation ---------------------------------------------------------------------------------
 def contributions_args(p: argparse.ArgumentParser) -> None:
     _io_args(p)
-    p.add_argument("--celltype", required=True, help="cell type whose fine-tuned model to explain")
-    p.add_argument("--method", default="deep_lift_shap", choices=["deep_lift_shap", "ism", "grad_x_input"])
+    p.add_argument(
+        "--celltype", "--celltypes", dest="celltype", required=True, help="cell type whose fine-tuned model to explain"
+    )
+    p.add_argument(
+        "--method",
+        default="deep_lift_shap",
+        choices=["deep_lift_shap", "ism", "grad_x_input"],
+        help="deep_lift_shap: DeepLIFT/SHAP against dinucleotide-shuffled references; ism: in-silico mutagenesis "
+        "(every base changed, slower); grad_x_input: gradient x input (fastest, noisiest)",
+    )
     p.add_argument("--split", default=None, help="only regions of this split (e.g. test)")
     p.add_argument("--positives", action="store_true", help="only regions labelled open for the cell type")
     p.add_argument("--n-shuffles", type=int, default=20, help="dinucleotide-shuffled references per region")
@@ -305,7 +345,9 @@ def _region_mask(adata, celltype: str, *, split: str | None, positives: bool):
 
 def motifs_args(p: argparse.ArgumentParser) -> None:
     _io_args(p)
-    p.add_argument("--celltype", required=True, help="cell type whose stored contributions to use")
+    p.add_argument(
+        "--celltype", "--celltypes", dest="celltype", required=True, help="cell type whose stored contributions to use"
+    )
     p.add_argument("--motif-db", default=None, help="JASPAR release (e.g. JASPAR2024) or a MEME file")
 
 
@@ -319,7 +361,7 @@ def motifs(args: argparse.Namespace) -> None:
 # -- report / demo ----------------------------------------------------------------------------------
 def report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="an .h5ad after evaluate (and optionally contributions/motifs)")
-    p.add_argument("--out", required=True, help="output folder for figures and report.md")
+    p.add_argument("--out", "-o", "--output", dest="out", required=True, help="output folder for figures and report.md")
 
 
 def report(args: argparse.Namespace) -> None:
@@ -330,9 +372,20 @@ def report(args: argparse.Namespace) -> None:
 
 
 def demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="demo_out", help="output folder (h5ad, models, metrics, figures, report)")
-    p.add_argument("--celltype", nargs="+", default=None, help="cell types to fine-tune (default: all six)")
-    p.add_argument("--preset", default="auto", help="'fast' (CPU default), 'tiny', 'chromtransfer' (GPU default)")
+    p.add_argument(
+        "--out", "-o", "--output", dest="out", default="demo_out",
+        help="output folder (h5ad, models, metrics, figures, report)",
+    )  # fmt: skip
+    p.add_argument(
+        "--celltype", "--celltypes", dest="celltype", nargs="+", default=None,
+        help="cell types to fine-tune (default: all six)",
+    )  # fmt: skip
+    p.add_argument(
+        "--preset",
+        default="auto",
+        choices=PRESET_CHOICES,
+        help="'auto' (a GPU: chromtransfer, a CPU: fast, the recipe the README times), 'fast', 'tiny', 'chromtransfer'",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -343,8 +396,8 @@ def demo_args(p: argparse.ArgumentParser) -> None:
 
 def demo(args: argparse.Namespace) -> None:
     from ._demo import run_demo
-    from ._settings import settings
     from .datasets._chromtransfer import CELLTYPES
+    from .models import resolve_preset
 
     unknown = [c for c in args.celltype or [] if c not in CELLTYPES]
     if unknown:  # before the output folder is made
@@ -352,7 +405,7 @@ def demo(args: argparse.Namespace) -> None:
     run_demo(
         Path(args.out),
         celltypes=args.celltype,
-        preset=_resolve_preset(args.preset, settings.resolve_device()),
+        preset=resolve_preset(args.preset),
         quick=args.quick,
         explain=not args.no_explain,
     )

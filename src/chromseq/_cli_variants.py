@@ -18,7 +18,10 @@ def variants_args(p: argparse.ArgumentParser) -> None:
         help="an .h5ad whose models to apply (its genome is the default), and/or model folders",
     )
     p.add_argument("--genome", default=None, help="FASTA path or genomepy name (default: the genome of the .h5ad)")
-    p.add_argument("--celltype", nargs="+", default=None, help="score only these cell types (their fine-tuned models)")
+    p.add_argument(
+        "--celltype", "--celltypes", dest="celltype", nargs="+", default=None,
+        help="score only these cell types (their fine-tuned models)",
+    )  # fmt: skip
     p.add_argument(
         "--ref-mismatch",
         default="error",
@@ -28,7 +31,10 @@ def variants_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contributions", action="store_true", help="also store ref/alt contribution scores")
     p.add_argument("--no-rc-average", action="store_true", help="forward strand only (no reverse-complement average)")
     p.add_argument("--batch-size", type=int, default=512, help="windows per forward pass")
-    p.add_argument("-o", "--output", required=True, help="output .h5ad (variants x outputs; written atomically)")
+    p.add_argument(
+        "-o", "--output", "--out", dest="output", required=True,
+        help="output .h5ad (variants x outputs; written atomically)",
+    )  # fmt: skip
     p.add_argument("--tsv", default=None, help="also write a table: one row per variant, ref/alt/delta per output")
 
 
@@ -76,7 +82,7 @@ def variant_table(vdata):
 # -- tracks -----------------------------------------------------------------------------------------
 def tracks_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("input", help="regions .h5ad after predict (and optionally contributions / motifs)")
-    p.add_argument("--out", required=True, help="output folder for the track files")
+    p.add_argument("--out", "-o", "--output", dest="out", required=True, help="output folder for the track files")
     p.add_argument("--predictions", nargs="*", default=None, help="prediction columns (default: all)")
     p.add_argument("--contributions", nargs="*", default=None, help="cell types of stored contributions (default: all)")
     p.add_argument("--seqlets", nargs="*", default=None, help="cell types of tl.motifs seqlets (default: all)")

@@ -55,7 +55,7 @@ def run_demo(
     out: Path,
     *,
     celltypes: Sequence[str] | None = None,
-    preset: str = "fast",
+    preset: str = "auto",
     quick: bool = False,
     explain: bool = True,
 ) -> Path:
@@ -72,7 +72,7 @@ def run_demo(
     celltypes
         Cell types to fine-tune (default: all six).
     preset
-        Model preset: ``'fast'`` on a CPU (``'tiny'`` with early pooling and the input's k-mer frequencies
+        Model preset: ``'auto'`` (the default) is ``'fast'`` on a CPU (``'tiny'`` with early pooling and the input's k-mer frequencies
         beside the embedding: close to composition on chr20, cross-validated), ``'chromtransfer'`` on a GPU.
     quick
         Train for one epoch only (a smoke test of the whole path).
@@ -86,8 +86,10 @@ def run_demo(
     from . import datasets, tl
     from ._report import write_report
     from ._settings import settings
-    from .models import get_config
+    from .models import get_config, resolve_preset
 
+    preset = resolve_preset(preset)
+    get_config(preset)  # an unknown preset fails here, before the output folder is made and the data loaded
     start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

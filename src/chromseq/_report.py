@@ -14,6 +14,13 @@ from ._intervals import verdict
 from ._io_utils import atomic_path
 from ._report_verdicts import verdict_lines
 from ._settings import logger
+from .store import MATCH_QVAL
+
+#: Patterns per cell type in the report's motif table, and in its figure (logos of the patterns with most seqlets).
+_MOTIF_ROWS = 12
+_MOTIF_FIGURE = 6
+#: Bases per row of a region's contribution logo (a 600-bp window is drawn in 3 rows, letters readable).
+_LOGO_ROW = 200
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -90,6 +97,7 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
                 lambda save: pl.transfer_intervals(adata, differences=True, show=False, save=save),
             )
         else:
+            lines += _transfer_curve_lines(uns[K.UNS_TRANSFER], uns.get(K.UNS_PARAMS, {}).get(K.UNS_TRANSFER, {}))
             lines += figure("transfer_curve", lambda save: pl.transfer_curve(adata, show=False, save=save))
     lines += _reference_lines(adata)
     lines += _interpretation_lines(adata, figure)
@@ -127,6 +135,34 @@ def _cross_validated_lines(intervals: pd.DataFrame, params: dict) -> list[str]:
             f"[{row['lower']:+.3f}, {row['upper']:+.3f}], **{verdict(row['lower'], row['upper'])}**"
         )
     return [*lines, ""]
+
+
+def _transfer_curve_lines(table: pd.DataFrame, params: dict) -> list[str]:
+    """Text of a single-split transfer benchmark: test AUROC per fraction and kind, mean and range over runs."""
+    if table is None or len(table) == 0 or "auroc" not in table:
+        return []
+    runs = table.groupby(["fraction", "kind"], sort=False)["auroc"]
+    summary = runs.agg(["mean", "min", "max", "count"]).reset_index()
+    summary["cell"] = [
+        f"{m:.3f}" if n == 1 else f"{m:.3f} ({lo:.3f}-{hi:.3f})"
+        for m, lo, hi, n in summary[["mean", "min", "max", "count"]].to_numpy()
+    ]
+    wide = summary.pivot_table(index="fraction", columns="kind", values="cell", aggfunc="first", sort=False)
+    wide = wide[[k for k in summary["kind"].unique() if k in wide.columns]].sort_index(ascending=False)
+    wide.index = [f"{f:g}" for f in wide.index]
+    wide.index.name = "fraction"
+    celltypes = sorted(map(str, table["celltype"].unique())) if "celltype" in table else []
+    split = params.get("split", table["split"].iloc[0] if "split" in table else "test")
+    return [
+        f"Fine-tuning the pretrained body vs training the same network from scratch on a fraction of each cell "
+        f"type's training regions ({', '.join(celltypes)}), scored on the `{split}` split: AUROC, mean over cell "
+        "types and seeds (in parentheses, the range over runs where there are several). One split gives no intervals: "
+        "`chromseq.tl.transfer_benchmark(..., cv=5)` adds block-bootstrap intervals (see the cross-validated "
+        "reference below, where there is one).",
+        "",
+        _markdown_table(wide.reset_index()),
+        "",
+    ]
 
 
 def _reference_lines(adata: AnnData) -> list[str]:
@@ -184,11 +220,24 @@ def _options(options: dict) -> str:
 
 
 def _model_line(name: str, record: ModelRecord) -> str:
-    epochs = len(record.history.get("epoch", []))
-    auroc = [v for v in record.history.get("val_auroc", []) if v is not None and not np.isnan(v)]
-    best = f", best val AUROC {max(auroc):.3f}" if auroc else ""
+    """One line per model: kind, preset, threads, epochs, and the validation AUROC of the epoch it kept."""
+    from ._metrics import kept_index
+
+    history = record.history
+    epochs = len(history.get("epoch", []))
+    monitor = str(record.params.get("monitor", "val_loss"))
+    kept = ""
+    if epochs and len(history.get(monitor, [])) == epochs:
+        i = kept_index(history, record.params)
+        auroc = history.get("val_auroc", [])
+        value = float(auroc[i]) if i < len(auroc) and auroc[i] is not None else float("nan")
+        shown = f"val AUROC {value:.3f}" if np.isfinite(value) else f"{monitor} {float(history[monitor][i]):.4f}"
+        kept = f", kept epoch {history['epoch'][i]} (best {monitor}): {shown}"
+    threads = record.params.get("torch_threads")
+    threads = f", {threads} torch thread{'' if threads == 1 else 's'}" if threads else ""
     return (
-        f"- `{name}` ({record.kind}, preset `{record.preset or '?'}`): {epochs} epoch{'' if epochs == 1 else 's'}{best}"
+        f"- `{name}` ({record.kind}, preset `{record.preset or '?'}`{threads}): "
+        f"{epochs} epoch{'' if epochs == 1 else 's'}{kept}"
     )
 
 
@@ -226,11 +275,15 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
         region = _most_confident(adata, ct, adata.obs_names.get_indexer(names))
         lines += [f"### {ct}", "", f"Contribution scores of region `{region}`:", ""]
         lines += figure(
-            f"contributions_{ct}", lambda save, r=region, c=ct: pl.contributions(adata, r, c, show=False, save=save)
+            f"contributions_{ct}",
+            lambda save, r=region, c=ct: pl.contributions(adata, r, c, wrap=_LOGO_ROW, show=False, save=save),
         )
         if motif_table is not None:
             lines += [_LOGO_NOTE, "", _MOTIF_NOTE, "", _markdown_table(motif_table), ""]
-            lines += figure(f"motifs_{ct}", lambda save, c=ct: pl.motifs(adata, c, 6, show=False, save=save))
+            lines += [_motif_count_line(motifs, len(motif_table)), ""]
+            lines += figure(
+                f"motifs_{ct}", lambda save, c=ct: pl.motifs(adata, c, _MOTIF_FIGURE, show=False, save=save)
+            )
     if missing:
         lines += ["### Cell types without motif patterns", ""]
         lines += [f"- {ct}: {why}" for ct, why in missing.items()] + [""]
@@ -238,16 +291,27 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
 
 
 _LOGO_NOTE = (
-    "Letter heights are the contribution of each observed base to the model's logit. Seqlets (stretches "
-    "of high contribution) are marked under the letters with the name of their best JASPAR match; `?` "
-    "marks a seqlet whose best match is not significant (Bonferroni-adjusted p > 0.01 over the database)."
+    "Letter heights are the contribution of each observed base to the model's logit (the window drawn in rows "
+    f"of {_LOGO_ROW} bp). Seqlets (stretches of significant contribution) are marked in a lane under the "
+    "letters, coloured by the sign of their contribution (legend), with the name of their best JASPAR match; "
+    "`?` marks a seqlet whose best match is not significant (Bonferroni-adjusted p > 0.01 over the database). "
+    "A track without seqlets says why."
 )
 _MOTIF_NOTE = (
-    "Motifs discovered by TF-MoDISco and their best JASPAR matches. A small q-value alone does "
-    "not make a motif: `match_beyond_composition` is False where the match is no better than "
-    "that of a matrix with the pattern's base composition and no positional information "
-    "(`info_content`: bits per position, 0-2)."
+    "Motifs discovered by TF-MoDISco and their best JASPAR matches. `match_beyond_composition` is True "
+    f"only where the match is significant (q-value at most {MATCH_QVAL:g}) and better than that of a matrix "
+    "with the pattern's base composition and no positional information (`info_content`: bits per position, "
+    "0-2): a small q-value alone does not make a motif, and a q-value near 1 means no database motif matches."
 )
+
+
+def _motif_count_line(motifs: dict, n_table: int) -> str:
+    """Say how many of the patterns found the table and the figure below it show."""
+    n_found = len(motifs[K.MOTIF_PATTERNS])
+    n_figure = min(_MOTIF_FIGURE, n_found)
+    table = f"all {n_found}" if n_table == n_found else f"the {n_table} with most seqlets of {n_found}"
+    figure = f"all {n_figure}" if n_figure == n_table else f"the {n_figure} with most seqlets of the table's {n_table}"
+    return f"TF-MoDISco found {n_found} pattern{'s' if n_found != 1 else ''}: the table lists {table}; the figure shows {figure}."
 
 
 def _why_no_motifs(adata: AnnData, celltype: str, n_regions: int, motifs) -> str:
@@ -285,7 +349,12 @@ def _motif_table(result) -> pd.DataFrame | None:
     columns = ("sign", "n_seqlets", "info_content", "match_id", "match_name", "match_qval", "match_beyond_composition")
     columns = [c for c in columns if c in patterns]
     table = patterns[columns].rename_axis("pattern").reset_index()
-    return table.sort_values("n_seqlets", ascending=False).head(12) if "n_seqlets" in table else table.head(12)
+    if {"match_qval", "match_beyond_composition"} <= set(table.columns):  # results of older versions too
+        significant = table["match_qval"].astype(float).le(MATCH_QVAL).to_numpy()
+        table["match_beyond_composition"] = table["match_beyond_composition"].astype(bool).to_numpy() & significant
+    if "n_seqlets" in table:
+        table = table.sort_values("n_seqlets", ascending=False, kind="stable")
+    return table.head(_MOTIF_ROWS)
 
 
 #: Number format per column of the report's tables (default: 3 decimals); q-values in scientific notation.

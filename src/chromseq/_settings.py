@@ -47,6 +47,37 @@ def _ensure_stderr_handler() -> None:
         logger.addHandler(_StderrHandler())
 
 
+#: Default of :attr:`ChromseqSettings.threads`: one torch thread, measured fastest for every CPU preset
+#: on a loaded 2-core machine (``benchmarks/bench_threads.py``; see ``benchmarks/README.md``).
+DEFAULT_THREADS = 1
+
+
+def log_progress(msg: str, *args: object) -> None:
+    """Log a progress line (one per training epoch): at level INFO, and also at the default verbosity 1.
+
+    At verbosity 1 a plain script (output to a file or a pipe, where tqdm shows no bar) would
+    otherwise print nothing while training; the line goes to the handlers of the user's logging
+    configuration when there are any, else to chromseq's stderr handler. Verbosity 0 hides it, and so
+    does a Jupyter kernel with ipywidgets at verbosity 1, where the widget bars show progress.
+    """
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(msg, *args)
+        return
+    if settings.verbosity < 1 or not logger.isEnabledFor(logging.ERROR) or _widget_bars():
+        return
+    _ensure_stderr_handler()
+    logger.handle(logger.makeRecord(logger.name, logging.INFO, "(progress)", 0, msg, args, None))
+
+
+def _widget_bars() -> bool:
+    """Whether this process is a Jupyter kernel showing tqdm's widget bars (ipywidgets installed)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
 DeviceName = Literal["auto", "cpu", "cuda", "mps"] | str
 CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 _COMPILE_MODES = get_args(CompileMode)
@@ -83,6 +114,7 @@ class ChromseqSettings:
         self._model_dir: Path = Path("chromseq_models")
         self._n_workers: int = 0
         self._compile: bool | CompileMode = False
+        self._threads: int | None = DEFAULT_THREADS
 
     # -- device ---------------------------------------------------------------
     @property
@@ -140,7 +172,9 @@ class ChromseqSettings:
         Setting it makes messages at that level reach ``stderr``: through the handlers of the
         user's logging configuration when there are any (``logging.basicConfig``, or handlers on
         the ``'chromseq'`` logger), else through chromseq's own stderr handler. Training logs one
-        line per epoch at level 2 (losses, validation AUROC, seconds).
+        line per epoch (losses, validation AUROC, seconds) at level 1 (the default) and above, so a
+        plain script shows progress where tqdm shows no bar (output to a file or a pipe); at level
+        1 in a Jupyter kernel with widget bars it is left out, and level 0 hides it.
         """
         return self._verbosity
 
@@ -181,6 +215,50 @@ class ChromseqSettings:
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"n_workers must be a non-negative int, got {value!r}.")
         self._n_workers = value
+
+    # -- CPU threads ----------------------------------------------------------
+    @property
+    def threads(self) -> int | None:
+        """Torch CPU threads while training on a CPU (default 1; ``None``: leave torch's count alone).
+
+        Training (``tl.pretrain``, ``tl.finetune``, ``tl.train`` and what calls them) on a CPU runs
+        with this many :func:`torch.set_num_threads` threads and restores the caller's count
+        afterwards; the count used is kept in the model record (``params['torch_threads']``). ``None``
+        respects a count the user set with :func:`torch.set_num_threads` (or torch's own default,
+        one thread per core). The default 1 is measured (``benchmarks/bench_threads.py``): on the
+        team's 2-core machine shared with other jobs, a training step of the CPU presets (``tiny``,
+        ``fast``) and of ``chromtransfer`` took 4-6x longer with 2 threads than with 1. Raise it on an
+        idle machine with many cores (and measure with that script).
+        """
+        return self._threads
+
+    @threads.setter
+    def threads(self, value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"threads must be a positive int or None (torch's own count), got {value!r}.")
+        self._threads = value
+
+    @contextmanager
+    def cpu_threads(self, device) -> Iterator[int]:
+        """Run the block with :attr:`threads` torch threads when ``device`` is a CPU; yield the count in effect.
+
+        Parameters
+        ----------
+        device
+            The :class:`torch.device` training runs on; on other devices the count is left alone.
+        """
+        import torch
+
+        previous = torch.get_num_threads()
+        wanted = self._threads if getattr(device, "type", str(device)) == "cpu" else None
+        if wanted is None or wanted == previous:
+            yield previous
+            return
+        torch.set_num_threads(wanted)
+        try:
+            yield wanted
+        finally:
+            torch.set_num_threads(previous)
 
     # -- compilation ----------------------------------------------------------
     @property
@@ -257,6 +335,6 @@ class ChromseqSettings:
         return f"ChromseqSettings({inner})"
 
 
-_FIELDS = ("device", "seed", "verbosity", "cache_dir", "model_dir", "n_workers", "compile")
+_FIELDS = ("device", "seed", "verbosity", "cache_dir", "model_dir", "n_workers", "threads", "compile")
 
 settings = ChromseqSettings()

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from ._cli_checks import check_options, check_outputs, cli_message, interrupted_message
 from ._cli_table import COMMANDS
-from ._settings import logger, settings
+from ._settings import DEFAULT_THREADS, logger, settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,11 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    with _cli_logging(args.verbose), _torch_threads(args.threads):
+    threads = settings.threads if args.threads is None else args.threads
+    with _cli_logging(args.verbose), _torch_threads(threads):
         try:
             check_outputs(args)  # before any work: a bad -o/--out/--save-dir fails now, not after training
             check_options(args)  # and --batch-size 0, --learning-rate inf
-            given = {"device": args.device, "seed": args.seed}
+            given = {"device": args.device, "seed": args.seed, "threads": threads}
             with settings.override(**{k: v for k, v in given.items() if v is not None}):
                 args.func(args)
         except (ValueError, KeyError, OSError) as err:
@@ -129,7 +130,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive_int,
         default=None,
-        help="CPU threads for torch (default: torch's choice, one per core); 1 is often fastest on a busy machine",
+        help=f"CPU threads for torch (default: {DEFAULT_THREADS}, measured fastest for the CPU presets on a shared "
+        "2-core machine: benchmarks/bench_threads.py); more can pay on an idle machine with many cores",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS.values():

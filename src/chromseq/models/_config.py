@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
+
+from chromseq._settings import logger, settings
 
 HeadKind = Literal["pretrain", "finetune"]
 
@@ -82,6 +84,9 @@ class ChromTransferConfig:
         Names of the outputs, one head each: ``('open',)`` for pre-training, cell types otherwise.
     """
 
+    #: Name of the family in the registry (:mod:`chromseq.models._registry`); a saved config without one is this.
+    arch: ClassVar[str] = "chromtransfer"
+
     preset: str = "custom"
     seq_len: int = 600
     stem_filters: int = 64
@@ -142,6 +147,19 @@ class ChromTransferConfig:
         """Number of outputs (heads)."""
         return len(self.outputs)
 
+    @property
+    def receptive_field(self) -> int:
+        """Input bp one position of the last convolution sees (202 for ``chromtransfer`` and ``fast``, 61 for ``tiny``).
+
+        Each residual block stacks two convolutions of its kernel; kernels after the stem count
+        pooled positions (``stem_pool`` bp each).
+        """
+        kp1, kid1, kp2, kid2 = self.block_kernels
+        n, p = self.n_blocks, self.stem_pool
+        tower = 2 * (kp1 - 1) + 2 * n * (kid1 - 1) + 2 * (kp2 - 1) + 2 * n * (kid2 - 1)
+        tower += sum(k - 1 for k in self.tail_kernels)
+        return self.stem_kernel + (p - 1) + p * tower
+
     def body_key(self) -> dict[str, Any]:
         """Return the fields that define the body (equal keys mean interchangeable body weights)."""
         return {f: _plain(getattr(self, f)) for f in BODY_FIELDS}
@@ -151,12 +169,15 @@ class ChromTransferConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON/h5ad-safe dict (tuples become lists)."""
-        return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
+        """Return a JSON/h5ad-safe dict (tuples become lists), ``arch`` first."""
+        return {"arch": self.arch} | {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChromTransferConfig:
-        """Build a config from :meth:`to_dict` output (unknown keys raise)."""
+        """Build a config from :meth:`to_dict` output (unknown keys raise; no ``arch`` is ChromTransfer's)."""
+        d = dict(d)
+        if d.pop("arch", cls.arch) != cls.arch:
+            raise ValueError(f"a ChromTransferConfig holds arch {cls.arch!r}; this config is another family's.")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:
@@ -200,22 +221,56 @@ _TINY = ChromTransferConfig(
 #: the training sequences per second of ``tiny`` on one CPU thread), no dropout, and the input's 1- to 4-mer
 #: frequencies beside the embedding (``composition_k``): on chr20, cross-validated, it lifts fine-tuned AUROC
 #: from 0.528 to 0.586-0.592, close to the k-mer baseline (0.592-0.601; benchmarks/README.md).
-PRESETS: dict[str, ChromTransferConfig] = {
+#: The other families' presets (``dilated``, ``dilated_fast``, ``topic``, ``topic_fast``) are added by
+#: :mod:`chromseq.models._registry`, from the module of each family.
+PRESETS: dict[str, Any] = {
     "chromtransfer": ChromTransferConfig(preset="chromtransfer"),
     "tiny": _TINY,
     "fast": _TINY.replace(preset="fast", stem_pool=4, dropout=0.0, composition_k=(1, 2, 3, 4)),
 }
 
 
-def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransferConfig:
-    """Return the config of ``preset`` (a name in :data:`PRESETS` or a config) with ``changes`` applied.
+#: The preset name that picks a size for the device: :data:`CPU_PRESET` on a CPU, :data:`GPU_PRESET` elsewhere.
+AUTO = "auto"
+CPU_PRESET = "fast"
+GPU_PRESET = "chromtransfer"
+
+
+def resolve_preset(preset: str | Any, device: str | None = None) -> str | Any:
+    """Return the preset that ``preset`` names on ``device``: ``'auto'`` becomes ``'fast'`` or ``'chromtransfer'``.
 
     Parameters
     ----------
     preset
-        ``'chromtransfer'``, ``'tiny'`` or a config to start from.
+        A preset name, ``'auto'`` or a config (returned unchanged, as is any other name).
+    device
+        Device the model trains on (``None``: :attr:`chromseq.settings.device`); ``'auto'`` picks
+        ``'fast'`` (the CPU recipe) on a CPU and ``'chromtransfer'`` (the published network) on a
+        GPU (CUDA or MPS). The choice is logged.
+
+    Returns
+    -------
+    The preset name or config to build.
+    """
+    if not isinstance(preset, str) or preset != AUTO:
+        return preset
+    resolved = settings.resolve_device(device)
+    chosen = CPU_PRESET if resolved.type == "cpu" else GPU_PRESET
+    logger.info("preset 'auto' -> %r (training on %s)", chosen, resolved)
+    return chosen
+
+
+def get_config(preset: str | Any, **changes: Any) -> Any:
+    """Return the config of ``preset`` (a name in :data:`PRESETS`, ``'auto'`` or a config) with ``changes`` applied.
+
+    Parameters
+    ----------
+    preset
+        A name in :data:`PRESETS` (``'chromtransfer'``, ``'fast'``, ``'dilated'``, ``'topic_fast'``...),
+        ``'auto'`` (:func:`resolve_preset` on :attr:`chromseq.settings.device`) or a config of any
+        registered family to start from.
     **changes
-        Fields of :class:`ChromTransferConfig` to replace, e.g. ``inner_filters=32``.
+        Fields of the preset's config class to replace, e.g. ``inner_filters=32``.
 
     Returns
     -------
@@ -226,10 +281,11 @@ def get_config(preset: str | ChromTransferConfig, **changes: Any) -> ChromTransf
     ValueError
         If ``preset`` is not a known name.
     """
-    if isinstance(preset, ChromTransferConfig):
+    preset = resolve_preset(preset)
+    if not isinstance(preset, str):
         base = preset
     elif preset in PRESETS:
         base = PRESETS[preset]
     else:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)} or pass a ChromTransferConfig.")
+        raise ValueError(f"unknown preset {preset!r}; choose one of {[AUTO, *sorted(PRESETS)]} or pass a model config.")
     return base.replace(**changes) if changes else base

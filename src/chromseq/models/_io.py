@@ -21,9 +21,11 @@ from chromseq._io_utils import disk_errors, honour_umask, replace_dir, temp_besi
 from chromseq._metrics import kept_index
 from chromseq._settings import logger
 
-from ._config import ChromTransferConfig
-from ._guards import check_finite, check_size, config_sha256
-from ._network import ChromTransfer, count_parameters
+from ._costs import check_any_size
+from ._guards import check_finite, config_sha256
+from ._network import count_parameters
+from ._protocol import ModelConfig, SequenceModel
+from ._registry import FAMILIES, build, config_from_dict, family
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -35,14 +37,14 @@ _WARNED: set[str] = set()
 
 
 def save_model(
-    model: ChromTransfer, path: str | os.PathLike, *, card: dict[str, Any] | None = None, overwrite: bool = True
+    model: SequenceModel, path: str | os.PathLike, *, card: dict[str, Any] | None = None, overwrite: bool = True
 ) -> Path:
     """Save ``model`` to the folder ``path`` (replaced atomically if it exists and ``overwrite``).
 
     Parameters
     ----------
     model
-        The network; its ``config`` is saved with the weights.
+        The network, of any registered family; its ``config`` (with ``arch``) is saved with the weights.
     path
         Destination folder.
     card
@@ -67,6 +69,7 @@ def save_model(
     """
     path = Path(path)
     card = dict(card or {})
+    family(getattr(model.config, "arch", "?"))  # only a registered family can be loaded back: refuse others now
     meta = {
         "format_version": FORMAT_VERSION,
         "config": model.config.to_dict(),
@@ -223,7 +226,7 @@ def read_model_card(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> ChromTransfer:
+def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> SequenceModel:
     """Load a model saved by :func:`save_model`, in eval mode.
 
     Parameters
@@ -235,22 +238,23 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device = "cpu") -
 
     Returns
     -------
-    The :class:`~chromseq.models.ChromTransfer` with its config; weights are read with
-    safetensors (no unpickling).
+    The network of the family its config's ``arch`` names (a config without one, as folders saved
+    before families existed, is a :class:`~chromseq.models.ChromTransfer`), with its config; weights
+    are read with safetensors (no unpickling).
 
     Raises
     ------
     ValueError
         If the weights file's SHA-256 differs from the one recorded in ``config.json``
         (a changed or damaged file), ``config.json`` was edited after saving, the config
-        declares an implausibly large network, the weights do not fit the config, or a
-        weight holds NaN or infinity.
+        declares an implausibly large network, the weights do not fit the config, a weight
+        holds NaN or infinity, or the config's ``arch`` is not a registered family.
     """
     meta = read_model_card(path)
     config = _config_of(meta, Path(path) / CONFIG_FILE)
     check_config(path, meta)
-    check_size(config, repr(str(Path(path) / CONFIG_FILE)))  # before anything is allocated
-    model = ChromTransfer(config)
+    check_any_size(config, repr(str(Path(path) / CONFIG_FILE)))  # before anything is allocated
+    model = build(config)
     state = _read_weights(Path(path) / WEIGHTS_FILE)
     _fit_weights(model, state, Path(path))  # before the sha256: another model's weights are named as such
     check_weights(path, meta)
@@ -281,10 +285,16 @@ def _read_meta(file: Path) -> dict[str, Any]:
     return meta
 
 
-def _config_of(meta: dict[str, Any], file: Path) -> ChromTransferConfig:
-    """Return the :class:`ChromTransferConfig` of ``meta``; raise a :class:`ValueError` naming ``file`` if invalid."""
+def _config_of(meta: dict[str, Any], file: Path) -> ModelConfig:
+    """Return the config of ``meta`` (any registered family); raise a :class:`ValueError` naming ``file`` if invalid."""
+    arch = meta["config"].get("arch", "chromtransfer")
+    if arch not in FAMILIES:
+        raise ValueError(
+            f"model folder {str(file.parent)!r} holds a network of architecture {arch!r}, which this chromseq does "
+            f"not know (known: {sorted(FAMILIES)}): upgrade chromseq to the version that saved it."
+        )
     try:
-        return ChromTransferConfig.from_dict(meta["config"])
+        return config_from_dict(meta["config"])
     except (TypeError, ValueError) as err:
         raise _damaged(file, f"holds an invalid 'config': {str(err).rstrip('.')}") from None
 
@@ -299,7 +309,7 @@ def _read_weights(file: Path) -> dict[str, torch.Tensor]:
         raise _damaged(file, f"is not a readable safetensors file ({err})") from None
 
 
-def _fit_weights(model: ChromTransfer, state: dict[str, torch.Tensor], path: Path) -> None:
+def _fit_weights(model: SequenceModel, state: dict[str, torch.Tensor], path: Path) -> None:
     """Load ``state`` into ``model``; a :class:`ValueError` when the weights do not fit the config."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
@@ -316,12 +326,14 @@ def _fit_weights(model: ChromTransfer, state: dict[str, torch.Tensor], path: Pat
 
 def _render_card(meta: dict[str, Any]) -> str:
     cfg, card = meta["config"], meta["card"]
+    fam = FAMILIES[cfg.get("arch", "chromtransfer")]
     lines = [
-        f"# chromseq model: {card.get('name', 'ChromTransfer')}",
+        f"# chromseq model: {card.get('name', fam.network.__name__)}",
         "",
-        "ChromTransfer network (Salvatore et al. 2023, NAR Genom Bioinform lqad026), saved by chromseq.",
+        f"{fam.description}, saved by chromseq.",
         "",
-        f"- preset: `{cfg['preset']}`; inner filters F = {cfg['inner_filters']}; input width {cfg['seq_len']} bp",
+        f"- architecture: `{fam.arch}`",
+        f"- preset: `{cfg['preset']}`; {_widths(cfg)}input width {cfg['seq_len']} bp",
         f"- head: {cfg['head']}; outputs: {', '.join(cfg['outputs'])}",
         f"- parameters: {meta['n_parameters']:,}",
         f"- saved: {meta['saved']}",
@@ -339,3 +351,8 @@ def _render_card(meta: dict[str, Any]) -> str:
         lines.append(f"- epochs trained: {len(hist['epoch'])}; best {monitor} (kept): {best:.4g}")
     lines += ["", "Load with `chromseq.models.load_model(path)` (safetensors; nothing is unpickled).", ""]
     return "\n".join(lines)
+
+
+def _widths(cfg: dict[str, Any]) -> str:
+    """Return the card's size note: ChromTransfer's inner filter count F, or nothing."""
+    return f"inner filters F = {cfg['inner_filters']}; " if "inner_filters" in cfg else ""

@@ -13,7 +13,7 @@ from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._validate import sequence_codes
 from chromseq.pl._utils import finish, panels
-from chromseq.store import stored_seqlets
+from chromseq.store import motif_result, stored_seqlets
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -30,6 +30,7 @@ def contributions(
     hypothetical: bool = False,
     seqlets: bool = True,
     match_padj: float = 0.01,
+    wrap: int | None = None,
     sharey: bool | None = None,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
@@ -39,8 +40,9 @@ def contributions(
 
     Letters are drawn by :func:`tangermeme.plot.plot_logo` with heights equal to the scores
     (logit units); all tracks share the y axis so that cell types can be compared. Seqlets found
-    by :func:`chromseq.tl.motifs` are marked under the letters with the name of their best
-    database motif.
+    by :func:`chromseq.tl.motifs` are marked in a lane under the letters (never over them): a bar
+    coloured by the sign of the seqlet's contribution (legend) and the name of its best database
+    motif, ``'?'`` where no match is significant. A track without seqlets says why.
 
     Parameters
     ----------
@@ -61,15 +63,19 @@ def contributions(
     match_padj
         Seqlets whose best TOMTOM match has a larger adjusted p-value (Bonferroni over the
         database) are labelled ``'?'``.
+    wrap
+        Draw each track in rows of at most this many bp, one Axes per row (a 600-bp window in rows
+        of 200 keeps letters readable); ``None``: one row.
     sharey
         One y scale for all tracks; ``None``: when all were computed with the same method.
     ax
-        One Axes per cell type to draw in; ``None`` makes a figure.
+        One Axes per cell type (per row of each cell type with ``wrap``) to draw in; ``None``
+        makes a figure.
     {show_save}
 
     Returns
     -------
-    The Axes (one cell type) or the list of Axes, top to bottom.
+    The Axes (one cell type, one row) or the list of Axes, top to bottom.
 
     Examples
     --------
@@ -85,20 +91,34 @@ def contributions(
     codes = sequence_codes(adata, np.array([row]))[0]
     start, end = _window(window, codes.shape[0])
     onehot = np.eye(5, 4, dtype=np.float32)[codes].T
-    tracks = {}
-    for ct, scores in stored.items():
-        tracks[ct] = (scores if hypothetical else scores * onehot)[:, start:end]
+    tracks = {ct: (scores if hypothetical else scores * onehot)[:, start:end] for ct, scores in stored.items()}
     ylims = _ylims(adata, tracks, sharey)
-    width = end - start
-    fig, axes, created = panels(len(names), ax=ax, ncols=1, size=(min(max(width / 40, 6.0), 20.0), 2.2))
-    for a, ct in zip(axes, names, strict=True):
-        annot = _seqlet_annotations(adata, ct, adata.obs_names[row], start, end, match_padj) if seqlets else None
-        plot_logo(tracks[ct], ax=a, annotations=annot, ylim=ylims[ct], show_score=False)
-        a.set_ylabel(f"{ct}\ncontribution", fontsize=9)
-        a.xaxis.set_major_formatter(FuncFormatter(lambda x, _, s=start: f"{round(x) + s}"))
+    spans = _rows_of(start, end, wrap)
+    longest = max(b - a for a, b in spans)
+    size = (min(max(longest / 20, 6.0), 20.0), 2.4 if seqlets else 2.0)
+    fig, axes, created = panels(len(names) * len(spans), ax=ax, ncols=1, size=size)
+    for i, ct in enumerate(names):
+        table, why = _seqlets_of(adata, ct, adata.obs_names[row], start, end) if seqlets else (None, "")
+        for j, (a, b) in enumerate(spans):
+            axis = axes[i * len(spans) + j]
+            plot_logo(tracks[ct][:, a - start : b - start], ax=axis, ylim=ylims[ct], show_score=False)
+            axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _, s=a: f"{round(x) + s}"))
+            axis.set_ylabel(f"{ct}\ncontribution" if j == 0 else "", fontsize=9)
+            if seqlets:
+                _draw_seqlets(axis, table, a, b, ylims[ct], match_padj, why=why if j == 0 else "", legend=j == 0)
     axes[0].set_title(f"{adata.obs_names[row]}  ({'hypothetical' if hypothetical else 'observed bases'})")
     axes[-1].set_xlabel("position in window (bp)")
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _rows_of(start: int, end: int, wrap: int | None) -> list[tuple[int, int]]:
+    """``[start, end)`` cut into consecutive spans of at most ``wrap`` bp (one span if ``None``)."""
+    if wrap is None:
+        return [(start, end)]
+    if isinstance(wrap, bool) or not isinstance(wrap, int | np.integer) or wrap < 10:
+        raise ValueError(f"wrap={wrap!r} must be None or a row length of at least 10 bp.")
+    cuts = list(range(start, end, int(wrap))) + [end]
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
 def _ylims(adata: AnnData, tracks: dict[str, np.ndarray], sharey: bool | None) -> dict[str, tuple[float, float]]:
@@ -171,21 +191,56 @@ def _window(window: tuple[int, int] | int | None, width: int) -> tuple[int, int]
     return start, end
 
 
-def _seqlet_annotations(adata, celltype, region, start, end, match_padj) -> pd.DataFrame | None:
-    """Seqlets of ``region`` inside [start, end) as tangermeme annotations (label first; positions from ``start``)."""
+#: Colours of the seqlet bars by the sign of their contribution (legend on each track).
+SEQLET_COLORS = {"+": "#7b3294", "-": "#8c6d31"}
+
+
+def _seqlets_of(adata, celltype: str, region: str, start: int, end: int) -> tuple[pd.DataFrame | None, str]:
+    """Seqlets of ``region`` inside ``[start, end)`` (positions in the window), or ``None`` and why there are none."""
     table = stored_seqlets(adata, celltype)
     if table is None:
-        return None
-    table = table[(table["region"] == region) & (table["start"] > start) & (table["end"] < end)]
+        return None, f"no seqlets: chromseq.tl.motifs(adata, {celltype!r}) has not been run"
+    table = table[table["region"] == region]
     if table.empty:
-        return None
-    label = np.where(table["motif_padj"].to_numpy() <= match_padj, table["motif_name"].astype(str).to_numpy(), "?")
-    return pd.DataFrame(
-        {
-            "motif_name": label,
-            "start": table["start"].to_numpy() - start,
-            "end": table["end"].to_numpy() - start,
-            "strand": table["sign"].to_numpy(),
-            "score": -np.log10(table["pval"].to_numpy() + 1e-300),
-        }
-    )
+        threshold = (motif_result(adata, celltype) or {}).get(K.UNS_PARAMS, {}).get("seqlet_threshold")
+        at = f" at p < {float(threshold):g}" if threshold is not None else ""
+        return None, f"no seqlets: no stretch of this region's scores is significant{at}"
+    inside = table[(table["start"] >= start) & (table["end"] <= end)]
+    if inside.empty:
+        return None, f"no seqlets in this window ({len(table)} elsewhere in the region)"
+    return inside, ""
+
+
+def _draw_seqlets(axis, table, a: int, b: int, ylim, match_padj: float, *, why: str, legend: bool) -> None:
+    """Draw the seqlets overlapping ``[a, b)`` as bars and names in a lane below the letters."""
+    from matplotlib.lines import Line2D
+
+    low, high = ylim
+    lane = 0.45 * (high - low)
+    axis.set_ylim(low - lane, high)
+    axis.set_yticks([t for t in axis.get_yticks() if low <= t <= high])
+    axis.axhline(low, color="0.85", lw=0.6)
+    if why:
+        axis.text(0.01, low - 0.5 * lane, why, transform=axis.get_yaxis_transform(), fontsize=7, color="0.4")
+    if table is None:
+        return
+    table = table[(table["end"] > a) & (table["start"] < b)].sort_values("start")
+    bp_per_char = 0.07 * (b - a) / max(axis.figure.get_size_inches()[0] * axis.get_position().width, 1e-3)
+    free = [-np.inf, -np.inf]  # the first free position (bp) of each label row
+    for s0, s1, sign, name, padj in table[["start", "end", "sign", "motif_name", "motif_padj"]].itertuples(index=False):
+        x0, x1 = max(s0, a) - a, min(s1, b) - a
+        color = SEQLET_COLORS.get(str(sign), "0.3")
+        axis.plot([x0, x1], [low - 0.15 * lane] * 2, color=color, lw=3, solid_capstyle="butt")
+        label = str(name) if float(padj) <= match_padj else "?"
+        row = next((r for r, f in enumerate(free) if x0 >= f), None)
+        if row is None:  # no room beside the neighbours' names: the bar stays, the name is dropped
+            continue
+        free[row] = x0 + (len(label) + 1) * bp_per_char
+        axis.text(x0, low - (0.45 + 0.3 * row) * lane, label, fontsize=7, color=color, va="center", clip_on=True)
+    if legend:
+        handles = [Line2D([], [], color=c, lw=3, label=f"seqlet, {w} contribution") for c, w in
+                   zip(SEQLET_COLORS.values(), ("positive", "negative"), strict=True)]  # fmt: skip
+        handles.append(
+            Line2D([], [], lw=0, marker="$?$", color="0.3", label=f"no JASPAR match (p_adj > {match_padj:g})")
+        )
+        axis.legend(handles=handles, fontsize=7, loc="lower left", bbox_to_anchor=(1.0, 0.0), frameon=False)

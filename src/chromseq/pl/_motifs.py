@@ -11,7 +11,7 @@ import numpy as np
 from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq.pl._utils import finish, panels
-from chromseq.store import information_content, motif_results
+from chromseq.store import MATCH_QVAL, information_content, motif_results
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -70,6 +70,8 @@ def motifs(
     for i, name in enumerate(names):
         _draw_pattern(axes[2 * i], name, table.loc[name], result[K.MOTIF_CWM][name], trim)
         _draw_match(axes[2 * i + 1], table.loc[name], result.get(K.MOTIF_MATCH_PPM, {}).get(name))
+    if created and len(names) < len(table):  # say that patterns were left out, and which
+        fig.suptitle(f"{celltype}: {len(names)} of {len(table)} patterns shown", fontsize=10)
     return finish(fig, axes, created=created, show=show, save=save)
 
 
@@ -122,6 +124,8 @@ def _draw_match(ax: Axes, row, ppm: np.ndarray | None) -> None:
     ax.set_ylim(0, 2)
     ax.set_ylabel("bits", fontsize=8)
     title = f"{row['match_id']} {row['match_name']}  q={float(row['match_qval']):.1e}"
-    if not row.get("match_beyond_composition", True):  # no better than the pattern's composition control
+    if float(row["match_qval"]) > MATCH_QVAL:  # the best of a database that matches no better than chance
+        title += f"\n(not significant: q > {MATCH_QVAL:g})"
+    elif not row.get("match_beyond_composition", True):  # no better than the pattern's composition control
         title += "\n(no better than composition)"
     ax.set_title(title, fontsize=9)

@@ -36,7 +36,7 @@ from ._models import (
     records_of,
     write_record,
 )
-from ._motifs import information_content, motif_result, motif_results, stored_seqlets, write_motifs
+from ._motifs import MATCH_QVAL, information_content, motif_result, motif_results, stored_seqlets, write_motifs
 from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
@@ -52,6 +52,7 @@ from ._targets import (
 )
 
 __all__ = [
+    "MATCH_QVAL",
     "BASELINE_GC",
     "BASELINE_KIND",
     "BASELINE_KMER",

@@ -17,7 +17,7 @@ from chromseq.store._record import ModelRecord
 if TYPE_CHECKING:
     from anndata import AnnData
 
-    from chromseq.models import ChromTransfer
+    from chromseq.models import SequenceModel
 
 ModelKind = Literal["pretrain", "finetune", "scratch"]
 
@@ -77,7 +77,7 @@ def get_record(adata: AnnData, name: str) -> ModelRecord:
     return ModelRecord.from_dict(models[name], name)
 
 
-def get_model(adata: AnnData, name: str) -> ChromTransfer:
+def get_model(adata: AnnData, name: str) -> SequenceModel:
     """Load the model recorded under ``name``, in eval mode on CPU.
 
     Parameters
@@ -89,8 +89,8 @@ def get_model(adata: AnnData, name: str) -> ChromTransfer:
 
     Returns
     -------
-    :class:`~chromseq.models.ChromTransfer` mapping one-hot float (N, 4, L) to logits
-    (N, n_outputs); ``model.body`` gives the (N, 64) embedding.
+    network (:class:`~chromseq.models.SequenceModel`, of its family) mapping one-hot float (N, 4, L) to logits
+    (N, n_outputs); ``model.body`` gives the (N, ``embed_dim``) embedding.
 
     Raises
     ------
@@ -148,10 +148,10 @@ def record_path(name: str, record: ModelRecord) -> Path:
 
 def _check_agrees(name: str, record: ModelRecord, meta: dict[str, Any], path: Path) -> None:
     """Raise if the record's outputs, cell types, kind or network config differ from the folder it names."""
-    from chromseq.models import ChromTransferConfig
+    from chromseq.models import config_from_dict
 
     try:
-        folder = ChromTransferConfig.from_dict(dict(meta["config"]))
+        folder = config_from_dict(dict(meta["config"]))
     except (TypeError, ValueError, KeyError):
         return  # a damaged folder: load_model names the file and the problem
     card = meta.get("card") if isinstance(meta.get("card"), dict) else {}
@@ -180,7 +180,7 @@ def _check_agrees(name: str, record: ModelRecord, meta: dict[str, Any], path: Pa
         )
 
 
-def load_recorded(name: str, record: ModelRecord) -> ChromTransfer:
+def load_recorded(name: str, record: ModelRecord) -> SequenceModel:
     """Load the model of record ``record`` (named ``name``) after :func:`record_path`'s checks."""
     from chromseq.models import load_model
 

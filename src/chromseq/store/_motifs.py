@@ -45,6 +45,11 @@ def write_motifs(adata: AnnData, celltype: str, result: dict[str, Any]) -> str:
     return action
 
 
+#: Largest TOMTOM q-value of a match that counts as one: a match above it is never "beyond composition"
+#: (``tl.motifs``; a q-value of 1.00 says the pattern matches nothing in the database better than chance).
+MATCH_QVAL = 0.05
+
+
 def information_content(ppm: np.ndarray) -> np.ndarray:
     """Return the information content of each column of a (4, w) probability matrix, in bits (0 to 2)."""
     p = np.asarray(ppm, np.float64)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from chromseq.models import ChromTransferConfig
+from chromseq.models import ModelConfig, config_from_dict
 
 #: Keys of the stored dict that are not fields (derived on writing, ignored on reading).
 _DERIVED = ("target",)
@@ -30,7 +30,7 @@ class ModelRecord:
     kind
         ``'pretrain'``, ``'finetune'`` or ``'scratch'``.
     config
-        The network config, as :meth:`chromseq.models.ChromTransferConfig.to_dict` writes it.
+        The network config, as its ``to_dict`` writes it (with ``arch``; none: ChromTransfer).
     path
         The model folder.
     outputs
@@ -73,7 +73,7 @@ class ModelRecord:
     source_sha256: str = ""
 
     @classmethod
-    def for_network(cls, config: ChromTransferConfig, *, name: str, kind: str, **fields: Any) -> ModelRecord:
+    def for_network(cls, config: ModelConfig, *, name: str, kind: str, **fields: Any) -> ModelRecord:
         """Build the record of a network with ``config``: outputs, cell types and preset taken from it."""
         outputs = tuple(str(o) for o in config.outputs)
         return cls(
@@ -94,8 +94,8 @@ class ModelRecord:
         return self.celltypes[0] if len(self.celltypes) == 1 else list(self.celltypes)
 
     @property
-    def network(self) -> ChromTransferConfig:
-        """The network config as a :class:`~chromseq.models.ChromTransferConfig`.
+    def network(self) -> ModelConfig:
+        """The network config, of the family its ``arch`` names (no ``arch``: a :class:`~chromseq.models.ChromTransferConfig`).
 
         Raises
         ------
@@ -107,7 +107,7 @@ class ModelRecord:
                 f"the record of model {self.name!r} in adata.uns['chromseq']['models'] has no network config: it "
                 "was not written by chromseq; delete it, or record the model again with chromseq.tl.add_model."
             )
-        return ChromTransferConfig.from_dict(dict(self.config))
+        return config_from_dict(dict(self.config))
 
     def replace(self, **changes: Any) -> ModelRecord:
         """Return a copy with ``changes`` applied."""

@@ -12,7 +12,7 @@ import chromseq
 from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import check_name, uns_chromseq
-from chromseq.models import ChromTransfer, read_keras, read_model_card, save_model
+from chromseq.models import SequenceModel, read_keras, read_model_card, save_model
 from chromseq.models._io import weights_sha256
 from chromseq.store import ModelRecord, models_of, write_record
 
@@ -30,7 +30,7 @@ def is_keras_file(source: Any) -> bool:
 
 def add_model(
     adata: AnnData,
-    model: str | os.PathLike | ChromTransfer,
+    model: str | os.PathLike | SequenceModel,
     name: str | None = None,
     *,
     celltype: str | None = None,
@@ -51,11 +51,11 @@ def add_model(
     model
         A Keras ``.h5`` file (read with :func:`chromseq.models.read_keras` and saved as a
         chromseq model folder), a chromseq model folder (recorded where it is), or a
-        :class:`~chromseq.models.ChromTransfer` (saved).
+        network of any family (:func:`chromseq.models.build`; saved).
     name
-        Name to record it under; default ``'chromtransfer_pretrained'`` for a pre-training
-        head and ``'chromtransfer_<celltype>'`` for a fine-tuned one (the folder name for a
-        chromseq folder).
+        Name to record it under; default ``'<arch>_pretrained'`` (``'chromtransfer_pretrained'`` for a
+        Keras file) for a pre-training head and ``'<arch>_<celltype>'`` for a fine-tuned one (the
+        folder name for a chromseq folder).
     celltype
         Output name of a fine-tuned Keras model (default: the name of the folder holding
         the file, ``K562`` for ``rDHS/K562/model_compiled.h5``). Ignored for a pre-training head.
@@ -94,7 +94,7 @@ def add_model(
 
 def model_record(
     adata: AnnData,
-    model: str | os.PathLike | ChromTransfer,
+    model: str | os.PathLike | SequenceModel,
     *,
     name: str | None = None,
     celltype: str | None = None,
@@ -107,7 +107,7 @@ def model_record(
     ``overwrite`` or it was converted from the same Keras file (equal SHA-256).
     """
     existing = models_of(adata)
-    if isinstance(model, ChromTransfer):
+    if not isinstance(model, str | os.PathLike):  # a network of any registered family
         name = name or _default_name(model)
         if name in existing and not overwrite:
             raise _taken(name)
@@ -136,14 +136,14 @@ def _taken(name: str) -> ValueError:
     )
 
 
-def _default_name(net: ChromTransfer) -> str:
+def _default_name(net: SequenceModel) -> str:
     if net.config.head == "pretrain":
-        return "chromtransfer_pretrained"
-    return "chromtransfer_" + "_".join(net.outputs)
+        return f"{net.config.arch}_pretrained"
+    return f"{net.config.arch}_" + "_".join(net.outputs)
 
 
 def _save(
-    net: ChromTransfer, name: str, save_dir, *, source: str, sha256: str, overwrite: bool
+    net: SequenceModel, name: str, save_dir, *, source: str, sha256: str, overwrite: bool
 ) -> tuple[str, ModelRecord]:
     """Save ``net`` as ``<save_dir>/<name>`` (a free ``<name>-2``... if taken) unless that folder holds the same file."""
     from chromseq.tl._fit_glue import model_paths

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._validate import require_celltypes
-from chromseq.models import ChromTransfer
+from chromseq.models import SequenceModel
 from chromseq.store import get_record, load_recorded
 from chromseq.tl._fit_glue import celltype_labels, check_regions, check_width, fit_models, group_names
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
-def load_base(adata: AnnData, base: str, width: int) -> ChromTransfer:
+def load_base(adata: AnnData, base: str, width: int) -> SequenceModel:
     """Load the pretrained model ``base`` and check it against the data width (bp)."""
     model = load_recorded(base, get_record(adata, base))
     check_width(model.config, width, f"base model {base!r}")

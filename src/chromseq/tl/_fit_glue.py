@@ -18,10 +18,11 @@ from chromseq._metrics import kept_index
 from chromseq._settings import logger, settings
 from chromseq._validate import check_labels, check_name, require_obs, sequence_codes
 from chromseq.data import SequenceDataset, read_columns, read_rows
-from chromseq.models import ChromTransfer, ChromTransferConfig, read_model_card, save_model
+from chromseq.models import ModelConfig, SequenceModel, build, load_body, read_model_card, save_model
 from chromseq.models._io import check_replaceable
 from chromseq.store import ModelRecord, model_name, write_record
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
+from chromseq.tl._preset_warning import warn_if_gpu_sized
 from chromseq.train import (
     RunLock,
     TrainSpec,
@@ -53,7 +54,7 @@ def check_regions(adata: AnnData) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return codes, {s: np.flatnonzero(split == s) for s in K.SPLITS}
 
 
-def check_width(config: ChromTransferConfig, width: int, what: str) -> None:
+def check_width(config: ModelConfig, width: int, what: str) -> None:
     """Raise if ``width`` (bp) differs from the width the model was trained on."""
     if config.seq_len != width:
         raise ValueError(
@@ -198,7 +199,7 @@ def make_record(
     *,
     name: str,
     kind: str,
-    model: ChromTransfer,
+    model: SequenceModel,
     history: dict[str, list],
     fingerprint: str,
     params: dict[str, Any],
@@ -218,7 +219,7 @@ def make_record(
 
 
 def save_and_record(
-    adata: AnnData, model: ChromTransfer, record: ModelRecord, path: Path, ckpt_dir: Path, overwrite: bool = False
+    adata: AnnData, model: SequenceModel, record: ModelRecord, path: Path, ckpt_dir: Path, overwrite: bool = False
 ) -> None:
     """Save the model folder (atomically), then record it in ``adata.uns`` and drop its checkpoints.
 
@@ -279,14 +280,14 @@ def fit_models(
     groups: list[list[str]],
     *,
     kind: TrainingKind,
-    network: ChromTransferConfig,
+    network: ModelConfig,
     options: TrainingOptions,
     save_dir: str | Path | None,
     key_added: str | None,
     existing: str,
     multihead: bool = False,
     regions: tuple[np.ndarray, dict[str, np.ndarray]],
-    body: ChromTransfer | None = None,
+    body: SequenceModel | None = None,
     base: str = "",
 ) -> list[str]:
     """Train, save and record models: the one training path of ``tl.pretrain``, ``tl.finetune``, ``tl.train``.
@@ -316,7 +317,7 @@ def fit_models(
     regions
         What :func:`check_regions` returned for ``adata`` (the verb checks the codes once, before any work).
     body
-        A model whose body weights every model starts from (fine-tuning).
+        A model whose body weights every model starts from (fine-tuning): of the family of ``network``.
     base
         Name of that model, for the record.
     """
@@ -331,8 +332,9 @@ def fit_models(
     split = split_array(adata)
     head = "pretrain" if kind == "pretrain" else "finetune"
     fraction = 1.0 if kind == "pretrain" else options.train_fraction
-    run_env = {"torch_threads": torch.get_num_threads(), "device": str(settings.resolve_device(options.device))}
-    with contextlib.ExitStack() as locks:  # every model's folder is claimed before any training starts
+    device = settings.resolve_device(options.device)
+    # every model's folder is claimed before any training starts
+    with contextlib.ExitStack() as locks, settings.cpu_threads(device) as threads:
         claims = []
         for n in names:
             path, ckpt_dir, lock = claim(save_dir, n, resume=resume, overwrite=overwrite)
@@ -344,14 +346,16 @@ def fit_models(
             keep["train"] = subsample(keep["train"], y, fraction, options.seed)
             log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
             fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
-            model = ChromTransfer(
+            model = build(
                 network.replace(head=head, outputs=tuple(group)), generator=torch.Generator().manual_seed(options.seed)
             )
             if body is not None:
-                model.body.load_state_dict(body.body.state_dict())
+                load_body(model, body, base_name=f"base model {base!r}")
             logger.info(
-                "training %r (%s) on %d train / %d val regions", name, kind, len(keep["train"]), len(keep["val"])
-            )
+                "training %r (%s, preset %r, %s, torch threads: %d) on %d train / %d val regions",
+                name, kind, network.preset, device, threads, len(keep["train"]), len(keep["val"]),
+            )  # fmt: skip
+            warn_if_gpu_sized(network, device, len(keep["train"]))
             histories, best_epoch = run_stages(
                 model, SequenceDataset(codes, y, keep["train"]), SequenceDataset(codes, y, keep["val"]), stages,
                 options.max_epochs, ckpt_dir, device=options.device, resume=resume, fp=fp,
@@ -364,7 +368,7 @@ def fit_models(
                 fingerprint=fp,
                 params=record_params(options, kind)
                 | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "best_epoch": best_epoch}
-                | run_env,
+                | {"torch_threads": threads, "device": str(device)},
                 base=base,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
@@ -372,7 +376,7 @@ def fit_models(
 
 
 def run_stages(
-    model: ChromTransfer,
+    model: SequenceModel,
     train_ds: SequenceDataset,
     val_ds: SequenceDataset,
     stages: list[TrainSpec],

@@ -14,7 +14,7 @@ from scipy.stats import false_discovery_control
 
 from chromseq import _keys as K
 from chromseq._jaspar import MotifDatabase
-from chromseq.store import information_content
+from chromseq.store import MATCH_QVAL, information_content
 
 #: Columns of the tables written to uns (kept in this order, also when empty).
 PATTERN_COLUMNS = (
@@ -103,8 +103,9 @@ def tomtom_matches(
 ) -> pd.DataFrame:
     """Top ``n_matches`` database motifs of each query (4, w) by TOMTOM p-value, with BH q-values.
 
-    Each query's composition control (:func:`_composition_control`) is matched in the same call;
-    its p-value against the same motif decides ``beyond_composition``.
+    Each query's composition control (:func:`_composition_control`) is matched in the same call.
+    ``beyond_composition`` needs both: the match is significant (q-value at most :data:`MATCH_QVAL`)
+    and its p-value is ``control_factor`` times smaller than the control's against the same motif.
     """
     empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(MATCH_COLUMNS, _MATCH_DTYPES, strict=True)})
     if not queries:
@@ -132,9 +133,21 @@ def tomtom_matches(
             "overlap": overlaps[q_idx, t_idx].astype(np.int64),
             "strand": np.where(strands[q_idx, t_idx] == 1, "-", "+").astype(object),
             "control_pval": control[q_idx, t_idx].astype(np.float64),
-            "beyond_composition": pvals[q_idx, t_idx] * control_factor < control[q_idx, t_idx],
+            "beyond_composition": beyond_composition(
+                pvals[q_idx, t_idx], qvals[q_idx, t_idx], control[q_idx, t_idx], control_factor
+            ),
         }
     )
+
+
+def beyond_composition(pval, qval, control_pval, control_factor: float) -> np.ndarray:
+    """Whether matches are motifs: significant (``qval <= MATCH_QVAL``) and ``control_factor`` x better than composition.
+
+    All arrays have one value per match: its TOMTOM p- and q-value, and the p-value of the pattern's
+    composition control against the same database motif. Returns a bool array of their shape.
+    """
+    pval, qval, control_pval = (np.asarray(v, dtype=np.float64) for v in (pval, qval, control_pval))
+    return (qval <= MATCH_QVAL) & (pval * control_factor < control_pval)
 
 
 _MATCH_DTYPES = (object, np.int64, object, object, np.float64, np.float64, np.int64, np.int64, object, np.float64, bool)

@@ -85,8 +85,9 @@ def motifs(
         Pattern positions whose summed absolute CWM is below this fraction of the maximum are
         trimmed before TOMTOM.
     control_factor
-        A match counts as more than composition (``beyond_composition``) when its TOMTOM p-value
-        is this many times smaller than that of the pattern's composition control: a matrix of the
+        A match counts as more than composition (``beyond_composition``) when it is significant
+        (TOMTOM q-value at most 0.05) and its TOMTOM p-value is this many times smaller than that
+        of the pattern's composition control: a matrix of the
         same width whose every column is the pattern's mean base composition. TOMTOM (memelite's
         Euclidean column score) gives low-information, GC- or AT-rich patterns small q-values
         against long database matrices (a flat matrix matches CTCF at q ~ 1e-12), so the q-value

@@ -13,7 +13,7 @@ from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import check_name, require_celltypes, require_obs
-from chromseq.models import ChromTransferConfig, get_config
+from chromseq.models import ModelConfig, get_config, resolve_preset
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
@@ -71,7 +71,7 @@ def pretraining_targets(adata: AnnData, celltypes: str | Sequence[str] | None) -
 def pretrain(
     adata: AnnData,
     *,
-    preset: str | ChromTransferConfig = "chromtransfer",
+    preset: str | ModelConfig = "auto",
     options: TrainingOptions | None = None,
     max_epochs: int | None = None,
     batch_size: int | None = None,
@@ -95,9 +95,12 @@ def pretrain(
     adata
         Regions AnnData with ``obsm['sequence']``, ``obs['open']`` and ``obs['split']``.
     preset
-        ``'chromtransfer'`` (the published network, F = 64), ``'fast'`` / ``'tiny'`` (CPU),
-        or a :class:`~chromseq.models.ChromTransferConfig`. Its ``seq_len`` is set to the
-        width of ``obsm['sequence']``.
+        ``'auto'`` (default: ``'fast'`` on a CPU, ``'chromtransfer'`` on a GPU, for the device
+        training runs on; the choice is logged and the model record keeps it), ``'chromtransfer'``
+        (the published network, F = 64), ``'fast'`` / ``'tiny'`` (CPU), another family's preset
+        (``'dilated'``, ``'dilated_fast'``, ``'topic'``, ``'topic_fast'``; the model card compares
+        them) or a config of any family (:class:`~chromseq.models.ModelConfig`). Its ``seq_len`` is
+        set to the width of ``obsm['sequence']``.
     {training_options}
     key_added
         Model name (default ``'pretrained'``).
@@ -130,7 +133,7 @@ def pretrain(
     regions = check_regions(adata)
     codes = regions[0]
     outputs, labels = pretraining_targets(adata, celltypes)
-    config = get_config(preset)
+    config = get_config(resolve_preset(preset, options.device))
     if config.seq_len != codes.shape[1]:
         logger.info("model input width set to %d bp (obsm['sequence'] width)", codes.shape[1])
         config = config.replace(seq_len=codes.shape[1])

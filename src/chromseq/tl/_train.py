@@ -9,7 +9,7 @@ from chromseq._anndata import writable
 from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import require_celltypes
-from chromseq.models import ChromTransferConfig, get_config
+from chromseq.models import ModelConfig, get_config, resolve_preset
 from chromseq.store import records_of
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models, group_names
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
-def _scratch_config(adata: AnnData, preset: str | ChromTransferConfig | None, width: int) -> ChromTransferConfig:
+def _scratch_config(adata: AnnData, preset: str | ModelConfig | None, width: int, device: str | None) -> ModelConfig:
     if preset is None:  # the same network the pretrained model has, for a fair comparison
         pretrained = [r for r in records_of(adata).values() if r.kind == "pretrain"]
-        preset = pretrained[0].network if pretrained else "chromtransfer"
-    config = get_config(preset)
+        preset = pretrained[0].network if pretrained else "auto"
+    config = get_config(resolve_preset(preset, device))
     if config.seq_len != width:
         logger.info("model input width set to %d bp (obsm['sequence'] width)", width)
         config = config.replace(seq_len=width)
@@ -35,7 +35,7 @@ def train(
     celltype: str | list[str] | None = None,
     *,
     multihead: bool = False,
-    preset: str | ChromTransferConfig | None = None,
+    preset: str | ModelConfig | None = None,
     options: TrainingOptions | None = None,
     max_epochs: int | None = None,
     batch_size: int | None = None,
@@ -61,8 +61,9 @@ def train(
     multihead
         One model with a head per cell type, trained in one pass.
     preset
-        Network preset or config; ``None`` uses the config of the pretrained model in
-        ``adata`` if there is one, else ``'chromtransfer'``.
+        Network preset (``'auto'``, ``'fast'``, ``'tiny'``, ``'chromtransfer'``) or config; ``None``
+        (default) uses the config of the pretrained model in ``adata`` if there is one, else
+        ``'auto'`` (``'fast'`` on a CPU, ``'chromtransfer'`` on a GPU; see :func:`chromseq.tl.pretrain`).
     {training_options}
     key_added
         Model name (or prefix for several); default ``scratch_<celltype>`` / ``scratch``.
@@ -82,7 +83,7 @@ def train(
     groups = [list(celltypes)] if multihead else [[c] for c in celltypes]
     group_names("scratch", groups, key_added, multihead)  # plain model names, checked before any work
     regions = check_regions(adata)
-    config = _scratch_config(adata, preset, regions[0].shape[1])
+    config = _scratch_config(adata, preset, regions[0].shape[1], options.device)
     labels = celltype_labels(adata, celltypes)
     adata = writable(adata, copy, "train")
     fit_models(

@@ -23,7 +23,7 @@ from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
 from chromseq._validate import check_labels, check_name, check_seed, require_celltypes, uns_chromseq
-from chromseq.models import ChromTransferConfig, get_config
+from chromseq.models import ModelConfig, get_config, resolve_preset
 from chromseq.store import BASELINE_GC, BASELINE_KMER, get_record, models_of
 
 from ._baselines import normalise_ks
@@ -61,7 +61,7 @@ def transfer_benchmark(
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     seeds: int | Sequence[int] = 0,
     base: str = "pretrained",
-    preset: str | ChromTransferConfig = "chromtransfer",
+    preset: str | ModelConfig = "auto",
     options: TrainingOptions | None = None,
     pretrain_options: TrainingOptions | None = None,
     pretrain_celltypes: Literal["none", "all", "others"] = "none",
@@ -106,7 +106,8 @@ def transfer_benchmark(
         pretrained here (seed ``seeds[0]``, ``preset``, ``pretrain_options``) and recorded in
         ``adata`` under this name.
     preset
-        Network preset (``'chromtransfer'``, ``'tiny'``) or :class:`~chromseq.models.ChromTransferConfig`
+        Network preset (``'auto'``, the default: ``'fast'`` on a CPU, ``'chromtransfer'`` on a GPU;
+        any name in :data:`chromseq.models.PRESETS`) or config (:class:`~chromseq.models.ModelConfig`)
         used when ``base`` is pretrained here; the scratch models always use the base model's network.
     options
         How every run trains (:class:`~chromseq.tl.TrainingOptions`; default: the paper's
@@ -197,6 +198,7 @@ def transfer_benchmark(
     ks = normalise_ks(kmer_k)
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size)
     pretrain_options = options if pretrain_options is None else resolve_options(pretrain_options)
+    get_config(resolve_preset(preset, pretrain_options.device))  # an unknown preset fails before any work
     bases, extras = pretraining_plan(list(adata.var_names), base, celltypes, pretrain_celltypes)
     codes, rows = check_regions(adata)
     labels = celltype_labels(adata, celltypes)
@@ -229,7 +231,7 @@ def transfer_benchmark(
     runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
     intervals, layout = None, {}
     try:
-        network = get_config(preset) if cv is not None else None
+        network = get_config(resolve_preset(preset, pretrain_options.device)) if cv is not None else None
         network = network or get_record(work, next(iter(extras))).network
         runs = Runs(celltypes, fractions, seeds, options, network, runs_dir)
         if cv is None:
@@ -316,7 +318,7 @@ def _workspace(adata: AnnData) -> AnnData:
 def _ensure_base(
     work: AnnData,
     base: str,
-    preset: str | ChromTransferConfig,
+    preset: str | ModelConfig,
     root: Path,
     options: TrainingOptions,
     extra: list[str],

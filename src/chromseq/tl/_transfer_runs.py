@@ -14,7 +14,7 @@ from chromseq._metrics import binary_metrics, kept_index
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
-from chromseq.models import ChromTransferConfig
+from chromseq.models import ModelConfig
 from chromseq.store import BASELINE_GC, BASELINE_KMER, ModelRecord, gc_scores, get_model, models_of
 from chromseq.train import predict_proba, progress_disabled
 
@@ -38,7 +38,7 @@ class Runs:
     #: How every run trains (``train_fraction``/``random_state`` set per run).
     options: TrainingOptions
     #: Network of the scratch runs (the pretrained model's).
-    network: ChromTransferConfig
+    network: ModelConfig
     #: Folder of the runs' model folders.
     folder: Path
 

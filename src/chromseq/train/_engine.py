@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from chromseq._settings import logger, settings
+from chromseq._settings import log_progress, logger, settings
 from chromseq.data import SequenceDataset
 from chromseq.train._acceleration import cuda_tuning, make_optimizer, restore_fused, training_step
 from chromseq.train._batches import Batches
@@ -197,7 +197,7 @@ def fit(
     Parameters
     ----------
     model
-        A :class:`~chromseq.models.ChromTransfer` (or any module with ``body``, ``head_logits``).
+        A network of any registered family (:class:`~chromseq.models.SequenceModel`: ``body``, ``heads``, ``head_logits``).
     train, val
         Datasets of codes (n, L) and labels (n, n_outputs), NaN = unknown.
     spec
@@ -222,13 +222,14 @@ def fit(
 
     Notes
     -----
-    On CUDA, ``torch.backends.cudnn.benchmark`` is on during the call (restored afterwards) and
+    On a CPU, training runs with :attr:`chromseq.settings.threads` torch threads (restored
+    afterwards). On CUDA, ``torch.backends.cudnn.benchmark`` is on during the call (restored afterwards) and
     Adam/AdamW use their fused kernel. With :attr:`chromseq.settings.compile` the training step
     (forward and backward) is compiled with :func:`torch.compile`; ``model`` stays the uncompiled
     module, so checkpoints and its ``state_dict`` have the usual keys.
     """
     device = settings.resolve_device(device) if not isinstance(device, torch.device) else device
-    with cuda_tuning(device):
+    with cuda_tuning(device), settings.cpu_threads(device):
         return _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch_offset, callback)
 
 
@@ -298,7 +299,7 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
         else:
             bad += 1
         result.stopped_early = bad >= spec.patience
-        logger.info(
+        (log_progress if rank == 0 else logger.info)(  # an epoch line at the default verbosity too
             "%s epoch %d/%d: train_loss %.4f val_loss %.4f val_auroc %.3f lr %.2g (%.1f s)",
             spec.stage,
             epoch + 1,

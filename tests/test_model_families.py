@@ -1,0 +1,215 @@
+"""Every registered model family through the same checks: train, fine-tune, predict, explain, save, load."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import anndata
+import numpy as np
+import pytest
+import torch
+
+import chromseq as cs
+from chromseq import _keys as K
+from chromseq._codes import one_hot
+from chromseq._metrics import binary_metrics
+from chromseq.models import (
+    PRESETS,
+    DilatedCNN,
+    DilatedConfig,
+    ModelConfig,
+    SequenceModel,
+    build,
+    count_flops,
+    load_model,
+    save_model,
+)
+from chromseq.models._registry import FAMILIES, Family, config_from_dict, load_body
+from chromseq.store import get_record, load_recorded
+
+DATA = Path(__file__).parent / "data"
+FAMILY_NAMES = sorted(FAMILIES)
+
+
+def smallest_preset(arch: str) -> str:
+    """The family's cheapest preset (fewest forward FLOPs on a 600-bp sequence)."""
+    names = [n for n, c in PRESETS.items() if c.arch == arch]
+    return min(names, key=lambda n: count_flops(PRESETS[n]))
+
+
+def test_presets_span_three_families_each_with_a_gpu_and_a_cpu_size():
+    assert {"chromtransfer", "dilated", "topic"} <= set(FAMILIES)
+    for config in PRESETS.values():  # every preset follows the declared interface
+        assert isinstance(config, ModelConfig) and isinstance(build(config), SequenceModel), config.preset
+    for arch in FAMILIES:
+        flops = sorted(count_flops(c) for c in PRESETS.values() if c.arch == arch)
+        assert len(flops) >= 2 and flops[-1] > 20 * flops[0], arch  # a full-size and a CPU-size preset
+
+
+@pytest.fixture(scope="module", params=FAMILY_NAMES)
+def _trained(request, tmp_path_factory):
+    """Planted-motif regions with a pretrained and a fine-tuned (K562) model of the family's smallest preset."""
+    adata = cs.datasets.synthetic(
+        n_regions=900, width=200, celltypes=["K562", "HepG2"], n_sites=(2, 4), sharpen=4.0, random_state=1
+    )
+    save_dir = tmp_path_factory.mktemp(request.param)
+    fast = {"batch_size": 32, "learning_rate": 1e-2, "save_dir": save_dir}
+    cs.tl.pretrain(adata, preset=smallest_preset(request.param), max_epochs=6, **fast)
+    cs.tl.finetune(adata, "K562", max_epochs=6, **fast)
+    return request.param, adata
+
+
+@pytest.fixture
+def trained(_trained):
+    arch, adata = _trained
+    return arch, adata.copy()
+
+
+def test_smallest_preset_pretrains_fine_tunes_and_predicts_planted_motifs(trained):
+    arch, adata = trained
+    record = get_record(adata, "finetuned_K562")
+    assert record.kind == "finetune" and record.base == "pretrained" and record.config["arch"] == arch
+    assert record.network.arch == arch and "head" in record.history["stage"] and "full" in record.history["stage"]
+    cs.tl.predict(adata, "finetuned_K562")
+    test = (adata.obs[K.SPLIT] == "test").to_numpy()
+    score = adata.obsm[K.PRED]["finetuned_K562"].to_numpy()
+    assert binary_metrics(adata.X[test, 0], score[test])["auroc"] >= 0.85
+
+
+def test_fine_tuned_body_starts_from_the_pretrained_body_of_its_family(trained):
+    _, adata = trained
+    base = load_recorded("pretrained", get_record(adata, "pretrained"))
+    tuned = build(base.config.replace(head="finetune", outputs=("K562",)))
+    load_body(tuned, base)
+    for (name, a), b in zip(base.body.state_dict().items(), tuned.body.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_contributions_peak_on_the_planted_sites(trained):
+    _, adata = trained
+    sites = adata.uns[K.UNS][K.UNS_SYNTHETIC]["sites"]
+    regions = sites.loc[sites["group"] == "K562", "region"].unique()
+    test = (adata.obs[K.SPLIT] == "test").to_numpy() & adata.obs_names.isin(regions)
+    adata = adata[test].copy()
+    cs.tl.contributions(adata, "K562", n_shuffles=4, random_state=0)  # DeepLIFT/SHAP: tangermeme warns if inexact
+    hyp, names = cs.tl.get_contributions(adata, "K562")
+    observed = np.abs((hyp * one_hot(adata[names].obsm[K.SEQUENCE]).numpy()).sum(axis=1))  # (n, width)
+    inside = np.zeros_like(observed, dtype=bool)
+    row = {name: i for i, name in enumerate(names)}
+    for site in sites[sites["region"].isin(names) & (sites["group"] == "K562")].itertuples():
+        inside[row[site.region], site.start : site.end] = True
+    assert observed[inside].mean() > 2 * observed[~inside].mean()
+
+
+def test_reverse_complement_averaging_and_evaluate_run(trained):
+    _, adata = trained
+    cs.tl.predict(adata, "finetuned_K562", key_added="fwd", rc_average=False)
+    cs.tl.predict(adata, "finetuned_K562")
+    fwd, both = adata.obsm["fwd"].iloc[:, 0].to_numpy(), adata.obsm[K.PRED]["finetuned_K562"].to_numpy()
+    assert np.all(np.isfinite(both)) and not np.allclose(fwd, both)
+    cs.tl.evaluate(adata, "finetuned_K562", baselines=False)
+    metrics = adata.uns[K.UNS][K.UNS_METRICS].set_index(["model", "split"])
+    assert metrics.loc[("finetuned_K562", "test"), "auroc"] >= 0.85
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_saves_and_loads_through_the_registry(preset, tmp_path):
+    config = PRESETS[preset].replace(head="finetune", outputs=("A", "B"))
+    model = build(config, generator=torch.Generator().manual_seed(0)).eval()
+    path = save_model(model, tmp_path / preset)
+    stored = json.loads((path / "config.json").read_text())["config"]
+    assert stored["arch"] == config.arch and config_from_dict(stored) == config
+    loaded = load_model(path)
+    assert type(loaded) is type(model) and loaded.config == config
+    x = one_hot(np.random.default_rng(0).integers(0, 4, (3, config.seq_len), dtype=np.uint8))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+
+
+class _Unregistered(DilatedConfig):
+    arch = "transformer9000"
+
+
+def test_a_folder_of_an_unknown_architecture_is_refused_naming_it(tmp_path, monkeypatch):
+    config = _Unregistered(preset="custom", filters=8, n_layers=2)
+    with pytest.raises(ValueError, match="unknown model architecture 'transformer9000'"):
+        save_model(DilatedCNN(config), tmp_path / "m")  # it could not be loaded back
+    with monkeypatch.context() as m:  # as if saved by a chromseq that has the family
+        m.setitem(FAMILIES, "transformer9000", Family("transformer9000", _Unregistered, DilatedCNN, "a future family"))
+        path = save_model(DilatedCNN(config), tmp_path / "m")
+    with pytest.raises(ValueError, match=r"architecture 'transformer9000'.*known: \['chromtransfer', 'dilated'"):
+        load_model(path)
+    with pytest.raises(ValueError, match="unknown model architecture 'transformer9000'"):
+        build(config)
+
+
+def test_a_folder_saved_before_families_loads_as_chromtransfer(tmp_path):
+    folder = shutil.copytree(DATA / "legacy_fast_model", tmp_path / "legacy")
+    assert "arch" not in json.loads((folder / "config.json").read_text())["config"]
+    model = load_model(folder)
+    assert model.config.arch == "chromtransfer" and model.config.preset == "fast"
+    x = one_hot(torch.randint(0, 4, (5, 200), generator=torch.Generator().manual_seed(0)).numpy().astype(np.uint8))
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x).numpy(), np.load(DATA / "legacy_fast_model_logits.npy"), rtol=1e-5)
+
+
+def test_an_h5ad_record_without_arch_reads_as_chromtransfer(tmp_path):
+    from chromseq.store import ModelRecord
+
+    stored = json.loads((DATA / "legacy_fast_model" / "config.json").read_text())["config"]
+    adata = cs.datasets.synthetic(30, width=200, random_state=0)
+    cs._validate.uns_chromseq(adata)[K.UNS_MODELS] = {"old": {"kind": "finetune", "config": stored}}
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = anndata.read_h5ad(tmp_path / "a.h5ad")
+    record = ModelRecord.from_dict(back.uns[K.UNS][K.UNS_MODELS]["old"], "old")
+    assert record.network.arch == "chromtransfer" and record.network == config_from_dict(stored)
+
+
+def test_a_body_is_fine_tuned_only_into_its_own_family():
+    dilated = build(PRESETS["dilated_fast"])
+    topic = build(PRESETS["topic_fast"].replace(head="finetune", outputs=("K562",)))
+    with pytest.raises(ValueError, match="'dilated' network .* cannot be fine-tuned into a 'topic' network"):
+        load_body(topic, dilated, base_name="base model 'pretrained'")
+    wider = build(dataclasses.replace(PRESETS["dilated_fast"], filters=16))
+    with pytest.raises(ValueError, match=r"differs from the network's in \['filters'\]"):
+        load_body(wider, dilated)
+
+
+def test_topic_network_names_the_width_it_was_built_for():
+    model = build(PRESETS["topic_fast"]).eval()
+    with pytest.raises(ValueError, match="built for 600-bp input.*got 500 bp"):
+        model(torch.zeros(1, 4, 500))
+
+
+@pytest.mark.parametrize("preset", ["dilated", "dilated_fast"])
+def test_dilated_receptive_field_covers_the_window(preset):
+    config = PRESETS[preset]
+    assert config.receptive_field >= config.seq_len
+    model = build(config).eval()
+    x = one_hot(np.random.default_rng(0).integers(0, 4, (1, config.seq_len), dtype=np.uint8)).requires_grad_(True)
+    fmap = model.body.feature_map(x)
+    fmap[0, :, fmap.shape[-1] // 2].abs().sum().backward()
+    seen = np.flatnonzero(x.grad.abs().sum(dim=1)[0].numpy())
+    assert seen[0] == 0 and seen[-1] == config.seq_len - 1  # the centre position sees the whole window
+
+
+@pytest.mark.parametrize("preset", ["dilated_fast", "topic_fast"])
+def test_cli_pretrain_takes_a_family_preset(preset, tmp_path):
+    from chromseq.cli import main
+
+    cs.datasets.synthetic(n_regions=120, width=200, celltypes=["K562"], random_state=2).write_h5ad(tmp_path / "r.h5ad")
+    args = ["pretrain", str(tmp_path / "r.h5ad"), "-o", str(tmp_path / "p.h5ad"), "--preset", preset]
+    main([*args, "--max-epochs", "1", "--batch-size", "32", "--save-dir", str(tmp_path / "models"), "--threads", "1"])
+    record = get_record(anndata.read_h5ad(tmp_path / "p.h5ad"), "pretrained")
+    assert record.preset == preset and load_recorded("pretrained", record).config.arch == PRESETS[preset].arch
+
+
+def test_a_crafted_config_of_any_family_is_refused_before_allocating():
+    from chromseq.models._costs import check_any_size
+
+    check_any_size(PRESETS["dilated"], "config.json")  # the real presets pass
+    with pytest.raises(ValueError, match=r"config.json: declares a 'dilated' network of [\d,]+ parameters, more"):
+        check_any_size(DilatedConfig(filters=200_000), "config.json")  # 3.6e11 weights: counted on the meta device
