@@ -147,12 +147,8 @@ def test_resume_at_another_thread_count_warns(tmp_path, caplog):
     spec = TrainSpec(max_epochs=2, batch_size=16)
     ckpt = _interrupted(tmp_path, spec)  # the tests run on one thread (conftest)
     assert torch.load(ckpt, weights_only=True)["torch_threads"] == 1
-    torch.set_num_threads(2)
-    try:
-        with caplog.at_level(logging.WARNING, logger="chromseq"):
-            fit(_net(), *_data(), spec, device="cpu", checkpoint=ckpt, resume=True)
-    finally:
-        torch.set_num_threads(1)
+    with caplog.at_level(logging.WARNING, logger="chromseq"), cs.settings.override(threads=2):
+        fit(_net(), *_data(), spec, device="cpu", checkpoint=ckpt, resume=True)
     assert "with 2 torch CPU threads; the interrupted run used 1" in caplog.text
 
 
