@@ -66,7 +66,21 @@ templates_path = ["_templates"]
 nitpicky = True
 # Kept empty: third-party objects are linked by _ext/chromseq_docs.py (no network needed). Add an entry
 # only for an object that no documentation anywhere describes.
-nitpick_ignore: list[tuple[str, str]] = []
+# The private building blocks of the model families (bodies and shared bases) are named in the
+# signatures and attributes of the public networks but have no page of their own.
+nitpick_ignore: list[tuple[str, str]] = [
+    ("py:class", name)
+    for name in (
+        "DilatedBody",
+        "TopicBody",
+        "DilatedCNN",
+        "TopicCNN",
+        "chromseq.models._dilated.DilatedBody",
+        "chromseq.models._topic.TopicBody",
+        "chromseq.models._family.FamilyNetwork",
+        "chromseq.models._family.FamilyConfig",
+    )
+]
 
 # -- autodoc / autosummary / napoleon / typehints -------------------------------------------------
 autosummary_generate = True

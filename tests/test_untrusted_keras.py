@@ -38,6 +38,7 @@ KERNEL = "model_weights/conv1d_1/conv1d_1/kernel"  # a convolution kernel of the
 @pytest.fixture(scope="module")
 def original(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("keras") / "model.h5"
+    keras.backend.clear_session()  # layer names (KERNEL) count from 1 whatever other tests built before
     kb.save(kb.build("pretrain", stem=8, inner=8, tail=8, n_blocks=1), path, compiled=False)
     read_keras(path)  # the untouched file reads
     return path

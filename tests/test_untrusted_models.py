@@ -162,7 +162,7 @@ def test_a_huge_declared_config_is_refused_before_anything_is_built(folder, monk
     def never(*args, **kwargs):
         raise AssertionError("a network was built from a crafted config")
 
-    monkeypatch.setattr("chromseq.models._io.ChromTransfer", never)
+    monkeypatch.setattr("chromseq.models._io.build", never)
     with pytest.raises(ValueError, match=r"declares a network of about [\d,]+ weights .* more than chromseq's limit"):
         load_model(folder)
 

@@ -84,7 +84,7 @@ class ChromTransferConfig:
         Names of the outputs, one head each: ``('open',)`` for pre-training, cell types otherwise.
     """
 
-    #: Name of the family in the registry (:mod:`chromseq.models._registry`); a saved config without one is this.
+    #: Name of the family in the registry (``chromseq.models._registry``); a saved config without one is this.
     arch: ClassVar[str] = "chromtransfer"
 
     preset: str = "custom"
@@ -222,7 +222,7 @@ _TINY = ChromTransferConfig(
 #: frequencies beside the embedding (``composition_k``): on chr20, cross-validated, it lifts fine-tuned AUROC
 #: from 0.528 to 0.586-0.592, close to the k-mer baseline (0.592-0.601; benchmarks/README.md).
 #: The other families' presets (``dilated``, ``dilated_fast``, ``topic``, ``topic_fast``) are added by
-#: :mod:`chromseq.models._registry`, from the module of each family.
+#: ``chromseq.models._registry``, from the module of each family.
 PRESETS: dict[str, Any] = {
     "chromtransfer": ChromTransferConfig(preset="chromtransfer"),
     "tiny": _TINY,

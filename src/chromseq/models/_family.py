@@ -2,7 +2,7 @@
 
 A new family subclasses :class:`FamilyConfig` (a frozen dataclass with its body's fields) and
 :class:`FamilyNetwork` (which only has to build the body), then adds one registry line
-(:mod:`chromseq.models._registry`).
+(``chromseq.models._registry``).
 """
 
 from __future__ import annotations

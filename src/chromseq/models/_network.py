@@ -3,7 +3,7 @@
 Layer order follows the published Keras code: every convolution is
 ``Conv1d('same') -> ReLU -> BatchNorm -> Dropout``; identity residual blocks add their
 input, projection blocks add a convolved shortcut of the same kernel size. The
-modules hold no training code (that lives in :mod:`chromseq.train._engine`).
+modules hold no training code (that lives in ``chromseq.train._engine``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What every sequence model family provides: the interface the engine, ``models`` and ``tl`` rely on.
 
 A *family* is a config class (:class:`ModelConfig`) and a network class (:class:`SequenceModel`),
-registered together under the config's ``arch`` (:mod:`chromseq.models._registry`). Nothing outside
+registered together under the config's ``arch`` (``chromseq.models._registry``). Nothing outside
 ``chromseq.models`` names a family's classes: it builds networks from configs
 (:func:`chromseq.models.build`) and uses only what these protocols declare.
 """
@@ -81,7 +81,7 @@ class SequenceModel(Protocol):
         Its :class:`ModelConfig`.
     body
         Module one-hot (N, 4, L) -> embedding (N, ``config.embed_dim``); the part fine-tuning keeps
-        (frozen in stage 1, :mod:`chromseq.train._engine`).
+        (frozen in stage 1, ``chromseq.train._engine``).
     heads
         :class:`torch.nn.ModuleList`, one head per output: embedding (N, ``embed_dim``) -> (N, 1).
     """

@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from chromseq._codes import one_hot, reverse_complement_codes
-from chromseq.train import autocast, progress_bar, progress_disabled
+from chromseq._codes import reverse_complement_codes
+from chromseq.train import forward_codes, mean_probability_logit, progress_bar, progress_disabled
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
 #: Alternative bases per position: a mutant adds 1, 2 or 3 (mod 4) to the base.
@@ -57,19 +56,14 @@ class Scorer:
     def scores(self, codes: torch.Tensor) -> torch.Tensor:
         """Return float32 scores ``(n, n_outputs)`` of codes ``(n, L)`` (one batch, on the model's device).
 
-        Both strands go through the network in one forward pass (eval mode: rows do not interact).
+        The step of the training core's inference loop (:func:`chromseq.train.forward_codes`).
         """
-        with autocast(codes.device, self.dtype):
-            if not self.rc_average:
-                return self.model(one_hot(codes)).float()
-            both = self.model(one_hot(torch.cat([codes, reverse_complement_codes(codes)]))).float()
-        fwd, rev = both[: len(codes)], both[len(codes) :]
+        forward, reverse = forward_codes(self.model, codes, rc=self.rc_average, dtype=self.dtype)
+        if reverse is None:
+            return forward
         if self.regression:
-            return (fwd + rev) / 2
-        # logit of the mean of the two probabilities, without overflow
-        log_p = torch.logaddexp(F.logsigmoid(fwd), F.logsigmoid(rev))
-        log_q = torch.logaddexp(F.logsigmoid(-fwd), F.logsigmoid(-rev))
-        return log_p - log_q
+            return (forward + reverse) / 2
+        return mean_probability_logit(forward, reverse)
 
     def batched(self, n: int, make: Callable[[torch.Tensor], torch.Tensor], device) -> tuple[torch.Tensor, ...]:
         """Scores ``(n, n_outputs)`` and objective ``(n,)`` of ``n`` candidates built by ``make(index)``."""

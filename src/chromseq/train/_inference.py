@@ -130,6 +130,29 @@ def embed(model: nn.Module, data: SequenceDataset, *, rc: bool, batch_size: int,
     return torch.cat(out) if out else torch.zeros(0, model.config.embed_dim, device=device)
 
 
+def forward_codes(
+    model: nn.Module, codes: torch.Tensor, *, rc: bool, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Float32 logits ``(n, n_outputs)`` of one batch of codes, and of its reverse complement when ``rc``.
+
+    The step of the one inference loop (:func:`predict_proba`, :func:`predict_logits`), for callers
+    that build their batches on the device themselves (``tl.design``'s mutants): ``codes`` ``(n, L)``
+    are on the model's device, the model is already in eval mode (:func:`model_state`), and
+    ``dtype`` is the autocast dtype (:func:`resolve_precision`).
+    """
+    with autocast(codes.device, dtype):
+        forward = model(to_one_hot(codes)).float()
+        reverse = model(to_one_hot(_rc(codes))).float() if rc else None
+    return forward, reverse
+
+
+def mean_probability_logit(forward: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:
+    """Return the logit of the mean of ``sigmoid(forward)`` and ``sigmoid(reverse)``, without overflow (same shape)."""
+    log_p = torch.logaddexp(torch.nn.functional.logsigmoid(forward), torch.nn.functional.logsigmoid(reverse))
+    log_q = torch.logaddexp(torch.nn.functional.logsigmoid(-forward), torch.nn.functional.logsigmoid(-reverse))
+    return log_p - log_q
+
+
 def _forward(
     model: nn.Module,
     data: SequenceDataset,
@@ -153,10 +176,7 @@ def _forward(
         for codes in tqdm(
             _batches(data, batch_size, device), total=n_batches, desc=desc, leave=False, disable=progress_disabled()
         ):
-            with autocast(device, dtype):
-                forward = model(to_one_hot(codes)).float()
-                reverse = model(to_one_hot(_rc(codes))).float() if rc else None
-            yield forward, reverse
+            yield forward_codes(model, codes, rc=rc, dtype=dtype)
 
 
 def predict_proba(
