@@ -34,6 +34,14 @@ GC = "gc"
 
 SIGNAL = "signal"
 
+#: What a model learns: binary labels (1/0/NaN) or a quantity (``tl.pretrain``/``finetune``/``train`` ``task=``).
+TASKS = ("classification", "regression")
+#: Training losses: ``bce`` (classification) and the regression losses (see ``chromseq.train``).
+LOSSES = ("bce", "mse", "poisson", "mse_cosine")
+#: uns[UNS][UNS_TRANSFORMS][source]: how ``pp.normalize_targets`` transformed the targets of ``source``
+#: (``'X'`` or a layer name): ``{method, description, ...}``; read by the training verbs into the model record.
+UNS_TRANSFORMS = "transforms"
+
 SEQUENCE = "sequence"
 PRED = "chromseq_pred"
 #: obsm DataFrame of composition-baseline scores (``baseline_kmer_<target>`` columns), see ``tl.evaluate``.
@@ -55,7 +63,9 @@ UNS_SEQLETS = "seqlets"
 UNS_PARAMS = "params"
 #: uns[UNS][UNS_PARAMS][PARAMS_DEMO]: how ``chromseq demo`` made this AnnData (preset, recipe, quick, ...).
 PARAMS_DEMO = "demo"
-#: uns[UNS][UNS_PREDICTIONS][column] = {model, kind, target} for each obsm[PRED] column.
+#: uns[UNS][UNS_PREDICTIONS][column] = {model, kind, target, task, layer} for each obsm[PRED] column: ``task``
+#: ``'classification'`` (probabilities) or ``'regression'`` (values in the target's units); ``layer`` the
+#: layer the model's targets came from (``''``: ``X``). Entries without ``task`` are classification.
 UNS_PREDICTIONS = "predictions"
 #: uns[UNS][UNS_BASELINES][column]: fit record of each obsm[BASELINE] column.
 UNS_BASELINES = "baselines"

@@ -160,6 +160,8 @@ def _check_agrees(name: str, record: ModelRecord, meta: dict[str, Any], path: Pa
         differ.append(f"outputs {list(record.outputs)} vs {list(folder.outputs)}")
     if record.kind and card.get("kind") and record.kind != card["kind"]:
         differ.append(f"kind {record.kind!r} vs {card['kind']!r}")
+    if card and str(card.get("task") or "classification") != record.task:
+        differ.append(f"task {record.task!r} vs {card.get('task') or 'classification'!r}")
     if record.kind and record.kind != "pretrain" and tuple(record.celltypes) != tuple(folder.outputs):
         differ.append(f"cell types (target) {list(record.celltypes)} vs {list(folder.outputs)}")
     if record.config:

@@ -54,6 +54,15 @@ class ModelRecord:
         Version of chromseq that trained it.
     source, source_sha256
         For a model read from a file (:func:`chromseq.tl.add_model`): that file and its SHA-256.
+    task
+        ``'classification'`` (binary labels; outputs are logits) or ``'regression'`` (a quantity;
+        outputs are in the target's units, or their log for the Poisson loss: see :attr:`link`).
+    loss
+        Training loss (``'bce'``, ``'mse'``, ``'poisson'``, ``'mse_cosine'``; empty: ``'bce'``).
+    target_layer
+        The layer the targets came from (empty: ``X``; ``'open'`` is ``obs['open']`` for a pretrained model).
+    target_transform
+        How those targets were transformed (``pp.normalize_targets``), in words; empty: as read.
     """
 
     name: str
@@ -71,6 +80,10 @@ class ModelRecord:
     chromseq_version: str = ""
     source: str = ""
     source_sha256: str = ""
+    task: str = "classification"
+    loss: str = ""
+    target_layer: str = ""
+    target_transform: str = ""
 
     @classmethod
     def for_network(cls, config: ModelConfig, *, name: str, kind: str, **fields: Any) -> ModelRecord:
@@ -109,6 +122,17 @@ class ModelRecord:
             )
         return config_from_dict(dict(self.config))
 
+    @property
+    def link(self) -> str:
+        """How the network's outputs map to predictions: ``'logit'``, ``'identity'`` or ``'log'``.
+
+        ``'logit'``: sigmoid, probabilities; ``'identity'``: values in the target's units;
+        ``'log'``: exp, the rate of a Poisson model.
+        """
+        if self.task != "regression":
+            return "logit"
+        return "log" if self.loss == "poisson" else "identity"
+
     def replace(self, **changes: Any) -> ModelRecord:
         """Return a copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
@@ -124,7 +148,7 @@ class ModelRecord:
                 value = {k: list(v) for k, v in value.items()}
             elif isinstance(value, dict):
                 value = dict(value)
-            if f.name in ("source", "source_sha256") and not value:
+            if f.name in ("source", "source_sha256", "loss", "target_layer", "target_transform") and not value:
                 continue
             out[f.name] = value
         out["target"] = self.target

@@ -3,7 +3,7 @@
 Nothing here touches AnnData; the verbs in :mod:`chromseq.tl` turn AnnData into
 :class:`~chromseq.data.SequenceDataset` objects and use only the names below (the private
 modules are the core's own business): :func:`fit` and its :class:`FitResult`, the stage spec
-:class:`TrainSpec`, inference (:func:`predict_proba`, :func:`predict_logits`, :func:`embed`,
+:class:`TrainSpec`, inference (:func:`predict_proba`, :func:`predict_logits`, :func:`predict_values`, :func:`embed`,
 :func:`model_state`; :func:`autocast` and :func:`resolve_precision` for
 verbs that run a network themselves, as ``tl.design`` does), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
 :func:`clear_checkpoints`, :func:`run_files`; :func:`model_saved` and :func:`keep_checkpoints_until_written`, which keep a
@@ -17,6 +17,7 @@ from __future__ import annotations
 from ._distributed import barrier, init_distributed, is_main_process
 from ._engine import FitResult, fit
 from ._inference import (
+    LINKS,
     autocast,
     embed,
     forward_codes,
@@ -24,6 +25,7 @@ from ._inference import (
     model_state,
     predict_logits,
     predict_proba,
+    predict_values,
     progress_bar,
     progress_disabled,
     resolve_precision,
@@ -33,6 +35,7 @@ from ._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder,
 from ._spec import MONITORS, TrainSpec, check_settings
 
 __all__ = [
+    "LINKS",
     "LOCK_FILE",
     "FitResult",
     "RunLock",
@@ -55,6 +58,7 @@ __all__ = [
     "model_state",
     "predict_logits",
     "predict_proba",
+    "predict_values",
     "progress_bar",
     "progress_disabled",
     "resolve_precision",

@@ -246,3 +246,44 @@ def predict_logits(
     log_p = np.logaddexp(-np.logaddexp(0, -f), -np.logaddexp(0, -r))  # log(sigmoid(f) + sigmoid(r))
     log_q = np.logaddexp(-np.logaddexp(0, f), -np.logaddexp(0, r))  # log(sigmoid(-f) + sigmoid(-r))
     return log_p - log_q
+
+
+#: How network outputs map to predictions (see :func:`predict_values`).
+LINKS = ("logit", "identity", "log")
+
+
+def predict_values(
+    model: nn.Module,
+    data: SequenceDataset,
+    *,
+    link: str = "logit",
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    rc_average: bool = True,
+    precision: str = "auto",
+    desc: str | None = None,
+) -> np.ndarray:
+    """Predictions ``(n, n_outputs)`` float32 in the target's units, by the loop of :func:`predict_proba`.
+
+    Parameters
+    ----------
+    link
+        How outputs map to predictions: ``'logit'`` (probabilities, as :func:`predict_proba`),
+        ``'identity'`` (the output itself: a regression target's units) or ``'log'`` (``exp`` of the
+        output: the rate of a Poisson model, in counts). With ``rc_average`` the forward and
+        reverse-complement predictions are averaged after the link, in the target's units.
+    batch_size, device, rc_average, precision
+        As in :func:`predict_proba`; ``desc`` labels the progress bar.
+    """
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {list(LINKS)}, got {link!r}.")
+    inverse = {"logit": torch.sigmoid, "identity": lambda t: t, "log": torch.exp}[link]
+    out = []
+    batches = _forward(model, data, batch_size=batch_size, device=device, rc=rc_average, precision=precision, desc=desc)
+    for forward, reverse in batches:
+        value = inverse(forward)
+        if reverse is not None:
+            value = (value + inverse(reverse)) / 2
+        out.append(value.cpu().numpy())
+    n_out = len(getattr(model, "outputs", [])) or 1
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, n_out), np.float32)
