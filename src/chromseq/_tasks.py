@@ -60,16 +60,14 @@ def detect_task(values: np.ndarray, names: list[str], task: str | None = None, *
 
 
 def resolve_loss(loss: str, task: str, default_regression: str) -> str:
-    """The loss of ``task``: ``'auto'`` is ``'bce'`` (classification) or ``default_regression``; checked against the task."""
+    """Return the loss of ``task``: ``'auto'`` is ``'bce'`` (classification) or ``default_regression``; checked against the task."""
     if loss == "auto":
         return "bce" if task == "classification" else default_regression
     if loss not in LOSSES:
         raise ValueError(f"loss must be 'auto' or one of {list(LOSSES)}, got {loss!r}.")
     if (loss == "bce") != (task == "classification"):
         fix = "loss='bce' (or 'auto')" if task == "classification" else "loss='mse', 'poisson' or 'mse_cosine'"
-        raise ValueError(
-            f"loss={loss!r} does not train {task}: use {fix}, or pass the other task= for these targets."
-        )
+        raise ValueError(f"loss={loss!r} does not train {task}: use {fix}, or pass the other task= for these targets.")
     return loss
 
 

@@ -67,7 +67,7 @@ def resolve_targets(
     layer: str | None,
     options: TrainingOptions,
 ) -> Targets:
-    """The :class:`Targets` of ``labels`` ``(n, k)`` (columns ``names``): task detected unless given, loss resolved.
+    """Return the :class:`Targets` of ``labels`` ``(n, k)`` (columns ``names``): task detected unless given, loss resolved.
 
     Raises
     ------
@@ -83,10 +83,14 @@ def resolve_targets(
     return Targets(task, loss, layer or "", target_transform(adata, layer))
 
 
-def check_fit_targets(labels: np.ndarray, names: list[str], target: Targets, rows: dict[str, np.ndarray], monitor: str) -> None:
+def check_fit_targets(
+    labels: np.ndarray, names: list[str], target: Targets, rows: dict[str, np.ndarray], monitor: str
+) -> None:
     """Raise before training if ``labels`` cannot train ``target``'s task (see :func:`chromseq._tasks.check_targets`)."""
     source = "X" if not target.layer else f"layers[{target.layer!r}]"
-    check_targets(labels, names, target.task, target.loss, train_rows=rows["train"], val_rows=rows["val"], source=source)
+    check_targets(
+        labels, names, target.task, target.loss, train_rows=rows["train"], val_rows=rows["val"], source=source
+    )
     if target.task == "classification":
         check_classes(labels, names, rows["train"], rows["val"], monitor)
 

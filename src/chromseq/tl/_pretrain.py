@@ -80,7 +80,7 @@ def regression_pretraining_targets(
 
 
 def pretraining_task(task: str | None, layer: str | None) -> str:
-    """The task of pre-training: ``task`` as passed; regression when only ``layer`` is given; else classification.
+    """Return the task of pre-training: ``task`` as passed; regression when only ``layer`` is given; else classification.
 
     Classification pre-trains on ``obs['open']`` (the default, as in the paper); a ``layer`` holds quantities.
     """

@@ -298,7 +298,9 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
         lr = opt.param_groups[0]["lr"]
         score = val_loss if spec.monitor == "val_loss" else -metric  # lower is better
         sched.step(score)
-        _append(result.history, objective.keys, (epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, metric, lr), t0)
+        _append(
+            result.history, objective.keys, (epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, metric, lr), t0
+        )
         if score < result.best_score:
             result.best_score, result.best_epoch, bad = score, epoch + 1 + epoch_offset, 0
             best_state = state_copy(model)

@@ -24,7 +24,7 @@ BASE_KEYS = ("epoch", "stage", "train_loss", "val_loss", "{metric}", "lr", "seco
 
 
 def history_keys(metric: str = "val_auroc") -> tuple[str, ...]:
-    """The history keys of a stage whose validation metric is ``metric``."""
+    """Return the history keys of a stage whose validation metric is ``metric``."""
     return tuple(metric if k == "{metric}" else k for k in BASE_KEYS)
 
 
@@ -44,7 +44,7 @@ class Objective:
 
 
 def make_objective(spec: TrainSpec, train_labels: np.ndarray, device: torch.device) -> Objective:
-    """The objective of ``spec.loss``; ``train_labels`` ``(n, k)`` give BCE's class weights.
+    """Return the objective of ``spec.loss``; ``train_labels`` ``(n, k)`` give BCE's class weights.
 
     Raises
     ------
