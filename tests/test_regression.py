@@ -71,7 +71,7 @@ def test_regression_record_history_and_predictions_meta(tuned):
     assert get_record(adata, "pretrained").task == "classification"
     meta = adata.uns[K.UNS][K.UNS_PREDICTIONS]["finetuned_K562"]
     assert (meta["task"], meta["layer"]) == ("regression", "")
-    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["pretrained"]["task"] == "classification"
+    assert "task" not in adata.uns[K.UNS][K.UNS_PREDICTIONS]["pretrained"]  # classification: as before
     # values in the target's units, not probabilities
     assert adata.obsm[K.PRED]["finetuned_K562"].max() > 1.5
     card = cs.models.read_model_card(record.path)["card"]
@@ -186,7 +186,11 @@ def test_a_classification_run_keeps_its_history_and_record(tmp_path):
     cs.tl.predict(adata, "scratch_K562")
     p = adata.obsm[K.PRED]["scratch_K562"]
     assert ((p > 0) & (p < 1)).all()
-    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["scratch_K562"]["task"] == "classification"
+    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["scratch_K562"] == {
+        "model": "scratch_K562",
+        "kind": "scratch",
+        "target": "K562",
+    }
 
 
 # -- layers, pretraining, Poisson ------------------------------------------------------------------------
