@@ -9,4 +9,11 @@ from ._read_regions import read_regions
 from ._sequences import add_sequences
 from ._split import split_by_chromosome
 
-__all__ = ["read_regions", "add_sequences", "add_background", "split_by_chromosome", "aggregate_celltypes", "normalize_targets"]
+__all__ = [
+    "read_regions",
+    "add_sequences",
+    "add_background",
+    "split_by_chromosome",
+    "aggregate_celltypes",
+    "normalize_targets",
+]

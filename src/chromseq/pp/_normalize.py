@@ -125,7 +125,7 @@ def normalize_targets(
 
 
 def _check_key_added(adata: AnnData, key_added: str | None, source: str) -> str:
-    """The target written: the source, or ``key_added`` (a new layer, or one this function wrote before)."""
+    """Return the target written: the source, or ``key_added`` (a new layer, or one this function wrote before)."""
     if key_added is None:
         return source
     if not isinstance(key_added, str) or not key_added or key_added in (store.X_SOURCE, source):

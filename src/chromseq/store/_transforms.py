@@ -19,12 +19,12 @@ X_SOURCE = "X"
 
 
 def source_name(layer: str | None) -> str:
-    """The key of a target source in the transforms dict: ``'X'`` for ``None``/``''``/``'X'``, else the layer."""
+    """Return the key of a target source in the transforms dict: ``'X'`` for ``None``/``''``/``'X'``, else the layer."""
     return X_SOURCE if layer in (None, "", X_SOURCE) else str(layer)
 
 
 def transform_record(adata: AnnData, source: str | None) -> dict[str, Any] | None:
-    """The record of ``source`` (``'X'``/``''``/``None`` or a layer name) as a plain dict; ``None`` when none.
+    """Return the record of ``source`` (``'X'``/``''``/``None`` or a layer name) as a plain dict; ``None`` when none.
 
     Parameters
     ----------
@@ -61,7 +61,7 @@ def target_transform(adata: AnnData, source: str | None) -> str:
 
 
 def applied_steps(adata: AnnData, source: str | None) -> list[str]:
-    """The normalization methods applied to ``source`` so far, oldest first (``[]`` when as read)."""
+    """Return the normalization methods applied to ``source`` so far, oldest first (``[]`` when as read)."""
     record = transform_record(adata, source)
     if record is None:
         return []
@@ -74,4 +74,3 @@ def write_transform(adata: AnnData, target: str | None, record: dict[str, Any]) 
     from chromseq._validate import uns_chromseq
 
     uns_chromseq(adata).setdefault(K.UNS_TRANSFORMS, {})[source_name(target)] = dict(record)
-
