@@ -31,6 +31,9 @@ _CSV_LINES = re.compile(r"^([^\s,:]+):(-?\d+)-(-?\d+),([^\s,]+)[^\S\n]*$", re.MU
 #: Reference names as the SAM specification allows them (no whitespace, no leading '*' or '=').
 _CONTIG_NAME = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")
 _WHITESPACE = re.compile(r"\s")
+#: A number whose exponent has 5 or more digits: outside float64 either way, and pandas' parser crashes (a
+#: segmentation fault, pandas 2.3) on exponents beyond 2**31, such as '1e4002269400' in a damaged file.
+_HUGE_EXPONENT = re.compile(r"\d[eE][+-]?\d{5,}")
 _LONG_NUMBER = re.compile(r"(?i:chr)?\d{4,}")
 #: A file whose regions fall on at least this many chromosomes of one region each (and more than half of its
 #: chromosomes) gets a warning: damaged names usually appear once each.
@@ -158,6 +161,13 @@ def warn_chromosome_names(chrom: pd.Series, line: pd.Series, path) -> None:
         )  # fmt: skip
 
 
+def to_numbers(col: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(col, errors='coerce')`` as float64, NaN for text that is no number (or out of range)."""
+    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "mixed"):
+        col = col.mask(col.str.contains(_HUGE_EXPONENT, na=False), np.nan)
+    return pd.to_numeric(col, errors="coerce").to_numpy(float)
+
+
 def _fail(path, line: int, text: str, problem: str) -> ValueError:
     return ValueError(f"{path}, line {line}: {problem}: {text[:200]!r}")
 
@@ -180,7 +190,7 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
     table["dhs"] = True
     ncol = nfields[0]
     labels = fields[6].str.strip() if ncol >= 7 else None
-    if labels is not None and pd.to_numeric(labels, errors="coerce").isna().all() and not (labels == ".").all():
+    if labels is not None and np.isnan(to_numbers(labels)).all() and not (labels == ".").all():
         table["raw_label"] = labels  # a column of '.' is BED's "no value" (narrowPeak signal), never labels
         return table, "chromtransfer"
     if ncol == 10:
@@ -188,12 +198,13 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
         _check_summits(summit, table, data, number, path)
         has = summit >= 0
         table.loc[has, "center"] = table["start"][has] + summit[has]
-        pvalue = pd.to_numeric(fields[7], errors="coerce").to_numpy(float)
-        signal = pd.to_numeric(fields[6], errors="coerce").to_numpy(float)
+        pvalue = to_numbers(fields[7])
+        signal = to_numbers(fields[6])
         table["score"] = np.where(np.isfinite(pvalue) & (pvalue >= 0), pvalue, signal)
         return table, "narrowPeak"
     if ncol >= 5:
-        table["score"] = pd.to_numeric(fields[4], errors="coerce").fillna(0.0).to_numpy(float)
+        score = to_numbers(fields[4])
+        table["score"] = np.where(np.isnan(score), 0.0, score)
     return table, "bed"
 
 
@@ -221,7 +232,7 @@ def _read_values(
     ncol = int(data.iloc[0].count("\t")) + 1
     column = _value_column(path, fmt, ncol, value, header)
     raw = data.str.split("\t", expand=True)[column - 1].str.strip()
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+    values = to_numbers(raw)
     what = f"value {value!r} (column {column})"
     for bad, problem in (
         (np.isnan(values), "is not a number"),
@@ -306,7 +317,7 @@ def _split_label_lines(data: pd.Series) -> dict[str, np.ndarray] | None:
 
 
 def _integers(col: pd.Series, what: str, data: pd.Series, number: np.ndarray, path) -> np.ndarray:
-    values = pd.to_numeric(col.str.strip(), errors="coerce").to_numpy(float)
+    values = to_numbers(col.str.strip())
     bad = ~np.isfinite(values) | (values != np.round(values))
     if bad.any():
         i = int(np.argmax(bad))

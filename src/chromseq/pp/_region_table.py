@@ -12,6 +12,8 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._regions import one_spelling, parse_region_names
 
+from ._bed import to_numbers
+
 #: ``value=`` of a table of regions x cell types whose cell type columns hold quantities.
 TABLE_VALUES = "values"
 
@@ -74,8 +76,8 @@ def _read_csv_table(path: Path) -> pd.DataFrame:
 
 
 def _table_coordinates(coords: pd.DataFrame, source: str, width: int | None) -> pd.DataFrame:
-    start = pd.to_numeric(coords[K.START], errors="coerce").to_numpy(float)
-    end = pd.to_numeric(coords[K.END], errors="coerce").to_numpy(float)
+    start = to_numbers(coords[K.START])
+    end = to_numbers(coords[K.END])
     for bad, problem in (
         (~np.isfinite(start) | ~np.isfinite(end), "coordinates that are not integers"),
         (start < 0, "a negative start coordinate"),
@@ -103,7 +105,7 @@ def _table_values(values: pd.DataFrame, source: str, *, quantity: bool = False) 
     x = np.empty(values.shape, dtype=np.float32)
     for j, col in enumerate(values.columns):
         raw = values[col]
-        num = pd.to_numeric(raw.astype(object).where(raw.notna(), np.nan), errors="coerce")
+        num = pd.Series(to_numbers(raw.astype(object).where(raw.notna(), np.nan)), index=raw.index)
         if (num.isna() & raw.notna()).any():
             raise ValueError(
                 f"{source}: column {col!r} holds non-numeric values such as {raw[num.isna() & raw.notna()].iloc[0]!r}."
