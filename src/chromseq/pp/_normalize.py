@@ -74,14 +74,14 @@ def normalize_targets(
 
     Returns
     -------
-    ``None``, or the copy with ``copy=True``. Sets the following fields:
+    ``None``, or the copy if ``copy=True``. Sets the following fields:
 
-    ``X``, ``layers[layer]`` or ``layers[key_added]``
-        float32 normalized values, NaN where the source is NaN.
-    ``uns['chromseq']['transforms'][target]``
+    ``adata.X``, ``adata.layers[layer]`` or ``adata.layers[key_added]`` : float32 ``(n_obs, n_vars)``
+        The normalized values (dense), NaN where the source is NaN.
+    ``adata.uns['chromseq']['transforms'][target]`` : dict
         ``target`` is ``'X'`` or the layer name written: ``method``, ``description`` (in words),
-        ``source`` (``'X'`` or the layer read), ``steps`` (every method applied so far, oldest first).
-        The training verbs record the description with the model.
+        ``source`` (``'X'`` or the layer read), ``steps`` (every method applied so far, oldest
+        first). The training verbs record the description with the model.
 
     Raises
     ------
