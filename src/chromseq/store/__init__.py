@@ -8,7 +8,7 @@ depends on a verb's module.
 - ``_models``: the recorded models (names, records, their folders, loading one).
 - ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
-- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
+- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']`` (classification and ridge).
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
 """
 
@@ -18,9 +18,12 @@ from ._baselines import (
     BASELINE_GC,
     BASELINE_KIND,
     BASELINE_KMER,
+    BASELINE_RIDGE,
     baseline_sources,
     gc_scores,
     kmer_column,
+    regression_baseline_sources,
+    ridge_column,
     write_baselines,
 )
 from ._contributions import get_contributions, stored_contributions, write_contributions
@@ -41,6 +44,7 @@ from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
     ScoreSource,
+    detect_task,
     kind_rank,
     labels,
     prediction_meta,
@@ -56,7 +60,11 @@ __all__ = [
     "BASELINE_GC",
     "BASELINE_KIND",
     "BASELINE_KMER",
+    "BASELINE_RIDGE",
     "baseline_sources",
+    "detect_task",
+    "regression_baseline_sources",
+    "ridge_column",
     "gc_scores",
     "information_content",
     "kmer_column",

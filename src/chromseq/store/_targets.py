@@ -55,8 +55,23 @@ def resolve_targets(adata: AnnData, targets: str | Sequence[str] | None) -> list
     return names
 
 
-def labels(adata: AnnData, target: str) -> np.ndarray:
-    """Labels of ``target`` as ``(n_obs,)`` float64: 1 open, 0 closed, NaN unknown."""
+def labels(adata: AnnData, target: str, layer: str = "") -> np.ndarray:
+    """Labels (or observed values) of ``target`` as ``(n_obs,)`` float64: 1 open, 0 closed, NaN unknown.
+
+    ``layer`` names the layer holding a cell type's values (``''``: ``X``); quantities are returned
+    as they are stored (regression targets).
+    """
+    if layer:
+        if layer not in adata.layers:
+            raise KeyError(
+                f"adata.layers[{layer!r}] is missing (layers: {list(adata.layers)}): the predictions name it as their "
+                "targets' layer; restore it, or evaluate an AnnData that has it."
+            )
+        if target not in adata.var_names:
+            raise KeyError(f"no values for target {target!r} in layers[{layer!r}]: not in adata.var_names.")
+        column = adata.layers[layer][:, adata.var_names.get_loc(target)]
+        column = column.toarray() if hasattr(column, "toarray") else np.asarray(column)
+        return np.asarray(column, dtype=np.float64).ravel()
     if target in adata.var_names:
         column = adata.X[:, adata.var_names.get_loc(target)]
         column = column.toarray() if hasattr(column, "toarray") else np.asarray(column)
@@ -66,8 +81,15 @@ def labels(adata: AnnData, target: str) -> np.ndarray:
     raise KeyError(f"no labels for target {target!r}: not 'open' and not in adata.var_names {list(adata.var_names)}.")
 
 
+def detect_task(values: np.ndarray) -> str:
+    """``'classification'`` when ``values`` hold only 0, 1 and NaN, else ``'regression'``."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return K.TASKS[0] if np.isin(v, (0.0, 1.0)).all() else K.TASKS[1]
+
+
 def prediction_meta(adata: AnnData) -> dict[str, dict]:
-    """``{column: {'model', 'kind', 'target'}}`` of the ``obsm['chromseq_pred']`` columns; ``{}`` when none.
+    """``{column: {'model', 'kind', 'target', 'task', 'layer'}}`` of the ``obsm['chromseq_pred']`` columns; ``{}`` when none.
 
     Raises
     ------
@@ -84,7 +106,19 @@ def prediction_meta(adata: AnnData) -> dict[str, dict]:
             f"obsm[{K.PRED!r}] columns {missing} have no entry in uns[{K.UNS!r}][{K.UNS_PREDICTIONS!r}]: "
             "run chromseq.tl.predict(adata) to write predictions together with their metadata."
         )
-    return {c: {f: str(meta[c][f]) for f in ("model", "kind", "target")} for c in columns}
+    return {c: _entry(meta[c]) for c in columns}
+
+
+def _entry(entry: dict) -> dict[str, str]:
+    """One column's metadata with ``task`` (default classification) and ``layer`` (default ``''``: X)."""
+    out = {f: str(entry[f]) for f in ("model", "kind", "target")}
+    out["task"] = str(entry.get("task", K.TASKS[0]) or K.TASKS[0])
+    out["layer"] = str(entry.get("layer", "") or "")
+    if out["task"] not in K.TASKS:
+        raise ValueError(
+            f"prediction column of model {out['model']!r} has task {out['task']!r}; expected one of {list(K.TASKS)}."
+        )
+    return out
 
 
 def select_predictions(adata: AnnData, models: str | Sequence[str] | None) -> dict[str, dict]:
@@ -103,13 +137,20 @@ def select_predictions(adata: AnnData, models: str | Sequence[str] | None) -> di
     return {c: m for c, m in meta.items() if c in wanted or m["model"] in wanted}
 
 
-def prediction_sources(adata: AnnData, meta: dict[str, dict], target: str) -> list[ScoreSource]:
-    """Score sources of the selected prediction columns whose target is ``target``."""
+def prediction_sources(
+    adata: AnnData, meta: dict[str, dict], target: str, *, task: str | None = None, layer: str | None = None
+) -> list[ScoreSource]:
+    """Score sources of the selected prediction columns whose target is ``target``.
+
+    ``task`` and ``layer`` (``None``: any) keep only the columns of that task and targets' layer.
+    """
     frame = adata.obsm.get(K.PRED)
     return [
         ScoreSource(m["model"], m["kind"], target, frame[c].to_numpy(dtype=np.float64))
         for c, m in meta.items()
         if m["target"] == target
+        and (task is None or m.get("task", K.TASKS[0]) == task)
+        and (layer is None or m.get("layer", "") == layer)
     ]
 
 
