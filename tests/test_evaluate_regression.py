@@ -1,0 +1,230 @@
+"""Regression evaluation: Pearson/Spearman/MSE per target, specificity across cell types, ridge baseline."""
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import pearsonr, spearmanr
+
+import chromseq as cs
+from chromseq import _keys as K
+from chromseq._codes import gc_fraction
+from chromseq._intervals import block_weights, pearson_replicates, weighted_pearson
+from chromseq._metrics_regression import pearson, regression_metrics, spearman, specificity_metrics
+from chromseq.tl._evaluate import COLUMNS
+from chromseq.tl._evaluate_regression import REGRESSION_COLUMNS
+
+CELLTYPES = ["K562", "HepG2", "GM12878"]
+
+
+def _regions(n: int = 300, width: int = 60, seed: int = 0) -> ad.AnnData:
+    """Binary labels in X; in layers['signal'] quantities driven by GC (K562), AT (HepG2) and noise (GM12878)."""
+    rng = np.random.default_rng(seed)
+    p_gc = rng.uniform(0.25, 0.75, n)
+    is_gc = rng.random((n, width)) < p_gc[:, None]
+    seq = np.where(is_gc, rng.choice([1, 2], (n, width)), rng.choice([0, 3], (n, width))).astype(np.uint8)
+    gc = gc_fraction(seq)
+    signal = np.column_stack([4 * gc, 4 * (1 - gc), np.zeros(n)]) + rng.normal(0, 0.3, (n, 3))
+    signal[rng.random((n, 3)) < 0.1] = np.nan
+    X = (np.nan_to_num(signal) > 2).astype(np.float32)
+    split = rng.choice(list(K.SPLITS), n, p=[0.6, 0.2, 0.2])
+    obs = pd.DataFrame(
+        {K.SPLIT: pd.Categorical(split, categories=K.SPLITS), K.GC: gc},
+        index=[f"chr1:{i * 100}-{i * 100 + width}" for i in range(n)],
+    )
+    adata = ad.AnnData(X=X, obs=obs, var=pd.DataFrame(index=CELLTYPES), layers={"signal": signal.astype(np.float32)})
+    adata.obsm[K.SEQUENCE] = seq
+    return adata
+
+
+def _predict(adata: ad.AnnData, seed: int = 1) -> ad.AnnData:
+    """Regression predictions of a 3-head model ('multi', layer signal) and single-cell-type finetuned models."""
+    rng = np.random.default_rng(seed)
+    signal = np.asarray(adata.layers["signal"], dtype=np.float64)
+    columns, meta = {}, {}
+    for j, ct in enumerate(CELLTYPES):
+        truth = np.nan_to_num(signal[:, j], nan=2.0)
+        columns[f"multi_{ct}"] = truth + rng.normal(0, 0.5, adata.n_obs)
+        meta[f"multi_{ct}"] = {
+            "model": "multi",
+            "kind": "scratch",
+            "target": ct,
+            "task": "regression",
+            "layer": "signal",
+        }
+        columns[f"ft_{ct}"] = truth + rng.normal(0, 1.0, adata.n_obs)
+        meta[f"ft_{ct}"] = {
+            "model": f"ft_{ct}",
+            "kind": "finetune",
+            "target": ct,
+            "task": "regression",
+            "layer": "signal",
+        }
+    adata.obsm[K.PRED] = pd.DataFrame(columns, index=adata.obs_names).astype(np.float32)
+    adata.uns[K.UNS] = {K.UNS_PREDICTIONS: meta}
+    return adata
+
+
+@pytest.fixture(scope="module")
+def _base():
+    return _predict(_regions())
+
+
+@pytest.fixture
+def adata(_base):
+    return _base.copy()
+
+
+# -- metric core ----------------------------------------------------------------------------------------------------
+def test_pearson_spearman_match_scipy_with_ties_and_nan():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 200).astype(float)  # many ties
+    s = y + rng.integers(0, 3, 200)  # ties too
+    y[[3, 50]] = np.nan
+    s[[7, 50, 90]] = np.nan
+    keep = ~(np.isnan(y) | np.isnan(s))
+    m = regression_metrics(y, s)
+    assert m["n"] == keep.sum() == 196
+    assert m["pearson"] == pytest.approx(pearsonr(y[keep], s[keep])[0], abs=1e-12)
+    assert m["spearman"] == pytest.approx(spearmanr(y[keep], s[keep])[0], abs=1e-12)
+    assert m["mse"] == pytest.approx(np.mean((y[keep] - s[keep]) ** 2))
+    assert pearson(y, s) == m["pearson"] and spearman(y, s) == m["spearman"]
+
+
+def test_regression_metrics_undefined_cases():
+    assert np.isnan(regression_metrics([1.0, 2.0, 3.0], [5.0, 5.0, 5.0])["pearson"])  # constant prediction
+    one = regression_metrics([1.0, np.nan], [2.0, 3.0])
+    assert one["n"] == 1 and np.isnan(one["pearson"]) and one["mse"] == 1.0
+    assert np.isnan(regression_metrics([1.0, 2.0], [1.0, 3.0], mse=False)["mse"])
+    with pytest.raises(ValueError, match="differ in length"):
+        regression_metrics([1.0, 2.0], [1.0])
+
+
+def test_specificity_is_the_mean_and_median_of_per_region_correlations():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 4, (50, 4)).astype(float)
+    s = y + rng.normal(0, 1, (50, 4))
+    y[0] = 1.0  # constant observed vector: no correlation, left out
+    s[1, 2] = np.nan  # incomplete: left out
+    m = specificity_metrics(y, s)
+    rows = range(2, 50)
+    r = [pearsonr(y[i], s[i])[0] for i in rows if np.ptp(y[i]) > 0]
+    rho = [spearmanr(y[i], s[i])[0] for i in rows if np.ptp(y[i]) > 0]
+    assert m["n"] == len(r) and m["n_targets"] == 4
+    assert m["pearson"] == pytest.approx(np.mean(r)) and m["pearson_median"] == pytest.approx(np.median(r))
+    assert m["spearman"] == pytest.approx(np.mean(rho)) and m["spearman_median"] == pytest.approx(np.median(rho))
+    with pytest.raises(ValueError, match=">= 2 cell types"):
+        specificity_metrics(y[:, :1], s[:, :1])
+
+
+def test_weighted_pearson_equals_pearson_of_repeated_regions():
+    rng = np.random.default_rng(3)
+    y, s = rng.normal(size=40), rng.normal(size=40)
+    w = block_weights(np.arange(40) // 4, 5, random_state=1)
+    boot = weighted_pearson(y, s, w)
+    for b in range(5):
+        reps = np.repeat(np.arange(40), w[b].astype(int))
+        assert boot[b] == pytest.approx(pearsonr(y[reps], s[reps])[0])
+    point, replicates = pearson_replicates(y, np.stack([s, -s]), w)
+    assert point == pytest.approx(0.0) and np.allclose(replicates, 0.0)
+
+
+# -- tl.evaluate ----------------------------------------------------------------------------------------------------
+def test_evaluate_regression_rows_match_scipy_on_the_layer(adata):
+    x_before = adata.X.copy()
+    cs.tl.evaluate(adata)
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    assert list(table.columns) == [*COLUMNS, *REGRESSION_COLUMNS]
+    row = table[(table.model == "ft_K562") & (table.split == "test")].iloc[0]
+    test = (adata.obs[K.SPLIT] == "test").to_numpy()
+    y = adata.layers["signal"][test, 0].astype(float)
+    s = adata.obsm[K.PRED]["ft_K562"].to_numpy(float)[test]
+    keep = ~np.isnan(y)
+    assert (row.task, row.layer, row.n, row.n_pos) == ("regression", "signal", keep.sum(), (y[keep] > 0).sum())
+    assert row.pearson == pytest.approx(pearsonr(y[keep], s[keep])[0])
+    assert row.spearman == pytest.approx(spearmanr(y[keep], s[keep])[0])
+    assert row.mse == pytest.approx(np.mean((y[keep] - s[keep]) ** 2), rel=1e-5)
+    assert np.isnan(row.auroc) and row.n_targets == 1
+    np.testing.assert_array_equal(adata.X, x_before)
+
+
+def test_evaluate_regression_baselines_are_gc_and_ridge(adata):
+    cs.tl.evaluate(adata)
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    per_target = table[table.target != K.SPECIFICITY]
+    assert set(per_target.model[per_target.kind == "baseline"]) == {"baseline_gc", "baseline_ridge"}
+    gc = per_target[(per_target.model == "baseline_gc") & (per_target.target == "HepG2") & (per_target.split == "test")]
+    assert gc.pearson.iloc[0] < -0.8 and np.isnan(gc.mse.iloc[0])  # HepG2's signal falls with GC
+    ridge = per_target[(per_target.model == "baseline_ridge") & (per_target.split == "test")].set_index("target")
+    assert ridge.loc["K562", "pearson"] > 0.8 and ridge.loc["HepG2", "pearson"] > 0.8
+    fit = adata.uns[K.UNS][K.UNS_BASELINES]["baseline_ridge_signal_K562"]
+    assert fit["task"] == "regression" and fit["layer"] == "signal" and fit["alpha"] in fit["alphas"]
+    assert fit["n_val"] > 0 and np.isfinite(fit["val_mse"]).all()
+    assert "baseline_ridge_signal_K562" in adata.obsm[K.BASELINE]
+
+
+def test_evaluate_specificity_rows(adata):
+    cs.tl.evaluate(adata, splits=["test"])
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    spec = table[table.target == K.SPECIFICITY].set_index("model")
+    assert list(table.target.iloc[-len(spec) :]) == [K.SPECIFICITY] * len(spec)  # after the per-target rows
+    assert set(spec.index) == {"multi", "finetune_per_celltype", "baseline_ridge"}
+    assert (spec.n_targets == 3).all() and (spec.task == "regression").all()
+    test = (adata.obs[K.SPLIT] == "test").to_numpy()
+    y = adata.layers["signal"][test].astype(float)
+    s = adata.obsm[K.PRED][[f"multi_{ct}" for ct in CELLTYPES]].to_numpy(float)[test]
+    expected = specificity_metrics(y, s)
+    assert spec.loc["multi", "pearson"] == pytest.approx(expected["pearson"])
+    assert spec.loc["multi", "spearman_median"] == pytest.approx(expected["spearman_median"])
+    assert spec.loc["multi", "n"] == expected["n"]
+    assert spec.loc["multi", "pearson"] > spec.loc["finetune_per_celltype", "pearson"]  # less noise
+
+
+def test_evaluate_mixed_tasks_keeps_classification_rows(adata):
+    """A classification prediction scored beside regression ones gets the same values as alone."""
+    rng = np.random.default_rng(5)
+    proba = np.clip(adata.X[:, 0] * 0.6 + rng.random(adata.n_obs) * 0.4, 0, 1)
+    alone = _regions()
+    for a in (adata, alone):
+        frame = a.obsm.get(K.PRED, pd.DataFrame(index=a.obs_names))
+        frame["clf_K562"] = proba
+        a.obsm[K.PRED] = frame
+        a.uns.setdefault(K.UNS, {}).setdefault(K.UNS_PREDICTIONS, {})["clf_K562"] = {
+            "model": "clf_K562", "kind": "finetune", "target": "K562"
+        }  # fmt: skip
+    cs.tl.evaluate(alone)
+    cs.tl.evaluate(adata)
+    only = alone.uns[K.UNS][K.UNS_METRICS]
+    assert list(only.columns) == list(COLUMNS)
+    mixed = adata.uns[K.UNS][K.UNS_METRICS]
+    mixed = mixed[mixed.task == "classification"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mixed[list(COLUMNS)], only)
+    assert (mixed.layer == "").all() and mixed.pearson.isna().all() and (mixed.n_targets == 1).all()
+
+
+def test_evaluate_missing_layer_fails_before_any_change(adata):
+    del adata.layers["signal"]
+    with pytest.raises(KeyError, match=r"layers\['signal'\] is missing"):
+        cs.tl.evaluate(adata)
+    assert K.UNS_METRICS not in adata.uns[K.UNS] and K.BASELINE not in adata.obsm
+
+
+def test_evaluate_without_predictions_detects_regression_from_x():
+    adata = _regions()
+    adata.X = np.asarray(adata.layers["signal"])
+    cs.tl.evaluate(adata, splits=["test"])
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    assert set(table.task) == {"regression"} and "baseline_kmer" not in set(table.model)
+    assert "baseline_ridge_K562" in adata.obsm[K.BASELINE]
+    assert set(table.model[table.target == K.SPECIFICITY]) == {"baseline_ridge"}
+
+
+def test_composition_baseline_ridge_checks():
+    adata = _regions()
+    with pytest.raises(ValueError, match="task='regression'"):
+        cs.tl.composition_baseline(adata, "K562", task="classification", layer="signal")
+    with pytest.raises(ValueError, match="alphas must be positive"):
+        cs.tl.composition_baseline(adata, "K562", layer="signal", alphas=[0.0])
+    assert K.BASELINE not in adata.obsm
+    cs.tl.composition_baseline(adata, "K562", layer="signal", alphas=[7.0])
+    assert adata.uns[K.UNS][K.UNS_BASELINES]["baseline_ridge_signal_K562"]["alpha"] == 7.0
