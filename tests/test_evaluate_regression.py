@@ -228,3 +228,64 @@ def test_composition_baseline_ridge_checks():
     assert K.BASELINE not in adata.obsm
     cs.tl.composition_baseline(adata, "K562", layer="signal", alphas=[7.0])
     assert adata.uns[K.UNS][K.UNS_BASELINES]["baseline_ridge_signal_K562"]["alpha"] == 7.0
+
+
+# -- tl.transfer_benchmark plumbing ---------------------------------------------------------------------------------
+def test_transfer_regression_baselines_fit_ridge_on_the_run_rows():
+    from chromseq.tl._transfer_runs import Runs, _baseline_rows
+
+    adata = _regions()
+    values = np.asarray(adata.layers["signal"][:, :2], dtype=np.float32)
+    split = adata.obs[K.SPLIT].to_numpy()
+    rows = {s: np.flatnonzero(split == s) for s in K.SPLITS}
+    runs = Runs(CELLTYPES[:2], [1.0, 0.5], [0], None, None, None, task="regression", layer="signal")
+    table = _baseline_rows(adata, runs, values, rows, "test", [1, 2])
+    assert set(table.kind) == {"baseline_gc", "baseline_ridge"} and len(table) == 8
+    assert {"pearson", "spearman", "mse"} <= set(table.columns) and "auroc" not in table.columns
+    gc = table[(table.kind == "baseline_gc") & (table.celltype == "K562")].iloc[0]
+    test = rows["test"][~np.isnan(values[rows["test"], 0])]
+    assert gc.pearson == pytest.approx(pearsonr(adata.obs[K.GC].to_numpy()[test], values[test, 0])[0])
+    assert np.isnan(gc.mse) and gc.n == len(test)
+    ridge = table[table.kind == "baseline_ridge"].set_index(["celltype", "fraction"])
+    assert (
+        ridge.loc[("K562", 1.0), "pearson"] > 0.8
+        and ridge.loc[("K562", 0.5), "n_train"] < ridge.loc[("K562", 1.0), "n_train"]
+    )
+
+
+def test_transfer_regression_intervals_are_pearson_with_ridge_differences():
+    from chromseq.tl._transfer_cv import _intervals
+
+    rng = np.random.default_rng(4)
+    n = 120
+    y = rng.normal(size=(n, 1))
+    units = np.repeat(np.arange(12), 10).astype(str)
+    oof = {
+        ("A", 1.0, "finetune"): (y[:, 0] + rng.normal(0, 0.3, n))[None],
+        ("A", 1.0, "scratch"): (y[:, 0] + rng.normal(0, 1.0, n))[None],
+        ("A", 1.0, "baseline_gc"): rng.normal(size=(1, n)),
+        ("A", 1.0, "baseline_ridge"): (y[:, 0] + rng.normal(0, 2.0, n))[None],
+    }
+    table = _intervals(oof, y, ["A"], [1.0], units, 200, 0.9, 0, "regression").set_index(["celltype", "kind"])
+    assert table.loc[("A", "finetune"), "estimate"] == pytest.approx(pearsonr(y[:, 0], oof["A", 1.0, "finetune"][0])[0])
+    best = max(pearsonr(y[:, 0], oof["A", 1.0, k][0])[0] for k in ("baseline_gc", "baseline_ridge"))
+    diff = table.loc[("A", "finetune-best_baseline")]
+    assert diff.estimate == pytest.approx(table.loc[("A", "finetune"), "estimate"] - best)
+    assert diff.lower > 0 and table.loc[("A", "finetune-scratch"), "lower"] > 0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [(np.inf, "infinite value"), ("constant", "no variance")],
+)
+def test_transfer_benchmark_refuses_bad_regression_values_before_training(tmp_path, value, message):
+    adata = _regions()
+    if value == "constant":
+        adata.layers["signal"][:, 0] = 1.5
+    else:
+        adata.layers["signal"][5, 0] = value
+    with pytest.raises(ValueError, match=rf"layers\['signal'\] column 'K562' .*{message}"):
+        cs.tl.transfer_benchmark(adata, "K562", layer="signal", preset="tiny", max_epochs=1, save_dir=tmp_path)
+    assert not list(tmp_path.iterdir()) and K.UNS_TRANSFER not in adata.uns.get(K.UNS, {})
+    with pytest.raises(KeyError, match=r"layers\['counts'\] is missing"):
+        cs.tl.transfer_benchmark(adata, "K562", layer="counts", preset="tiny", max_epochs=1, save_dir=tmp_path)
