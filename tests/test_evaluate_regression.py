@@ -276,7 +276,7 @@ def test_transfer_regression_intervals_are_pearson_with_ridge_differences():
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(np.inf, "infinite value"), ("constant", "no variance")],
+    [(np.inf, "infinite value"), ("constant", "no variance"), (-1.0, "negative value")],
 )
 def test_transfer_benchmark_refuses_bad_regression_values_before_training(tmp_path, value, message):
     adata = _regions()
@@ -284,8 +284,62 @@ def test_transfer_benchmark_refuses_bad_regression_values_before_training(tmp_pa
         adata.layers["signal"][:, 0] = 1.5
     else:
         adata.layers["signal"][5, 0] = value
-    with pytest.raises(ValueError, match=rf"layers\['signal'\] column 'K562' .*{message}"):
-        cs.tl.transfer_benchmark(adata, "K562", layer="signal", preset="tiny", max_epochs=1, save_dir=tmp_path)
+    options = cs.tl.TrainingOptions(loss="poisson", max_epochs=1)
+    with pytest.raises(ValueError, match=rf"targets of .K562. \(from layers\[.signal.\]\) .*{message}"):
+        cs.tl.transfer_benchmark(adata, "K562", layer="signal", preset="tiny", options=options, save_dir=tmp_path)
     assert not list(tmp_path.iterdir()) and K.UNS_TRANSFER not in adata.uns.get(K.UNS, {})
     with pytest.raises(KeyError, match=r"layers\['counts'\] is missing"):
         cs.tl.transfer_benchmark(adata, "K562", layer="counts", preset="tiny", max_epochs=1, save_dir=tmp_path)
+
+
+def test_regression_metrics_table_survives_h5ad(adata, tmp_path):
+    cs.tl.evaluate(adata, splits=["test"])
+    adata.write_h5ad(tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad").uns[K.UNS][K.UNS_METRICS]
+    pd.testing.assert_frame_equal(back.reset_index(drop=True), adata.uns[K.UNS][K.UNS_METRICS], check_dtype=False)
+
+
+def _chr20_signal() -> ad.AnnData:
+    """~240 real chr20 200-bp regions with a quantity per cell type in layers['signal'] (GC and label driven)."""
+    full = cs.datasets.chromtransfer_chr20(celltypes=["K562", "HepG2"], width=200)
+    rng = np.random.default_rng(0)
+    split = full.obs[K.SPLIT].to_numpy()
+    picked = [
+        rng.choice(np.flatnonzero(split == s), n, replace=False) for s, n in (("train", 140), ("val", 50), ("test", 50))
+    ]
+    adata = full[np.sort(np.concatenate(picked))].copy()
+    gc = gc_fraction(np.asarray(adata.obsm[K.SEQUENCE]))
+    signal = np.column_stack([3 * gc + adata.X[:, 0], 3 * (1 - gc) + adata.X[:, 1]]) + rng.normal(
+        0, 0.2, (adata.n_obs, 2)
+    )
+    adata.layers["signal"] = signal.astype(np.float32)
+    return adata
+
+
+def test_transfer_benchmark_regression_end_to_end(tmp_path):
+    adata = _chr20_signal()
+    cs.tl.transfer_benchmark(
+        adata, "K562", fractions=[1.0], layer="signal", preset="tiny", max_epochs=1, batch_size=64, save_dir=tmp_path
+    )
+    table = adata.uns[K.UNS][K.UNS_TRANSFER]
+    assert set(table.kind) == {"finetune", "scratch", "baseline_gc", "baseline_ridge"}
+    assert {"pearson", "spearman", "mse"} <= set(table.columns) and "auroc" not in table.columns
+    assert table.pearson.between(-1, 1).all() and table.n.nunique() == 1 and table.n_train.nunique() == 1
+    assert adata.uns[K.UNS][K.UNS_PARAMS][K.UNS_TRANSFER]["task"] == "regression"
+
+
+def test_evaluate_scores_a_trained_regression_model(tmp_path):
+    adata = _chr20_signal()
+    cs.tl.train(adata, ["K562", "HepG2"], multihead=True, layer="signal", preset="tiny", max_epochs=1, batch_size=64,
+                save_dir=tmp_path, key_added="reg")  # fmt: skip
+    cs.tl.predict(adata, "reg")
+    cs.tl.evaluate(adata, splits=["test"])
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    rows = table[table.model == "reg"].set_index("target")
+    assert set(rows.index) == {"K562", "HepG2", K.SPECIFICITY}
+    assert (rows.task == "regression").all() and (rows.layer == "signal").all()
+    s = adata.obsm[K.PRED]["reg_K562"].to_numpy()
+    test = (adata.obs[K.SPLIT] == "test").to_numpy()
+    y = adata.layers["signal"][test, 0]
+    keep = ~np.isnan(y)
+    assert rows.loc["K562", "pearson"] == pytest.approx(pearsonr(y[keep], s[test][keep])[0], abs=1e-6)

@@ -44,7 +44,6 @@ from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
     ScoreSource,
-    detect_task,
     kind_rank,
     labels,
     prediction_meta,
@@ -62,7 +61,6 @@ __all__ = [
     "BASELINE_KMER",
     "BASELINE_RIDGE",
     "baseline_sources",
-    "detect_task",
     "regression_baseline_sources",
     "ridge_column",
     "gc_scores",

@@ -81,13 +81,6 @@ def labels(adata: AnnData, target: str, layer: str = "") -> np.ndarray:
     raise KeyError(f"no labels for target {target!r}: not 'open' and not in adata.var_names {list(adata.var_names)}.")
 
 
-def detect_task(values: np.ndarray) -> str:
-    """``'classification'`` when ``values`` hold only 0, 1 and NaN, else ``'regression'``."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    return K.TASKS[0] if np.isin(v, (0.0, 1.0)).all() else K.TASKS[1]
-
-
 def prediction_meta(adata: AnnData) -> dict[str, dict]:
     """``{column: {'model', 'kind', 'target', 'task', 'layer'}}`` of the ``obsm['chromseq_pred']`` columns; ``{}`` when none.
 

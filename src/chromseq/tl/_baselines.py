@@ -20,11 +20,11 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._codes import reverse_complement_codes
 from chromseq._settings import logger
+from chromseq._tasks import detect_task
 from chromseq._validate import require_obs, require_obsm, sequence_codes
 from chromseq.store import (
     BASELINE_KIND,
     BASELINE_KMER,
-    detect_task,
     kmer_column,
     labels,
     resolve_targets,
@@ -251,9 +251,9 @@ def _tasks(label_sets: dict[str, np.ndarray], task: str | None) -> dict[str, str
     """Return the task of every target: ``task`` when given (binary labels checked), else detected from its values."""
     if task is not None and task not in K.TASKS:
         raise ValueError(f"task must be one of {list(K.TASKS)} or None (detect), got {task!r}.")
-    out = {t: task or detect_task(y) for t, y in label_sets.items()}
+    out = {t: task or detect_task(y[:, None], [t]) for t, y in label_sets.items()}
     for t, y in label_sets.items():
-        if out[t] == "classification" and detect_task(y) == "regression":
+        if out[t] == "classification" and not np.isin(y[~np.isnan(y)], (0.0, 1.0)).all():
             raise ValueError(
                 f"target {t!r} holds values other than 0, 1 and NaN but task='classification': pass "
                 "task='regression' (k-mer ridge baseline), or binarise the values first."

@@ -16,11 +16,11 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS, binary_metrics
 from chromseq._settings import logger
+from chromseq._tasks import detect_task
 from chromseq._validate import FIX, check_name, require_obsm, require_regions, uns_chromseq
 from chromseq.store import (
     ScoreSource,
     baseline_sources,
-    detect_task,
     kind_rank,
     labels,
     models_of,
@@ -179,7 +179,7 @@ def _target_keys(adata: AnnData, meta: dict, names: list[str]) -> list[tuple[str
     keys = []
     for target in names:
         found = [(m["task"], m["layer"]) for m in meta.values() if m["target"] == target]
-        found = list(dict.fromkeys(found)) or [(detect_task(labels(adata, target)), "")]
+        found = list(dict.fromkeys(found)) or [(detect_task(labels(adata, target)[:, None], [target]), "")]
         keys += [(target, task, layer) for task, layer in found]
     return keys
 

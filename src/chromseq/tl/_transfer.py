@@ -222,7 +222,7 @@ def transfer_benchmark(
     bases, extras = pretraining_plan(list(adata.var_names), base, celltypes, pretrain_celltypes)
     codes, rows = check_regions(adata)
     layer = layer or ""
-    labels, task = benchmark_targets(adata, celltypes, task, layer)
+    labels, task = benchmark_targets(adata, celltypes, task, layer, options.loss, rows if cv is None else None)
     if cv is None:
         check_split(labels, celltypes, rows, split, task)
     elif base in models_of(adata):

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chromseq import _keys as K
-from chromseq._validate import check_labels, check_name
+from chromseq._tasks import check_targets, detect_task, resolve_loss
+from chromseq._validate import check_name
 from chromseq.data import read_columns
-from chromseq.store import detect_task
+
+from ._options import DEFAULT_REGRESSION_LOSS
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -24,8 +26,19 @@ REGRESSION_TABLE_METRICS = ("n", "n_pos", "pearson", "spearman", "mse")
 INTERVAL_METRIC = {"classification": "auroc", "regression": "pearson"}
 
 
-def benchmark_targets(adata: AnnData, celltypes: list[str], task: str | None, layer: str) -> tuple[np.ndarray, str]:
+def benchmark_targets(
+    adata: AnnData,
+    celltypes: list[str],
+    task: str | None,
+    layer: str,
+    loss: str,
+    rows: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, str]:
     """Return the ``(n_obs, n_celltypes)`` float32 targets and the task (explicit, or detected from the values).
+
+    The values are checked as the training verbs check them (:func:`chromseq._tasks.check_targets`,
+    with the runs' ``loss``; the ``'train'`` and ``'val'`` ``rows`` when given), so that a bad value
+    fails before the body is pretrained.
 
     Raises
     ------
@@ -33,41 +46,20 @@ def benchmark_targets(adata: AnnData, celltypes: list[str], task: str | None, la
         A missing layer.
     ValueError
         An unknown task; classification targets other than 0/1/NaN; regression targets with
-        infinity or without variance.
+        infinity, without variance, or negative for a count loss.
     """
-    if task is not None and task not in K.TASKS:
-        raise ValueError(f"task must be one of {list(K.TASKS)} or None (detected from the values), got {task!r}.")
     if layer and layer not in adata.layers:
         raise KeyError(
             f"adata.layers[{layer!r}] is missing (layers: {list(adata.layers)}): pass layer= one of them, or "
             "None for X."
         )
-    source = adata.layers[layer] if layer else adata.X
-    values = read_columns(source, [adata.var_names.get_loc(c) for c in celltypes])
-    task = task or detect_task(values)
-    if task == "classification":
-        check_labels(values, celltypes)
-    else:
-        check_values(values, celltypes, layer)
+    source = f"layers[{layer!r}]" if layer else "X"
+    values = read_columns(adata.layers[layer] if layer else adata.X, [adata.var_names.get_loc(c) for c in celltypes])
+    task = detect_task(values, celltypes, task, source=source)
+    loss = resolve_loss(loss, task, DEFAULT_REGRESSION_LOSS)
+    rows = rows or {}
+    check_targets(values, celltypes, task, loss, train_rows=rows.get("train"), val_rows=rows.get("val"), source=source)
     return values, task
-
-
-def check_values(values: np.ndarray, celltypes: list[str], layer: str) -> None:
-    """Raise if a cell type's regression targets hold infinity or are constant (NaN = unknown is allowed)."""
-    where = f"layers[{layer!r}]" if layer else "X"
-    for j, name in enumerate(celltypes):
-        y = values[:, j]
-        if np.isinf(y).any():
-            raise ValueError(
-                f"{where} column {name!r} holds {int(np.isinf(y).sum())} infinite value(s): regression needs finite "
-                "values (NaN = unknown). Replace them (e.g. with NaN) or transform the values first."
-            )
-        finite = y[np.isfinite(y)]
-        if finite.size < 2 or np.ptp(finite) == 0:
-            raise ValueError(
-                f"{where} column {name!r} has no variance ({finite.size} known value(s)): nothing to regress on; "
-                "leave the cell type out."
-            )
 
 
 def check_split(labels: np.ndarray, celltypes: list[str], rows: dict[str, np.ndarray], split: str, task: str) -> None:
