@@ -343,3 +343,22 @@ def test_evaluate_scores_a_trained_regression_model(tmp_path):
     y = adata.layers["signal"][test, 0]
     keep = ~np.isnan(y)
     assert rows.loc["K562", "pearson"] == pytest.approx(pearsonr(y[keep], s[test][keep])[0], abs=1e-6)
+
+
+def test_evaluate_scores_regression_pretraining_on_the_pooled_signal(tmp_path):
+    adata = _chr20_signal()
+    cs.tl.pretrain(adata, layer="signal", preset="tiny", max_epochs=1, batch_size=64, save_dir=tmp_path)
+    cs.tl.predict(adata)
+    cs.tl.evaluate(adata, splits=["test"])
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    row = table[(table.kind == "pretrain")].iloc[0]
+    assert (row.target, row.task, row.layer) == ("signal", "regression", "signal")
+    test = (adata.obs[K.SPLIT] == "test").to_numpy()
+    values = np.asarray(adata.layers["signal"][test], dtype=float)
+    known = ~np.isnan(values)
+    pooled = np.where(known, values, 0).sum(axis=1) / np.where(known.any(axis=1), known.sum(axis=1), np.nan)
+    s = adata.obsm[K.PRED].iloc[:, 0].to_numpy()[test]
+    keep = ~np.isnan(pooled)
+    assert row.pearson == pytest.approx(pearsonr(pooled[keep], s[keep])[0], abs=1e-6)
+    assert "baseline_ridge_signal_signal" in adata.obsm[K.BASELINE]
+    assert K.SPECIFICITY not in set(table.target)  # one model, one cell-type-free target

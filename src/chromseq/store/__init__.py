@@ -44,6 +44,7 @@ from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
     ScoreSource,
+    has_labels,
     kind_rank,
     labels,
     prediction_meta,
@@ -61,6 +62,7 @@ __all__ = [
     "BASELINE_KMER",
     "BASELINE_RIDGE",
     "baseline_sources",
+    "has_labels",
     "regression_baseline_sources",
     "ridge_column",
     "gc_scores",

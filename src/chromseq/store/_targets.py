@@ -44,11 +44,11 @@ def resolve_targets(adata: AnnData, targets: str | Sequence[str] | None) -> list
         names = ([K.OPEN] if K.OPEN in adata.obs.columns else []) + list(adata.var_names)
     else:
         names = [targets] if isinstance(targets, str) else list(dict.fromkeys(targets))
-    unknown = [t for t in names if t not in adata.var_names and not (t == K.OPEN and K.OPEN in adata.obs.columns)]
+    unknown = [t for t in names if not has_labels(adata, t)]
     if unknown:
         raise KeyError(
-            f"unknown target(s) {unknown}: a target is 'open' (needs obs['open'], from chromseq.pp.read_regions) "
-            f"or a cell type in adata.var_names {list(adata.var_names)}."
+            f"unknown target(s) {unknown}: a target is 'open' (needs obs['open'], from chromseq.pp.read_regions), "
+            f"a cell type in adata.var_names {list(adata.var_names)}, or 'signal' (the mean over cell types)."
         )
     if not names:
         raise ValueError("no target to evaluate: adata has no obs['open'] and no var_names.")
@@ -59,14 +59,18 @@ def labels(adata: AnnData, target: str, layer: str = "") -> np.ndarray:
     """Labels (or observed values) of ``target`` as ``(n_obs,)`` float64: 1 open, 0 closed, NaN unknown.
 
     ``layer`` names the layer holding a cell type's values (``''``: ``X``); quantities are returned
-    as they are stored (regression targets).
+    as they are stored (regression targets). The target ``'signal'`` (the output of regression
+    pre-training, when no cell type has that name) is the mean over cell types of ``X`` or ``layer``
+    (NaN left out of each region's mean; NaN where none is known).
     """
+    if layer and layer not in adata.layers:
+        raise KeyError(
+            f"adata.layers[{layer!r}] is missing (layers: {list(adata.layers)}): the predictions name it as their "
+            "targets' layer; restore it, or evaluate an AnnData that has it."
+        )
+    if target == K.SIGNAL and target not in adata.var_names:
+        return pooled_values(adata, layer)
     if layer:
-        if layer not in adata.layers:
-            raise KeyError(
-                f"adata.layers[{layer!r}] is missing (layers: {list(adata.layers)}): the predictions name it as their "
-                "targets' layer; restore it, or evaluate an AnnData that has it."
-            )
         if target not in adata.var_names:
             raise KeyError(f"no values for target {target!r} in layers[{layer!r}]: not in adata.var_names.")
         column = adata.layers[layer][:, adata.var_names.get_loc(target)]
@@ -79,6 +83,22 @@ def labels(adata: AnnData, target: str, layer: str = "") -> np.ndarray:
     if target == K.OPEN and K.OPEN in adata.obs.columns:
         return adata.obs[K.OPEN].to_numpy(dtype=np.float64, na_value=np.nan)
     raise KeyError(f"no labels for target {target!r}: not 'open' and not in adata.var_names {list(adata.var_names)}.")
+
+
+def pooled_values(adata: AnnData, layer: str = "") -> np.ndarray:
+    """Mean over cell types of ``X`` (or ``layers[layer]``) per region, ``(n_obs,)`` float64, NaN left out."""
+    values = adata.layers[layer] if layer else adata.X
+    values = values.toarray() if hasattr(values, "toarray") else np.asarray(values)
+    values = np.asarray(values, dtype=np.float64)
+    known = ~np.isnan(values)
+    n = known.sum(axis=1)
+    total = np.where(known, values, 0.0).sum(axis=1)
+    return np.divide(total, n, out=np.full(len(n), np.nan), where=n > 0)
+
+
+def has_labels(adata: AnnData, target: str) -> bool:
+    """Whether ``adata`` holds the labels or values of ``target`` (a cell type, ``'open'``, or the pooled ``'signal'``)."""
+    return target in adata.var_names or (target == K.OPEN and K.OPEN in adata.obs.columns) or target == K.SIGNAL
 
 
 def prediction_meta(adata: AnnData) -> dict[str, dict]:

@@ -21,6 +21,7 @@ from chromseq._validate import FIX, check_name, require_obsm, require_regions, u
 from chromseq.store import (
     ScoreSource,
     baseline_sources,
+    has_labels,
     kind_rank,
     labels,
     models_of,
@@ -207,7 +208,7 @@ def _targets(adata: AnnData, meta: dict, targets: str | Sequence[str] | None, ba
         return resolve_targets(adata, targets)
     if meta:
         names = targets_of(meta)
-        unlabelled = [t for t in names if t not in adata.var_names and not (t == K.OPEN and K.OPEN in adata.obs)]
+        unlabelled = [t for t in names if not has_labels(adata, t)]
         if unlabelled:
             logger.warning("no labels in adata for prediction target(s) %s: not evaluated.", unlabelled)
         names = [t for t in names if t not in unlabelled]

@@ -104,7 +104,7 @@ def specificity_rows(
     for layer in dict.fromkeys(layer for _, layer in observed):
         groups = [(model, kind, {t: frame[c].to_numpy(np.float64) for t, c in cols.items()})
                   for model, kind, cols in specificity_groups(meta, layer)]  # fmt: skip
-        targets = [t for t, lay in observed if lay == layer]
+        targets = [t for t, lay in observed if lay == layer and t in adata.var_names]  # cell types only
         ridge = adata.obsm.get(K.BASELINE)
         columns = {t: ridge_column(t, layer) for t in targets}
         if baselines and len(targets) >= 2 and ridge is not None and all(c in ridge for c in columns.values()):
