@@ -129,6 +129,27 @@ def test_weighted_pearson_equals_pearson_of_repeated_regions():
     assert point == pytest.approx(0.0) and np.allclose(replicates, 0.0)
 
 
+def test_ridge_fit_matches_sklearn_and_keeps_the_best_val_alpha():
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from chromseq.tl._baselines_ridge import fit_ridge_model
+
+    rng = np.random.default_rng(6)
+    x = rng.random((400, 12))
+    x[:, 4] = 0.25  # a constant feature (scale 1, as sklearn)
+    y = x[:, :3] @ [1.0, -2.0, 0.5] + rng.normal(0, 0.3, 400)
+    train, val = np.arange(300), np.arange(300, 400)
+    model, fit = fit_ridge_model(x, y, train, val, alphas=[0.1, 10.0, 1e4])
+    for alpha, mse in zip(fit["alphas"], fit["val_mse"], strict=True):
+        ref = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(x[train], y[train])
+        assert mse == pytest.approx(np.mean((ref.predict(x[val]) - y[val]) ** 2))
+        if alpha == fit["alpha"]:
+            np.testing.assert_allclose(model.predict(x), ref.predict(x), rtol=1e-9, atol=1e-9)
+    assert fit["alpha"] == fit["alphas"][int(np.argmin(fit["val_mse"]))] and fit["alpha"] != 1e4
+
+
 # -- tl.evaluate ----------------------------------------------------------------------------------------------------
 def test_evaluate_regression_rows_match_scipy_on_the_layer(adata):
     x_before = adata.X.copy()

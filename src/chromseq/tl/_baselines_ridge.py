@@ -9,6 +9,7 @@ fitted on the training rows, its penalty chosen on the validation rows. The GC b
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from chromseq._settings import logger
 from chromseq.store import BASELINE_KIND, BASELINE_RIDGE
 
 #: Ridge penalties tried on the validation rows (on standardised k-mer frequencies, summed squared error).
-RIDGE_ALPHAS = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+RIDGE_ALPHAS = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)
 #: Penalty used when there are too few validation rows to choose one (the middle of the grid).
 DEFAULT_RIDGE_ALPHA = 1e3
 #: Fewest labelled validation rows to choose the penalty on.
@@ -32,6 +33,21 @@ def check_alphas(alphas: float | Sequence[float]) -> list[float]:
     return values
 
 
+@dataclass(frozen=True)
+class RidgeFit:
+    """A ridge regression on standardised features: ``predict(x) = ((x - mean) / scale) @ coef + intercept``."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    alpha: float
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """Predicted values ``(N,)`` float64 of ``(N, F)`` features."""
+        return ((np.asarray(features, dtype=np.float64) - self.mean) / self.scale) @ self.coef + self.intercept
+
+
 def fit_ridge_model(
     features: np.ndarray,
     y: np.ndarray,
@@ -39,8 +55,12 @@ def fit_ridge_model(
     val_rows: np.ndarray | None = None,
     *,
     alphas: Sequence[float] = RIDGE_ALPHAS,
-):
+) -> tuple[RidgeFit, dict]:
     """Fit standardisation + ridge regression on ``train_rows``; choose the penalty on ``val_rows``.
+
+    The same fit as scikit-learn's ``StandardScaler`` then ``Ridge(alpha)`` (intercept not
+    penalised), solved for every penalty at once from one eigendecomposition of the ``(F, F)``
+    Gram matrix of the standardised training features.
 
     Parameters
     ----------
@@ -53,32 +73,35 @@ def fit_ridge_model(
         with a single penalty, or fewer than :data:`MIN_VAL_ROWS` validation rows,
         :data:`DEFAULT_RIDGE_ALPHA` (or the single one given) is used without choice.
     alphas
-        Ridge penalties to try (sklearn's ``alpha``: ``||w||^2`` weight against the summed squared error).
+        Ridge penalties to try (the weight of ``||w||^2`` against the summed squared error).
 
     Returns
     -------
-    The fitted sklearn pipeline and a dict: ``alpha`` (kept), ``alphas`` (tried), ``val_mse`` (per
-    alpha, NaN when not chosen on validation rows), ``val_pearson`` (of the kept fit).
+    The :class:`RidgeFit` and a dict: ``alpha`` (kept), ``alphas`` (tried), ``val_mse`` (per alpha,
+    NaN when not chosen on validation rows), ``val_pearson`` (of the kept fit).
     """
-    from sklearn.linear_model import Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     alphas = check_alphas(alphas)
-    scaler = StandardScaler().fit(features[train_rows])
-    x_train = scaler.transform(features[train_rows])
-    choose = len(alphas) > 1 and val_rows is not None and len(val_rows) >= MIN_VAL_ROWS
+    x = np.asarray(features[train_rows], dtype=np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    x = (x - mean) / scale
+    y_train = np.asarray(y[train_rows], dtype=np.float64)
+    intercept = float(y_train.mean())
+    eigval, eigvec = np.linalg.eigh(x.T @ x)
+    projected = eigvec.T @ (x.T @ (y_train - intercept))
+
+    def fit(alpha: float) -> RidgeFit:
+        coef = eigvec @ (projected / (np.clip(eigval, 0, None) + alpha))
+        return RidgeFit(mean, scale, coef, intercept, alpha)
+
+    has_val = val_rows is not None and len(val_rows) >= MIN_VAL_ROWS
     val_mse = [float("nan")] * len(alphas)
-    if choose:
-        x_val = scaler.transform(features[val_rows])
-        fits = [Ridge(alpha=a).fit(x_train, y[train_rows]) for a in alphas]
-        val_mse = [float(np.mean((f.predict(x_val) - y[val_rows]) ** 2)) for f in fits]
-        best = int(np.argmin(val_mse))
-        alpha, ridge = alphas[best], fits[best]
+    if len(alphas) > 1 and has_val:
+        val_mse = [float(np.mean((fit(a).predict(features[val_rows]) - y[val_rows]) ** 2)) for a in alphas]
+        alpha = alphas[int(np.argmin(val_mse))]
     else:
         alpha = alphas[0] if len(alphas) == 1 else DEFAULT_RIDGE_ALPHA
-        ridge = Ridge(alpha=alpha).fit(x_train, y[train_rows])
-    model = make_pipeline(scaler, ridge)
+    model = fit(alpha)
     val_r = (
         pearson(y[val_rows], model.predict(features[val_rows])) if val_rows is not None and len(val_rows) else np.nan
     )
@@ -119,7 +142,7 @@ def fit_ridge_target(
         )  # fmt: skip
         return np.full(y.shape, np.nan, dtype=np.float32), meta
     model, fit = fit_ridge_model(features, y, train_rows, val_rows, alphas=alphas)
-    meta |= fit | {"coef": model[-1].coef_.ravel().astype(np.float32), "intercept": float(model[-1].intercept_)}
+    meta |= fit | {"coef": model.coef.astype(np.float32), "intercept": model.intercept}
     logger.info(
         "k-mer ridge baseline for %r fitted on %d train regions (alpha %g chosen on %d val regions; val Pearson %.3f).",
         target, int(train_rows.size), fit["alpha"], int(val_rows.size), fit["val_pearson"],
