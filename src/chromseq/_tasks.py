@@ -14,8 +14,8 @@ from chromseq._keys import LOSSES, TASKS
 from chromseq._settings import logger
 from chromseq._validate import check_labels
 
-#: Below this share of values other than 0/1 a column looks like binary labels with stray values.
-STRAY_SHARE = 0.01
+#: Below this share of values other than 0/1 (of its known values) a column looks like binary labels with errors.
+STRAY_SHARE = 0.05
 
 
 def _is_binary(values: np.ndarray) -> np.ndarray:
@@ -27,7 +27,7 @@ def detect_task(values: np.ndarray, names: list[str], task: str | None = None, *
     """Return the task of targets ``values`` ``(n, k)`` (columns ``names``): ``task`` if given, else detected.
 
     Only 0, 1 and NaN -> ``'classification'``; anything else -> ``'regression'``. A column whose
-    values are 0/1 but for a few strays (under 1 % of its known values) is refused rather than
+    values are 0/1 but for a few strays (under 5 % of its known values) is refused rather than
     trained as a quantity: it is most likely binary labels with errors. The result is logged.
 
     Raises
