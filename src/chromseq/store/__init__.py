@@ -8,7 +8,8 @@ depends on a verb's module.
 - ``_models``: the recorded models (names, records, their folders, loading one).
 - ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
-- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
+- ``_transforms``: how the targets of ``X`` or a layer were normalized (``uns['chromseq']['transforms']``).
+- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']`` (classification and ridge).
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
 """
 
@@ -18,9 +19,12 @@ from ._baselines import (
     BASELINE_GC,
     BASELINE_KIND,
     BASELINE_KMER,
+    BASELINE_RIDGE,
     baseline_sources,
     gc_scores,
     kmer_column,
+    regression_baseline_sources,
+    ridge_column,
     write_baselines,
 )
 from ._contributions import get_contributions, stored_contributions, write_contributions
@@ -41,6 +45,7 @@ from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
     ScoreSource,
+    has_labels,
     kind_rank,
     labels,
     prediction_meta,
@@ -50,13 +55,18 @@ from ._targets import (
     targets_of,
     write_predictions,
 )
+from ._transforms import X_SOURCE, applied_steps, source_name, target_transform, transform_record, write_transform
 
 __all__ = [
     "MATCH_QVAL",
     "BASELINE_GC",
     "BASELINE_KIND",
     "BASELINE_KMER",
+    "BASELINE_RIDGE",
     "baseline_sources",
+    "has_labels",
+    "regression_baseline_sources",
+    "ridge_column",
     "gc_scores",
     "information_content",
     "kmer_column",
@@ -89,4 +99,10 @@ __all__ = [
     "stored_contributions",
     "targets_of",
     "write_contributions",
+    "X_SOURCE",
+    "applied_steps",
+    "source_name",
+    "target_transform",
+    "transform_record",
+    "write_transform",
 ]
