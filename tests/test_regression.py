@@ -2,6 +2,7 @@
 
 import copy
 import logging
+from pathlib import Path
 
 import anndata
 import numpy as np
@@ -77,6 +78,8 @@ def test_regression_record_history_and_predictions_meta(tuned):
     assert adata.obsm[K.PRED]["finetuned_K562"].max() > 1.5
     card = cs.models.read_model_card(record.path)["card"]
     assert (card["task"], card["loss"]) == ("regression", "mse")
+    readme = (Path(record.path) / "README.md").read_text()
+    assert "- task: regression; loss: mse" in readme and "- targets: X, as read" in readme
 
 
 def test_add_model_of_a_regression_folder_keeps_task_and_loss(tuned):

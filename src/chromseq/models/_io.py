@@ -341,6 +341,9 @@ def _render_card(meta: dict[str, Any]) -> str:
     for key in ("kind", "target", "base", "fingerprint", "chromseq_version"):
         if key in card:
             lines.append(f"- {key}: {card[key]}")
+    if card.get("task", "classification") != "classification":  # regression: predictions in the target's units
+        lines.append(f"- task: {card['task']}; loss: {card.get('loss') or 'bce'}")
+        lines.append(f"- targets: {card.get('target_layer') or 'X'}, {card.get('target_transform') or 'as read'}")
     if meta.get("weights_sha256"):
         lines.append(f"- weights ({WEIGHTS_FILE}): {meta['weights_sha256']}")
     hist = card.get("history") or {}
