@@ -26,7 +26,7 @@ region scored out of fold) and the table gives 95 % block-bootstrap intervals (`
     python benchmarks/transfer.py --cv 3 --width 200 --options '{"monitor": "val_auroc"}'
     python benchmarks/transfer.py --cv 3 --width 200 --background-per-open 3 \\
         --genome ../shared/data/genome_grch37_chr20/20.fa.gz        # 3 drawn closed windows per open region
-    python benchmarks/transfer.py --dataset synthetic --task regression --layer signal   # quantities, Pearson r
+    python benchmarks/transfer.py --dataset synthetic --task regression  # planted-motif dosage in X, Pearson r
     python benchmarks/transfer.py --preset chromtransfer --device cuda --dataset genomewide \\
         --genome hg38.fa --labels ../shared/data/chromtransfer_grch38_labels   # the paper's data
 """
@@ -196,7 +196,8 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     if args.dataset == "chr20":
         adata = chr20(args)
     elif args.dataset == "synthetic":
-        adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
+        target = "dosage" if args.task == "regression" else "binary"  # planted-motif dosage: a quantity per cell type
+        adata = cs.datasets.synthetic(args.n_synthetic, target=target, random_state=args.seed[0])
     else:
         adata = cs.datasets.chromtransfer(args.genome or "hg38", labels=args.labels, random_state=args.seed[0])
     steps = plan(args)
