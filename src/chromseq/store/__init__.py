@@ -10,6 +10,7 @@ depends on a verb's module.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
 - ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
+- ``_units``: what a model's numbers mean (:class:`Units`: logits/probabilities, values, rates).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from ._targets import (
     targets_of,
     write_predictions,
 )
+from ._units import Units, prediction_units, units_of
 
 __all__ = [
     "MATCH_QVAL",
@@ -89,4 +91,7 @@ __all__ = [
     "stored_contributions",
     "targets_of",
     "write_contributions",
+    "Units",
+    "prediction_units",
+    "units_of",
 ]
