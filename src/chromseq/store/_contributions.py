@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: Fields that must agree for new rows to be added to stored ones (otherwise they replace them).
 _SAME_RUN = ("method", "model", "output", "target", "n_shuffles", "fingerprint", "width")
+#: What a field missing from an entry meant (entries written before regression models explained ``'logit'``).
+_MISSING = {"target": "logit"}
 
 
 def stored_contributions(adata: AnnData) -> list[str]:
@@ -122,7 +124,11 @@ def write_contributions(
     store = uns_chromseq(root).setdefault(K.UNS_CONTRIB, {})
     old = store.get(key)
     legacy = K.contrib_key(key)
-    same = old is not None and key in stored_contributions(root) and all(old.get(f) == params.get(f) for f in _SAME_RUN)
+    same = (
+        old is not None
+        and key in stored_contributions(root)
+        and all(old.get(f, _MISSING.get(f)) == params.get(f, _MISSING.get(f)) for f in _SAME_RUN)
+    )
     names = np.asarray(names).astype(str)
     if same:
         old_names, old_scores = _stored(root, key)
