@@ -1,7 +1,8 @@
 """Downstream of a regression model: contributions of the raw output, variant deltas, design, tracks and plots.
 
-The models are tiny networks recorded as regression models (``mse`` and ``poisson``) beside a classifier;
-their weights are random, which is all these tests need: they check units and arithmetic, not skill.
+The models are tiny networks trained for one epoch by ``tl.train`` as regression models (``mse`` and
+``poisson`` on a made-up quantitative layer) beside a classifier: these tests check units and arithmetic,
+not skill.
 """
 
 from __future__ import annotations
@@ -13,52 +14,45 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 import chromseq as cs
 from chromseq import _keys as K
 from chromseq._codes import decode
 from chromseq.data import SequenceDataset
-from chromseq.models import build, get_config, read_model_card, save_model
-from chromseq.store import ModelRecord, get_model, write_predictions, write_record
+from chromseq.store import get_model, get_record
 from chromseq.train import predict_logits, predict_values
 
 WIDTH = 200
-CELLTYPES = ("K562", "HepG2")
-#: name -> (task, loss, seed)
+CELLTYPES = ["K562", "HepG2"]
+#: model name -> (task, loss, link)
 MODELS = {
-    "reg_mse": ("regression", "mse", 0),
-    "reg_poisson": ("regression", "poisson", 1),
-    "clf": ("classification", "", 2),
+    "reg_mse": ("regression", "mse", "identity"),
+    "reg_poisson": ("regression", "poisson", "log"),
+    "clf": ("classification", "bce", "logit"),
 }
-LINKS = {"reg_mse": "identity", "reg_poisson": "log", "clf": "logit"}
-
-
-def _record(adata, folder, name: str) -> None:
-    """Save a tiny random fine-tuned network as model ``name`` and record it, as the training verbs do."""
-    task, loss, seed = MODELS[name]
-    config = get_config("tiny", seq_len=WIDTH, head="finetune", outputs=CELLTYPES)
-    model = build(config, generator=torch.Generator().manual_seed(seed)).eval()
-    record = ModelRecord.for_network(config, name=name, kind="finetune", task=task, loss=loss)
-    card = {k: v for k, v in record.to_dict().items() if k not in ("path", "weights_sha256")}
-    path = save_model(model, folder / name, card=card)
-    write_record(adata, name, record.replace(path=str(path), weights_sha256=read_model_card(path)["weights_sha256"]))
+LINKS = {name: link for name, (_, _, link) in MODELS.items()}
 
 
 @pytest.fixture(scope="module")
 def _models(tmp_path_factory):
-    adata = cs.datasets.chromtransfer_chr20(celltypes=list(CELLTYPES), width=WIDTH)
-    rows = np.sort(np.random.default_rng(0).choice(adata.n_obs, 40, replace=False))
+    adata = cs.datasets.chromtransfer_chr20(celltypes=CELLTYPES, width=WIDTH)
+    rows = np.sort(np.random.default_rng(0).choice(adata.n_obs, 90, replace=False))
     adata = adata[rows].copy()
+    adata.layers["signal"] = np.random.default_rng(1).gamma(2.0, 1.5, adata.shape).astype(np.float32)
     folder = tmp_path_factory.mktemp("regression_models")
-    for name in MODELS:
-        _record(adata, folder, name)
+    for name, (task, loss, _) in MODELS.items():
+        cs.tl.train(
+            adata, CELLTYPES, multihead=True, preset="tiny", task=task, layer="signal" if task == "regression" else None,
+            options=cs.tl.TrainingOptions(loss=loss, device="cpu"), max_epochs=1, batch_size=32, save_dir=folder,
+            key_added=name,
+        )  # fmt: skip
+        assert (get_record(adata, name).task, get_record(adata, name).link) == (task, LINKS[name])
     return adata
 
 
 @pytest.fixture
 def models(_models):
-    """40 chr20 regions (200 bp, K562/HepG2) with models 'reg_mse', 'reg_poisson' (regression) and 'clf'."""
+    """90 chr20 regions (200 bp, K562/HepG2) with models 'reg_mse', 'reg_poisson' (regression) and 'clf'."""
     return _models.copy()
 
 
@@ -206,11 +200,11 @@ def test_regression_predictions_are_written_as_values(models, chr20_genome, tmp_
 
     import pyBigWig
 
-    values = np.linspace(-3.5, 42.0, models.n_obs)  # negative and above 1: values, not probabilities
-    meta = {
-        "reg_mse_K562": {"model": "reg_mse", "kind": "finetune", "target": "K562", "task": "regression", "layer": ""}
-    }
-    write_predictions(models, K.PRED, {"reg_mse_K562": values}, meta)
+    cs.tl.predict(models, models="reg_mse")
+    assert models.uns[K.UNS][K.UNS_PREDICTIONS]["reg_mse_K562"]["task"] == "regression"
+    values = models.obsm[K.PRED]["reg_mse_K562"].to_numpy()
+    np.testing.assert_allclose(values, _values(models, "reg_mse", models.obsm[K.SEQUENCE])[:, 0], rtol=1e-5)
+    assert values.max() > 1  # values in the target's units, not probabilities
     with caplog.at_level(logging.INFO, logger="chromseq"):
         path = cs.io.write_predictions(models, tmp_path / "values.bw", "reg_mse_K562", genome=chr20_genome)
     assert "'reg_mse_K562' (value)" in caplog.text
