@@ -11,6 +11,7 @@ depends on a verb's module.
 - ``_transforms``: how the targets of ``X`` or a layer were normalized (``uns['chromseq']['transforms']``).
 - ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']`` (classification and ridge).
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
+- ``_units``: what a model's numbers mean (:class:`Units`: logits/probabilities, values, rates).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from ._targets import (
     write_predictions,
 )
 from ._transforms import X_SOURCE, applied_steps, source_name, target_transform, transform_record, write_transform
+from ._units import Units, prediction_units, units_of
 
 __all__ = [
     "MATCH_QVAL",
@@ -99,6 +101,9 @@ __all__ = [
     "stored_contributions",
     "targets_of",
     "write_contributions",
+    "Units",
+    "prediction_units",
+    "units_of",
     "X_SOURCE",
     "applied_steps",
     "source_name",
