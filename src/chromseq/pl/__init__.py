@@ -9,6 +9,7 @@ from ._history import history
 from ._intervals import transfer_intervals
 from ._metrics import metrics
 from ._motifs import motifs
+from ._scatter import predicted_vs_observed
 from ._transfer import transfer_curve
 from ._variants import variant_effect, variant_ranking
 
@@ -17,6 +18,7 @@ __all__ = [
     "roc",
     "pr",
     "metrics",
+    "predicted_vs_observed",
     "transfer_curve",
     "transfer_intervals",
     "contributions",

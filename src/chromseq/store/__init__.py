@@ -9,6 +9,7 @@ depends on a verb's module.
 - ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
 - ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
+- ``_values``: the task of each prediction column, and the observed values of regression targets.
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
 """
 
@@ -50,6 +51,7 @@ from ._targets import (
     targets_of,
     write_predictions,
 )
+from ._values import observed, prediction_tasks, regression_meta, task_predictions
 
 __all__ = [
     "MATCH_QVAL",
@@ -89,4 +91,8 @@ __all__ = [
     "stored_contributions",
     "targets_of",
     "write_contributions",
+    "observed",
+    "prediction_tasks",
+    "regression_meta",
+    "task_predictions",
 ]

@@ -1,0 +1,230 @@
+"""Plots and report of regression models: predicted vs observed, regression metrics, histories with val_pearson."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import anndata as ad
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PolyCollection
+from scipy.stats import pearsonr, spearmanr
+
+import chromseq as cs
+from chromseq import _keys as K
+from chromseq._codes import gc_fraction
+
+CELLTYPES = ["K562", "HepG2"]
+
+
+def _history(n: int, regression: bool) -> dict:
+    loss = list(0.5 * np.exp(-np.arange(n) / 3) + 0.1)
+    metric = "val_pearson" if regression else "val_auroc"
+    return {
+        "epoch": list(range(1, n + 1)),
+        "train_loss": loss,
+        "val_loss": loss,
+        metric: list(np.linspace(0.3, 0.8, n)),
+    }
+
+
+def regression_adata(n: int = 300, width: int = 40) -> ad.AnnData:
+    """Regions with a signal layer per cell type, fine-tuned and from-scratch regression predictions of it."""
+    rng = np.random.default_rng(0)
+    signal = rng.gamma(2.0, 1.0, (n, len(CELLTYPES))).astype(np.float32)
+    signal[rng.random(signal.shape) < 0.05] = np.nan
+    seq = rng.integers(0, 4, (n, width)).astype(np.uint8)
+    split = np.tile(np.array(K.SPLITS), n // 3 + 1)[:n]
+    obs = pd.DataFrame(
+        {K.SPLIT: pd.Categorical(split, categories=K.SPLITS), K.GC: gc_fraction(seq)},
+        index=[f"chr1:{i * 10_000}-{i * 10_000 + width}" for i in range(n)],
+    )
+    adata = ad.AnnData(X=(signal > 2).astype(np.float32), obs=obs, var=pd.DataFrame(index=CELLTYPES))
+    adata.layers[K.SIGNAL] = signal
+    adata.obsm[K.SEQUENCE] = seq
+    columns, meta, models = {}, {}, {}
+    truth = np.nan_to_num(signal, nan=2.0)
+    for j, ct in enumerate(CELLTYPES):
+        for kind, name, noise in (("finetune", f"finetuned_{ct}", 0.5), ("scratch", f"scratch_{ct}", 1.5)):
+            columns[name] = truth[:, j] + rng.normal(0, noise, n)
+            meta[name] = {"model": name, "kind": kind, "target": ct, "task": "regression", "layer": K.SIGNAL}
+            models[name] = {
+                "kind": kind,
+                "celltypes": [ct],
+                "history": _history(6, True),
+                "task": "regression",
+                "loss": "mse",
+                "target_layer": K.SIGNAL,
+                "target_transform": "log1p CPM",
+            }
+    adata.obsm[K.PRED] = pd.DataFrame(columns, index=adata.obs_names).astype(np.float32)
+    adata.obsm[K.BASELINE] = pd.DataFrame(
+        {f"baseline_kmer_{ct}": truth[:, j] + rng.normal(0, 1.2, n) for j, ct in enumerate(CELLTYPES)},
+        index=adata.obs_names,
+    )
+    adata.uns[K.UNS] = {K.UNS_PREDICTIONS: meta, K.UNS_MODELS: models, K.UNS_METRICS: _metrics_table(adata)}
+    return adata
+
+
+def _metrics_table(adata: ad.AnnData) -> pd.DataFrame:
+    """The regression rows tl.evaluate writes, computed here with scipy (with a Pearson interval)."""
+    rows = []
+    test = adata.obs[K.SPLIT].to_numpy() == "test"
+    sources = {c: (c, "finetune" if c.startswith("fine") else "scratch") for c in adata.obsm[K.PRED].columns}
+    for j, ct in enumerate(CELLTYPES):
+        y = adata.layers[K.SIGNAL][:, j]
+        scores = {m: (k, adata.obsm[K.PRED][c].to_numpy()) for c, (m, k) in sources.items() if c.endswith(ct)}
+        scores["baseline_gc"] = ("baseline", adata.obs[K.GC].to_numpy())
+        scores["baseline_kmer"] = ("baseline", adata.obsm[K.BASELINE][f"baseline_kmer_{ct}"].to_numpy())
+        for model, (kind, s) in scores.items():
+            keep = test & np.isfinite(y) & np.isfinite(s)
+            r = pearsonr(y[keep], s[keep])[0]
+            rows.append(
+                {
+                    "model": model,
+                    "kind": kind,
+                    "target": ct,
+                    "split": "test",
+                    "task": "regression",
+                    "n": int(keep.sum()),
+                    "pearson": r,
+                    "pearson_lower": r - 0.1,
+                    "pearson_upper": r + 0.05,
+                    "spearman": spearmanr(y[keep], s[keep])[0],
+                    "mse": float(np.mean((y[keep] - s[keep]) ** 2)),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def adata():
+    return regression_adata()
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _expected(adata, column, celltype, split="test"):
+    y = adata.layers[K.SIGNAL][:, adata.var_names.get_loc(celltype)].astype(float)
+    pred = adata.obsm[K.PRED][column].to_numpy(float)
+    keep = (adata.obs[K.SPLIT].to_numpy() == split) & np.isfinite(y) & np.isfinite(pred)
+    return y[keep], pred[keep]
+
+
+def test_scatter_draws_observed_against_predicted_with_scipy_correlations_in_the_title(adata):
+    axes = cs.pl.predicted_vs_observed(adata, show=False)
+    assert [a.get_title().split("\n")[0] for a in axes] == [
+        "K562: finetuned",
+        "K562: scratch",
+        "HepG2: finetuned",
+        "HepG2: scratch",
+    ]
+    y, pred = _expected(adata, "scratch_HepG2", "HepG2")
+    points = axes[3].collections[0].get_offsets()
+    np.testing.assert_allclose(points[:, 0], y, rtol=1e-6)  # x observed (from the model's layer), y predicted
+    np.testing.assert_allclose(points[:, 1], pred, rtol=1e-6)
+    title = axes[3].get_title()
+    assert f"Pearson {pearsonr(y, pred)[0]:.3f}" in title
+    assert f"Spearman {spearmanr(y, pred)[0]:.3f}" in title
+    assert f"n={len(y)}, test" in title
+    assert "layers['signal'], log1p CPM" in axes[3].get_xlabel()
+
+
+def test_scatter_correlations_match_the_metrics_table(adata):
+    panel = cs.pl.predicted_vs_observed(adata, "K562", models="finetuned_K562", show=False)
+    row = adata.uns[K.UNS][K.UNS_METRICS].query("model == 'finetuned_K562'").iloc[0]
+    assert f"Pearson {row['pearson']:.3f}, Spearman {row['spearman']:.3f} (n={row['n']}" in panel.get_title()
+
+
+def test_many_points_are_binned_and_every_region_is_counted(adata):
+    panel = cs.pl.predicted_vs_observed(adata, "K562", models="finetuned_K562", split=None, style="hexbin", show=False)
+    hexes = [c for c in panel.collections if isinstance(c, PolyCollection)]
+    y, _ = _expected(adata, "finetuned_K562", "K562", split="train")
+    n_all = sum(len(_expected(adata, "finetuned_K562", "K562", split=s)[0]) for s in K.SPLITS)
+    assert len(hexes) == 1 and 0 < n_all == hexes[0].get_array().sum()  # bins=log keeps the counts in the array
+    assert len(y) < n_all
+
+
+def test_auto_style_bins_above_the_point_limit(adata, monkeypatch):
+    from chromseq.pl import _scatter
+
+    monkeypatch.setattr(_scatter, "AUTO_POINTS", 10)
+    panel = cs.pl.predicted_vs_observed(adata, "K562", models="finetuned_K562", show=False)
+    assert any(isinstance(c, PolyCollection) for c in panel.collections)
+
+
+def test_density_colours_points_by_their_neighbourhood(adata):
+    panel = cs.pl.predicted_vs_observed(adata, "K562", models="finetuned_K562", style="density", show=False)
+    points = panel.collections[0]
+    density = np.asarray(points.get_array())
+    y, pred = _expected(adata, "finetuned_K562", "K562")
+    assert len(density) == len(y) and density.sum() >= len(y)
+    assert np.all(np.diff(density) >= 0)  # densest drawn last, on top
+    assert sorted(map(tuple, points.get_offsets())) == sorted(zip(y, pred, strict=True))
+
+
+def test_scatter_errors_name_what_is_missing(adata):
+    with pytest.raises(KeyError, match=r"no regression prediction for cell type\(s\) \['MCF7'\]"):
+        cs.pl.predicted_vs_observed(adata, "MCF7", show=False)
+    with pytest.raises(ValueError, match="style must be one of"):
+        cs.pl.predicted_vs_observed(adata, style="kde", show=False)
+    del adata.layers[K.SIGNAL]
+    with pytest.raises(KeyError, match=r"adata.layers\['signal'\] is missing"):
+        cs.pl.predicted_vs_observed(adata, show=False)
+
+
+def test_scatter_refuses_classification_only_predictions(adata):
+    for entry in adata.uns[K.UNS][K.UNS_PREDICTIONS].values():
+        del entry["task"]  # entries written before regression existed are classification
+    with pytest.raises(ValueError, match="no regression prediction"):
+        cs.pl.predicted_vs_observed(adata, show=False)
+
+
+def test_roc_skips_regression_predictions_and_says_why_when_asked_for_one(adata):
+    with pytest.raises(ValueError, match="are regression models.*predicted_vs_observed"):
+        cs.pl.roc(adata, models="finetuned_K562", show=False)
+
+
+def test_metrics_of_a_regression_table_draw_pearson_spearman_mse_with_baselines_and_intervals(adata):
+    axes = cs.pl.metrics(adata, show=False)
+    assert [a.get_ylabel() for a in axes] == ["pearson (test)", "spearman (test)", "mse (test)"]
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    bars = {
+        c.get_label(): [b.get_height() for b in c]
+        for c in axes[0].containers
+        if c.get_label() in table["model"].values or c.get_label() in ("finetuned", "scratch")
+    }
+    expected = table.pivot(index="target", columns="model", values="pearson").loc[CELLTYPES]
+    np.testing.assert_allclose(bars["baseline_kmer"], expected["baseline_kmer"])
+    np.testing.assert_allclose(bars["finetuned"], [expected.loc[ct, f"finetuned_{ct}"] for ct in CELLTYPES])
+    errors = [c for c in axes[0].containers if type(c).__name__ == "ErrorbarContainer"]
+    segments = np.concatenate([c.lines[2][0].get_segments() for c in errors])
+    spans = sorted(round(float(s[1, 1] - s[0, 1]), 6) for s in segments)
+    assert spans == [0.15] * len(table)  # lower r - 0.1, upper r + 0.05
+    assert not [c for c in axes[2].containers if type(c).__name__ == "ErrorbarContainer"]  # no mse interval
+
+
+def test_metrics_keeps_auroc_for_classification_rows_of_a_mixed_table(adata):
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    classification = table.assign(task="classification", target="open", model="pretrained", kind="pretrain")
+    mixed = pd.concat([table, classification.iloc[:1].assign(auroc=0.7)], ignore_index=True)
+    panel = cs.pl.metrics(mixed, show=False)
+    assert panel.get_ylabel() == "auroc (test)"
+    assert [b.get_height() for c in panel.containers for b in c] == [0.7]
+    with pytest.raises(ValueError, match="describes regression rows but the metrics table has none"):
+        cs.pl.metrics(classification.iloc[:1], "pearson", show=False)
+
+
+def test_history_draws_val_pearson_for_regression_models_asked_for_val_auroc(adata):
+    adata.uns[K.UNS][K.UNS_MODELS]["pretrained"] = {"kind": "pretrain", "history": _history(4, False)}
+    axes = cs.pl.history(adata, ["finetuned_K562", "pretrained"], keys="val_auroc", show=False)
+    lines = {a.get_title(): {ln.get_label(): ln.get_ydata() for ln in a.get_lines()} for a in axes}
+    np.testing.assert_allclose(lines["finetuned_K562"]["val pearson"], np.linspace(0.3, 0.8, 6))
+    np.testing.assert_allclose(lines["pretrained"]["val auroc"], np.linspace(0.3, 0.8, 4))
+    assert axes[0].get_ylabel() == "val pearson"
