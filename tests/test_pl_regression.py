@@ -4,6 +4,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re
+
 import anndata as ad
 import matplotlib.pyplot as plt
 import numpy as np
@@ -228,3 +230,77 @@ def test_history_draws_val_pearson_for_regression_models_asked_for_val_auroc(ada
     np.testing.assert_allclose(lines["finetuned_K562"]["val pearson"], np.linspace(0.3, 0.8, 6))
     np.testing.assert_allclose(lines["pretrained"]["val auroc"], np.linspace(0.3, 0.8, 4))
     assert axes[0].get_ylabel() == "val pearson"
+
+
+def test_weighted_pearson_equals_scipy_on_the_data_repeated_by_the_weights():
+    from chromseq._report_regression import weighted_pearson
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=50), rng.normal(size=50)
+    y += x
+    weights = rng.integers(0, 3, (4, 50)).astype(float)
+    expected = [pearsonr(np.repeat(x, w.astype(int)), np.repeat(y, w.astype(int)))[0] for w in weights]
+    np.testing.assert_allclose(weighted_pearson(x, y, weights), expected, rtol=1e-10)
+    np.testing.assert_allclose(weighted_pearson(x, y), [pearsonr(x, y)[0]], rtol=1e-12)
+    assert np.isnan(weighted_pearson(np.ones(5), np.arange(5.0))).all()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    """A report of the regression AnnData, written once: its folder, its text and the AnnData."""
+    from chromseq._report import write_report
+
+    data = regression_adata()
+    out = tmp_path_factory.mktemp("regression") / "report"
+    return out, write_report(data, out).read_text(), data
+
+
+def test_report_has_a_regression_section_with_table_scatter_and_verdicts(report):
+    out, text, adata = report
+    section = text.split("## Regression: predicted vs observed", 1)[1]
+    assert "## Held-out performance" not in text  # no classification rows, no AUROC table
+    table = adata.uns[K.UNS][K.UNS_METRICS].set_index("model")
+    row = table.loc["finetuned_K562"]
+    assert (
+        f"| K562 | finetuned_K562 | finetune | {row['n']} | {row['pearson']:.3f} | {row['spearman']:.3f} |" in section
+    )
+    assert "(K562, HepG2: `layers['signal']`, log1p CPM)" in section
+    verdicts = [line for line in section.splitlines() if line.startswith("- ")]
+    assert [v.split(" (")[0] for v in verdicts] == ["- K562", "- HepG2"]
+    y, pred = _expected(adata, "finetuned_K562", "K562")
+    assert f"test Pearson r fine-tuned {pearsonr(y, pred)[0]:.3f} [" in verdicts[0]
+    assert re.search(
+        r"vs best composition baseline: \+\d\.\d{3} \[\+\d\.\d{3}, \+\d\.\d{3}\], \*\*better\*\*", verdicts[0]
+    )
+    assert "vs from scratch:" in verdicts[0] and "best composition baseline (baseline_kmer)" in verdicts[0]
+    for name in ("predicted_vs_observed", "metrics_regression", "history"):
+        assert f"![{name}](figures/{name}.png)" in section
+        assert (out / "figures" / f"{name}.png").stat().st_size > 0
+    assert "val Pearson r 0.800" in text and "(finetune, regression (mse loss)" in text
+
+
+def test_regression_verdict_interval_comes_from_the_paired_bootstrap_of_pearson(report):
+    from chromseq._intervals import block_weights
+    from chromseq._report_regression import N_BOOT, weighted_pearson
+    from chromseq._report_verdicts import genome_blocks
+
+    _, text, adata = report
+    line = next(v for v in text.splitlines() if v.startswith("- HepG2"))
+    y = adata.layers[K.SIGNAL][:, 1].astype(float)
+    fine = adata.obsm[K.PRED]["finetuned_HepG2"].to_numpy(float)
+    scratch = adata.obsm[K.PRED]["scratch_HepG2"].to_numpy(float)
+    rows = (adata.obs[K.SPLIT].to_numpy() == "test") & np.isfinite(y)
+    weights = block_weights(genome_blocks(adata)[rows], N_BOOT, 0)  # 100-kb blocks of the test regions
+    diff = weighted_pearson(y[rows], fine[rows], weights) - weighted_pearson(y[rows], scratch[rows], weights)
+    lower, upper = np.nanquantile(diff, [0.025, 0.975])
+    estimate = pearsonr(y[rows], fine[rows])[0] - pearsonr(y[rows], scratch[rows])[0]
+    assert f"vs from scratch: {estimate:+.3f} [{lower:+.3f}, {upper:+.3f}]" in line
+
+
+def test_classification_predictions_get_no_regression_section(adata):
+    from chromseq._report_regression import regression_lines
+
+    for entry in adata.uns[K.UNS][K.UNS_PREDICTIONS].values():
+        del entry["task"]  # entries written before regression existed are classification
+    table = adata.uns[K.UNS][K.UNS_METRICS]
+    assert regression_lines(adata, "test", table, figure=None, markdown=None) == []

@@ -12,9 +12,10 @@ import pandas as pd
 from . import _keys as K
 from ._intervals import verdict
 from ._io_utils import atomic_path
+from ._report_regression import regression_lines
 from ._report_verdicts import verdict_lines
 from ._settings import logger
-from .store import MATCH_QVAL
+from .store import MATCH_QVAL, regression_meta
 
 #: Patterns per cell type in the report's motif table, and in its figure (logos of the patterns with most seqlets).
 _MOTIF_ROWS = 12
@@ -58,17 +59,19 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     out = Path(out)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    metrics = uns[K.UNS_METRICS]
+    metrics = pd.DataFrame(uns[K.UNS_METRICS])
+    classification = _metrics_summary(metrics, split)
     lines = ["# chromseq report", ""]
     lines += _provenance_lines(adata)
     lines += _dataset_lines(adata)
-    lines += [
-        "## Held-out performance",
-        "",
-        f"AUROC and AUPRC on the `{split}` split, beside composition baselines.",
-        "",
-    ]
-    lines += [_markdown_table(_metrics_summary(metrics, split)), ""]
+    if len(classification) or not regression_meta(adata):
+        lines += [
+            "## Held-out performance",
+            "",
+            f"AUROC and AUPRC on the `{split}` split, beside composition baselines.",
+            "",
+        ]
+        lines += [_markdown_table(classification), ""]
 
     def figure(name: str, draw) -> list[str]:
         """Draw one figure into ``figures/``; return its markdown lines (none if the AnnData lacks a piece)."""
@@ -81,9 +84,11 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
             plt.close("all")
         return [f"![{name}](figures/{name}.png)", ""]
 
-    lines += verdict_lines(adata, split)
-    lines += figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
-    lines += figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
+    if len(classification) or not regression_meta(adata):
+        lines += verdict_lines(adata, split)
+        lines += figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
+        lines += figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
+    lines += regression_lines(adata, split, metrics, figure=figure, markdown=_markdown_table)
     lines += figure("history", lambda save: pl.history(adata, show=False, save=save))
     if K.UNS_TRANSFER in uns:
         lines += ["## Transfer learning vs training from scratch", ""]
@@ -220,7 +225,7 @@ def _options(options: dict) -> str:
 
 
 def _model_line(name: str, record: ModelRecord) -> str:
-    """One line per model: kind, preset, threads, epochs, and the validation AUROC of the epoch it kept."""
+    """One line per model: kind, task, preset, threads, epochs, and the validation AUROC (Pearson r) of the epoch it kept."""
     from ._metrics import kept_index
 
     history = record.history
@@ -229,14 +234,16 @@ def _model_line(name: str, record: ModelRecord) -> str:
     kept = ""
     if epochs and len(history.get(monitor, [])) == epochs:
         i = kept_index(history, record.params)
-        auroc = history.get("val_auroc", [])
-        value = float(auroc[i]) if i < len(auroc) and auroc[i] is not None else float("nan")
-        shown = f"val AUROC {value:.3f}" if np.isfinite(value) else f"{monitor} {float(history[monitor][i]):.4f}"
+        key, label = ("val_pearson", "val Pearson r") if record.task == K.TASKS[1] else ("val_auroc", "val AUROC")
+        metric = history.get(key, [])
+        value = float(metric[i]) if i < len(metric) and metric[i] is not None else float("nan")
+        shown = f"{label} {value:.3f}" if np.isfinite(value) else f"{monitor} {float(history[monitor][i]):.4f}"
         kept = f", kept epoch {history['epoch'][i]} (best {monitor}): {shown}"
     threads = record.params.get("torch_threads")
     threads = f", {threads} torch thread{'' if threads == 1 else 's'}" if threads else ""
+    task = f", regression ({record.loss or 'mse'} loss)" if record.task == K.TASKS[1] else ""
     return (
-        f"- `{name}` ({record.kind}, preset `{record.preset or '?'}`{threads}): "
+        f"- `{name}` ({record.kind}{task}, preset `{record.preset or '?'}`{threads}): "
         f"{epochs} epoch{'' if epochs == 1 else 's'}{kept}"
     )
 
@@ -250,7 +257,10 @@ def _dataset_lines(adata: AnnData) -> list[str]:
 
 
 def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Classification rows of ``split`` (regression rows have their own section)."""
     table = metrics[metrics["split"] == split]
+    if "task" in table:
+        table = table[table["task"].astype(str) != K.TASKS[1]]
     columns = [c for c in ("target", "model", "kind", "n", "n_pos", "auroc", "auprc", "f1_best") if c in table]
     return table[columns].sort_values(["target", "model"]).reset_index(drop=True)
 
