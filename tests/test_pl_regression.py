@@ -304,3 +304,59 @@ def test_classification_predictions_get_no_regression_section(adata):
         del entry["task"]  # entries written before regression existed are classification
     table = adata.uns[K.UNS][K.UNS_METRICS]
     assert regression_lines(adata, "test", table, figure=None, markdown=None) == []
+
+
+# -- regression transfer benchmarks (tl.transfer_benchmark with task='regression') -----------------------------------
+def _regression_transfer(adata, cv: bool) -> None:
+    kinds = {"finetune": 0.8, "scratch": 0.6, "baseline_gc": 0.1, "baseline_ridge": 0.5}
+    runs = [
+        {"celltype": ct, "fraction": f, "kind": k, "seed": s, "pearson": r - 0.1 * (f < 1) + 0.01 * s, "mse": 1 - r}
+        for ct in CELLTYPES
+        for f in (1.0, 0.2)
+        for k, r in kinds.items()
+        for s in (0, 1)
+    ]
+    uns = adata.uns[K.UNS]
+    uns[K.UNS_TRANSFER] = pd.DataFrame(runs)
+    uns.setdefault(K.UNS_PARAMS, {})[K.UNS_TRANSFER] = {"task": "regression", "cv": 5, "unit": "block", "seeds": [0]}
+    if cv:
+        values = {**{k: (r, r - 0.05, r + 0.05) for k, r in kinds.items()}, "finetune-best_baseline": (0.3, 0.2, 0.4)}
+        uns[K.UNS_TRANSFER_INTERVALS] = pd.DataFrame(
+            [
+                {"celltype": ct, "fraction": f, "kind": k, "estimate": e, "lower": lo, "upper": hi, "n_boot": 100}
+                for ct in (*CELLTYPES, "mean")
+                for f in (1.0, 0.2)
+                for k, (e, lo, hi) in values.items()
+            ]
+        )
+
+
+def test_transfer_plots_of_a_regression_benchmark_draw_pearson(adata):
+    _regression_transfer(adata, cv=True)
+    axes = cs.pl.transfer_curve(adata, show=False)
+    assert axes[0].get_ylabel() == "pearson (test)"
+    ridge = next(c for c in axes[0].containers if c.get_label() == "baseline_ridge").lines[0]
+    np.testing.assert_allclose(sorted(ridge.get_ydata()), [0.405, 0.505])  # mean over seeds 0 and 1
+    assert ridge.get_linestyle() == "--"
+    axes = cs.pl.transfer_intervals(adata, differences=True, show=False)
+    assert axes[0].get_ylabel() == "Pearson r difference (out of fold)"
+    table = adata.uns[K.UNS][K.UNS_TRANSFER_INTERVALS]
+    assert cs.pl.transfer_intervals(table, celltype="mean", show=False).get_ylabel() == "AUROC (out of fold)"
+    assert cs.pl.transfer_intervals(table, celltype="mean", metric="Pearson r", show=False).get_ylabel() == (
+        "Pearson r (out of fold)"
+    )
+
+
+def test_report_text_of_a_regression_transfer_benchmark_names_pearson():
+    from chromseq._report import _cross_validated_lines, _transfer_curve_lines
+
+    adata = regression_adata(n=30)
+    _regression_transfer(adata, cv=True)
+    uns = adata.uns[K.UNS]
+    params = uns[K.UNS_PARAMS][K.UNS_TRANSFER]
+    text = "\n".join(_cross_validated_lines(uns[K.UNS_TRANSFER_INTERVALS], params))
+    assert "Pearson r of the pooled out-of-fold scores" in text and "AUROC" not in text
+    assert "- finetune-best_baseline at fraction 1: +0.300 [+0.200, +0.400], **better**" in text
+    text = "\n".join(_transfer_curve_lines(uns[K.UNS_TRANSFER], params))
+    assert "split: Pearson r, mean over cell types" in text
+    assert "| 1 | 0.805 (0.800-0.810) | 0.605 (0.600-0.610) | 0.105 (0.100-0.110) | 0.505 (0.500-0.510) |" in text

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test") -> Path:
     """Write figures and ``report.md`` for an evaluated AnnData.
 
+    Classification models get the AUROC table, verdicts and ROC curves; regression models (predictions
+    with ``task='regression'``) a section of their own: predicted vs observed per cell type, the
+    Pearson/Spearman/MSE table and verdicts on Pearson r with paired block-bootstrap intervals.
+
     Parameters
     ----------
     adata
@@ -40,7 +44,7 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     out
         Output folder; figures go to ``out/figures``.
     split
-        Split whose metrics, ROC curves and logos are shown.
+        Split whose metrics, ROC curves, scatter plots and logos are shown.
 
     Returns
     -------
@@ -127,7 +131,7 @@ def _cross_validated_lines(intervals: pd.DataFrame, params: dict) -> list[str]:
     table.index.name = "fraction"
     lines = [
         f"Cross-validated ({params.get('cv', '?')} folds of {params.get('unit', 'unit')}s, seeds "
-        f"{params.get('seeds', '?')}): AUROC of the pooled out-of-fold scores, mean over cell types "
+        f"{params.get('seeds', '?')}): {_estimate(params)[1]} of the pooled out-of-fold scores, mean over cell types "
         f"[{100 * float(params.get('level', 0.95)):g}% block-bootstrap interval]. Every region is scored by "
         "models that never saw its fold, pretraining included.",
         "",
@@ -143,10 +147,11 @@ def _cross_validated_lines(intervals: pd.DataFrame, params: dict) -> list[str]:
 
 
 def _transfer_curve_lines(table: pd.DataFrame, params: dict) -> list[str]:
-    """Text of a single-split transfer benchmark: test AUROC per fraction and kind, mean and range over runs."""
-    if table is None or len(table) == 0 or "auroc" not in table:
+    """Text of a single-split transfer benchmark: test AUROC (Pearson r) per fraction and kind, mean and range over runs."""
+    column, name = _estimate(params)
+    if table is None or len(table) == 0 or column not in table:
         return []
-    runs = table.groupby(["fraction", "kind"], sort=False)["auroc"]
+    runs = table.groupby(["fraction", "kind"], sort=False)[column]
     summary = runs.agg(["mean", "min", "max", "count"]).reset_index()
     summary["cell"] = [
         f"{m:.3f}" if n == 1 else f"{m:.3f} ({lo:.3f}-{hi:.3f})"
@@ -160,7 +165,7 @@ def _transfer_curve_lines(table: pd.DataFrame, params: dict) -> list[str]:
     split = params.get("split", table["split"].iloc[0] if "split" in table else "test")
     return [
         f"Fine-tuning the pretrained body vs training the same network from scratch on a fraction of each cell "
-        f"type's training regions ({', '.join(celltypes)}), scored on the `{split}` split: AUROC, mean over cell "
+        f"type's training regions ({', '.join(celltypes)}), scored on the `{split}` split: {name}, mean over cell "
         "types and seeds (in parentheses, the range over runs where there are several). One split gives no intervals: "
         "`chromseq.tl.transfer_benchmark(..., cv=5)` adds block-bootstrap intervals (see the cross-validated "
         "reference below, where there is one).",
@@ -168,6 +173,11 @@ def _transfer_curve_lines(table: pd.DataFrame, params: dict) -> list[str]:
         _markdown_table(wide.reset_index()),
         "",
     ]
+
+
+def _estimate(params: dict) -> tuple[str, str]:
+    """Metric column and name of a transfer benchmark: Pearson r for a regression benchmark, else AUROC."""
+    return ("pearson", "Pearson r") if str(params.get("task", "")) == K.TASKS[1] else ("auroc", "AUROC")
 
 
 def _reference_lines(adata: AnnData) -> list[str]:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 #: Marker and face colour of the baselines in the dot style (models are filled circles).
-_DOT_MARKERS = {"baseline_gc": ("s", "#7f7f7f"), "baseline_kmer": ("D", "white")}
+_DOT_MARKERS = {"baseline_gc": ("s", "#7f7f7f"), "baseline_kmer": ("D", "white"), "baseline_ridge": ("D", "white")}
+#: Baselines drawn as hatched bars (the k-mer models: logistic for classification, ridge for regression).
+_HATCHED = ("baseline_kmer", "baseline_ridge")
 _BOUNDED = {"auroc", "auprc", "f1_at_05", "f1_best", "accuracy"}
 _CORRELATIONS = {"pearson", "spearman"}
 #: Columns of the regression rows of the metrics table, drawn by default for a regression-only table.
@@ -190,8 +192,8 @@ def _draw(panel: Axes, wide: pd.DataFrame, kinds: dict[str, str], style: str, er
         pos = x[ok] - 0.4 + width * (i + 0.5)
         look = picker(series, kinds[series], series)
         if style == "bar":
-            hatch = "//" if series == "baseline_kmer" else None
-            fill = "white" if series == "baseline_kmer" else look["color"]
+            hatch = "//" if series in _HATCHED else None
+            fill = "white" if series in _HATCHED else look["color"]
             panel.bar(pos, values[ok], width * 0.92, label=series, color=fill, edgecolor=look["color"], hatch=hatch)
         else:
             marker, face = _DOT_MARKERS.get(series, ("o", look["color"]))
