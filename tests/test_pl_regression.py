@@ -273,7 +273,7 @@ def test_report_has_a_regression_section_with_table_scatter_and_verdicts(report)
         r"vs best composition baseline: \+\d\.\d{3} \[\+\d\.\d{3}, \+\d\.\d{3}\], \*\*better\*\*", verdicts[0]
     )
     assert "vs from scratch:" in verdicts[0] and "best composition baseline (baseline_kmer)" in verdicts[0]
-    for name in ("predicted_vs_observed", "metrics_regression", "history"):
+    for name in ("predicted_vs_observed", "metrics_regression", "specificity", "history"):
         assert f"![{name}](figures/{name}.png)" in section
         assert (out / "figures" / f"{name}.png").stat().st_size > 0
     assert "val Pearson r 0.800" in text and "(finetune, regression (mse loss)" in text
@@ -360,3 +360,44 @@ def test_report_text_of_a_regression_transfer_benchmark_names_pearson():
     text = "\n".join(_transfer_curve_lines(uns[K.UNS_TRANSFER], params))
     assert "split: Pearson r, mean over cell types" in text
     assert "| 1 | 0.805 (0.800-0.810) | 0.605 (0.600-0.610) | 0.105 (0.100-0.110) | 0.505 (0.500-0.510) |" in text
+
+
+def test_specificity_draws_per_region_correlations_across_cell_types(adata):
+    panel = cs.pl.specificity(adata, show=False)
+    test = adata.obs[K.SPLIT].to_numpy() == "test"
+    y = adata.layers[K.SIGNAL][test].astype(float)
+    expected = {}
+    for series in ("finetuned", "scratch"):
+        pred = adata.obsm[K.PRED][[f"{series}_{ct}" for ct in CELLTYPES]].to_numpy(float)[test]
+        keep = np.isfinite(y).all(axis=1)
+        r = np.array(
+            [pearsonr(a, b)[0] if len(set(a)) > 1 else np.nan for a, b in zip(y[keep], pred[keep], strict=True)]
+        )
+        expected[series] = r  # two cell types: every region's r is +1 or -1
+    labels = [t.get_text() for t in panel.get_legend().get_texts()]
+    for series, r in expected.items():
+        assert f"{series} (median {np.median(r):.3f}, n={r.size})" in labels
+    assert len(panel.patches) == 2  # one step histogram per series
+
+
+def test_region_correlations_match_scipy_per_row():
+    from scipy.stats import spearmanr
+
+    from chromseq.pl._specificity import region_correlations
+
+    rng = np.random.default_rng(3)
+    y, pred = rng.normal(size=(20, 5)), rng.normal(size=(20, 5))
+    pred[0] = 1.0  # constant: no correlation
+    y[1, 2] = np.nan  # missing: left out
+    r = region_correlations(y, pred)
+    rho = region_correlations(y, pred, "spearman")
+    assert np.isnan(r[:2]).all() and np.isnan(rho[:2]).all()
+    np.testing.assert_allclose(r[2:], [pearsonr(a, b)[0] for a, b in zip(y[2:], pred[2:], strict=True)])
+    np.testing.assert_allclose(rho[2:], [spearmanr(a, b)[0] for a, b in zip(y[2:], pred[2:], strict=True)])
+
+
+def test_specificity_needs_two_cell_types_of_one_series(adata):
+    with pytest.raises(
+        ValueError, match=r"two or more cell types from one model series; found \{'finetuned': \['K562'\]\}"
+    ):
+        cs.pl.specificity(adata, "finetuned_K562", show=False)

@@ -30,6 +30,10 @@ _COLUMNS = ("target", "model", "kind", "n", "pearson", "spearman", "mse")
 #: Kind of the model each target's verdict is about, in order of preference, and its name in the text.
 _MAIN = (("finetune", "fine-tuned"), ("pretrain", "pretrained"), ("scratch", "from scratch"))
 _COMPARE = "best composition baseline"
+_SPECIFICITY = (
+    "Cell-type specificity: for each region, the correlation across cell types of the predicted with the "
+    "observed values (does the model rank the cell types of a region right?), one histogram per model series."
+)
 
 
 def regression_lines(
@@ -79,6 +83,9 @@ def regression_lines(
             "metrics_regression",
             lambda save: pl.metrics(adata, ["pearson", "spearman", "mse"], split=split, show=False, save=save),
         )
+    if len({m["target"] for m in meta.values()}) >= 2:
+        lines += [_SPECIFICITY, ""]
+        lines += figure("specificity", lambda save: pl.specificity(adata, split=split, show=False, save=save))
     return lines
 
 
