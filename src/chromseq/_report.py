@@ -311,7 +311,8 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
 
 
 _LOGO_NOTE = (
-    "Letter heights are the contribution of each observed base to the model's logit (the window drawn in rows "
+    "Letter heights are the contribution of each observed base to the model's output (its logit; for a regression "
+    "model the predicted value, or its log for the Poisson loss; the window drawn in rows "
     f"of {_LOGO_ROW} bp). Seqlets (stretches of significant contribution) are marked in a lane under the "
     "letters, coloured by the sign of their contribution (legend), with the name of their best JASPAR match; "
     "`?` marks a seqlet whose best match is not significant (Bonferroni-adjusted p > 0.01 over the database). "
