@@ -361,3 +361,22 @@ def test_prepare_normalize_without_value_is_a_one_line_error(tmp_path, capsys):
     assert main([*argv, "--normalize", "cpm", "-o", str(tmp_path / "p.h5ad")]) == 1
     assert "--value" in capsys.readouterr().err
     assert not (tmp_path / "p.h5ad").exists()
+
+
+# ----------------------------------------------------------------------------- damaged numbers
+
+
+def test_a_huge_exponent_is_an_error_not_a_crash(tmp_path):
+    """pandas' parser crashed the process (segmentation fault) on '1e4002269400'; chromseq now names the line."""
+    path = tmp_path / "A.bed"
+    path.write_text("chr20\t1000\t1600\tp\t5\nchr20\t2000\t1e4002269400\tq\t6\n")
+    with pytest.raises(ValueError, match=r"line 2: end '1e4002269400' is not an integer"):
+        cs.pp.read_regions({"A": path})
+    path.write_text("chr20\t1000\t1600\tp\t5\nchr20\t2000\t2600\tq\t1e4002269400\n")
+    with pytest.raises(ValueError, match=r"line 2: value 'score' \(column 5\) '1e4002269400' is not a number"):
+        cs.pp.read_regions({"A": path}, value="score")
+    cells = _cells()
+    coords = {"chrom": ["chr1", "chr1"], "start": ["100", "1e4002269400"], "end": [600, 1400]}
+    cells.var = pd.DataFrame(coords, index=["p0", "p1"])
+    with pytest.raises(ValueError, match=r"\['start'\] must hold whole numbers"):
+        cs.pp.aggregate_celltypes(cells, "ct", min_cells=1)

@@ -37,7 +37,7 @@ def _tuned(tmp_path_factory):
     cs.tl.pretrain(adata, preset="tiny", task="classification", max_epochs=6, save_dir=save_dir, **FAST)
     options = cs.tl.TrainingOptions(max_epochs=10, stage1_epochs=5, stage2_learning_rate=1e-3)
     cs.tl.finetune(adata, multihead=True, options=options, save_dir=save_dir, **FAST)
-    cs.tl.predict(adata, "finetuned")
+    cs.tl.predict(adata)
     return adata, save_dir
 
 

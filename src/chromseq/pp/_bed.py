@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from chromseq._regions import to_numbers
 from chromseq._settings import logger
 
 Format = Literal["chromtransfer", "narrowPeak", "bed"]
@@ -31,9 +32,6 @@ _CSV_LINES = re.compile(r"^([^\s,:]+):(-?\d+)-(-?\d+),([^\s,]+)[^\S\n]*$", re.MU
 #: Reference names as the SAM specification allows them (no whitespace, no leading '*' or '=').
 _CONTIG_NAME = re.compile(r"[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*")
 _WHITESPACE = re.compile(r"\s")
-#: A number whose exponent has 5 or more digits: outside float64 either way, and pandas' parser crashes (a
-#: segmentation fault, pandas 2.3) on exponents beyond 2**31, such as '1e4002269400' in a damaged file.
-_HUGE_EXPONENT = re.compile(r"\d[eE][+-]?\d{5,}")
 _LONG_NUMBER = re.compile(r"(?i:chr)?\d{4,}")
 #: A file whose regions fall on at least this many chromosomes of one region each (and more than half of its
 #: chromosomes) gets a warning: damaged names usually appear once each.
@@ -159,13 +157,6 @@ def warn_chromosome_names(chrom: pd.Series, line: pd.Series, path) -> None:
             "names damaged, or the columns shifted?",
             path, len(names), len(single), shown,
         )  # fmt: skip
-
-
-def to_numbers(col: pd.Series) -> np.ndarray:
-    """``pd.to_numeric(col, errors='coerce')`` as float64, NaN for text that is no number (or out of range)."""
-    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "mixed"):
-        col = col.mask(col.str.contains(_HUGE_EXPONENT, na=False), np.nan)
-    return pd.to_numeric(col, errors="coerce").to_numpy(float)
 
 
 def _fail(path, line: int, text: str, problem: str) -> ValueError:

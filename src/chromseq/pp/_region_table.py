@@ -10,9 +10,7 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._regions import one_spelling, parse_region_names
-
-from ._bed import to_numbers
+from chromseq._regions import one_spelling, parse_region_names, to_numbers
 
 #: ``value=`` of a table of regions x cell types whose cell type columns hold quantities.
 TABLE_VALUES = "values"
