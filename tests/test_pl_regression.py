@@ -33,7 +33,7 @@ def _history(n: int, regression: bool) -> dict:
 
 
 def regression_adata(n: int = 300, width: int = 40) -> ad.AnnData:
-    """Regions with a signal layer per cell type, fine-tuned and from-scratch regression predictions of it."""
+    """Regions with a signal layer per cell type, fine-tuned and from-scratch regression predictions of it, evaluated."""
     rng = np.random.default_rng(0)
     signal = rng.gamma(2.0, 1.0, (n, len(CELLTYPES))).astype(np.float32)
     signal[rng.random(signal.shape) < 0.05] = np.nan
@@ -62,43 +62,9 @@ def regression_adata(n: int = 300, width: int = 40) -> ad.AnnData:
                 "target_transform": "log1p CPM",
             }
     adata.obsm[K.PRED] = pd.DataFrame(columns, index=adata.obs_names).astype(np.float32)
-    adata.obsm[K.BASELINE] = pd.DataFrame(
-        {f"baseline_kmer_{ct}": truth[:, j] + rng.normal(0, 1.2, n) for j, ct in enumerate(CELLTYPES)},
-        index=adata.obs_names,
-    )
-    adata.uns[K.UNS] = {K.UNS_PREDICTIONS: meta, K.UNS_MODELS: models, K.UNS_METRICS: _metrics_table(adata)}
+    adata.uns[K.UNS] = {K.UNS_PREDICTIONS: meta, K.UNS_MODELS: models}
+    cs.tl.evaluate(adata)  # Pearson/Spearman/MSE rows, GC and k-mer ridge baselines, specificity rows
     return adata
-
-
-def _metrics_table(adata: ad.AnnData) -> pd.DataFrame:
-    """The regression rows tl.evaluate writes, computed here with scipy (with a Pearson interval)."""
-    rows = []
-    test = adata.obs[K.SPLIT].to_numpy() == "test"
-    sources = {c: (c, "finetune" if c.startswith("fine") else "scratch") for c in adata.obsm[K.PRED].columns}
-    for j, ct in enumerate(CELLTYPES):
-        y = adata.layers[K.SIGNAL][:, j]
-        scores = {m: (k, adata.obsm[K.PRED][c].to_numpy()) for c, (m, k) in sources.items() if c.endswith(ct)}
-        scores["baseline_gc"] = ("baseline", adata.obs[K.GC].to_numpy())
-        scores["baseline_kmer"] = ("baseline", adata.obsm[K.BASELINE][f"baseline_kmer_{ct}"].to_numpy())
-        for model, (kind, s) in scores.items():
-            keep = test & np.isfinite(y) & np.isfinite(s)
-            r = pearsonr(y[keep], s[keep])[0]
-            rows.append(
-                {
-                    "model": model,
-                    "kind": kind,
-                    "target": ct,
-                    "split": "test",
-                    "task": "regression",
-                    "n": int(keep.sum()),
-                    "pearson": r,
-                    "pearson_lower": r - 0.1,
-                    "pearson_upper": r + 0.05,
-                    "spearman": spearmanr(y[keep], s[keep])[0],
-                    "mse": float(np.mean((y[keep] - s[keep]) ** 2)),
-                }
-            )
-    return pd.DataFrame(rows)
 
 
 @pytest.fixture
@@ -140,7 +106,7 @@ def test_scatter_draws_observed_against_predicted_with_scipy_correlations_in_the
 
 def test_scatter_correlations_match_the_metrics_table(adata):
     panel = cs.pl.predicted_vs_observed(adata, "K562", models="finetuned_K562", show=False)
-    row = adata.uns[K.UNS][K.UNS_METRICS].query("model == 'finetuned_K562'").iloc[0]
+    row = adata.uns[K.UNS][K.UNS_METRICS].query("model == 'finetuned_K562' and split == 'test'").iloc[0]
     assert f"Pearson {row['pearson']:.3f}, Spearman {row['spearman']:.3f} (n={row['n']}" in panel.get_title()
 
 
@@ -193,34 +159,43 @@ def test_roc_skips_regression_predictions_and_says_why_when_asked_for_one(adata)
         cs.pl.roc(adata, models="finetuned_K562", show=False)
 
 
-def test_metrics_of_a_regression_table_draw_pearson_spearman_mse_with_baselines_and_intervals(adata):
+def test_metrics_of_a_regression_table_draw_pearson_spearman_mse_beside_the_baselines(adata):
     axes = cs.pl.metrics(adata, show=False)
     assert [a.get_ylabel() for a in axes] == ["pearson (test)", "spearman (test)", "mse (test)"]
-    table = adata.uns[K.UNS][K.UNS_METRICS]
-    bars = {
-        c.get_label(): [b.get_height() for b in c]
-        for c in axes[0].containers
-        if c.get_label() in table["model"].values or c.get_label() in ("finetuned", "scratch")
-    }
-    expected = table.pivot(index="target", columns="model", values="pearson").loc[CELLTYPES]
-    np.testing.assert_allclose(bars["baseline_kmer"], expected["baseline_kmer"])
-    np.testing.assert_allclose(bars["finetuned"], [expected.loc[ct, f"finetuned_{ct}"] for ct in CELLTYPES])
-    errors = [c for c in axes[0].containers if type(c).__name__ == "ErrorbarContainer"]
+    table = adata.uns[K.UNS][K.UNS_METRICS].query("split == 'test'")
+    bars = {c.get_label(): [b.get_height() for b in c] for c in axes[0].containers}
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == [*CELLTYPES, K.SPECIFICITY]
+    expected = table.pivot(index="target", columns="model", values="pearson").loc[[*CELLTYPES, K.SPECIFICITY]]
+    np.testing.assert_allclose(bars["baseline_ridge"], expected["baseline_ridge"])
+    np.testing.assert_allclose(bars["baseline_gc"], expected["baseline_gc"].loc[CELLTYPES])  # no specificity row
+    fine = [
+        *(expected.loc[ct, f"finetuned_{ct}"] for ct in CELLTYPES),
+        expected.loc[K.SPECIFICITY, "finetune_per_celltype"],
+    ]
+    np.testing.assert_allclose(bars["finetuned"], fine)  # the per-cell-type models' specificity in their series
+    assert not [c for c in axes[0].containers if type(c).__name__ == "ErrorbarContainer"]
+
+
+def test_metrics_draw_the_intervals_a_table_has(adata):
+    table = adata.uns[K.UNS][K.UNS_METRICS].query("split == 'test' and target != 'specificity'")
+    table = table.assign(pearson_lower=table["pearson"] - 0.1, pearson_upper=table["pearson"] + 0.05)
+    pearson, mse = cs.pl.metrics(table, ["pearson", "mse"], show=False)
+    errors = [c for c in pearson.containers if type(c).__name__ == "ErrorbarContainer"]
     segments = np.concatenate([c.lines[2][0].get_segments() for c in errors])
     spans = sorted(round(float(s[1, 1] - s[0, 1]), 6) for s in segments)
-    assert spans == [0.15] * len(table)  # lower r - 0.1, upper r + 0.05
-    assert not [c for c in axes[2].containers if type(c).__name__ == "ErrorbarContainer"]  # no mse interval
+    assert spans == [0.15] * len(table)  # from r - 0.1 to r + 0.05
+    assert not [c for c in mse.containers if type(c).__name__ == "ErrorbarContainer"]  # no mse interval
 
 
 def test_metrics_keeps_auroc_for_classification_rows_of_a_mixed_table(adata):
-    table = adata.uns[K.UNS][K.UNS_METRICS]
-    classification = table.assign(task="classification", target="open", model="pretrained", kind="pretrain")
-    mixed = pd.concat([table, classification.iloc[:1].assign(auroc=0.7)], ignore_index=True)
+    table = adata.uns[K.UNS][K.UNS_METRICS].query("split == 'test'")
+    classification = table.iloc[:1].assign(task="classification", target="open", model="pretrained", kind="pretrain")
+    mixed = pd.concat([table, classification.assign(auroc=0.7)], ignore_index=True)
     panel = cs.pl.metrics(mixed, show=False)
     assert panel.get_ylabel() == "auroc (test)"
     assert [b.get_height() for c in panel.containers for b in c] == [0.7]
     with pytest.raises(ValueError, match="describes regression rows but the metrics table has none"):
-        cs.pl.metrics(classification.iloc[:1], "pearson", show=False)
+        cs.pl.metrics(classification, "pearson", show=False)
 
 
 def test_history_draws_val_pearson_for_regression_models_asked_for_val_auroc(adata):
@@ -259,8 +234,8 @@ def test_report_has_a_regression_section_with_table_scatter_and_verdicts(report)
     out, text, adata = report
     section = text.split("## Regression: predicted vs observed", 1)[1]
     assert "## Held-out performance" not in text  # no classification rows, no AUROC table
-    table = adata.uns[K.UNS][K.UNS_METRICS].set_index("model")
-    row = table.loc["finetuned_K562"]
+    table = adata.uns[K.UNS][K.UNS_METRICS].query("split == 'test'").set_index(["model", "target"])
+    row = table.loc[("finetuned_K562", "K562")]
     assert (
         f"| K562 | finetuned_K562 | finetune | {row['n']} | {row['pearson']:.3f} | {row['spearman']:.3f} |" in section
     )
@@ -272,7 +247,8 @@ def test_report_has_a_regression_section_with_table_scatter_and_verdicts(report)
     assert re.search(
         r"vs best composition baseline: \+\d\.\d{3} \[\+\d\.\d{3}, \+\d\.\d{3}\], \*\*better\*\*", verdicts[0]
     )
-    assert "vs from scratch:" in verdicts[0] and "best composition baseline (baseline_kmer)" in verdicts[0]
+    assert "vs from scratch:" in verdicts[0]
+    assert re.search(r"best composition baseline \(baseline_(gc|ridge)\) -?\d\.\d{3}\.", verdicts[0])
     for name in ("predicted_vs_observed", "metrics_regression", "specificity", "history"):
         assert f"![{name}](figures/{name}.png)" in section
         assert (out / "figures" / f"{name}.png").stat().st_size > 0
@@ -367,17 +343,24 @@ def test_specificity_draws_per_region_correlations_across_cell_types(adata):
     test = adata.obs[K.SPLIT].to_numpy() == "test"
     y = adata.layers[K.SIGNAL][test].astype(float)
     expected = {}
-    for series in ("finetuned", "scratch"):
-        pred = adata.obsm[K.PRED][[f"{series}_{ct}" for ct in CELLTYPES]].to_numpy(float)[test]
+    for series in ("finetune", "scratch"):
+        pred = adata.obsm[K.PRED][[f"{series}{'d' if series == 'finetune' else ''}_{ct}" for ct in CELLTYPES]]
+        pred = pred.to_numpy(float)[test]
         keep = np.isfinite(y).all(axis=1)
         r = np.array(
             [pearsonr(a, b)[0] if len(set(a)) > 1 else np.nan for a, b in zip(y[keep], pred[keep], strict=True)]
         )
         expected[series] = r  # two cell types: every region's r is +1 or -1
     labels = [t.get_text() for t in panel.get_legend().get_texts()]
+    table = adata.uns[K.UNS][K.UNS_METRICS].query("split == 'test' and target == 'specificity'").set_index("model")
     for series, r in expected.items():
-        assert f"{series} (median {np.median(r):.3f}, n={r.size})" in labels
-    assert len(panel.patches) == 2  # one step histogram per series
+        r = r[np.isfinite(r)]
+        name = f"{series}_per_celltype"
+        assert f"{name} (median {np.median(r):.3f}, n={r.size})" in labels  # as tl.evaluate groups and counts
+        assert table.loc[name, "pearson_median"] == pytest.approx(np.median(r))
+        assert table.loc[name, "n"] == r.size
+    assert any(label.startswith("baseline_ridge (median") for label in labels)
+    assert len(panel.patches) == 3  # one step histogram per group, the k-mer ridge baseline's too
 
 
 def test_region_correlations_match_scipy_per_row():
@@ -396,8 +379,8 @@ def test_region_correlations_match_scipy_per_row():
     np.testing.assert_allclose(rho[2:], [spearmanr(a, b)[0] for a, b in zip(y[2:], pred[2:], strict=True)])
 
 
-def test_specificity_needs_two_cell_types_of_one_series(adata):
+def test_specificity_needs_two_cell_types_of_one_kind_or_model(adata):
     with pytest.raises(
-        ValueError, match=r"two or more cell types from one model series; found \{'finetuned': \['K562'\]\}"
+        ValueError, match=r"two or more cell types: .* found \(model, cell type\) \[\('finetuned_K562', 'K562'\)\]"
     ):
         cs.pl.specificity(adata, "finetuned_K562", show=False)

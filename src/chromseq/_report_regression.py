@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from . import _keys as K
-from ._intervals import block_weights, interval_table, verdict
+from ._intervals import block_weights, interval_table, pearson_replicates, verdict, weighted_pearson
 from ._report_verdicts import BLOCK_SIZE, LEVEL, MIN_BLOCKS, N_BOOT, genome_blocks
-from .store import ScoreSource, baseline_sources, kind_rank, observed, prediction_sources, regression_meta
+from .store import ScoreSource, kind_rank, labels, prediction_sources, regression_baseline_sources, regression_meta
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -32,7 +32,8 @@ _MAIN = (("finetune", "fine-tuned"), ("pretrain", "pretrained"), ("scratch", "fr
 _COMPARE = "best composition baseline"
 _SPECIFICITY = (
     "Cell-type specificity: for each region, the correlation across cell types of the predicted with the "
-    "observed values (does the model rank the cell types of a region right?), one histogram per model series."
+    "observed values (does the model rank the cell types of a region right?): one histogram per model, per kind "
+    "of single-cell-type models (`<kind>_per_celltype`) and for the k-mer ridge baseline."
 )
 
 
@@ -68,7 +69,9 @@ def regression_lines(
         "",
         f"Regression models predict a quantity in the units of their targets ({_targets_text(adata, meta)}). "
         f"Pearson and Spearman correlation and mean squared error of predicted vs observed values on the "
-        f"`{split}` split, per cell type across regions, beside composition baselines.",
+        f"`{split}` split, per cell type across regions, beside composition baselines (the GC fraction has "
+        "no MSE: it is not in the targets' units). Rows `specificity`: for each region, the correlation across "
+        "cell types of predicted with observed values, mean over regions (MSE over regions and cell types).",
         "",
     ]
     summary = regression_summary(pd.DataFrame(table), split)
@@ -109,10 +112,8 @@ def regression_verdicts(adata: AnnData, split: str, meta: dict[str, dict], *, ra
     if np.unique(blocks[in_split]).size < MIN_BLOCKS:
         blocks, unit = np.arange(adata.n_obs).astype(str), "regions (too few genome blocks)"
     lines = []
-    for target in dict.fromkeys(m["target"] for m in meta.values()):
-        if target not in adata.var_names:
-            continue
-        line = _target_line(adata, target, meta, in_split, blocks, split, random_state)
+    for target, layer in dict.fromkeys((m["target"], m["layer"]) for m in meta.values()):
+        line = _target_line(adata, target, layer, meta, in_split, blocks, split, random_state)
         if line:
             lines.append(line)
     if not lines:
@@ -127,14 +128,12 @@ def regression_verdicts(adata: AnnData, split: str, meta: dict[str, dict], *, ra
     return [note, "", *lines, ""]
 
 
-def _target_line(adata, target, meta, in_split, blocks, split, random_state) -> str | None:
-    target_meta = {c: m for c, m in meta.items() if m["target"] == target}
-    sources = prediction_sources(adata, target_meta, target)
-    layer = next(iter(target_meta.values()))["layer"]
-    y = observed(adata, target, layer)
+def _target_line(adata, target, layer, meta, in_split, blocks, split, random_state) -> str | None:
+    sources = prediction_sources(adata, meta, target, task=REGRESSION, layer=layer)
+    y = labels(adata, target, layer)
     main, label = _main(sources, y, in_split)
     scratch = _best([s for s in sources if s.kind == "scratch"], y, in_split) if main.kind != "scratch" else None
-    baselines = baseline_sources(adata, target)
+    baselines = regression_baseline_sources(adata, target, layer)
     named = {label: main, **({"from scratch": scratch} if scratch else {}), **{s.model: s for s in baselines}}
     rows = in_split & np.isfinite(y)
     for source in named.values():
@@ -147,7 +146,9 @@ def _target_line(adata, target, meta, in_split, blocks, split, random_state) -> 
     if scratch:
         differences.append(("vs from scratch", label, ["from scratch"]))
     table = interval_table(estimates, differences, level=LEVEL).set_index(["celltype", "kind"])
-    where = f"layers['{layer}']" if layer else "X"
+    where = (f"layers['{layer}']" if layer else "X") + (
+        " mean over cell types" if target not in adata.var_names else ""
+    )
     return _format(target, label, table, differences, f"{int(rows.sum())} {split} regions, {where}", split)
 
 
@@ -170,43 +171,6 @@ def _best(sources: list[ScoreSource], y: np.ndarray, rows: np.ndarray) -> ScoreS
         return -np.inf if np.isnan(value) else value
 
     return max(sources, key=score)
-
-
-def weighted_pearson(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Pearson correlation of ``x`` and ``y`` under each row of ``weights``.
-
-    Parameters
-    ----------
-    x, y
-        ``(n,)`` values.
-    weights
-        ``(B, n)`` non-negative region weights (e.g. :func:`chromseq._intervals.block_weights`);
-        ``None``: all ones, B = 1.
-
-    Returns
-    -------
-    ``(B,)`` correlation per replicate (NaN where a replicate has no variance). With integer
-    weights it equals Pearson's r of the data with each region repeated that many times.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    w = np.ones((1, len(x))) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    x, y = x - x.mean(), y - y.mean()  # centred once: the weighted moments below stay accurate
-    total = w.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mx, my = (w @ x) / total, (w @ y) / total
-        cov = (w @ (x * y)) / total - mx * my
-        vx = (w @ (x * x)) / total - mx**2
-        vy = (w @ (y * y)) / total - my**2
-        r = cov / np.sqrt(vx * vy)
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return np.full(len(w), np.nan)
-    return np.where((vx > 0) & (vy > 0), np.clip(r, -1, 1), np.nan)
-
-
-def pearson_replicates(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
-    """Pearson r of ``scores`` with ``y`` on the data and on each of the ``(B, n)`` bootstrap ``weights``."""
-    return float(weighted_pearson(y, scores)[0]), weighted_pearson(y, scores, weights)
 
 
 def _format(target, label, table, differences, counted, split) -> str:

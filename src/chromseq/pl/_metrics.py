@@ -12,7 +12,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
 from chromseq._metrics import METRIC_COLUMNS
-from chromseq.store import kind_rank
+from chromseq.store import PER_CELLTYPE, kind_rank
 
 from ._utils import StylePicker, finish, panels, select_rows, series_label
 
@@ -48,7 +48,8 @@ def metrics(
     """Plot metrics of the evaluation table: a group per target, a bar (or dot) per model.
 
     Models trained per cell type share a series across targets: ``finetuned_K562`` and
-    ``finetuned_HepG2`` are both drawn as ``finetuned``. Composition baselines are grey
+    ``finetuned_HepG2`` are both drawn as ``finetuned`` (and so is their ``specificity`` row,
+    ``finetune_per_celltype``). Composition baselines are grey
     (k-mer hatched), so the gain of each model over composition alone is visible at a glance.
     Where the table has ``<metric>_lower`` and ``<metric>_upper`` columns (an interval), each bar
     carries it as an error bar. Regression metrics (``'pearson'``, ``'spearman'``, ``'mse'``) are
@@ -168,6 +169,7 @@ def _wide(table: pd.DataFrame, metric: str, split: str, targets, models) -> tupl
         )
     rows = select_rows(select_rows(rows, "target", targets, "metrics table"), "model", models, "metrics table").copy()
     rows["series"] = [series_label(m, t) for m, t in zip(rows["model"], rows["target"], strict=True)]
+    rows["series"] = _per_celltype_series(rows)
     clash = rows.duplicated(["target", "series"], keep=False)
     rows.loc[clash, "series"] = rows.loc[clash, "model"]
     kinds = dict(zip(rows["series"], rows["kind"].astype(str), strict=True))
@@ -179,6 +181,17 @@ def _wide(table: pd.DataFrame, metric: str, split: str, targets, models) -> tupl
     if all(b in rows.columns for b in bounds):
         errors = tuple(rows.pivot(index="target", columns="series", values=b).loc[index, order] for b in bounds)
     return wide, kinds, errors
+
+
+def _per_celltype_series(rows: pd.DataFrame) -> list[str]:
+    """Draw a specificity row of ``<kind>_per_celltype`` models in their series (``finetuned``), when it is one."""
+    per_target = rows[rows["target"].astype(str) != K.SPECIFICITY]
+    out = []
+    for model, kind, target, series in rows[["model", "kind", "target", "series"]].itertuples(index=False):
+        same = set(per_target.loc[per_target["kind"].astype(str) == str(kind), "series"])
+        combined = str(target) == K.SPECIFICITY and str(model) == f"{kind}{PER_CELLTYPE}" and len(same) == 1
+        out.append(same.pop() if combined else series)
+    return out
 
 
 def _draw(panel: Axes, wide: pd.DataFrame, kinds: dict[str, str], style: str, errors=None) -> None:

@@ -10,8 +10,9 @@ import numpy as np
 
 from chromseq import _keys as K
 from chromseq._docs import NCOLS_AX, SHOW_SAVE, fill_docs
+from chromseq._metrics_regression import regression_metrics
 from chromseq._validate import FIX
-from chromseq.store import kind_rank, observed, records_of, regression_meta, targets_of
+from chromseq.store import kind_rank, labels, records_of, regression_meta, targets_of
 
 from ._curves import _split_mask
 from ._utils import KIND_COLORS, finish, panels, series_label
@@ -52,7 +53,8 @@ def predicted_vs_observed(
         Regions AnnData with regression predictions (:func:`chromseq.tl.predict` of a model trained
         with ``task='regression'``) and the observed values in ``X`` or the layer the model learned.
     celltype
-        Cell type(s) to draw; ``None``: every cell type with a regression prediction.
+        Cell type(s) to draw (or ``'signal'``, the pooled target of regression pretraining: the mean
+        over cell types); ``None``: every target with a regression prediction.
     models
         Model (or prediction column) name(s); ``None``: every regression model.
     split
@@ -83,30 +85,23 @@ def predicted_vs_observed(
         raise ValueError(f"gridsize must be at least 2, got {gridsize}.")
     meta = _selected(adata, celltype, models)
     mask = _split_mask(adata, split)
-    pairs = [(m, observed(adata, m["target"], m["layer"]), adata.obsm[K.PRED][c].to_numpy(np.float64)) for c, m in meta]
+    pairs = [(m, labels(adata, m["target"], m["layer"]), adata.obsm[K.PRED][c].to_numpy(np.float64)) for c, m in meta]
     fig, axes, created = panels(len(pairs), ax=ax, ncols=ncols, size=(3.8, 3.8))
     units = _units(adata)
     for (m, y, pred), panel in zip(pairs, axes, strict=True):
         keep = mask & np.isfinite(y) & np.isfinite(pred)
         _draw(panel, y[keep], pred[keep], style, gridsize, KIND_COLORS.get(m["kind"], "#1f77b4"))
-        r, rho = correlations(y[keep], pred[keep])
+        numbers = regression_metrics(y[keep], pred[keep], mse=False)  # those of tl.evaluate
+        r, rho = numbers["pearson"], numbers["spearman"]
         panel.set_title(
             f"{m['target']}: {series_label(m['model'], m['target'])}\n"
             f"Pearson {r:.3f}, Spearman {rho:.3f} (n={int(keep.sum())}, {split or 'all'})",
             fontsize="medium",
         )
         where = f"layers[{m['layer']!r}]" if m["layer"] else "X"
+        where += " mean over cell types" if m["target"] not in adata.var_names else ""  # regression pretraining
         panel.set(xlabel=f"observed ({where}{units.get(m['model'], '')})", ylabel="predicted")
     return finish(fig, axes, created=created, show=show, save=save)
-
-
-def correlations(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    """Pearson and Spearman correlation of ``pred`` with ``y`` (both ``(n,)``, finite); NaN when undefined."""
-    from scipy.stats import pearsonr, spearmanr
-
-    if len(y) < 2 or np.ptp(y) == 0 or np.ptp(pred) == 0:
-        return float("nan"), float("nan")
-    return float(pearsonr(y, pred)[0]), float(spearmanr(y, pred)[0])
 
 
 def _selected(adata: AnnData, celltype, models) -> list[tuple[str, dict]]:
