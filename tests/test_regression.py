@@ -327,3 +327,10 @@ def test_regression_subsampling_is_plain_random():
     np.testing.assert_array_equal(picked, subsample(rows, values, 0.25, seed=0, stratify=False))
     stratified = subsample(rows, values, 0.25, seed=0)
     assert not np.array_equal(picked, stratified)
+
+
+def test_pretraining_logs_why_it_is_classification(small, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="chromseq"):
+        cs.tl.pretrain(small, **QUICK, save_dir=tmp_path)
+    assert "task: classification (pretraining default: obs['open']" in caplog.text
+    assert get_record(small, "pretrained").outputs == ("open",)
