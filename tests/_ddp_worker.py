@@ -49,7 +49,7 @@ def planted(n: int = 203, seed: int = 0):
 
 
 def train_toy() -> dict:
-    """Two stages (all layers with RC and shift augmentation, then heads on cached embeddings)."""
+    """Three stages: all layers with RC and shift augmentation, heads on cached embeddings, then regression (MSE)."""
     from chromseq.data import SequenceDataset
     from chromseq.train._engine import fit
     from chromseq.train._spec import TrainSpec
@@ -60,8 +60,13 @@ def train_toy() -> dict:
     common = {"batch_size": 20, "learning_rate": 1e-2, "seed": 3, "precision": "fp32"}
     first = fit(model, train, val, TrainSpec(max_epochs=3, max_shift=2, **common), device="cpu")
     second = fit(model, train, val, TrainSpec(max_epochs=2, stage="head", freeze_body=True, **common), device="cpu")
+    # regression (issue 22): the MSE's global denominator and the gathered validation Pearson
+    y_reg = (y * 1.5 + np.random.default_rng(1).normal(0, 0.1, y.shape)).astype(np.float32)  # NaN kept
+    train, val = SequenceDataset(codes, y_reg, np.arange(150)), SequenceDataset(codes, y_reg, np.arange(150, len(y)))
+    spec = TrainSpec(max_epochs=2, stage="reg", loss="mse", monitor="val_pearson", **common)
+    third = fit(model, train, val, spec, device="cpu")
     weights = torch.cat([p.detach().flatten() for p in model.parameters()]).tolist()
-    return {"history": [first.history, second.history], "weights": weights}
+    return {"history": [first.history, second.history, third.history], "weights": weights}
 
 
 def main(out: Path, regions: Path) -> None:

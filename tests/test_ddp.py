@@ -106,6 +106,10 @@ def test_two_processes_train_as_one_without_batch_norm(torchrun, single):
     for stage_ddp, stage_one in zip(ddp["history"], one["history"], strict=True):
         np.testing.assert_allclose(stage_ddp["val_loss"], stage_one["val_loss"], rtol=1e-5)
         np.testing.assert_allclose(stage_ddp["train_loss"], stage_one["train_loss"], rtol=1e-5)
+        for metric in ("val_auroc", "val_pearson"):  # the regression stage gathers its predictions too
+            if metric in stage_one:
+                np.testing.assert_allclose(stage_ddp[metric], stage_one[metric], rtol=1e-5)
+    assert "val_pearson" in ddp["history"][-1]
     np.testing.assert_allclose(ddp["weights"], one["weights"], rtol=1e-4, atol=1e-5)
 
 
