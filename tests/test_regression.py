@@ -334,3 +334,18 @@ def test_pretraining_logs_why_it_is_classification(small, tmp_path, caplog):
         cs.tl.pretrain(small, **QUICK, save_dir=tmp_path)
     assert "task: classification (pretraining default: obs['open']" in caplog.text
     assert get_record(small, "pretrained").outputs == ("open",)
+
+
+def test_transfer_baselines_use_the_rows_a_regression_fraction_trains_on(small, tmp_path):
+    from chromseq.tl._fit_glue import fingerprint, split_array
+    from chromseq.tl._transfer_runs import _train_subset
+
+    options = cs.tl.TrainingOptions(train_fraction=0.5, random_state=4, max_epochs=1, batch_size=16)
+    cs.tl.train(small, "K562", preset="tiny", task="regression", options=options, save_dir=tmp_path)
+    record = get_record(small, "scratch_K562")
+    y = small.X[:, 0].copy()
+    split = split_array(small)
+    sub = _train_subset(y, np.flatnonzero(split == "train"), 0.5, 4, "regression")
+    val = np.flatnonzero(split == "val")
+    assert record.params["n_train"] == len(sub)
+    assert fingerprint(small.obsm[K.SEQUENCE], y[:, None], split, np.concatenate([sub, val])) == record.fingerprint

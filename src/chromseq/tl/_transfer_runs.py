@@ -134,14 +134,14 @@ def _history_fields(record: ModelRecord, seconds: float) -> dict[str, Any]:
     return {"epochs": len(history["epoch"]), "best_epoch": best, "seconds": seconds}
 
 
-def _train_subset(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Return the training rows ``tl.finetune``/``tl.train`` use for this fraction and seed."""
+def _train_subset(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: int, task: str) -> np.ndarray:
+    """Return the training rows ``tl.finetune``/``tl.train`` use for this fraction and seed (regression: unstratified)."""
     labelled = train_rows[~np.isnan(y[train_rows])]
-    return subsample(labelled, y[:, None], fraction, seed)
+    return subsample(labelled, y[:, None], fraction, seed, stratify=task == "classification")
 
 
 def _n_pos(y: np.ndarray, rows: dict[str, np.ndarray], fraction: float, seed: int, task: str) -> int:
-    return n_positive(y[_train_subset(y, rows["train"], fraction, seed)], task)
+    return n_positive(y[_train_subset(y, rows["train"], fraction, seed, task)], task)
 
 
 def n_positive(y: np.ndarray, task: str) -> int:
@@ -170,7 +170,7 @@ def _baseline_rows(adata, runs: Runs, labels, rows, split, ks, scores=None) -> p
         val_rows = rows["val"][~np.isnan(y[rows["val"]])]
         for seed in runs.seeds:
             for fraction in runs.fractions:
-                sub = _train_subset(labels[:, j], rows["train"], fraction, seed)
+                sub = _train_subset(labels[:, j], rows["train"], fraction, seed, runs.task)
                 common = {"celltype": ct, "fraction": fraction, "seed": seed, "split": split}
                 common |= {"n_train": len(sub), "n_train_pos": n_positive(y[sub], runs.task)}
                 scored = {BASELINE_GC: gc[test_rows]}
