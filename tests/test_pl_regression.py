@@ -384,3 +384,13 @@ def test_specificity_needs_two_cell_types_of_one_kind_or_model(adata):
         ValueError, match=r"two or more cell types: .* found \(model, cell type\) \[\('finetuned_K562', 'K562'\)\]"
     ):
         cs.pl.specificity(adata, "finetuned_K562", show=False)
+
+
+def test_metrics_legend_lists_every_series_once_in_its_colour(adata):
+    axes = cs.pl.metrics(adata, ["pearson", "mse"], show=False)
+    legend = axes[-1].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["finetuned", "scratch", "baseline_gc", "baseline_ridge"]  # the GC baseline has no MSE bar
+    gc = legend.legend_handles[labels.index("baseline_gc")]
+    assert matplotlib.colors.to_hex(gc.get_facecolor()) == "#7f7f7f"
+    assert "baseline_gc" not in [c.get_label() for c in axes[-1].containers]
