@@ -249,7 +249,7 @@ def test_report_has_a_regression_section_with_table_scatter_and_verdicts(report)
     )
     assert "vs from scratch:" in verdicts[0]
     assert re.search(r"best composition baseline \(baseline_(gc|ridge)\) -?\d\.\d{3}\.", verdicts[0])
-    for name in ("predicted_vs_observed", "metrics_regression", "specificity", "history"):
+    for name in ("predicted_vs_observed", "metrics_regression", "history_validation", "specificity", "history"):
         assert f"![{name}](figures/{name}.png)" in section
         assert (out / "figures" / f"{name}.png").stat().st_size > 0
     assert "val Pearson r 0.800" in text and "(finetune, regression (mse loss)" in text
