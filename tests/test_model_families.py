@@ -266,6 +266,34 @@ def test_a_body_is_fine_tuned_only_into_its_own_family():
         load_body(wider, dilated)
 
 
+@pytest.mark.parametrize(
+    "change, rule",
+    [
+        ({"seq_len": 0}, "seq_len must be a positive int, got 0."),
+        ({"dropout": 1.5}, "dropout must be in [0, 1), got 1.5."),
+        ({"l2": -1e-4}, "l2 must be >= 0 (an L2 penalty), got -0.0001."),
+        ({"composition_k": (2, 2)}, "composition_k must hold distinct k-mer lengths 1..6, got (2, 2)."),
+        ({"head": "x"}, "head must be 'pretrain' or 'finetune', got 'x'."),
+        ({"outputs": ("a", "a")}, "outputs must be non-empty and unique, got ('a', 'a')."),
+        ({"finetune_hidden": (64, 0)}, "finetune_hidden must hold positive ints, got (64, 0)."),
+    ],
+)
+@pytest.mark.parametrize("arch", FAMILY_NAMES)
+def test_every_familys_config_refuses_a_bad_shared_field_with_one_message(arch, change, rule):
+    config = PRESETS[smallest_preset(arch)]
+    with pytest.raises(ValueError) as error:
+        config.replace(**change)
+    assert str(error.value) == f"{type(config).__name__}.{rule}"
+
+
+def test_stored_sizes_come_back_as_tuples_of_python_ints():
+    stored = PRESETS["topic_fast"].to_dict() | {"conv_filters": np.array([32, 32, 32]), "finetune_hidden": [64, 16]}
+    config = config_from_dict(stored)
+    assert config == PRESETS["topic_fast"] and type(config.conv_filters[0]) is int
+    with pytest.raises(ValueError, match=r"TopicConfig.conv_kernels must hold positive ints, got \(15, 9.5, 5\)"):
+        config_from_dict(stored | {"conv_kernels": [15, 9.5, 5]})
+
+
 def test_topic_network_names_the_width_it_was_built_for():
     model = build(PRESETS["topic_fast"]).eval()
     with pytest.raises(ValueError, match="built for 600-bp input.*got 500 bp"):
