@@ -127,3 +127,27 @@ def test_fuzzed_peak_files_survive_consensus_merging(tmp_path, merge):
             _check_success(cs.pp.read_regions({"K562": path}, merge=merge))
         except ValueError as err:
             assert str(path) in str(err), str(err)
+
+
+@pytest.mark.parametrize(("kind", "value"), [("narrowPeak", "signalValue"), ("bed", "score")])
+def test_fuzzed_values_read_as_finite_non_negative_or_fail_naming_file_and_line(tmp_path, kind, value):
+    """value= reads a quantity: every outcome is finite values >= 0 in X, or a ValueError naming file and line."""
+    rng = np.random.default_rng(20261208)
+    seeds = _seed_files(rng)
+    outcomes = {"read": 0, "error": 0}
+    for n in range(60):
+        path = tmp_path / f"v{n}.bed"
+        path.write_bytes(_mutate(seeds[kind], rng))
+        try:
+            adata = cs.pp.read_regions({"K562": path}, merge="exact", value=value)
+        except ValueError as err:
+            text = str(err)
+            assert str(path) in text, text
+            has_line = re.search(r"\blines? \[?\d+", text) or any(w in text for w in WHOLE_FILE)
+            assert has_line or "column" in text, text
+            outcomes["error"] += 1
+        else:
+            x = np.asarray(adata.X)
+            assert np.isfinite(x).all() and (x >= 0).all()
+            outcomes["read"] += 1
+    assert outcomes["read"] > 5 and outcomes["error"] > 5, outcomes

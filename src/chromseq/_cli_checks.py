@@ -29,6 +29,8 @@ _KEYWORDS = (
     (re.compile(r"\bresume=True\b"), "--resume"),
     (re.compile(r"\bpad=True\b"), "--pad"),
     (re.compile(r"\bcelltype=(?=[^\s,)])"), "--celltype "),
+    (re.compile(r"\bpass value=None\b"), "leave out --value"),
+    (re.compile(r"\bvalue='([\w.-]+)'"), r"--value \1"),
 )
 
 

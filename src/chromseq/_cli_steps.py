@@ -16,6 +16,8 @@ PRESET_CHOICES = ("auto", "fast", "tiny", "chromtransfer", "dilated", "dilated_f
 #: The defaults of ``tl.TrainingOptions`` (the paper's) that ``--help`` shows, spelled here so that ``--help``
 #: needs no torch (a test checks that they agree).
 DEFAULT_OPTIONS = {"max_epochs": 100, "batch_size": 128, "learning_rate": 1e-3, "patience": 10}
+#: ``--normalize`` choices: the methods of ``pp.normalize_targets`` (spelled here so that ``--help`` needs no anndata).
+NORMALIZE_CHOICES = ("cpm", "log1p", "cpm_log1p", "quantile", "rank", "zscore")
 
 
 def _io_args(p: argparse.ArgumentParser) -> None:
@@ -144,6 +146,18 @@ def prepare_args(p: argparse.ArgumentParser) -> None:
         metavar="CELLTYPE=FILE",
         help="per cell type BED/narrowPeak/ChromTransfer label file, or one CSV table of regions x cell types",
     )
+    p.add_argument(
+        "--value",
+        default=None,
+        help="read a quantity into X instead of 1/0 labels (regression targets): signalValue, pValue, qValue "
+        "(narrowPeak), score (BED column 5), a column number or header name; 'values' for a CSV table of quantities",
+    )
+    p.add_argument(
+        "--normalize",
+        default=None,
+        choices=NORMALIZE_CHOICES,
+        help="normalize the values per cell type (with --value): cpm, log1p, cpm_log1p, quantile, rank, zscore",
+    )
     p.add_argument("--genome", required=True, help="genomepy genome name or FASTA path (plain or bgzip)")
     p.add_argument("--width", type=int, default=600, help="model input width in bp")
     p.add_argument("--pad", action="store_true", help="fill bases beyond a chromosome end with N instead of failing")
@@ -176,7 +190,12 @@ def prepare(args: argparse.Namespace) -> None:
         if bad:
             raise ValueError(f"--regions expects CELLTYPE=FILE pairs, got {bad}.")
         sources = dict(r.split("=", 1) for r in args.regions)
-    adata = pp.read_regions(sources, width=args.width)
+    if args.normalize and args.value is None:
+        raise ValueError("--normalize needs quantities: pass --value (e.g. --value signalValue) as well.")
+    value = int(args.value) if args.value and args.value.isdigit() else args.value
+    adata = pp.read_regions(sources, width=args.width, value=value)
+    if args.normalize:
+        pp.normalize_targets(adata, args.normalize)
     pp.add_sequences(adata, args.genome, pad=args.pad)
     if args.background != 0:
         pp.add_background(adata, args.genome, n=args.background)

@@ -79,6 +79,20 @@ max_epochs, batch_size, learning_rate
     Shortcuts for the fields of ``options`` of the same names (``None``: the value in
     ``options``; defaults 100 epochs, 128 sequences per step, 1e-3)."""
 
+#: What the training verbs learn: the task and where its targets are.
+TASK_LAYER = """\
+task
+    ``'classification'`` (binary labels: 1 open, 0 closed, NaN unknown; class-balanced BCE),
+    ``'regression'`` (a quantity per region and cell type: the network predicts it in the
+    target's units; loss ``options.loss``) or ``None`` (default): detected from the targets, only
+    0, 1 and NaN meaning classification (the choice is logged). An explicit ``task`` always wins.
+    Values are checked before training: inf, negative values for ``loss='poisson'``, a constant
+    column, or fewer than two known train or val values are refused.
+layer
+    Take the targets from ``adata.layers[layer]`` instead of ``X`` (e.g. ``'signal'`` of
+    :func:`chromseq.pp.aggregate_celltypes`); the model record keeps the layer and the
+    transform :func:`chromseq.pp.normalize_targets` applied to it."""
+
 #: Where the training functions write, and what they do with an earlier run's files.
 SAVE_EXISTING_COPY = """\
 save_dir

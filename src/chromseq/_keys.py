@@ -18,7 +18,8 @@ where                     constant               content
 ``obsm['sequence']``      :data:`SEQUENCE`       uint8 codes (n_obs, width), A0 C1 G2 T3 N4
 ``obsm['chromseq_pred']`` :data:`PRED`           DataFrame of predicted probabilities
 ``uns['chromseq']``       :data:`UNS`            dict with ``genome``, ``models``, ``metrics``, ``motifs``,
-                                                 ``contributions`` (only the rows computed, by obs name)
+                                                 ``contributions`` (only the rows computed, by obs name),
+                                                 ``transforms`` (how targets were normalized)
 ========================= =====================  ==================================================
 """
 

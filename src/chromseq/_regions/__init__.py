@@ -18,7 +18,7 @@ from ._names import (
     reconcile_chromosomes,
     region_names,
 )
-from ._tables import CHROM_COLUMNS, check_coordinates, coordinates, split_categorical
+from ._tables import CHROM_COLUMNS, check_coordinates, coordinates, split_categorical, to_numbers
 
 __all__ = [
     "CHROM_COLUMNS",
@@ -39,4 +39,5 @@ __all__ = [
     "regions",
     "set_params",
     "split_categorical",
+    "to_numbers",
 ]

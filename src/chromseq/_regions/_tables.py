@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -10,6 +12,17 @@ from chromseq._regions._names import parse_region_names
 
 #: Accepted names of the chromosome column, in order of preference (ours, CREsted/UCSC, GRanges).
 CHROM_COLUMNS = (K.CHROM, "chr", "seqnames")
+
+#: A number whose exponent has 5 or more digits: outside float64 either way, and pandas' parser crashes (a
+#: segmentation fault, pandas 2.3) on exponents beyond 2**31, such as '1e4002269400' in a damaged file.
+_HUGE_EXPONENT = re.compile(r"\d[eE][+-]?\d{5,}")
+
+
+def to_numbers(col: pd.Series) -> np.ndarray:
+    """``pd.to_numeric(col, errors='coerce')`` as float64, NaN for text that is no number (or out of range)."""
+    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "mixed"):
+        col = col.mask(col.str.contains(_HUGE_EXPONENT, na=False), np.nan)
+    return pd.Series(pd.to_numeric(col, errors="coerce")).to_numpy(dtype=float, na_value=np.nan)
 
 
 def coordinates(table: pd.DataFrame, *, what: str) -> tuple[pd.DataFrame, str | None]:
@@ -28,12 +41,12 @@ def coordinates(table: pd.DataFrame, *, what: str) -> tuple[pd.DataFrame, str | 
         return frame, None
     frame = pd.DataFrame({K.CHROM: table[chrom_col].astype(str).to_numpy(dtype=object)})
     for col in (K.START, K.END):
-        values = pd.to_numeric(table[col], errors="coerce")
-        if values.isna().any() or not np.all(np.mod(values.to_numpy(dtype=float), 1) == 0):
+        values = to_numbers(table[col])
+        if np.isnan(values).any() or not np.all(np.mod(values, 1) == 0):
             raise ValueError(
                 f"{what}[{col!r}] must hold whole numbers (bp), found {table[col].dtype} with gaps or fractions."
             )
-        frame[col] = values.to_numpy().astype(np.int64)
+        frame[col] = values.astype(np.int64)
     check_coordinates(frame, what=what)
     return frame, chrom_col
 

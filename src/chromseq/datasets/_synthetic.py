@@ -13,7 +13,7 @@ from chromseq._codes import base_counts, gc_fraction, reverse_complement_codes
 from chromseq._jaspar import DEFAULT_RELEASE
 from chromseq._regions import region_names
 from chromseq._settings import logger, settings
-from chromseq.datasets._synthetic_motifs import resolve_motifs
+from chromseq.datasets._synthetic_motifs import dosage, resolve_motifs, site_strengths
 
 #: Default cell-type grammar: clearly distinct JASPAR (CORE, vertebrates) motifs per cell type.
 DEFAULT_MOTIFS: dict[str, tuple[str, ...]] = {
@@ -25,6 +25,8 @@ DEFAULT_MOTIFS: dict[str, tuple[str, ...]] = {
 DEFAULT_SHARED: tuple[str, ...] = ("MA0139",)  # CTCF
 SHARED = "shared"
 _N_CHROMS = 10  # fake chromosomes synth1..synth10: synth9 is val, synth10 is test
+#: What ``X`` holds: 0/1 labels, or a quantity driven by the planted sites.
+TARGETS = ("binary", "dosage")
 
 
 def synthetic(
@@ -42,6 +44,8 @@ def synthetic(
     gc_sd: float = 0.04,
     cpg_depletion: float = 0.75,
     jaspar_release: str = DEFAULT_RELEASE,
+    target: str = "binary",
+    noise: float = 0.1,
     random_state: int | np.random.Generator | None = 0,
 ) -> AnnData:
     """Generate regions with planted real TF motifs per cell type, for tests and interpretation checks.
@@ -98,6 +102,17 @@ def synthetic(
         gives the observed/expected CpG ratio of the human genome).
     jaspar_release
         JASPAR release shipped with pyjaspar (``'JASPAR2014'`` ... ``'JASPAR2026'``).
+    target
+        What ``X`` holds. ``'binary'`` (default): 1 open, 0 closed. ``'dosage'``: a quantity per
+        region and cell type (regression targets), the summed *strength* of the region's sites
+        that count for the cell type (its own motifs, and the shared grammar's for every cell
+        type) plus Gaussian noise of standard deviation ``noise``, clipped at 0 (so it also
+        suits ``loss='poisson'``). A site's strength in (0, 1] is the geometric mean over its
+        positions of ``p(base) / max p`` under its PWM (1 for the consensus): more sites, and
+        sites nearer the consensus, give more signal. Regions with nothing planted have only
+        noise. ``obs['open']`` and ``obs['background']`` are as for ``'binary'``.
+    noise
+        Standard deviation of the noise added to the dosage (``target='dosage'`` only), >= 0.
     random_state
         Seed or :class:`numpy.random.Generator` (``None``: ``chromseq.settings.seed``); the same
         seed gives the same data.
@@ -106,7 +121,7 @@ def synthetic(
     -------
     AnnData with ``n_regions`` rows and one column per cell type:
 
-    - ``X``: float32, 1 open, 0 closed (no unknowns).
+    - ``X``: float32, 1 open, 0 closed (no unknowns); the dosage with ``target='dosage'``.
     - ``obs['chrom']``, ``obs['start']``, ``obs['end']``: fake coordinates (0-based, half-open).
     - ``obs['open']`` (open in some cell type), ``obs['background']`` (nothing planted),
       ``obs['gc']`` (float32), ``obs['split']`` (categorical train/val/test).
@@ -115,13 +130,18 @@ def synthetic(
       name, group, length, consensus; group is a cell type or ``'shared'``), ``celltype_motifs``
       (cell type -> matrix IDs), ``pwms`` (matrix ID -> ``(4, length)`` probabilities, ACGT),
       ``sites`` (DataFrame, one row per planted instance: region (obs name), start, end (bp in
-      the window, 0-based half-open), strand, matrix_id, name, group) and ``params``.
+      the window, 0-based half-open), strand, matrix_id, name, group; with ``target='dosage'`` also
+      ``strength``) and ``params``; with ``target='dosage'`` also ``dosage``, the noise-free
+      ``(n_regions, n_celltypes)`` float32 dosage (``params`` then has ``target`` and ``noise``).
 
     Examples
     --------
     >>> import chromseq as cs
     >>> adata = cs.datasets.synthetic(500, width=200, random_state=1)
     >>> adata.uns["chromseq"]["synthetic"]["sites"].head()  # doctest: +SKIP
+    >>> quantitative = cs.datasets.synthetic(500, width=200, target="dosage", random_state=1)
+    >>> bool((quantitative.X >= 0).all())
+    True
     """
     spec, celltypes, shared = _motif_spec(celltypes, motifs, shared_motifs)
     lo, hi = (n_sites, n_sites) if isinstance(n_sites, int) else (int(n_sites[0]), int(n_sites[1]))
@@ -141,6 +161,10 @@ def synthetic(
     seed = settings.seed if random_state is None else random_state
     params["random_state"] = int(seed) if isinstance(seed, int | np.integer) else -1  # -1: a Generator was passed
     _check_params(params)
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {list(TARGETS)}, got {target!r}.")
+    if isinstance(noise, bool) or not (isinstance(noise, int | float) and 0 <= noise < np.inf):
+        raise ValueError(f"noise must be a finite number >= 0 (the dosage's noise standard deviation), got {noise!r}.")
     table, pwms = resolve_motifs(spec, jaspar_release)
     if width // hi < int(table["length"].max()):
         raise ValueError(
@@ -154,13 +178,22 @@ def synthetic(
     sites = _place_sites(region_class, groups, table, width, lo, hi, rng)
     seq = _sequences(sites, table, pwms, params, rng)
     adata = _to_anndata(seq, region_class, celltypes, shared, width)
-    adata.uns[K.UNS][K.UNS_SYNTHETIC] = {
+    truth = {
         "motifs": table.reset_index(),
         "celltype_motifs": {g: list(ids) for g, ids in spec.items()},
         "pwms": {mid: pwm.astype(np.float32) for mid, pwm in pwms.items()},
         "sites": _site_table(sites, table, groups, adata.obs_names.to_numpy()),
         "params": params,
     }
+    if target == "dosage":
+        strength = site_strengths(seq, sites, table, pwms)
+        clean = dosage(n_regions, groups, celltypes, sites, strength)
+        noisy = np.clip(clean + rng.normal(0.0, float(noise), size=clean.shape), 0.0, None)
+        adata.X = noisy.astype(np.float32)
+        truth["sites"]["strength"] = strength.astype(np.float32)
+        truth["dosage"] = clean.astype(np.float32)
+        params.update(target=target, noise=float(noise))
+    adata.uns[K.UNS][K.UNS_SYNTHETIC] = truth
     logger.info(
         "synthetic: %d regions x %d cell types, %d planted sites of %d motifs (%s); set X, obs %s, obsm[%r], "
         "uns[%r][%r]",

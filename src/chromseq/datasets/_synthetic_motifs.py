@@ -63,3 +63,41 @@ def resolve_motifs(spec: dict[str, list[str]], release: str) -> tuple[pd.DataFra
     table = pd.DataFrame(rows).set_index("matrix_id")
     table["length"] = table["length"].astype(np.int64)
     return table, pwms
+
+
+def site_strengths(seq: np.ndarray, sites: dict[str, np.ndarray], table: pd.DataFrame, pwms) -> np.ndarray:
+    """Strength in (0, 1] of every planted instance: the geometric mean over its positions of ``p(base) / max p``.
+
+    1 for the consensus; lower for instances sampled away from it. Read from the planted bases of
+    ``seq`` ``(n, width)`` (minus-strand instances reverse complemented first).
+    """
+    from chromseq._codes import reverse_complement_codes
+
+    out = np.zeros(sites["region"].size, dtype=np.float64)
+    for mid in table.index:
+        is_m = np.flatnonzero(sites["matrix_id"] == mid)
+        if not is_m.size:
+            continue
+        pwm = pwms[mid]
+        length = pwm.shape[1]
+        codes = seq[sites["region"][is_m, None], sites["start"][is_m, None] + np.arange(length)]
+        minus = sites["strand"][is_m]
+        codes[minus] = reverse_complement_codes(codes[minus])
+        rel = np.log(pwm / pwm.max(axis=0))  # (4, L), 0 at the consensus base
+        out[is_m] = np.exp(rel[codes, np.arange(length)].mean(axis=1))
+    return out
+
+
+def dosage(
+    n: int, groups: list[str], celltypes: list[str], sites: dict[str, np.ndarray], strength: np.ndarray
+) -> np.ndarray:
+    """Noise-free dosage ``(n, len(celltypes))``: per region and cell type, the summed strength of its planted sites.
+
+    A cell type's own motifs count for it; the shared grammar's sites count for every cell type.
+    """
+    out = np.zeros((n, len(celltypes)), dtype=np.float64)
+    shared = groups.index("shared") if "shared" in groups else -1
+    for j in range(len(celltypes)):
+        mine = (sites["group"] == j) | (sites["group"] == shared)
+        np.add.at(out[:, j], sites["region"][mine], strength[mine])
+    return out

@@ -17,7 +17,7 @@ def aggregate_celltypes(
     groupby: str,
     *,
     layer: str | None = None,
-    threshold: float | tuple[float, float] = 0.05,
+    threshold: float | tuple[float, float] | None = 0.05,
     min_cells: int = 20,
 ) -> AnnData:
     """Aggregate a single-cell ATAC peak matrix (cells x peaks) into regions x cell types labels.
@@ -28,7 +28,10 @@ def aggregate_celltypes(
 
     - ``threshold=t``: open (1) when the fraction is ``>= t``, closed (0) otherwise;
     - ``threshold=(low, high)``: open when ``>= high``, closed when ``< low``, unknown (NaN) in
-      between, so that peaks with ambiguous evidence are left out of training and evaluation.
+      between, so that peaks with ambiguous evidence are left out of training and evaluation;
+    - ``threshold=None``: no labels: ``X`` is the fraction itself, the quantitative target of
+      regression (``task='regression'``), optionally normalized with
+      :func:`~chromseq.pp.normalize_targets`.
 
     Cells with a missing ``groupby`` value are left out; cell types with fewer than ``min_cells``
     cells are dropped (their fractions are too noisy for labels), both with a log line.
@@ -48,15 +51,18 @@ def aggregate_celltypes(
         Layer to count instead of ``X``.
     threshold
         Fraction of a cell type's cells open at a peak (0 to 1) above which the peak is labelled
-        open in that cell type, or a ``(low, high)`` pair with an unknown band in between.
+        open in that cell type, or a ``(low, high)`` pair with an unknown band in between; ``None``
+        keeps the fraction as the target.
     min_cells
         Smallest number of cells a cell type needs to be kept.
 
     Returns
     -------
-    A new regions x cell types AnnData (``obs_names`` ``chrom:start-end``) with ``X`` float32 labels,
+    A new regions x cell types AnnData (``obs_names`` ``chrom:start-end``) with ``X`` float32 labels
+    (with ``threshold=None``: float32 fraction of the type's cells open, 0 to 1),
     ``layers['signal']`` (float32 fraction of cells open), ``obs['chrom']`` (categorical),
-    ``obs['start']``, ``obs['end']`` (int64), ``obs['open']`` (open in some cell type),
+    ``obs['start']``, ``obs['end']`` (int64), ``obs['open']`` (open in some cell type; with
+    ``threshold=None``: some cell of a kept type has a count in the peak),
     ``obs['background']`` (all False), the other ``var`` columns of ``adata`` in ``obs``,
     ``var['n_cells']`` (cells per type) and the parameters in
     ``uns['chromseq']['params']['aggregate_celltypes']``.
@@ -70,8 +76,10 @@ def aggregate_celltypes(
     >>> regions = chromseq.pp.aggregate_celltypes(cells, "cell_type", threshold=0.5, min_cells=1)
     >>> regions.X.tolist()
     [[1.0, 0.0], [0.0, 1.0]]
+    >>> chromseq.pp.aggregate_celltypes(cells, "cell_type", threshold=None, min_cells=1).X.tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
     """
-    low, high = _check_threshold(threshold)
+    bounds = None if threshold is None else _check_threshold(threshold)
     coords, _ = coordinates(adata.var, what="adata.var")
     names = region_names(coords[K.CHROM], coords[K.START], coords[K.END])
     if names.has_duplicates:
@@ -79,20 +87,24 @@ def aggregate_celltypes(
     cells = _cells_to_count(adata, groupby, layer)
     counts, n_cells = _count_open(cells, groupby, layer, min_cells)
     fraction = (counts / n_cells.to_numpy()[None, :]).astype(np.float32)
-    labels = np.where(fraction >= high, 1.0, np.where(fraction < low, 0.0, np.nan)).astype(np.float32)
-    obs = _regions_obs(adata.var, coords, names, labels)
+    labels = _labels(fraction, bounds)
+    obs = _regions_obs(adata.var, coords, names, labels if bounds else (fraction > 0).astype(np.float32))
     var = pd.DataFrame({K.N_CELLS: n_cells.to_numpy(dtype=np.int64)}, index=n_cells.index.astype(str))
     out = AnnData(labels, obs=obs, var=var, layers={K.SIGNAL: fraction})
-    params = {"groupby": groupby, "layer": layer or "X", "threshold": [low, high], "min_cells": int(min_cells)}
+    params = {
+        "groupby": groupby,
+        "layer": layer or "X",
+        "threshold": list(bounds) if bounds else "none (X is the fraction of cells open)",
+        "min_cells": int(min_cells),
+    }
     out.uns[K.UNS] = {K.UNS_PARAMS: {"aggregate_celltypes": params}}
     logger.info(
-        "aggregate_celltypes: %d cells into %d regions x %d cell types; wrote X (labels, %.1f%% open, %.1f%% unknown), "
+        "aggregate_celltypes: %d cells into %d regions x %d cell types; wrote X (%s), "
         "layers[%r], obs[%r, %r, %r, %r, %r], var[%r], uns[%r][%r]",
         int(n_cells.sum()),
         out.n_obs,
         out.n_vars,
-        100 * float(np.nanmean(labels == 1)) if labels.size else 0.0,
-        100 * float(np.isnan(labels).mean()) if labels.size else 0.0,
+        _summary(labels, bounds),
         K.SIGNAL,
         K.CHROM,
         K.START,
@@ -106,11 +118,28 @@ def aggregate_celltypes(
     return out
 
 
+def _labels(fraction: np.ndarray, bounds: tuple[float, float] | None) -> np.ndarray:
+    """X: 1/0/NaN labels by the threshold rule, or (``bounds=None``) a float32 copy of the fraction."""
+    if bounds is None:
+        return fraction.copy()
+    low, high = bounds
+    return np.where(fraction >= high, 1.0, np.where(fraction < low, 0.0, np.nan)).astype(np.float32)
+
+
+def _summary(x: np.ndarray, bounds: tuple[float, float] | None) -> str:
+    if not x.size:
+        return "empty"
+    if bounds is None:
+        return f"fraction of cells open, mean {float(x.mean()):.3f}"
+    return f"labels, {100 * float(np.nanmean(x == 1)):.1f}% open, {100 * float(np.isnan(x).mean()):.1f}% unknown"
+
+
 def _check_threshold(threshold: float | tuple[float, float]) -> tuple[float, float]:
     low, high = (threshold, threshold) if np.isscalar(threshold) else tuple(threshold)
     if not 0 < low <= high <= 1:
         raise ValueError(
-            f"threshold must be a fraction in (0, 1] or a (low, high) pair with 0 < low <= high <= 1, got {threshold!r}."
+            f"threshold must be a fraction in (0, 1], a (low, high) pair with 0 < low <= high <= 1, or None (X is the "
+            f"fraction of cells open), got {threshold!r}."
         )
     return float(low), float(high)
 

@@ -4,7 +4,8 @@ Every parser returns a table with one row per input line and the columns
 ``chrom``, ``start``, ``end`` (0-based half-open), ``center`` (summit or centre),
 ``score`` (rank key for consensus merging), ``label`` (1 open / 0 closed),
 ``dhs`` (the row is an accessible element in some cell type) and ``line``
-(1-based line number in the file, for error messages).
+(1-based line number in the file, for error messages); with ``value=``, also
+``value`` (float64, the quantity read from the column asked for).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from chromseq._regions import to_numbers
 from chromseq._settings import logger
 
 Format = Literal["chromtransfer", "narrowPeak", "bed"]
@@ -36,6 +38,9 @@ _LONG_NUMBER = re.compile(r"(?i:chr)?\d{4,}")
 SINGLETON_CHROMOSOMES = 10
 #: Coordinates at or above this (2^53, where float64 parsing stops being exact) are rejected as damaged.
 MAX_COORDINATE = 2**53
+#: Named columns of BED/narrowPeak files (1-based): BED ``score``; narrowPeak ``signalValue``, ``pValue``, ``qValue``.
+VALUE_COLUMNS = {"score": 5, "signalValue": 7, "pValue": 8, "qValue": 9}
+NARROWPEAK_ONLY = ("signalValue", "pValue", "qValue")
 NEGATIVE = "NEGATIVE"
 NEG_SUFFIX = "_NEG"
 
@@ -75,13 +80,20 @@ def read_text_lines(path: str | os.PathLike) -> list[str]:
         ) from None
 
 
-def read_region_file(celltype: str, path: str | os.PathLike) -> RegionFile:
-    """Parse a BED/narrowPeak/ChromTransfer file for ``celltype``; errors name the file and line."""
+def read_region_file(celltype: str, path: str | os.PathLike, value: str | int | None = None) -> RegionFile:
+    """Parse a BED/narrowPeak/ChromTransfer file for ``celltype``; errors name the file and line.
+
+    ``value``: also read a quantity into ``table['value']``: a name of :data:`VALUE_COLUMNS`, a
+    1-based column number, or a name in the file's header line (``#chrom start end signal``).
+    """
     lines = read_text_lines(path)
     text = pd.Series(lines, dtype=object)
     keep = (text.str.strip().str.len() > 0) & ~text.str.startswith(_HEADER)
     number = np.flatnonzero(keep.to_numpy()) + 1
     data = text[keep.to_numpy()].reset_index(drop=True)
+    header, first_line = _header_names(lines, number, data, value)
+    if first_line:  # a plain header line naming the columns: not a region
+        number, data = number[1:], data.iloc[1:].reset_index(drop=True)
     if not len(data):
         raise ValueError(f"{path} has no regions (the file is empty or holds only header lines).")
     if "\t" not in data.iloc[0] and _CSV_LINE.match(data.iloc[0]):
@@ -89,7 +101,14 @@ def read_region_file(celltype: str, path: str | os.PathLike) -> RegionFile:
     else:
         table, fmt = _parse_bed(data, number, path)
     if fmt == "chromtransfer":
+        if value is not None:
+            raise ValueError(
+                f"{path} is a ChromTransfer label file: it holds labels, not a quantity; pass value=None to read its "
+                "labels, or a BED/narrowPeak file with the values."
+            )
         table = _apply_labels(table, celltype, path)
+    if value is not None:
+        table["value"] = _read_values(data, number, path, fmt, value, header)
     _check_coordinates(table, path, lines)
     warn_chromosome_names(table["chrom"], table["line"], path)
     return RegionFile(celltype=celltype, path=str(path), format=fmt, table=table)
@@ -162,7 +181,7 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
     table["dhs"] = True
     ncol = nfields[0]
     labels = fields[6].str.strip() if ncol >= 7 else None
-    if labels is not None and pd.to_numeric(labels, errors="coerce").isna().all() and not (labels == ".").all():
+    if labels is not None and np.isnan(to_numbers(labels)).all() and not (labels == ".").all():
         table["raw_label"] = labels  # a column of '.' is BED's "no value" (narrowPeak signal), never labels
         return table, "chromtransfer"
     if ncol == 10:
@@ -170,13 +189,80 @@ def _parse_bed(data: pd.Series, number: np.ndarray, path) -> tuple[pd.DataFrame,
         _check_summits(summit, table, data, number, path)
         has = summit >= 0
         table.loc[has, "center"] = table["start"][has] + summit[has]
-        pvalue = pd.to_numeric(fields[7], errors="coerce").to_numpy(float)
-        signal = pd.to_numeric(fields[6], errors="coerce").to_numpy(float)
+        pvalue = to_numbers(fields[7])
+        signal = to_numbers(fields[6])
         table["score"] = np.where(np.isfinite(pvalue) & (pvalue >= 0), pvalue, signal)
         return table, "narrowPeak"
     if ncol >= 5:
-        table["score"] = pd.to_numeric(fields[4], errors="coerce").fillna(0.0).to_numpy(float)
+        score = to_numbers(fields[4])
+        table["score"] = np.where(np.isnan(score), 0.0, score)
     return table, "bed"
+
+
+def _header_names(
+    lines: list[str], number: np.ndarray, data: pd.Series, value: str | int | None
+) -> tuple[list[str] | None, bool]:
+    """Column names of the header line, if ``value`` names a column that is not a standard one.
+
+    The header is a first line naming ``value`` itself (``chrom<TAB>start<TAB>end<TAB>signal``; then
+    the second value is True: that line is no region), else the last ``#`` line before the first region.
+    """
+    if not isinstance(value, str) or value in VALUE_COLUMNS or not len(data):
+        return None, False
+    first = [f.strip() for f in data.iloc[0].split("\t")]
+    if value in first:
+        return first, True
+    comments = [line for line in lines[: number[0] - 1] if line.startswith("#")]
+    return ([f.strip() for f in comments[-1].lstrip("#").split("\t")] if comments else None), False
+
+
+def _read_values(
+    data: pd.Series, number: np.ndarray, path, fmt: Format, value: str | int, header: list[str] | None
+) -> np.ndarray:
+    """``(n,)`` float64 values of the column ``value`` names: finite numbers >= 0, else an error naming the line."""
+    ncol = int(data.iloc[0].count("\t")) + 1
+    column = _value_column(path, fmt, ncol, value, header)
+    raw = data.str.split("\t", expand=True)[column - 1].str.strip()
+    values = to_numbers(raw)
+    what = f"value {value!r} (column {column})"
+    for bad, problem in (
+        (np.isnan(values), "is not a number"),
+        (np.isinf(values), "is infinite"),
+        (values < 0, "is negative (narrowPeak writes -1 where a value is not assigned)"),
+    ):
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise _fail(
+                path, number[i], data.iloc[i],
+                f"{what} {raw.iloc[i]!r} {problem}: values must be numbers >= 0; choose a column the file fills "
+                "(value='signalValue' for narrowPeak, 'score' for BED column 5) or fix the line",
+            )  # fmt: skip
+    return values
+
+
+def _value_column(path, fmt: Format, ncol: int, value: str | int, header: list[str] | None) -> int:
+    """Return the 1-based column ``value`` names in a file of ``ncol`` columns; a clear error if there is none."""
+    named = "'signalValue', 'pValue', 'qValue', 'score'" if fmt == "narrowPeak" else "'score' (BED column 5)"
+    choices = f"{named}, a column number 4..{ncol}, or a name of the file's header line"
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        if 4 <= value <= ncol:
+            return int(value)
+        raise ValueError(f"{path}: value={value!r} is not a column of this {ncol}-column file: pass {choices}.")
+    if value in NARROWPEAK_ONLY and fmt != "narrowPeak":
+        raise ValueError(
+            f"{path}: value={value!r} is a narrowPeak column, but the file has {ncol} columns, not narrowPeak's 10: "
+            f"pass {choices}."
+        )
+    if value in VALUE_COLUMNS:
+        if VALUE_COLUMNS[value] > ncol:
+            raise ValueError(
+                f"{path}: value={value!r} is column {VALUE_COLUMNS[value]}, the file has {ncol}: pass {choices}."
+            )
+        return VALUE_COLUMNS[value]
+    if header is not None and value in header and len(header) == ncol:
+        return header.index(value) + 1
+    shown = f" (its header names {header})" if header else ""
+    raise ValueError(f"{path}: no column named {value!r}{shown}: pass {choices}.")
 
 
 def _check_summits(summit: np.ndarray, table: pd.DataFrame, data: pd.Series, number: np.ndarray, path) -> None:
@@ -222,7 +308,7 @@ def _split_label_lines(data: pd.Series) -> dict[str, np.ndarray] | None:
 
 
 def _integers(col: pd.Series, what: str, data: pd.Series, number: np.ndarray, path) -> np.ndarray:
-    values = pd.to_numeric(col.str.strip(), errors="coerce").to_numpy(float)
+    values = to_numbers(col.str.strip())
     bad = ~np.isfinite(values) | (values != np.round(values))
     if bad.any():
         i = int(np.argmax(bad))

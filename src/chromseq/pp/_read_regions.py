@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import gzip
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -14,11 +11,12 @@ import pandas as pd
 from anndata import AnnData
 
 from chromseq import _keys as K
-from chromseq._regions import one_spelling, parse_region_names, region_names
+from chromseq._regions import one_spelling, region_names
 from chromseq._settings import logger
 from chromseq._validate import uns_chromseq
 
 from ._bed import RegionFile, chrom_order, read_region_file
+from ._region_table import TABLE_VALUES, read_table
 
 Merge = Literal["auto", "exact", "overlap"]
 PathLike = str | os.PathLike
@@ -30,6 +28,7 @@ def read_regions(
     width: int | None = 600,
     merge: Merge = "auto",
     specific: bool | None = None,
+    value: str | int | None = None,
 ) -> AnnData:
     """Read accessible regions of several cell types into one regions x cell types AnnData.
 
@@ -64,7 +63,25 @@ def read_regions(
         * ``'auto'``: ``'exact'`` for ChromTransfer files, ``'overlap'`` for peak files.
     specific
         Positives are cell-type specific: set X to 0 (closed) where a region is positive in another
-        cell type and unknown here. Default: on for ChromTransfer files, off otherwise.
+        cell type and unknown here. Default: on for ChromTransfer files, off otherwise. With
+        ``value=``, a table's unknown (empty) value becomes 0 where another cell type has a value > 0.
+    value
+        Read a quantity into ``X`` instead of 1/0 labels (the target of regression,
+        ``task='regression'``; see :func:`~chromseq.pp.normalize_targets`):
+
+        * ``'signalValue'``, ``'pValue'``, ``'qValue'``: narrowPeak columns 7, 8, 9;
+        * ``'score'``: BED column 5 (narrowPeak too);
+        * a column number (1-based, 4 or more), or a column name of the file's header line
+          (``#chrom  start  end  counts``, or the same line without ``#``);
+        * for a table of regions x cell types, ``'values'``: its cell type columns hold quantities
+          (any finite number >= 0, empty for unknown) rather than labels.
+
+        A region merged from several peaks of one cell type (``merge='overlap'``: several summits
+        inside it; ``'exact'``: the same window twice) takes their largest value. A region absent
+        from a cell type's peak file gets 0 there (no peak: no signal), as it is labelled closed
+        without ``value``. Values must be numbers >= 0 (narrowPeak's -1, "not assigned", is
+        refused): a bad value is a ValueError naming the file, the line and the column.
+        ChromTransfer label files hold no quantity and are refused.
 
     Returns
     -------
@@ -72,23 +89,26 @@ def read_regions(
         ``n_regions x n_celltypes``, sorted by chromosome and start, with:
 
         * ``X``: float32, 1 open, 0 closed, NaN unknown (for ChromTransfer files, a region missing
-          from a cell type's file is unknown);
+          from a cell type's file is unknown); with ``value=``, the values read;
         * ``obs['chrom']`` (categorical), ``obs['start']``, ``obs['end']`` (int64, 0-based half-open
           model window), ``obs['open']`` (accessible in some cell type: any positive or
           ``<CELL>_NEG`` row), ``obs['background']`` (False); ``obs_names`` are ``chrom:start-end``;
-        * ``uns['chromseq']['params']['read_regions']``: the parameters and source files.
+        * ``uns['chromseq']['params']['read_regions']``: the parameters and source files (and
+          ``value`` when given).
 
     Examples
     --------
     >>> import chromseq as cs
     >>> adata = cs.pp.read_regions({"K562": "K562.bed", "HepG2": "HepG2.bed"})  # doctest: +SKIP
+    >>> signal = cs.pp.read_regions({"K562": "K562.narrowPeak"}, value="signalValue")  # doctest: +SKIP
     """
     _check_width(width)
     if merge not in ("auto", "exact", "overlap"):
         raise ValueError(f"merge must be 'auto', 'exact' or 'overlap', got {merge!r}.")
     if isinstance(regions, pd.DataFrame | str | os.PathLike):
-        return _from_table(regions, width=width, specific=bool(specific))
-    files = [read_region_file(ct, path) for ct, path in _celltype_pairs(regions)]
+        return _from_table(regions, width=width, specific=bool(specific), value=value)
+    _check_value(value)
+    files = [read_region_file(ct, path, value) for ct, path in _celltype_pairs(regions)]
     merge = _choose_merge(files, merge)
     if specific is None:
         specific = all(f.format == "chromtransfer" for f in files)
@@ -97,13 +117,15 @@ def read_regions(
     region_of_row, windows = _merge_exact(rows) if merge == "exact" else _merge_overlap(rows)
     x, is_open = _label_matrix(files, rows, region_of_row, len(windows))
     if specific:
-        x = _fill_specific(x)
+        x = _fill_specific(x, quantity=value is not None)
     params = {
         "merge": merge,
         "specific": bool(specific),
         "sources": {f.celltype: f.path for f in files},
         "formats": {f.celltype: f.format for f in files},
     }
+    if value is not None:
+        params["value"] = value if isinstance(value, str) else int(value)
     return _build(windows, x, is_open, [f.celltype for f in files], params, width)
 
 
@@ -111,6 +133,17 @@ def read_regions(
 def _check_width(width: int | None) -> None:
     if width is not None and (not isinstance(width, int | np.integer) or isinstance(width, bool) or width <= 0):
         raise ValueError(f"width must be a positive int (bp) or None, got {width!r}.")
+
+
+def _check_value(value: str | int | None) -> None:
+    """Refuse a ``value`` that names no column of any kind (bool, float, empty name) before reading files."""
+    if value is None or (isinstance(value, str) and value.strip()):
+        return
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        return
+    raise ValueError(
+        f"value must be a column name ('signalValue', 'score', ...), a 1-based column number or None, got {value!r}."
+    )
 
 
 def _celltype_pairs(regions) -> list[tuple[str, PathLike]]:
@@ -149,6 +182,8 @@ def _choose_merge(files: list[RegionFile], merge: Merge) -> Literal["exact", "ov
 
 def _stack(files: list[RegionFile], width: int | None) -> pd.DataFrame:
     rows = pd.concat([f.table.assign(cell=i) for i, f in enumerate(files)], ignore_index=True)
+    if "value" in rows.columns:  # a quantity per peak: what X holds (the largest of a region's peaks)
+        rows["label"] = rows["value"]
     if width is not None:
         start = rows["center"].to_numpy() - width // 2
         shifted = start < 0
@@ -252,114 +287,36 @@ def _check_conflicts(files, rows: pd.DataFrame, region: np.ndarray) -> None:
         )
 
 
-def _fill_specific(x: np.ndarray) -> np.ndarray:
-    positive_somewhere = (x == 1).any(axis=1, keepdims=True)
+def _fill_specific(x: np.ndarray, *, quantity: bool = False) -> np.ndarray:
+    positive_somewhere = ((x > 0) if quantity else (x == 1)).any(axis=1, keepdims=True)
     fill = positive_somewhere & np.isnan(x)
     x = np.where(fill, np.float32(0), x)
-    logger.info("read_regions: specific=True set %d unknown labels to 0 (positive in another cell type)", fill.sum())
+    logger.info(
+        "read_regions: specific=True set %d unknown %s to 0 (positive in another cell type)",
+        fill.sum(), "values" if quantity else "labels",
+    )  # fmt: skip
     return x
 
 
 # -- table input ----------------------------------------------------------------
-def _from_table(table: pd.DataFrame | PathLike, *, width: int | None, specific: bool) -> AnnData:
+def _from_table(
+    table: pd.DataFrame | PathLike, *, width: int | None, specific: bool, value: str | int | None
+) -> AnnData:
     source = "DataFrame" if isinstance(table, pd.DataFrame) else str(table)
-    frame = table.copy() if isinstance(table, pd.DataFrame) else _read_csv_table(Path(table))
-    if frame.columns.duplicated().any():
+    if value not in (None, TABLE_VALUES):
         raise ValueError(
-            f"duplicate cell type columns {sorted(set(frame.columns[frame.columns.duplicated()]))} in {source}."
+            f"value={value!r} names a column of a region file; for a table of regions x cell types ({source}) pass "
+            f"value={TABLE_VALUES!r} (its cell type columns hold quantities) or None (labels 1/0/empty)."
         )
-    coord_cols = [K.CHROM, K.START, K.END]
-    if set(coord_cols) <= set(frame.columns):
-        coords = frame[coord_cols].reset_index(drop=True)
-        values = frame.drop(columns=coord_cols)
-    else:
-        try:
-            coords = parse_region_names(frame.index, what="index names") if len(frame.index) else None
-        except ValueError:
-            coords = None
-        if coords is None:
-            raise ValueError(
-                f"{source}: cannot find the regions. Give columns {coord_cols} or region names 'chrom:start-end' "
-                "as the index (the first column of a CSV)."
-            ) from None
-        values = frame
-    coords = coords.assign(**{K.CHROM: one_spelling(coords[K.CHROM].to_numpy(), f"read_regions: {source}")})
-    coords = _table_coordinates(coords, source, width)
-    x = _table_values(values, source)
-    if len(x) == 0 or x.shape[1] == 0:
-        raise ValueError(f"{source} has no regions or no cell type columns.")
+    quantity = value is not None
+    coords, x, celltypes = read_table(table, source, width=width, quantity=quantity)
     if specific:
-        x = _fill_specific(x)
-    params = {"merge": "table", "specific": specific, "sources": {str(c): source for c in values.columns}}
-    return _build(coords, x, (x == 1).any(axis=1), [str(c) for c in values.columns], params, width)
-
-
-def _read_csv_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise FileNotFoundError(f"region table {str(path)!r} does not exist.")
-    if path.suffix.lower() in (".bed", ".narrowpeak", ".gz") and not path.name.lower().endswith(".csv.gz"):
-        raise ValueError(
-            f"{path} looks like a region file: pass it with its cell type, read_regions({{'K562': path}})."
-        )
-    with open(path, "rb") as fh:
-        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
-    with opener(path, "rt", encoding="utf-8", newline="") as fh:
-        header = next(csv.reader(fh), [])
-    if not header:
-        raise ValueError(f"{path} is empty: expected a CSV table of regions x cell types.")
-    dup = sorted({h for h in header if header.count(h) > 1 and h})
-    if dup:
-        raise ValueError(f"duplicate cell type columns {dup} in {path}.")
-    frame = pd.read_csv(path)
-    if K.CHROM not in frame.columns:
-        frame = frame.set_index(frame.columns[0])
-    return frame
-
-
-def _table_coordinates(coords: pd.DataFrame, source: str, width: int | None) -> pd.DataFrame:
-    start = pd.to_numeric(coords[K.START], errors="coerce").to_numpy(float)
-    end = pd.to_numeric(coords[K.END], errors="coerce").to_numpy(float)
-    for bad, problem in (
-        (~np.isfinite(start) | ~np.isfinite(end), "coordinates that are not integers"),
-        (start < 0, "a negative start coordinate"),
-        (start >= end, "start >= end (0-based, half-open)"),
-    ):
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"{source}: row {i} ({coords.iloc[i].tolist()}) has {problem}.")
-    out = pd.DataFrame(
-        {"chrom": coords[K.CHROM].astype(str).to_numpy(), "start": start.astype(np.int64), "end": end.astype(np.int64)}
-    )
-    if width is not None:
-        out["start"] = np.maximum((out["start"] + out["end"]) // 2 - width // 2, 0)
-        out["end"] = out["start"] + width
-    dup = out.duplicated(keep=False)
-    if dup.any():
-        shown = out[dup].head(4).astype(str).agg(lambda r: f"{r['chrom']}:{r['start']}-{r['end']}", axis=1).tolist()
-        raise ValueError(
-            f"{source}: {dup.sum()} rows give the same window (after resizing), e.g. {shown}; give each region once."
-        )
-    return out
-
-
-def _table_values(values: pd.DataFrame, source: str) -> np.ndarray:
-    x = np.empty(values.shape, dtype=np.float32)
-    for j, col in enumerate(values.columns):
-        raw = values[col]
-        num = pd.to_numeric(raw.astype(object).where(raw.notna(), np.nan), errors="coerce")
-        if (num.isna() & raw.notna()).any():
-            raise ValueError(
-                f"{source}: column {col!r} holds non-numeric values such as {raw[num.isna() & raw.notna()].iloc[0]!r}."
-            )
-        vals = num.to_numpy(np.float64)
-        odd = ~np.isnan(vals) & (vals != 0) & (vals != 1)
-        if odd.any():
-            raise ValueError(
-                f"{source}: column {col!r} holds {np.unique(vals[odd])[:5].tolist()}; labels must be 1 (open), 0 (closed) "
-                "or empty (unknown)."
-            )
-        x[:, j] = vals
-    return x
+        x = _fill_specific(x, quantity=quantity)
+    params = {"merge": "table", "specific": specific, "sources": dict.fromkeys(celltypes, source)}
+    if quantity:
+        params["value"] = TABLE_VALUES
+    is_open = (x > 0).any(axis=1) if quantity else (x == 1).any(axis=1)
+    return _build(coords, x, is_open, celltypes, params, width)
 
 
 # -- output ---------------------------------------------------------------------

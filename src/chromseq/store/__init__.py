@@ -8,6 +8,7 @@ depends on a verb's module.
 - ``_models``: the recorded models (names, records, their folders, loading one).
 - ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
+- ``_transforms``: how the targets of ``X`` or a layer were normalized (``uns['chromseq']['transforms']``).
 - ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
 """
@@ -50,6 +51,7 @@ from ._targets import (
     targets_of,
     write_predictions,
 )
+from ._transforms import X_SOURCE, applied_steps, source_name, target_transform, transform_record, write_transform
 
 __all__ = [
     "MATCH_QVAL",
@@ -89,4 +91,10 @@ __all__ = [
     "stored_contributions",
     "targets_of",
     "write_contributions",
+    "X_SOURCE",
+    "applied_steps",
+    "source_name",
+    "target_transform",
+    "transform_record",
+    "write_transform",
 ]

@@ -101,9 +101,9 @@ class ModelRecord:
 
     @property
     def target(self) -> str | list[str]:
-        """``'open'`` (pretrained), the cell type (one output) or the list of cell types."""
+        """``'open'`` (pretrained; ``'signal'`` for regression pretraining), the cell type (one output) or the list of cell types."""
         if self.kind == "pretrain":
-            return "open"
+            return self.outputs[0] if self.outputs else "open"
         return self.celltypes[0] if len(self.celltypes) == 1 else list(self.celltypes)
 
     @property

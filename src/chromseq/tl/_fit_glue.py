@@ -16,11 +16,18 @@ import chromseq
 from chromseq import _keys as K
 from chromseq._metrics import kept_index
 from chromseq._settings import logger, settings
-from chromseq._validate import check_labels, check_name, require_obs, sequence_codes
-from chromseq.data import SequenceDataset, read_columns, read_rows
+from chromseq._validate import check_name, require_obs, sequence_codes
+from chromseq.data import SequenceDataset, read_rows
 from chromseq.models import ModelConfig, SequenceModel, build, load_body, read_model_card, save_model
 from chromseq.models._io import check_replaceable
 from chromseq.store import ModelRecord, model_name, write_record
+from chromseq.tl._fit_targets import (  # noqa: F401 (celltype_labels, subsample: the verbs' names for them)
+    Targets,
+    celltype_labels,
+    check_fit_targets,
+    log_unlabelled,
+    subsample,
+)
 from chromseq.tl._options import TrainingKind, TrainingOptions, check_existing, record_params, training_stages
 from chromseq.tl._preset_warning import warn_if_gpu_sized
 from chromseq.train import (
@@ -62,63 +69,6 @@ def check_width(config: ModelConfig, width: int, what: str) -> None:
             f"read the regions with chromseq.pp.read_regions(..., width={config.seq_len}) and add their sequences "
             "(chromseq.pp.add_sequences), or use a model trained on this width."
         )
-
-
-def celltype_labels(adata: AnnData, celltypes: list[str]) -> np.ndarray:
-    """``X`` columns of ``celltypes`` as dense float32 ``(n_obs, len(celltypes))``, NaN = unknown.
-
-    A backed ``X`` is read in blocks of rows; only these columns are kept in memory.
-    """
-    cols = [adata.var_names.get_loc(c) for c in celltypes]
-    return read_columns(adata.X, cols)
-
-
-def check_classes(
-    labels: np.ndarray, names: list[str], train_rows: np.ndarray, val_rows: np.ndarray, monitor: str
-) -> None:
-    """Raise if an output lacks a class among its train labels (its val labels too for ``val_auroc``) or val rows."""
-    for j, name in enumerate(names):
-        y = labels[train_rows, j]
-        y = y[~np.isnan(y)]
-        n_pos, n_neg = int((y > 0.5).sum()), int((y <= 0.5).sum())
-        if n_pos == 0 or n_neg == 0:
-            raise ValueError(
-                f"{name!r} has {n_pos} positive and {n_neg} negative labelled rows in the train split; "
-                "both classes are needed (check X, or the split: chromseq.pp.split_by_chromosome)."
-            )
-        if np.isnan(labels[val_rows, j]).all():
-            raise ValueError(f"{name!r} has no labelled row in the val split: choose other val chromosomes.")
-        v = labels[val_rows, j][~np.isnan(labels[val_rows, j])]
-        if monitor == "val_auroc" and not ((v > 0.5).any() and (v <= 0.5).any()):
-            raise ValueError(
-                f"monitor='val_auroc' but {name!r} has {int((v > 0.5).sum())} positive and {int((v <= 0.5).sum())} "
-                "negative labelled rows in the val split, so its AUROC is undefined: use monitor='val_loss', or "
-                "choose other val chromosomes (chromseq.pp.split_by_chromosome)."
-            )
-
-
-def subsample(rows: np.ndarray, labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Return a random ``fraction`` of ``rows`` (sorted), stratified by the first output's label; all if 1."""
-    if fraction == 1:
-        return rows
-    rng = np.random.default_rng([seed, int(fraction * 1e6)])
-    first = labels[rows, 0]
-    picked = []
-    for cls in (first > 0.5, first <= 0.5, np.isnan(first)):
-        members = rows[cls]
-        n = min(len(members), max(1, round(fraction * len(members)))) if len(members) else 0
-        picked.append(rng.choice(members, n, replace=False))
-    out = np.sort(np.concatenate(picked))
-    logger.info("using %d of %d training rows (train_fraction=%g)", len(out), len(rows), fraction)
-    return out
-
-
-def log_unlabelled(labels: np.ndarray, names: list[str], rows: np.ndarray) -> None:
-    """Log, per output, how many rows are left out because their label is NaN."""
-    n_nan = np.isnan(labels[rows]).sum(axis=0)
-    for name, n in zip(names, n_nan, strict=True):
-        if n:
-            logger.info("%s: %d of %d train/val rows have no label (NaN) and are left out", name, n, len(rows))
 
 
 def fingerprint(codes: np.ndarray, labels: np.ndarray, split: np.ndarray, rows: np.ndarray) -> str:
@@ -204,8 +154,11 @@ def make_record(
     fingerprint: str,
     params: dict[str, Any],
     base: str = "",
+    target: Targets | None = None,
 ) -> ModelRecord:
-    """Build the record of a model trained here (also its model card)."""
+    """Build the record of a model trained here (also its model card); ``target`` gives task, loss and source."""
+    target = target or Targets()
+    extra = {} if target.task == "classification" else {"task": target.task, "loss": target.loss}
     return ModelRecord.for_network(
         model.config,
         name=name,
@@ -215,6 +168,9 @@ def make_record(
         base=base,
         chromseq_version=chromseq.__version__,
         params=dict(params),
+        target_layer=target.layer,
+        target_transform=target.transform,
+        **extra,
     )
 
 
@@ -289,6 +245,7 @@ def fit_models(
     regions: tuple[np.ndarray, dict[str, np.ndarray]],
     body: SequenceModel | None = None,
     base: str = "",
+    target: Targets | None = None,
 ) -> list[str]:
     """Train, save and record models: the one training path of ``tl.pretrain``, ``tl.finetune``, ``tl.train``.
 
@@ -320,15 +277,18 @@ def fit_models(
         A model whose body weights every model starts from (fine-tuning): of the family of ``network``.
     base
         Name of that model, for the record.
+    target
+        Task, loss and source of ``labels`` (:func:`~chromseq.tl._fit_targets.resolve_targets`);
+        ``None``: classification of ``X`` with the class-balanced BCE.
     """
     resume, overwrite = check_existing(existing)
     names = group_names(kind, groups, key_added, multihead)
     start(options.device)
     codes, rows = regions
     outputs = [o for g in groups for o in g]
-    check_labels(labels, outputs)
-    check_classes(labels, outputs, rows["train"], rows["val"], options.monitor)
-    stages = training_stages(options, kind, l2=network.l2)
+    target = target or Targets()
+    check_fit_targets(labels, outputs, target, rows, options.monitor)
+    stages = training_stages(options, kind, l2=network.l2, loss=target.loss)
     split = split_array(adata)
     head = "pretrain" if kind == "pretrain" else "finetune"
     fraction = 1.0 if kind == "pretrain" else options.train_fraction
@@ -343,7 +303,9 @@ def fit_models(
         for group, name, (path, ckpt_dir) in zip(groups, names, claims, strict=True):
             y = labels[:, [outputs.index(c) for c in group]]
             keep = {s: r[~np.isnan(y[r]).all(axis=1)] for s, r in rows.items()}
-            keep["train"] = subsample(keep["train"], y, fraction, options.seed)
+            keep["train"] = subsample(
+                keep["train"], y, fraction, options.seed, stratify=target.task == "classification"
+            )
             log_unlabelled(y, group, np.concatenate([rows["train"], rows["val"]]))
             fp = fingerprint(codes, y, split, np.concatenate([keep["train"], keep["val"]]))
             model = build(
@@ -366,10 +328,11 @@ def fit_models(
                 model=model,
                 history=merge_histories(*histories),
                 fingerprint=fp,
-                params=record_params(options, kind)
+                params=record_params(options, kind, target.loss)
                 | {"n_train": len(keep["train"]), "n_val": len(keep["val"]), "best_epoch": best_epoch}
                 | {"torch_threads": threads, "device": str(device)},
                 base=base,
+                target=target,
             )
             save_and_record(adata, model.cpu(), record, path, ckpt_dir, overwrite)
     return names

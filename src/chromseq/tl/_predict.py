@@ -16,7 +16,7 @@ from chromseq.data import SequenceDataset
 from chromseq.store import ModelRecord, load_recorded, models_of, write_predictions, write_record
 from chromseq.tl._fit_glue import check_width
 from chromseq.tl._resolve import masked_rows, model_columns, resolve_models
-from chromseq.train import predict_proba
+from chromseq.train import predict_values
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -33,7 +33,11 @@ def predict(
     key_added: str = K.PRED,
     copy: bool = False,
 ) -> AnnData | None:
-    """Predict accessibility probabilities of every region with trained models.
+    """Predict accessibility of every region with trained models: probabilities, or values for regression models.
+
+    A classification model writes probabilities; a regression model (record ``task``
+    ``'regression'``) writes values in its target's units (its outputs, or their ``exp`` for a
+    Poisson model: :attr:`~chromseq.store.ModelRecord.link`).
 
     Parameters
     ----------
@@ -51,7 +55,7 @@ def predict(
     batch_size
         Sequences per forward pass (does not change the result).
     rc_average
-        Average the probabilities of each sequence and its reverse complement.
+        Average the predictions (probabilities, or values) of each sequence and its reverse complement.
     device
         Torch device (``None``: :attr:`chromseq.settings.device`); autocast on CUDA.
     key_added
@@ -62,11 +66,12 @@ def predict(
     Returns
     -------
     ``None``, or the copy if ``copy=True``. Sets ``adata.obsm[key_added]``: a DataFrame
-    (index = obs_names) with one probability column per model output, named after the
+    (index = obs_names) with one column per model output (probability, or value), named after the
     model (``<model>_<celltype>`` for multi-head models, or ``<model>:<celltype>`` where
     another model has the name ``<model>_<celltype>``: every model is predicted, and a
     model's name is always its own column); existing columns of the same name are replaced. Sets ``adata.uns['chromseq']['predictions'][column]`` = ``{'model',
-    'kind', 'target'}``; models from elsewhere are also recorded in
+    'kind', 'target', 'task', 'layer'}`` (``task``: ``'classification'`` or ``'regression'``; ``layer``:
+    the layer the model's targets came from, ``''`` for ``X``); models from elsewhere are also recorded in
     ``adata.uns['chromseq']['models']``.
 
     Examples
@@ -103,11 +108,14 @@ def predict(
     meta: dict[str, dict[str, str]] = {}
     for name, record, _ in resolved:
         model = load_recorded(name, record)
-        proba = predict_proba(model, data, batch_size=batch_size, device=device, rc_average=rc_average)
-        _check_finite(name, record, proba)
+        values = predict_values(
+            model, data, link=record.link, batch_size=batch_size, device=device, rc_average=rc_average
+        )
+        _check_finite(name, record, values)
         for j, (col, target) in enumerate(model_columns(name, record, taken)):
-            preds[col] = proba[:, j] if rows is None else _scatter(proba[:, j], rows, adata.n_obs)
-            meta[col] = {"model": name, "kind": record.kind, "target": target}
+            preds[col] = values[:, j] if rows is None else _scatter(values[:, j], rows, adata.n_obs)
+            meta[col] = {"model": name, "kind": record.kind, "target": target, "task": record.task}
+            meta[col]["layer"] = record.target_layer
     adata = writable(adata, copy, "predict")
     _write(adata, key_added, preds, meta, [(n, r) for n, r, ext in resolved if ext])
     return adata if copy else None

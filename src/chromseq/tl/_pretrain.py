@@ -10,11 +10,12 @@ import numpy as np
 
 from chromseq import _keys as K
 from chromseq._anndata import writable
-from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
+from chromseq._docs import SAVE_EXISTING_COPY, TASK_LAYER, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import check_name, require_celltypes, require_obs
 from chromseq.models import ModelConfig, get_config, resolve_preset
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models
+from chromseq.tl._fit_targets import Targets, check_layer, resolve_targets
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 #: Name of the cell-type agnostic pretraining output.
 PRETRAIN_OUTPUT = "open"
+#: Name of the output of regression pretraining: the per-region mean over cell types of the targets.
+SIGNAL_OUTPUT = "signal"
 
 
 def pretrain_labels(adata: AnnData) -> np.ndarray:
@@ -42,6 +45,53 @@ def pretrain_labels(adata: AnnData) -> np.ndarray:
             )
             y[both] = np.nan
     return y
+
+
+def pooled_signal(adata: AnnData, layer: str | None) -> np.ndarray:
+    """Regression pre-training target ``(n_obs, 1)`` float32: the mean over cell types of ``layers[layer]`` (or ``X``).
+
+    NaN (unknown) values are left out of each region's mean; a region with no known value gets NaN.
+    """
+    values = celltype_labels(adata, list(adata.var_names), layer).astype(np.float64)
+    known = ~np.isnan(values)
+    n = known.sum(axis=1)
+    total = np.where(known, values, 0.0).sum(axis=1)
+    mean = np.divide(total, n, out=np.full(len(n), np.nan), where=n > 0)
+    return mean.astype(np.float32)[:, None]
+
+
+def regression_pretraining_targets(
+    adata: AnnData, celltypes: str | Sequence[str] | None, layer: str | None
+) -> tuple[list[str], np.ndarray]:
+    """Output names and targets ``(n_obs, 1 + len(celltypes))`` float32 of regression pre-training.
+
+    Column 0 (``'signal'``) is :func:`pooled_signal`; then the ``celltypes`` columns of the same matrix.
+    """
+    names = [] if celltypes is None else [str(c) for c in np.atleast_1d(celltypes)]
+    if SIGNAL_OUTPUT in names:
+        raise ValueError(
+            f"celltypes contains {SIGNAL_OUTPUT!r}, the name of the regression pretraining output: rename that var column."
+        )
+    y = pooled_signal(adata, layer)
+    if not names:
+        return [SIGNAL_OUTPUT], y
+    names = require_celltypes(adata, names)
+    return [SIGNAL_OUTPUT, *names], np.concatenate([y, celltype_labels(adata, names, layer)], axis=1)
+
+
+def pretraining_task(task: str | None, layer: str | None) -> str:
+    """Return the task of pre-training: ``task`` as passed; regression when only ``layer`` is given; else classification.
+
+    Classification pre-trains on ``obs['open']`` (the default, as in the paper); a ``layer`` holds quantities.
+    """
+    if task is None:
+        return "classification" if layer is None else "regression"
+    if task == "classification" and layer is not None:
+        raise ValueError(
+            f"task='classification' pre-trains on obs['open'], not on a layer (got layer={layer!r}): pass "
+            "layer=None, or task='regression' to pre-train on the per-region mean of the layer."
+        )
+    return task
 
 
 def pretraining_targets(adata: AnnData, celltypes: str | Sequence[str] | None) -> tuple[list[str], np.ndarray]:
@@ -67,11 +117,13 @@ def pretraining_targets(adata: AnnData, celltypes: str | Sequence[str] | None) -
     return [PRETRAIN_OUTPUT, *names], np.concatenate([y, extra], axis=1).astype(np.float32)
 
 
-@fill_docs(training_options=TRAINING_OPTIONS, save_existing_copy=SAVE_EXISTING_COPY)
+@fill_docs(training_options=TRAINING_OPTIONS, save_existing_copy=SAVE_EXISTING_COPY, task_layer=TASK_LAYER)
 def pretrain(
     adata: AnnData,
     *,
     preset: str | ModelConfig = "auto",
+    task: str | None = None,
+    layer: str | None = None,
     options: TrainingOptions | None = None,
     max_epochs: int | None = None,
     batch_size: int | None = None,
@@ -90,6 +142,12 @@ def pretrain(
     the one training path of :func:`chromseq.tl.finetune` and :func:`chromseq.tl.train` with
     one output, ``open``.
 
+    Regression pre-training (``task='regression'``, or a ``layer`` given without a task) learns
+    one output named ``'signal'``: the per-region mean over all cell types (``var``) of
+    ``layers[layer]`` (or ``X``), NaN left out of the mean. Without ``task`` and ``layer`` the
+    target is ``obs['open']`` whatever ``X`` holds (pass ``task='regression'`` to pre-train on
+    the pooled ``X``). Either body can be fine-tuned into classification or regression heads.
+
     Parameters
     ----------
     adata
@@ -101,6 +159,8 @@ def pretrain(
         (``'dilated'``, ``'dilated_fast'``, ``'topic'``, ``'topic_fast'``; the model card compares
         them) or a config of any family (:class:`~chromseq.models.ModelConfig`). Its ``seq_len`` is
         set to the width of ``obsm['sequence']``.
+    {task_layer}
+        In pre-training the default is classification on ``obs['open']`` (see above).
     {training_options}
     key_added
         Model name (default ``'pretrained'``).
@@ -130,9 +190,17 @@ def pretrain(
     if key_added is not None:
         check_name(key_added)  # a plain name, before any work
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
+    check_layer(adata, layer)
+    task = pretraining_task(task, layer)
     regions = check_regions(adata)
     codes = regions[0]
-    outputs, labels = pretraining_targets(adata, celltypes)
+    if task == "regression":
+        outputs, labels = regression_pretraining_targets(adata, celltypes, layer)
+        target = resolve_targets(adata, labels, outputs, task=task, layer=layer, options=options)
+    else:
+        outputs, labels = pretraining_targets(adata, celltypes)
+        target = resolve_targets(adata, labels, outputs, task=task, layer=None, options=options)
+        target = Targets(target.task, target.loss)  # obs['open']: no layer, no transform
     config = get_config(resolve_preset(preset, options.device))
     if config.seq_len != codes.shape[1]:
         logger.info("model input width set to %d bp (obsm['sequence'] width)", codes.shape[1])
@@ -140,6 +208,6 @@ def pretrain(
     adata = writable(adata, copy, "pretrain")
     fit_models(
         adata, labels, [outputs], kind="pretrain", network=config, options=options, save_dir=save_dir,
-        key_added=key_added, existing=existing, multihead=True, regions=regions,
+        key_added=key_added, existing=existing, multihead=True, regions=regions, target=target,
     )  # fmt: skip
     return adata if copy else None

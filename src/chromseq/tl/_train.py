@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chromseq._anndata import writable
-from chromseq._docs import SAVE_EXISTING_COPY, TRAINING_OPTIONS, fill_docs
+from chromseq._docs import SAVE_EXISTING_COPY, TASK_LAYER, TRAINING_OPTIONS, fill_docs
 from chromseq._settings import logger
 from chromseq._validate import require_celltypes
 from chromseq.models import ModelConfig, get_config, resolve_preset
 from chromseq.store import records_of
 from chromseq.tl._fit_glue import celltype_labels, check_regions, fit_models, group_names
+from chromseq.tl._fit_targets import check_layer, resolve_targets
 from chromseq.tl._options import Existing, TrainingOptions, resolve_options
 
 if TYPE_CHECKING:
@@ -29,13 +30,15 @@ def _scratch_config(adata: AnnData, preset: str | ModelConfig | None, width: int
     return config
 
 
-@fill_docs(training_options=TRAINING_OPTIONS, save_existing_copy=SAVE_EXISTING_COPY)
+@fill_docs(training_options=TRAINING_OPTIONS, save_existing_copy=SAVE_EXISTING_COPY, task_layer=TASK_LAYER)
 def train(
     adata: AnnData,
     celltype: str | list[str] | None = None,
     *,
     multihead: bool = False,
     preset: str | ModelConfig | None = None,
+    task: str | None = None,
+    layer: str | None = None,
     options: TrainingOptions | None = None,
     max_epochs: int | None = None,
     batch_size: int | None = None,
@@ -64,6 +67,7 @@ def train(
         Network preset (``'auto'``, ``'fast'``, ``'tiny'``, ``'chromtransfer'``) or config; ``None``
         (default) uses the config of the pretrained model in ``adata`` if there is one, else
         ``'auto'`` (``'fast'`` on a CPU, ``'chromtransfer'`` on a GPU; see :func:`chromseq.tl.pretrain`).
+    {task_layer}
     {training_options}
     key_added
         Model name (or prefix for several); default ``scratch_<celltype>`` / ``scratch``.
@@ -82,13 +86,15 @@ def train(
     celltypes = require_celltypes(adata, celltype)
     groups = [list(celltypes)] if multihead else [[c] for c in celltypes]
     group_names("scratch", groups, key_added, multihead)  # plain model names, checked before any work
+    check_layer(adata, layer)
     regions = check_regions(adata)
     config = _scratch_config(adata, preset, regions[0].shape[1], options.device)
-    labels = celltype_labels(adata, celltypes)
+    labels = celltype_labels(adata, celltypes, layer)
+    target = resolve_targets(adata, labels, list(celltypes), task=task, layer=layer, options=options)
     adata = writable(adata, copy, "train")
     fit_models(
         adata, labels, groups, kind="scratch",
         network=config, options=options, save_dir=save_dir, key_added=key_added, existing=existing,
-        multihead=multihead, regions=regions,
+        multihead=multihead, regions=regions, target=target,
     )  # fmt: skip
     return adata if copy else None

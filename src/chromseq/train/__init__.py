@@ -3,7 +3,7 @@
 Nothing here touches AnnData; the verbs in :mod:`chromseq.tl` turn AnnData into
 :class:`~chromseq.data.SequenceDataset` objects and use only the names below (the private
 modules are the core's own business): :func:`fit` and its :class:`FitResult`, the stage spec
-:class:`TrainSpec`, inference (:func:`predict_proba`, :func:`predict_logits`, :func:`predict_values`, :func:`embed`,
+:class:`TrainSpec` (and :func:`check_monitor`: a monitor of the loss's task), inference (:func:`predict_proba`, :func:`predict_logits`, :func:`predict_values`, :func:`embed`,
 :func:`model_state`; :func:`autocast` and :func:`resolve_precision` for
 verbs that run a network themselves, as ``tl.design`` does), the run folders (:func:`model_folder`, :func:`acquire`, :class:`RunLock`,
 :func:`clear_checkpoints`, :func:`run_files`; :func:`model_saved` and :func:`keep_checkpoints_until_written`, which keep a
@@ -32,7 +32,7 @@ from ._inference import (
 )
 from ._pending import keep_checkpoints_until_written, model_saved
 from ._runs import LOCK_FILE, RunLock, acquire, clear_checkpoints, model_folder, run_files
-from ._spec import MONITORS, TrainSpec, check_settings
+from ._spec import MONITORS, TrainSpec, check_monitor, check_settings
 
 __all__ = [
     "LINKS",
@@ -43,6 +43,7 @@ __all__ = [
     "MONITORS",
     "acquire",
     "autocast",
+    "check_monitor",
     "check_settings",
     "barrier",
     "clear_checkpoints",

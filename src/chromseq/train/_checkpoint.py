@@ -98,12 +98,15 @@ RESUMABLE_CHANGES = ("max_epochs", "patience", "num_workers", "cache_embeddings"
 def check_resumed_spec(path: Path, ckpt: dict[str, Any], spec: Any) -> None:
     """Raise if ``spec`` differs from the one checkpoint ``ckpt`` was trained with, beyond :data:`RESUMABLE_CHANGES`.
 
-    Checkpoints written before chromseq stored the spec are not checked.
+    Checkpoints written before chromseq stored the spec are not checked; one stored before the spec
+    had a ``loss`` was trained with ``'bce'``.
     """
     try:
         old = json.loads(ckpt.get("spec") or "{}")
     except (TypeError, ValueError):
         old = {}
+    if old:
+        old.setdefault("loss", "bce")
     new = dataclasses.asdict(spec)
     changed = [k for k in new if k in old and k not in RESUMABLE_CHANGES and old[k] != new[k]]
     if not changed:

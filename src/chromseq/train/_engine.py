@@ -1,7 +1,8 @@
 """The one training loop of chromseq; ``tl.pretrain``, ``tl.finetune`` and ``tl.train`` all call :func:`fit`.
 
-Adam/AdamW with the L2 penalty on convolution kernels, class-balanced BCE with logits
-(NaN labels masked), early stopping on validation loss, ReduceLROnPlateau, the best
+Adam/AdamW with the L2 penalty on convolution kernels, class-balanced BCE with logits or a
+regression loss (``spec.loss``, see :mod:`chromseq.train._objective`; NaN targets masked),
+early stopping on validation loss (or AUROC / Pearson), ReduceLROnPlateau, the best
 weights kept, a checkpoint written atomically after every epoch (resumable, readable
 with ``torch.load(weights_only=True)``), bf16/fp16 autocast on CUDA, reverse-complement
 and shift augmentation on the device. On CPU a run is deterministic given ``spec.seed``, the
@@ -60,19 +61,24 @@ from chromseq.train._distributed import (
     sum_across,
 )
 from chromseq.train._inference import autocast, progress_disabled, resolve_precision
-from chromseq.train._loss import auroc, class_weights, step_loss, weighted_bce
+from chromseq.train._loss import class_weights, step_loss, weighted_bce  # noqa: F401 (the loop's loss, re-exported)
+from chromseq.train._objective import Objective, history_keys, make_objective
 from chromseq.train._spec import TrainSpec
 
-HISTORY_KEYS = ("epoch", "stage", "train_loss", "val_loss", "val_auroc", "lr", "seconds")
+#: History keys of a classification stage (a regression stage has ``val_pearson`` for ``val_auroc``).
+HISTORY_KEYS = history_keys("val_auroc")
 
 
 @dataclass
 class FitResult:
-    """Outcome of :func:`fit`: per-epoch ``history`` (dict of equal-length lists) and the best epoch."""
+    """Outcome of :func:`fit`: per-epoch ``history`` (dict of equal-length lists) and the best epoch.
+
+    The history keys are :data:`HISTORY_KEYS`, with ``val_pearson`` for ``val_auroc`` in regression.
+    """
 
     history: dict[str, list] = field(default_factory=lambda: {k: [] for k in HISTORY_KEYS})
     best_epoch: int = 0
-    #: Best value of the monitored quantity, as "lower is better" (``-val_auroc`` when it is AUROC).
+    #: Best value of the monitored quantity, as "lower is better" (``-val_auroc`` when it is AUROC, same for Pearson).
     best_score: float = math.inf
     stopped_early: bool = False
 
@@ -93,7 +99,7 @@ def _set_mode(model, *, train: bool, freeze_body: bool) -> None:
 
 
 @torch.no_grad()
-def _validate(model, batches: Batches, weights, precision) -> tuple[float, float]:
+def _validate(model, batches: Batches, objective: Objective, precision) -> tuple[float, float]:
     _set_mode(model, train=False, freeze_body=False)
     rank, world = dist_info()
     loader, _ = batches.loader(None, rank, world)
@@ -104,18 +110,18 @@ def _validate(model, batches: Batches, weights, precision) -> tuple[float, float
         with autocast(batches.device, precision):
             logits = _forward(model, x, is_emb)
         known = int((~torch.isnan(y)).sum())
-        total += float(weighted_bce(logits, y, *weights)) * known
+        total += float(objective.loss(logits, y)) * known
         count += known
         ys.append(y.cpu().numpy())
-        ps.append(torch.sigmoid(logits.float()).cpu().numpy())
+        ps.append(objective.predict(logits.float()).cpu().numpy())
     y_all, p_all = np.concatenate(ys), np.concatenate(ps)
     if world > 1:  # every rank gets the same sums and the same predictions, so the same decisions
         total, count = sum_across([total, count])
         y_all, p_all = gather_array(y_all), gather_array(p_all)
-    return total / max(count, 1), auroc(y_all, p_all)
+    return total / max(count, 1), objective.score(y_all, p_all)
 
 
-def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_seed, desc, *, net=None) -> float:
+def _train_epoch(model, batches, opt, scaler, objective, spec, precision, epoch_seed, desc, *, net=None) -> float:
     """One epoch; ``net`` (from :func:`training_step`) runs the forward pass when not ``None``."""
     from ._inference import progress_bar
 
@@ -137,7 +143,7 @@ def _train_epoch(model, batches, opt, scaler, weights, spec, precision, epoch_se
             x, y, is_emb = batches.inputs(item, generator)
             with autocast(batches.device, precision):
                 logits = net(x, is_emb) if net is not None else _forward(model, x, is_emb)
-            loss, n = step_loss(logits, y, weights, world)
+            loss, n = step_loss(logits, y, objective.loss, world)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -242,7 +248,7 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
             f"{2 * world} (two sequences per process for batch norm)."
         )
     precision = resolve_precision(spec.precision, device)
-    weights = tuple(torch.as_tensor(w, dtype=torch.float32, device=device) for w in class_weights(_labels(train)))
+    objective = make_objective(spec, _labels(train), device)
     if len(val) == 0:
         raise ValueError("the validation dataset is empty: fit needs at least one validation sequence.")
     if spec.monitor == "val_auroc":
@@ -258,7 +264,7 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
         opt, factor=spec.lr_factor, patience=spec.lr_patience, threshold=spec.min_delta, threshold_mode="abs"
     )
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
-    result, start, bad = FitResult(), 0, 0
+    result, start, bad = FitResult({k: [] for k in objective.keys}), 0, 0
     best_state = state_copy(model)
     config = json.dumps(model.config.to_dict(), sort_keys=True) if hasattr(model, "config") else ""
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -282,17 +288,19 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
         t0 = time.perf_counter()
         seed = _epoch_seed(spec.seed, spec.stage, epoch)
         desc = f"{spec.stage} {epoch + 1}/{spec.max_epochs}"
-        train_loss = _train_epoch(model, train_b, opt, scaler, weights, spec, precision, seed, desc, net=net)
+        train_loss = _train_epoch(model, train_b, opt, scaler, objective, spec, precision, seed, desc, net=net)
         if not math.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} in epoch {epoch + 1}: lower learning_rate.")
         _recalibrate_bn(model, train_b, spec, precision, seed + 1)
         if world > 1:
             average_buffers(model)
-        val_loss, val_auroc = _validate(model, val_b, weights, precision)
+        val_loss, metric = _validate(model, val_b, objective, precision)
         lr = opt.param_groups[0]["lr"]
-        score = val_loss if spec.monitor == "val_loss" else -val_auroc  # lower is better
+        score = val_loss if spec.monitor == "val_loss" else -metric  # lower is better
         sched.step(score)
-        _append(result.history, epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, val_auroc, lr, t0)
+        _append(
+            result.history, objective.keys, (epoch + 1 + epoch_offset, spec.stage, train_loss, val_loss, metric, lr), t0
+        )
         if score < result.best_score:
             result.best_score, result.best_epoch, bad = score, epoch + 1 + epoch_offset, 0
             best_state = state_copy(model)
@@ -300,15 +308,16 @@ def _fit(model, train, val, spec, device, checkpoint, resume, fingerprint, epoch
             bad += 1
         result.stopped_early = bad >= spec.patience
         (log_progress if rank == 0 else logger.info)(  # an epoch line at the default verbosity too
-            "%s epoch %d/%d: train_loss %.4f val_loss %.4f val_auroc %.3f lr %.2g (%.1f s)",
+            "%s epoch %d/%d: train_loss %.4f val_loss %.4f %s %.3f lr %.2g (%.1f s)",
             spec.stage,
             epoch + 1,
             spec.max_epochs,
             train_loss,
             val_loss,
-            val_auroc,
+            objective.metric,
+            metric,
             lr,
-            result.history[HISTORY_KEYS[-1]][-1],
+            result.history["seconds"][-1],
         )
         if rank == 0 and ckpt_path is not None:
             save_checkpoint(
@@ -341,7 +350,8 @@ def _labels(data: SequenceDataset) -> np.ndarray:
     return data.labels[data.rows]
 
 
-def _append(history, epoch, stage, train_loss, val_loss, val_auroc, lr, t0) -> None:
-    row = (epoch, stage, float(train_loss), float(val_loss), float(val_auroc), float(lr), time.perf_counter() - t0)
-    for key, value in zip(HISTORY_KEYS, row, strict=True):
+def _append(history, keys, values, t0) -> None:
+    epoch, stage, *numbers = values
+    row = (epoch, stage, *(float(v) for v in numbers), time.perf_counter() - t0)
+    for key, value in zip(keys, row, strict=True):
         history[key].append(value)

@@ -7,11 +7,12 @@ from typing import Literal
 
 import numpy as np
 
+from chromseq._keys import LOSSES
 from chromseq._settings import check_device
 from chromseq._validate import check_seed, positive_number
 
 #: What early stopping may follow, the optimisers and the precisions a stage accepts.
-MONITORS = ("val_loss", "val_auroc")
+MONITORS = ("val_loss", "val_auroc", "val_pearson")
 OPTIMIZERS = ("adam", "adamw")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: The one rule of each training setting (``TrainSpec`` and ``tl.TrainingOptions`` share it):
@@ -19,6 +20,18 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _LOWEST = {"max_epochs": 1, "batch_size": 1, "patience": 1, "lr_patience": 1, "stage1_epochs": 1, "max_shift": 0}
 _POSITIVE = ("learning_rate", "stage2_learning_rate")
 _CHOICES = {"optimizer": OPTIMIZERS, "monitor": MONITORS, "precision": PRECISIONS}
+#: The validation metric of each loss: AUROC for the binary loss, mean Pearson for the regression losses.
+METRIC_OF_LOSS = {"bce": "val_auroc", "mse": "val_pearson", "poisson": "val_pearson", "mse_cosine": "val_pearson"}
+
+
+def check_monitor(monitor: str, loss: str, what: str) -> None:
+    """Raise if ``monitor`` is a metric ``loss``'s task does not compute (``val_auroc`` needs ``'bce'``, ...)."""
+    if monitor in ("val_auroc", "val_pearson") and METRIC_OF_LOSS[loss] != monitor:
+        task = "classification" if loss == "bce" else "regression"
+        raise ValueError(
+            f"{what}: monitor={monitor!r} is not computed for {task} (loss={loss!r}): use monitor='val_loss' or "
+            f"monitor={METRIC_OF_LOSS[loss]!r}."
+        )
 
 
 def check_settings(settings: object, what: str) -> None:
@@ -65,7 +78,8 @@ class TrainSpec:
         ReduceLROnPlateau: multiply the rate by ``lr_factor`` after ``lr_patience`` epochs
         without a ``monitor`` improvement of at least ``min_delta``.
     monitor
-        ``'val_loss'`` (lower is better) or ``'val_auroc'`` (higher is better): what early
+        ``'val_loss'`` (lower is better), ``'val_auroc'`` (classification, higher is better) or
+        ``'val_pearson'`` (regression: mean Pearson over outputs, higher is better): what early
         stopping, the kept weights and the schedule follow.
     min_delta
         Smallest improvement counted by the scheduler (absolute, as in Keras).
@@ -97,6 +111,11 @@ class TrainSpec:
     cache_embeddings
         With ``freeze_body`` and no shift, compute the body's embeddings once (both strands)
         instead of every epoch; the result is the same, only faster.
+    loss
+        ``'bce'`` (classification: class-balanced binary cross-entropy on logits), or a
+        regression loss: ``'mse'``, ``'poisson'`` (outputs are log-rates; targets >= 0) or
+        ``'mse_cosine'`` (MSE plus a cosine term over the outputs of one region); see
+        :mod:`chromseq.train._loss`. NaN targets are left out by every loss.
     """
 
     max_epochs: int = 100
@@ -106,7 +125,7 @@ class TrainSpec:
     lr_patience: int = 5
     lr_factor: float = 0.1
     min_delta: float = 1e-4
-    monitor: Literal["val_loss", "val_auroc"] = "val_loss"
+    monitor: Literal["val_loss", "val_auroc", "val_pearson"] = "val_loss"
     optimizer: Literal["adam", "adamw"] = "adam"
     l2: float = 1e-4
     rc_augment: bool = True
@@ -118,6 +137,10 @@ class TrainSpec:
     num_workers: int = 0
     bn_recalibration: int = 32
     cache_embeddings: bool = True
+    loss: Literal["bce", "mse", "poisson", "mse_cosine"] = "bce"
 
     def __post_init__(self) -> None:
         check_settings(self, "TrainSpec")
+        if self.loss not in LOSSES:
+            raise ValueError(f"TrainSpec: loss must be one of {list(LOSSES)}, got {self.loss!r}.")
+        check_monitor(self.monitor, self.loss, "TrainSpec")
