@@ -46,8 +46,9 @@ from chromseq.data import SequenceDataset
 from chromseq.models import TopicConfig, build, count_flops, count_parameters
 from chromseq.train._acceleration import make_optimizer, training_step
 from chromseq.train._batches import Batches
-from chromseq.train._engine import _train_epoch, class_weights
+from chromseq.train._engine import _train_epoch
 from chromseq.train._inference import resolve_precision
+from chromseq.train._objective import make_objective
 from chromseq.train._spec import TrainSpec
 
 
@@ -93,7 +94,7 @@ def chromseq_runner(args: argparse.Namespace) -> tuple[Callable[[int], float], d
     model = build(config, generator=torch.Generator().manual_seed(0)).to(device)
     spec = TrainSpec(batch_size=args.batch_size, seed=0, learning_rate=1e-3)
     precision = resolve_precision(spec.precision, device)
-    weights = tuple(torch.as_tensor(w, dtype=torch.float32) for w in class_weights(data(args, 64)[1]))
+    objective = make_objective(spec, data(args, 64)[1], device)  # class-balanced BCE, as tl.pretrain
     opt, net = make_optimizer(model, spec, device), training_step(model, device, False)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
 
@@ -101,7 +102,7 @@ def chromseq_runner(args: argparse.Namespace) -> tuple[Callable[[int], float], d
         codes, labels = data(args, n_steps * args.batch_size)
         batches = Batches(model, SequenceDataset(codes, labels), spec, device, cache=False, train=True)
         t0 = time.perf_counter()
-        _train_epoch(model, batches, opt, scaler, weights, spec, precision, 0, "bench", net=net)
+        _train_epoch(model, batches, opt, scaler, objective, spec, precision, 0, "bench", net=net)
         return time.perf_counter() - t0
 
     size = {"params": count_parameters(model), "mflop_fwd": count_flops(config, seq_len=args.width) / 1e6}
