@@ -26,6 +26,7 @@ region scored out of fold) and the table gives 95 % block-bootstrap intervals (`
     python benchmarks/transfer.py --cv 3 --width 200 --options '{"monitor": "val_auroc"}'
     python benchmarks/transfer.py --cv 3 --width 200 --background-per-open 3 \\
         --genome ../shared/data/genome_grch37_chr20/20.fa.gz        # 3 drawn closed windows per open region
+    python benchmarks/transfer.py --dataset synthetic --task regression --layer signal   # quantities, Pearson r
     python benchmarks/transfer.py --preset chromtransfer --device cuda --dataset genomewide \\
         --genome hg38.fa --labels ../shared/data/chromtransfer_grch38_labels   # the paper's data
 """
@@ -141,6 +142,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--labels", default=None, help="folder with train/ and test/ label CSVs (default: download)")
     p.add_argument("--n-synthetic", type=int, default=6000, help="regions of the synthetic dataset")
+    p.add_argument("--task", default=None, choices=["classification", "regression"], help="default: detected")
+    p.add_argument("--layer", default=None, help="layer of the regression targets (default: X); scored by Pearson r")
     p.add_argument("--width", type=int, default=600, help="window width in bp for --dataset chr20 (centred)")
     p.add_argument(
         "--background-per-open",
@@ -254,6 +257,8 @@ def _shared_kwargs(args: argparse.Namespace, steps: dict, models: str) -> dict:
         "seeds": args.seed,
         "options": _options(steps["runs"], args),
         "save_dir": models,
+        "task": args.task,
+        "layer": args.layer,
     }
 
 
@@ -300,10 +305,16 @@ def interval_json(intervals: pd.DataFrame) -> dict:
     }
 
 
+def metric_of(table: pd.DataFrame) -> str:
+    """The headline metric of a transfer table: Pearson r for regression runs, else AUROC."""
+    return "pearson" if "pearson" in table.columns else "auroc"
+
+
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Test AUROC (mean over seeds): rows celltype x fraction, one column per kind, plus fine-tune minus scratch."""
-    wide = table.pivot_table(index=["celltype", "fraction"], columns="kind", values="auroc", sort=False)
-    wide = wide.reindex(columns=[k for k in ("finetune", "scratch", "baseline_gc", "baseline_kmer") if k in wide])
+    """Test AUROC or Pearson r (mean over seeds): rows celltype x fraction, one column per kind, fine-tune minus scratch."""
+    wide = table.pivot_table(index=["celltype", "fraction"], columns="kind", values=metric_of(table), sort=False)
+    kinds = ("finetune", "scratch", "baseline_gc", "baseline_kmer", "baseline_ridge")
+    wide = wide.reindex(columns=[k for k in kinds if k in wide])
     wide["ft-sc"] = wide["finetune"] - wide["scratch"]
     wide["ft-best_base"] = wide["finetune"] - wide[[c for c in wide if c.startswith("baseline")]].max(axis=1)
     return wide.sort_index(level=["celltype", "fraction"], ascending=[True, False])
@@ -326,7 +337,7 @@ def summary_json(table: pd.DataFrame, wide: pd.DataFrame, info: dict, args: argp
         "celltypes": n_ct,
         "fractions": sorted(table["fraction"].unique().tolist(), reverse=True),
         "seeds": args.seed,
-        "mean_test_auroc": {
+        f"mean_test_{metric_of(table)}": {
             kind: {f"{f:g}": round(float(v), 4) for f, v in by_fraction[kind].items()}
             for kind in by_fraction
             if not kind.startswith("ft-")
@@ -353,10 +364,11 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    cs.pl.transfer_curve(table, "auroc", show=False, save=args.out / "transfer.png")
+    metric = metric_of(table)
+    cs.pl.transfer_curve(table, metric, show=False, save=args.out / "transfer.png")
     wide = summary_table(table)
     with pd.option_context("display.width", 200, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
-        print(f"test AUROC ({args.preset} preset; mean over seeds {args.seed}); ft-sc = fine-tune minus scratch")
+        print(f"test {metric} ({args.preset} preset; mean over seeds {args.seed}); ft-sc = fine-tune minus scratch")
         print(wide.to_string())
     print(json.dumps(summary_json(table, wide, info, args)))
 
@@ -379,12 +391,12 @@ def report_cv(table: pd.DataFrame, info: dict, args: argparse.Namespace) -> None
         "seeds": args.seed,
         "celltypes": sorted(table["celltype"].unique().tolist()),
         "threads": torch.get_num_threads(),
-        "mean_auroc_ci95": interval_json(intervals),
+        f"mean_{metric_of(table)}_ci95": interval_json(intervals),
         **info,
     }
     with pd.option_context("display.width", 250, "display.max_rows", 400, "display.max_columns", 20):
         print(
-            f"cross-validated AUROC ({args.cv} folds of {info['unit']}s, seeds {args.seed}, {args.preset}); "
+            f"cross-validated {metric_of(table)} ({args.cv} folds of {info['unit']}s, seeds {args.seed}, {args.preset}); "
             "estimate [95% block-bootstrap interval]"
         )
         print(interval_summary(intervals).to_string())

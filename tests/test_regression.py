@@ -3,6 +3,7 @@
 import copy
 import logging
 
+import anndata
 import numpy as np
 import pytest
 import torch
@@ -71,7 +72,7 @@ def test_regression_record_history_and_predictions_meta(tuned):
     assert get_record(adata, "pretrained").task == "classification"
     meta = adata.uns[K.UNS][K.UNS_PREDICTIONS]["finetuned_K562"]
     assert (meta["task"], meta["layer"]) == ("regression", "")
-    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["pretrained"]["task"] == "classification"
+    assert "task" not in adata.uns[K.UNS][K.UNS_PREDICTIONS]["pretrained"]  # classification: as before
     # values in the target's units, not probabilities
     assert adata.obsm[K.PRED]["finetuned_K562"].max() > 1.5
     card = cs.models.read_model_card(record.path)["card"]
@@ -186,7 +187,11 @@ def test_a_classification_run_keeps_its_history_and_record(tmp_path):
     cs.tl.predict(adata, "scratch_K562")
     p = adata.obsm[K.PRED]["scratch_K562"]
     assert ((p > 0) & (p < 1)).all()
-    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["scratch_K562"]["task"] == "classification"
+    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["scratch_K562"] == {
+        "model": "scratch_K562",
+        "kind": "scratch",
+        "target": "K562",
+    }
 
 
 # -- layers, pretraining, Poisson ------------------------------------------------------------------------
@@ -291,3 +296,19 @@ def test_losses_divide_by_the_known_count_or_the_given_denominator(monkeypatch):
         assert float(share) == 18.0
         torch.testing.assert_close(value * 18, loss(out, y) * 16)
         monkeypatch.undo()
+
+
+# -- the command line ----------------------------------------------------------------------------------
+def test_cli_trains_regression_from_a_layer_with_a_loss(small, tmp_path):
+    from chromseq.cli import main
+
+    small.layers["counts"] = np.round(small.X * 3).astype(np.float32)
+    path = tmp_path / "in.h5ad"
+    small.write_h5ad(path)
+    out = tmp_path / "out.h5ad"
+    flags = ["--preset", "tiny", "--max-epochs", "1", "--batch-size", "16", "--save-dir", str(tmp_path / "m")]
+    args = ["train", str(path), "-o", str(out), "--celltype", "K562", "--task", "regression", "--layer", "counts"]
+    assert main([*args, "--loss", "poisson", *flags]) == 0
+    record = get_record(anndata.read_h5ad(out), "scratch_K562")
+    assert (record.task, record.loss, record.target_layer) == ("regression", "poisson", "counts")
+    assert main([*args, "--loss", "bce", *flags, "--overwrite"]) == 1  # bce does not train regression

@@ -54,6 +54,8 @@ UNS = "chromseq"
 UNS_GENOME = "genome"
 UNS_MODELS = "models"
 UNS_METRICS = "metrics"
+#: ``target`` of the metrics table's specificity rows (per region, across cell types; see ``tl.evaluate``).
+SPECIFICITY = "specificity"
 UNS_MOTIFS = "motifs"
 UNS_CONTRIB = "contributions"
 #: Inside uns[UNS][UNS_CONTRIB][<name>] (see ``tl.contributions``): obs names (str, n) of the regions

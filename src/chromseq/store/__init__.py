@@ -9,7 +9,7 @@ depends on a verb's module.
 - ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
 - ``_transforms``: how the targets of ``X`` or a layer were normalized (``uns['chromseq']['transforms']``).
-- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
+- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']`` (classification and ridge).
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
 """
 
@@ -19,9 +19,12 @@ from ._baselines import (
     BASELINE_GC,
     BASELINE_KIND,
     BASELINE_KMER,
+    BASELINE_RIDGE,
     baseline_sources,
     gc_scores,
     kmer_column,
+    regression_baseline_sources,
+    ridge_column,
     write_baselines,
 )
 from ._contributions import get_contributions, stored_contributions, write_contributions
@@ -42,6 +45,7 @@ from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
     ScoreSource,
+    has_labels,
     kind_rank,
     labels,
     prediction_meta,
@@ -58,7 +62,11 @@ __all__ = [
     "BASELINE_GC",
     "BASELINE_KIND",
     "BASELINE_KMER",
+    "BASELINE_RIDGE",
     "baseline_sources",
+    "has_labels",
+    "regression_baseline_sources",
+    "ridge_column",
     "gc_scores",
     "information_content",
     "kmer_column",

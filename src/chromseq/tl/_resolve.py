@@ -70,8 +70,8 @@ def model_columns(
     column is ``<name>:<output>`` instead (``:`` is never in a model name), so both are predicted.
     """
     outputs = list(record.outputs)
-    if record.kind == "pretrain" and len(outputs) == 1:
-        return [(name, "open")]
+    if record.kind == "pretrain" and len(outputs) == 1 and record.task != "regression":
+        return [(name, "open")]  # a regression-pretrained body's one output is 'signal' (the pooled values)
     if len(outputs) == 1:
         return [(name, outputs[0])]
     return [(f"{name}:{o}" if f"{name}_{o}" in taken else f"{name}_{o}", o) for o in outputs]
