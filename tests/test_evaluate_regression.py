@@ -295,6 +295,18 @@ def test_transfer_regression_intervals_are_pearson_with_ridge_differences():
     assert diff.lower > 0 and table.loc[("A", "finetune-scratch"), "lower"] > 0
 
 
+def test_pretraining_options_drop_the_other_tasks_loss_and_monitor():
+    from chromseq.tl._transfer_checks import pretraining_options
+
+    runs = cs.tl.TrainingOptions(loss="poisson", monitor="val_pearson")
+    opened = pretraining_options(runs, "classification")
+    assert (opened.loss, opened.monitor) == ("auto", "val_loss")
+    assert pretraining_options(runs, "regression") == runs
+    classification = cs.tl.TrainingOptions(monitor="val_auroc")
+    assert pretraining_options(classification, "classification") == classification
+    assert pretraining_options(classification, "regression").monitor == "val_loss"
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [(np.inf, "infinite value"), ("constant", "no variance"), (-1.0, "negative value")],
@@ -337,10 +349,18 @@ def _chr20_signal() -> ad.AnnData:
     return adata
 
 
-def test_transfer_benchmark_regression_end_to_end(tmp_path):
+@pytest.mark.parametrize("pretrain_task", ["classification", "regression"])
+def test_transfer_benchmark_regression_end_to_end(tmp_path, pretrain_task):
+    """Regression heads fine-tuned from a body pretrained on open/closed, or on the pooled signal."""
     adata = _chr20_signal()
+    options = cs.tl.TrainingOptions(loss="mse", monitor="val_pearson", max_epochs=1, batch_size=64)
     cs.tl.transfer_benchmark(
-        adata, "K562", fractions=[1.0], layer="signal", preset="tiny", max_epochs=1, batch_size=64, save_dir=tmp_path
+        adata, "K562", fractions=[1.0], layer="signal", preset="tiny", options=options, save_dir=tmp_path,
+        pretrain_task=pretrain_task,
+    )  # fmt: skip
+    base = adata.uns[K.UNS][K.UNS_MODELS]["pretrained"]
+    assert (base["task"], base["outputs"][0]) == (
+        ("classification", "open") if pretrain_task == "classification" else ("regression", "signal")
     )
     table = adata.uns[K.UNS][K.UNS_TRANSFER]
     assert set(table.kind) == {"finetune", "scratch", "baseline_gc", "baseline_ridge"}

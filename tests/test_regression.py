@@ -312,3 +312,15 @@ def test_cli_trains_regression_from_a_layer_with_a_loss(small, tmp_path):
     record = get_record(anndata.read_h5ad(out), "scratch_K562")
     assert (record.task, record.loss, record.target_layer) == ("regression", "poisson", "counts")
     assert main([*args, "--loss", "bce", *flags, "--overwrite"]) == 1  # bce does not train regression
+
+
+def test_regression_subsampling_is_plain_random():
+    from chromseq.tl._fit_targets import subsample
+
+    rows = np.arange(200)
+    values = np.linspace(0, 1, 200, dtype=np.float32)[:, None]  # no value > 0.5 among the first half
+    picked = subsample(rows, values, 0.25, seed=0, stratify=False)
+    assert len(picked) == 50 and len(np.unique(picked)) == 50
+    np.testing.assert_array_equal(picked, subsample(rows, values, 0.25, seed=0, stratify=False))
+    stratified = subsample(rows, values, 0.25, seed=0)
+    assert not np.array_equal(picked, stratified)

@@ -10,7 +10,9 @@ depends on a verb's module.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
 - ``_transforms``: how the targets of ``X`` or a layer were normalized (``uns['chromseq']['transforms']``).
 - ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']`` (classification and ridge).
+- ``_values``: the prediction columns of one task, and the groups scored for cell-type specificity.
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
+- ``_units``: what a model's numbers mean (:class:`Units`: logits/probabilities, values, rates).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ from ._targets import (
     write_predictions,
 )
 from ._transforms import X_SOURCE, applied_steps, source_name, target_transform, transform_record, write_transform
+from ._units import Units, prediction_units, units_of
+from ._values import PER_CELLTYPE, regression_meta, specificity_groups, task_predictions
 
 __all__ = [
     "MATCH_QVAL",
@@ -99,10 +103,17 @@ __all__ = [
     "stored_contributions",
     "targets_of",
     "write_contributions",
+    "Units",
+    "prediction_units",
+    "units_of",
     "X_SOURCE",
     "applied_steps",
     "source_name",
     "target_transform",
     "transform_record",
     "write_transform",
+    "PER_CELLTYPE",
+    "regression_meta",
+    "specificity_groups",
+    "task_predictions",
 ]

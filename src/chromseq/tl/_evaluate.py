@@ -76,7 +76,8 @@ def evaluate(
     the cell types: for each model predicting >= 2 cell types, for the single-cell-type models of one
     kind together (model ``'<kind>_per_celltype'``, when they cover >= 2 cell types with one model
     each), and for ``baseline_ridge``. Without predictions, a target's task is detected from ``X``
-    (only 0, 1 and NaN: classification).
+    (only 0, 1 and NaN: classification). The output ``'signal'`` of a body pretrained by regression
+    is compared with the mean over cell types of its layer (NaN left out).
 
     Parameters
     ----------
@@ -133,6 +134,7 @@ def evaluate(
     >>> chromseq.tl.evaluate(adata)  # composition baselines only, before any model  # doctest: +SKIP
     >>> m = adata.uns["chromseq"]["metrics"]  # doctest: +SKIP
     >>> m[m.split == "test"].pivot(index="target", columns="model", values="auroc")  # doctest: +SKIP
+    >>> m[(m.task == "regression") & (m.split == "test")][["model", "target", "pearson", "spearman"]]  # doctest: +SKIP
     """
     check_name(key_added)
     require_regions(adata, "evaluate")

@@ -20,15 +20,13 @@ import numpy as np
 from chromseq import _keys as K
 from chromseq._metrics_regression import REGRESSION_METRIC_COLUMNS, regression_metrics, specificity_metrics
 from chromseq._settings import logger
-from chromseq.store import BASELINE_GC, BASELINE_KIND, BASELINE_RIDGE, ScoreSource, ridge_column
+from chromseq.store import BASELINE_GC, BASELINE_KIND, BASELINE_RIDGE, ScoreSource, ridge_column, specificity_groups
 
 if TYPE_CHECKING:
     from anndata import AnnData
 
 #: Columns the metrics table gets (after the classification ones) when it holds a regression row.
 REGRESSION_COLUMNS = ("task", "layer", *REGRESSION_METRIC_COLUMNS)
-#: Suffix of the model name of a specificity row combining single-cell-type models of one kind.
-PER_CELLTYPE = "_per_celltype"
 
 
 def regression_rows(source: ScoreSource, y: np.ndarray, split_masks: dict[str, np.ndarray], layer: str) -> list[dict]:
@@ -54,38 +52,6 @@ def regression_rows(source: ScoreSource, y: np.ndarray, split_masks: dict[str, n
         row = {"model": source.model, "kind": source.kind, "target": source.target, "split": split}
         out.append(row | {"task": "regression", "layer": layer} | metrics)
     return out
-
-
-def specificity_groups(meta: dict[str, dict], layer: str) -> list[tuple[str, str, dict[str, str]]]:
-    """Return the prediction groups scored for specificity: ``(model, kind, {target: column})``, >= 2 targets each.
-
-    ``meta`` holds the selected prediction columns; only regression columns of ``layer`` count.
-    """
-    by_model: dict[str, dict[str, str]] = {}
-    kinds: dict[str, str] = {}
-    for column, m in meta.items():
-        if m["task"] == "regression" and m["layer"] == layer:
-            by_model.setdefault(m["model"], {})[m["target"]] = column
-            kinds[m["model"]] = m["kind"]
-    groups = [(model, kinds[model], cols) for model, cols in by_model.items() if len(cols) >= 2]
-    singles: dict[str, dict[str, list[str]]] = {}
-    for model, cols in by_model.items():
-        if len(cols) == 1:
-            ((target, column),) = cols.items()
-            singles.setdefault(kinds[model], {}).setdefault(target, []).append(column)
-    for kind, per_target in singles.items():
-        if len(per_target) < 2:
-            continue
-        crowded = sorted(t for t, cols in per_target.items() if len(cols) > 1)
-        if crowded:
-            logger.warning(
-                "specificity of the %r single-cell-type models not scored: cell type(s) %s have several %r models; "
-                "evaluate one model per cell type (models=...) to get it.",
-                kind, crowded, kind,
-            )  # fmt: skip
-            continue
-        groups.append((f"{kind}{PER_CELLTYPE}", kind, {t: cols[0] for t, cols in per_target.items()}))
-    return groups
 
 
 def specificity_rows(

@@ -29,8 +29,15 @@ from chromseq.store import BASELINE_GC, BASELINE_KMER, BASELINE_RIDGE, get_recor
 from ._baselines import normalise_ks
 from ._fit_glue import check_regions
 from ._options import TrainingOptions, resolve_options
-from ._pretrain import PRETRAIN_OUTPUT, pretrain
-from ._transfer_checks import REGRESSION_TABLE_METRICS, benchmark_targets, check_fractions, check_names, check_split
+from ._pretrain import PRETRAIN_OUTPUT, SIGNAL_OUTPUT, pretrain
+from ._transfer_checks import (
+    REGRESSION_TABLE_METRICS,
+    benchmark_targets,
+    check_fractions,
+    check_names,
+    check_split,
+    pretraining_options,
+)
 from ._transfer_runs import MODEL_KINDS, Runs, _baseline_rows, _run_all, pretraining_plan
 
 if TYPE_CHECKING:
@@ -68,6 +75,7 @@ def transfer_benchmark(
     options: TrainingOptions | None = None,
     pretrain_options: TrainingOptions | None = None,
     pretrain_celltypes: Literal["none", "all", "others"] = "none",
+    pretrain_task: Literal["classification", "regression"] = "classification",
     max_epochs: int | None = None,
     batch_size: int | None = None,
     split: str = "test",
@@ -126,7 +134,8 @@ def transfer_benchmark(
         batch size, early stopping and augmentation; ``train_fraction`` and ``random_state``
         are set per run from ``fractions`` and ``seeds``.
     pretrain_options
-        How the pretrained model is trained when it is trained here (default: ``options``).
+        How the pretrained model is trained when it is trained here (default: ``options``, with a loss or
+        monitor of the other task set to ``'auto'`` / ``'val_loss'``).
     pretrain_celltypes
         What a body pretrained here learns beside ``open`` (:func:`chromseq.tl.pretrain`'s
         ``celltypes``): ``'none'`` (the paper), ``'all'`` (every cell type of ``var_names`` as an
@@ -134,6 +143,10 @@ def transfer_benchmark(
         too) or ``'others'`` (one body per benchmarked cell type, ``<base>_without_<cell type>``,
         pretrained on every other cell type: the honest transfer estimate of multi-task
         pretraining). With ``cv``, per fold as well.
+    pretrain_task
+        What a body pretrained here learns: ``'classification'`` (``obs['open']``, the paper) or
+        ``'regression'`` (the pooled signal: the mean over cell types of ``layer`` or ``X``, see
+        :func:`chromseq.tl.pretrain`); either is fine-tuned into heads of ``task``.
     max_epochs, batch_size
         Shortcuts for the fields of ``options`` (and of ``pretrain_options`` when it is not
         given) of the same names.
@@ -217,7 +230,10 @@ def transfer_benchmark(
     check_names(key_added, base, celltypes, fractions, seeds)
     ks = normalise_ks(kmer_k)
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size)
-    pretrain_options = options if pretrain_options is None else resolve_options(pretrain_options)
+    if pretrain_options is None:
+        pretrain_options = pretraining_options(options, pretrain_task)
+    else:
+        pretrain_options = resolve_options(pretrain_options)
     get_config(resolve_preset(preset, pretrain_options.device))  # an unknown preset fails before any work
     bases, extras = pretraining_plan(list(adata.var_names), base, celltypes, pretrain_celltypes)
     codes, rows = check_regions(adata)
@@ -234,6 +250,7 @@ def transfer_benchmark(
     work = _workspace(adata, layer)
     root = Path(save_dir) if save_dir is not None else settings.model_dir
     pretrained_here = []
+    how = {"task": "regression", "layer": layer or None} if pretrain_task == "regression" else {}
     if cv is None:
         pretrained_here = [
             name
@@ -246,6 +263,7 @@ def transfer_benchmark(
                 pretrain_options.replace(random_state=seeds[0]),
                 extra,
                 strict=pretrain_celltypes != "none",
+                how=how,
             )
         ]
     runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
@@ -264,7 +282,8 @@ def transfer_benchmark(
 
             table, intervals, layout = cross_validate(
                 adata, work, runs, labels, cv=cv, block_size=block_size, base=base,
-                pretrain_options=pretrain_options, pretrain_celltypes=pretrain_celltypes, baselines=baselines,
+                pretrain_options=pretrain_options, pretrain_celltypes=pretrain_celltypes, pretrain_how=how,
+                baselines=baselines,
                 ks=ks, root=root, n_boot=n_boot, level=level,
             )  # fmt: skip
     finally:
@@ -281,6 +300,7 @@ def transfer_benchmark(
         "options": options.to_dict(),
         "pretrain_options": pretrain_options.to_dict(),
         "pretrain_celltypes": pretrain_celltypes,
+        "pretrain_task": pretrain_task,
         "split": split,
         "baselines": baselines,
         "kmer_k": ks,
@@ -321,13 +341,15 @@ def _ensure_base(
     options: TrainingOptions,
     extra: list[str],
     strict: bool,
+    how: dict | None = None,
 ) -> bool:
     """Pretrain ``base`` (with ``extra`` cell-type outputs) in ``work`` unless it is there; return whether it was.
 
     With ``strict``, a ``base`` already there must have exactly those extra outputs; else it is used as it is.
+    ``how`` holds :func:`~chromseq.tl.pretrain`'s ``task``/``layer`` for regression pre-training.
     """
     if base in models_of(work):
-        have = [o for o in get_record(work, base).outputs if o != PRETRAIN_OUTPUT]
+        have = [o for o in get_record(work, base).outputs if o not in (PRETRAIN_OUTPUT, SIGNAL_OUTPUT)]
         if strict and sorted(have) != sorted(extra):
             raise ValueError(
                 f"the pretrained model {base!r} in adata has the extra outputs {have}, but pretrain_celltypes asks "
@@ -336,7 +358,9 @@ def _ensure_base(
         logger.info("transfer benchmark: fine-tuning from the pretrained model %r", base)
         return False
     logger.info("transfer benchmark: no model %r in adata, pre-training it (preset %r)", base, preset)
-    pretrain(work, preset=preset, options=options, save_dir=root, key_added=base, celltypes=extra or None)
+    pretrain(
+        work, preset=preset, options=options, save_dir=root, key_added=base, celltypes=extra or None, **(how or {})
+    )
     return True
 
 

@@ -15,7 +15,7 @@ from chromseq._tasks import check_targets, detect_task, resolve_loss
 from chromseq._validate import check_name
 from chromseq.data import read_columns
 
-from ._options import DEFAULT_REGRESSION_LOSS
+from ._options import DEFAULT_REGRESSION_LOSS, TrainingOptions
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -112,3 +112,19 @@ def check_names(key_added: str, base: str, celltypes: list[str], fractions: list
     for ct in celltypes:
         run = f"finetune_{ct}_f{min(fractions):g}_s{max(seeds, key=abs)}"
         check_name(run, f"the run models' name (made from cell type {ct!r})", "rename that cell type (var_names)")
+
+
+def pretraining_options(options: TrainingOptions, pretrain_task: str) -> TrainingOptions:
+    """Return the runs' ``options`` made fit for pre-training of ``pretrain_task`` (used when none were given for it).
+
+    A loss or monitor of the other task (the runs' ``loss='poisson'`` or ``monitor='val_pearson'`` for
+    a body pretrained on ``obs['open']``) becomes ``'auto'`` / ``'val_loss'``; otherwise unchanged.
+    """
+    if pretrain_task not in K.TASKS:
+        raise ValueError(f"pretrain_task must be one of {list(K.TASKS)}, got {pretrain_task!r}.")
+    regression = pretrain_task == "regression"
+    if (options.loss == "bce") == regression and options.loss != "auto":
+        options = options.replace(loss="auto")
+    if options.monitor == ("val_auroc" if regression else "val_pearson"):
+        options = options.replace(monitor="val_loss")
+    return options

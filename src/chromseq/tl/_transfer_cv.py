@@ -57,6 +57,7 @@ def cross_validate(
     base: str,
     pretrain_options: TrainingOptions,
     pretrain_celltypes: str,
+    pretrain_how: dict,
     baselines: bool,
     ks: list[int],
     root: Path,
@@ -68,7 +69,8 @@ def cross_validate(
     ``work`` is the light workspace AnnData of :func:`chromseq.tl._transfer._workspace`; its
     ``obs['split']`` is rewritten for every fold (``adata``'s is left alone). Each fold pretrains
     the bodies of :func:`chromseq.tl._transfer_runs.pretraining_plan` (``<base>_fold<k>``, or one
-    per cell type with ``pretrain_celltypes='others'``).
+    per cell type with ``pretrain_celltypes='others'``), with ``pretrain_how`` (``task``/``layer`` of
+    regression pre-training, or nothing).
     """
     celltypes, fractions, seeds = runs.celltypes, runs.fractions, runs.seeds
     units, unit_kind = fold_units(adata, cv, block_size)
@@ -88,8 +90,9 @@ def cross_validate(
         )
         for model_name, extra in extras.items():
             pretrain(
-                work, preset=runs.network, options=options, save_dir=root, key_added=model_name, celltypes=extra or None
-            )
+                work, preset=runs.network, options=options, save_dir=root, key_added=model_name,
+                celltypes=extra or None, **pretrain_how,
+            )  # fmt: skip
         scores.clear()
         fold_runs = dataclasses.replace(runs, folder=runs.folder / f"fold{fold}")  # run names repeat per fold
         parts = [_run_all(work, fold_runs, labels, codes, rows, "test", bases, scores)]
