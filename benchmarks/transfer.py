@@ -26,6 +26,7 @@ region scored out of fold) and the table gives 95 % block-bootstrap intervals (`
     python benchmarks/transfer.py --cv 3 --width 200 --options '{"monitor": "val_auroc"}'
     python benchmarks/transfer.py --cv 3 --width 200 --background-per-open 3 \\
         --genome ../shared/data/genome_grch37_chr20/20.fa.gz        # 3 drawn closed windows per open region
+    python benchmarks/transfer.py --dataset synthetic --task regression  # planted-motif dosage in X, Pearson r
     python benchmarks/transfer.py --preset chromtransfer --device cuda --dataset genomewide \\
         --genome hg38.fa --labels ../shared/data/chromtransfer_grch38_labels   # the paper's data
 """
@@ -141,6 +142,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--labels", default=None, help="folder with train/ and test/ label CSVs (default: download)")
     p.add_argument("--n-synthetic", type=int, default=6000, help="regions of the synthetic dataset")
+    p.add_argument("--task", default=None, choices=["classification", "regression"], help="default: detected")
+    p.add_argument("--layer", default=None, help="layer of the regression targets (default: X); scored by Pearson r")
+    p.add_argument(
+        "--pretrain-task",
+        default="classification",
+        choices=["classification", "regression"],
+        help="what the body learns: obs['open'] (the paper) or the pooled signal (mean over cell types of --layer or X)",
+    )
     p.add_argument("--width", type=int, default=600, help="window width in bp for --dataset chr20 (centred)")
     p.add_argument(
         "--background-per-open",
@@ -193,7 +202,8 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
     if args.dataset == "chr20":
         adata = chr20(args)
     elif args.dataset == "synthetic":
-        adata = cs.datasets.synthetic(args.n_synthetic, random_state=args.seed[0])
+        target = "dosage" if args.task == "regression" else "binary"  # planted-motif dosage: a quantity per cell type
+        adata = cs.datasets.synthetic(args.n_synthetic, target=target, random_state=args.seed[0])
     else:
         adata = cs.datasets.chromtransfer(args.genome or "hg38", labels=args.labels, random_state=args.seed[0])
     steps = plan(args)
@@ -206,17 +216,19 @@ def run(args: argparse.Namespace) -> tuple[pd.DataFrame, dict]:
             preset=get_config(args.preset, **steps["config_changes"]),
             options=_options(steps["pretrain"], args, random_state=args.seed[0]),
             save_dir=models,
+            **({"task": "regression", "layer": args.layer} if args.pretrain_task == "regression" else {}),
         )
         t1 = time.perf_counter()
         transfer_benchmark(adata, args.celltypes, **_shared_kwargs(args, steps, models))
         t2 = time.perf_counter()
     history = adata.uns[K.UNS][K.UNS_MODELS]["pretrained"]["history"]
+    watched = "val_pearson" if args.pretrain_task == "regression" else "val_auroc"
     info = {
         "pretrain_seconds": round(t1 - t0, 1),
         "runs_seconds": round(t2 - t1, 1),
         "total_seconds": round(t2 - t0, 1),
         "pretrain_epochs": len(history["epoch"]),
-        "pretrain_best_val_auroc": round(float(history["val_auroc"][int(np.argmin(history["val_loss"]))]), 4),
+        f"pretrain_best_{watched}": round(float(history[watched][int(np.argmin(history["val_loss"]))]), 4),
         **steps,
     }
     return adata.uns[K.UNS][K.UNS_TRANSFER], info
@@ -254,6 +266,8 @@ def _shared_kwargs(args: argparse.Namespace, steps: dict, models: str) -> dict:
         "seeds": args.seed,
         "options": _options(steps["runs"], args),
         "save_dir": models,
+        "task": args.task,
+        "layer": args.layer,
     }
 
 
@@ -267,6 +281,7 @@ def run_cv(adata, args: argparse.Namespace, steps: dict) -> tuple[pd.DataFrame, 
             preset=get_config(args.preset, **steps["config_changes"]),
             pretrain_options=_options(steps["pretrain"], args),
             pretrain_celltypes=args.pretrain_celltypes,
+            pretrain_task=args.pretrain_task,
             cv=args.cv,
             n_boot=args.n_boot,
             **_shared_kwargs(args, steps, models),
@@ -300,10 +315,16 @@ def interval_json(intervals: pd.DataFrame) -> dict:
     }
 
 
+def metric_of(table: pd.DataFrame) -> str:
+    """The headline metric of a transfer table: Pearson r for regression runs, else AUROC."""
+    return "pearson" if "pearson" in table.columns else "auroc"
+
+
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Test AUROC (mean over seeds): rows celltype x fraction, one column per kind, plus fine-tune minus scratch."""
-    wide = table.pivot_table(index=["celltype", "fraction"], columns="kind", values="auroc", sort=False)
-    wide = wide.reindex(columns=[k for k in ("finetune", "scratch", "baseline_gc", "baseline_kmer") if k in wide])
+    """Test AUROC or Pearson r (mean over seeds): rows celltype x fraction, one column per kind, fine-tune minus scratch."""
+    wide = table.pivot_table(index=["celltype", "fraction"], columns="kind", values=metric_of(table), sort=False)
+    kinds = ("finetune", "scratch", "baseline_gc", "baseline_kmer", "baseline_ridge")
+    wide = wide.reindex(columns=[k for k in kinds if k in wide])
     wide["ft-sc"] = wide["finetune"] - wide["scratch"]
     wide["ft-best_base"] = wide["finetune"] - wide[[c for c in wide if c.startswith("baseline")]].max(axis=1)
     return wide.sort_index(level=["celltype", "fraction"], ascending=[True, False])
@@ -326,7 +347,7 @@ def summary_json(table: pd.DataFrame, wide: pd.DataFrame, info: dict, args: argp
         "celltypes": n_ct,
         "fractions": sorted(table["fraction"].unique().tolist(), reverse=True),
         "seeds": args.seed,
-        "mean_test_auroc": {
+        f"mean_test_{metric_of(table)}": {
             kind: {f"{f:g}": round(float(v), 4) for f, v in by_fraction[kind].items()}
             for kind in by_fraction
             if not kind.startswith("ft-")
@@ -353,10 +374,11 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    cs.pl.transfer_curve(table, "auroc", show=False, save=args.out / "transfer.png")
+    metric = metric_of(table)
+    cs.pl.transfer_curve(table, metric, show=False, save=args.out / "transfer.png")
     wide = summary_table(table)
     with pd.option_context("display.width", 200, "display.max_rows", 200, "display.float_format", "{:.3f}".format):
-        print(f"test AUROC ({args.preset} preset; mean over seeds {args.seed}); ft-sc = fine-tune minus scratch")
+        print(f"test {metric} ({args.preset} preset; mean over seeds {args.seed}); ft-sc = fine-tune minus scratch")
         print(wide.to_string())
     print(json.dumps(summary_json(table, wide, info, args)))
 
@@ -379,12 +401,12 @@ def report_cv(table: pd.DataFrame, info: dict, args: argparse.Namespace) -> None
         "seeds": args.seed,
         "celltypes": sorted(table["celltype"].unique().tolist()),
         "threads": torch.get_num_threads(),
-        "mean_auroc_ci95": interval_json(intervals),
+        f"mean_{metric_of(table)}_ci95": interval_json(intervals),
         **info,
     }
     with pd.option_context("display.width", 250, "display.max_rows", 400, "display.max_columns", 20):
         print(
-            f"cross-validated AUROC ({args.cv} folds of {info['unit']}s, seeds {args.seed}, {args.preset}); "
+            f"cross-validated {metric_of(table)} ({args.cv} folds of {info['unit']}s, seeds {args.seed}, {args.preset}); "
             "estimate [95% block-bootstrap interval]"
         )
         print(interval_summary(intervals).to_string())

@@ -268,6 +268,7 @@ APP = (
     "_demo",
     "_report",
     "_report_verdicts",
+    "_report_regression",
 )
 
 

@@ -2,7 +2,9 @@
 
 import copy
 import logging
+from pathlib import Path
 
+import anndata
 import numpy as np
 import pytest
 import torch
@@ -71,11 +73,13 @@ def test_regression_record_history_and_predictions_meta(tuned):
     assert get_record(adata, "pretrained").task == "classification"
     meta = adata.uns[K.UNS][K.UNS_PREDICTIONS]["finetuned_K562"]
     assert (meta["task"], meta["layer"]) == ("regression", "")
-    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["pretrained"]["task"] == "classification"
+    assert "task" not in adata.uns[K.UNS][K.UNS_PREDICTIONS]["pretrained"]  # classification: as before
     # values in the target's units, not probabilities
     assert adata.obsm[K.PRED]["finetuned_K562"].max() > 1.5
     card = cs.models.read_model_card(record.path)["card"]
     assert (card["task"], card["loss"]) == ("regression", "mse")
+    readme = (Path(record.path) / "README.md").read_text()
+    assert "- task: regression; loss: mse" in readme and "- targets: X, as read" in readme
 
 
 def test_add_model_of_a_regression_folder_keeps_task_and_loss(tuned):
@@ -186,7 +190,11 @@ def test_a_classification_run_keeps_its_history_and_record(tmp_path):
     cs.tl.predict(adata, "scratch_K562")
     p = adata.obsm[K.PRED]["scratch_K562"]
     assert ((p > 0) & (p < 1)).all()
-    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["scratch_K562"]["task"] == "classification"
+    assert adata.uns[K.UNS][K.UNS_PREDICTIONS]["scratch_K562"] == {
+        "model": "scratch_K562",
+        "kind": "scratch",
+        "target": "K562",
+    }
 
 
 # -- layers, pretraining, Poisson ------------------------------------------------------------------------
@@ -291,3 +299,38 @@ def test_losses_divide_by_the_known_count_or_the_given_denominator(monkeypatch):
         assert float(share) == 18.0
         torch.testing.assert_close(value * 18, loss(out, y) * 16)
         monkeypatch.undo()
+
+
+# -- the command line ----------------------------------------------------------------------------------
+def test_cli_trains_regression_from_a_layer_with_a_loss(small, tmp_path):
+    from chromseq.cli import main
+
+    small.layers["counts"] = np.round(small.X * 3).astype(np.float32)
+    path = tmp_path / "in.h5ad"
+    small.write_h5ad(path)
+    out = tmp_path / "out.h5ad"
+    flags = ["--preset", "tiny", "--max-epochs", "1", "--batch-size", "16", "--save-dir", str(tmp_path / "m")]
+    args = ["train", str(path), "-o", str(out), "--celltype", "K562", "--task", "regression", "--layer", "counts"]
+    assert main([*args, "--loss", "poisson", *flags]) == 0
+    record = get_record(anndata.read_h5ad(out), "scratch_K562")
+    assert (record.task, record.loss, record.target_layer) == ("regression", "poisson", "counts")
+    assert main([*args, "--loss", "bce", *flags, "--overwrite"]) == 1  # bce does not train regression
+
+
+def test_regression_subsampling_is_plain_random():
+    from chromseq.tl._fit_targets import subsample
+
+    rows = np.arange(200)
+    values = np.linspace(0, 1, 200, dtype=np.float32)[:, None]  # no value > 0.5 among the first half
+    picked = subsample(rows, values, 0.25, seed=0, stratify=False)
+    assert len(picked) == 50 and len(np.unique(picked)) == 50
+    np.testing.assert_array_equal(picked, subsample(rows, values, 0.25, seed=0, stratify=False))
+    stratified = subsample(rows, values, 0.25, seed=0)
+    assert not np.array_equal(picked, stratified)
+
+
+def test_pretraining_logs_why_it_is_classification(small, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="chromseq"):
+        cs.tl.pretrain(small, **QUICK, save_dir=tmp_path)
+    assert "task: classification (pretraining default: obs['open']" in caplog.text
+    assert get_record(small, "pretrained").outputs == ("open",)

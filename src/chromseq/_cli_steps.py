@@ -18,6 +18,9 @@ PRESET_CHOICES = ("auto", "fast", "tiny", "chromtransfer", "dilated", "dilated_f
 DEFAULT_OPTIONS = {"max_epochs": 100, "batch_size": 128, "learning_rate": 1e-3, "patience": 10}
 #: ``--normalize`` choices: the methods of ``pp.normalize_targets`` (spelled here so that ``--help`` needs no anndata).
 NORMALIZE_CHOICES = ("cpm", "log1p", "cpm_log1p", "quantile", "rank", "zscore")
+#: ``--task`` and ``--loss`` choices (``chromseq._keys.TASKS``; ``'auto'`` and ``chromseq._keys.LOSSES``).
+TASK_CHOICES = ("classification", "regression")
+LOSS_CHOICES = ("auto", "bce", "mse", "poisson", "mse_cosine")
 
 
 def _io_args(p: argparse.ArgumentParser) -> None:
@@ -65,7 +68,25 @@ def _training_args(p: argparse.ArgumentParser, *, celltype: bool, preset: bool =
     p.add_argument(
         "--save-dir", default=None, help="folder for the models and their checkpoints (default: ./chromseq_models)"
     )
+    _target_args(p)
     _run_args(p)
+
+
+def _target_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--task", default=None, choices=TASK_CHOICES,
+        help="classification (0/1 labels) or regression (quantities); default: detected from the targets "
+        "(only 0, 1 and NaN: classification), pretraining: classification on obs['open'] unless --layer",
+    )  # fmt: skip
+    p.add_argument(
+        "--layer", default=None,
+        help="take the targets from this layer of the input (e.g. signal) instead of X",
+    )  # fmt: skip
+    p.add_argument(
+        "--loss", default=None, choices=LOSS_CHOICES,
+        help="training loss (default: auto: bce for classification, mse for regression; poisson for counts >= 0, "
+        "mse_cosine adds a cosine term over the cell types of a region)",
+    )  # fmt: skip
 
 
 def run_step(args: argparse.Namespace, step: Callable, **kwargs) -> None:
@@ -124,13 +145,17 @@ def _existing(args: argparse.Namespace) -> str:
 def _training_kwargs(args: argparse.Namespace, *, preset: bool = True) -> dict:
     from .tl import TrainingOptions
 
+    fields = {"patience": args.patience, "loss": getattr(args, "loss", None)}
+    fields = {k: v for k, v in fields.items() if v is not None}
     kwargs = {
         "preset": args.preset if preset else None,
         "max_epochs": args.max_epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "options": None if args.patience is None else TrainingOptions(patience=args.patience),
+        "options": TrainingOptions(**fields) if fields else None,
         "save_dir": args.save_dir,
+        "task": getattr(args, "task", None),
+        "layer": getattr(args, "layer", None),
     }
     if getattr(args, "celltype", None) is not None:
         kwargs["celltype"] = args.celltype

@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals of AUROC and of paired AUROC differences, resampling blocks.
+"""Bootstrap confidence intervals of AUROC or Pearson r and of paired differences, resampling blocks.
 
 Regions of one chromosome block are spatially correlated (shared flanks, shared local GC), so the
 resampling unit is the block: a replicate draws as many blocks as there are, with replacement, and
@@ -93,6 +93,48 @@ def auroc_replicates(y: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> 
     scores = np.atleast_2d(scores)
     point = float(np.mean([weighted_auroc(y, s)[0] for s in scores]))
     boot = np.mean([weighted_auroc(y, s, weights) for s in scores], axis=0)
+    return point, boot
+
+
+def weighted_pearson(y: np.ndarray, values: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Pearson r of ``values`` with ``y`` under each row of ``weights``.
+
+    Parameters
+    ----------
+    y
+        ``(n,)`` observed values.
+    values
+        ``(n,)`` predicted values (or any score).
+    weights
+        ``(B, n)`` non-negative region weights (e.g. :func:`block_weights`); ``None``: all ones, B = 1.
+
+    Returns
+    -------
+    ``(B,)`` r per replicate (NaN where a side has no weighted variance). With integer weights it
+    equals the Pearson r of the data with each region repeated that many times.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    x = np.asarray(values, dtype=np.float64)
+    w = np.ones((1, len(y))) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    total = w.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        my, mx = (w @ y)[:, None] / total, (w @ x)[:, None] / total
+        dy, dx = y[None, :] - my, x[None, :] - mx
+        cov = (w * dy * dx).sum(axis=1)
+        var = (w * dy * dy).sum(axis=1) * (w * dx * dx).sum(axis=1)
+        r = cov / np.sqrt(var)
+    return np.where(var > 0, np.clip(r, -1.0, 1.0), np.nan)
+
+
+def pearson_replicates(y: np.ndarray, values: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Pearson r of ``values`` (mean over seeds) on the data and on each bootstrap replicate.
+
+    The regression counterpart of :func:`auroc_replicates`, with the same arguments: ``y`` ``(n,)``
+    observed values, ``values`` ``(n_seeds, n)`` or ``(n,)``, ``weights`` ``(B, n)``.
+    """
+    values = np.atleast_2d(values)
+    point = float(np.mean([weighted_pearson(y, v)[0] for v in values]))
+    boot = np.mean([weighted_pearson(y, v, weights) for v in values], axis=0)
     return point, boot
 
 

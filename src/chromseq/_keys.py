@@ -54,6 +54,8 @@ UNS = "chromseq"
 UNS_GENOME = "genome"
 UNS_MODELS = "models"
 UNS_METRICS = "metrics"
+#: ``target`` of the metrics table's specificity rows (per region, across cell types; see ``tl.evaluate``).
+SPECIFICITY = "specificity"
 UNS_MOTIFS = "motifs"
 UNS_CONTRIB = "contributions"
 #: Inside uns[UNS][UNS_CONTRIB][<name>] (see ``tl.contributions``): obs names (str, n) of the regions
@@ -93,7 +95,8 @@ MOTIF_PPM = "ppm"
 MOTIF_MATCH_PPM = "match_ppm"
 
 # -- variant AnnData of ``tl.score_variants`` (obs = variants, var = scored outputs) -----------------------------
-#: layers: probabilities of the reference and alternative windows, and alt - ref on the logit scale.
+#: layers: predictions of the reference and alternative windows (probabilities; a regression model's values), and
+#: alt - ref (on the logit scale for classification, in the target's units for regression).
 VARIANT_REF = "ref"
 VARIANT_ALT = "alt"
 VARIANT_DELTA = "delta"
@@ -158,7 +161,8 @@ def variant_contrib_key(allele: str, output: str) -> str:
 
 # -- design AnnData of ``tl.design`` (obs = designed sequences, var = the model's outputs) ------------------------
 #: obs: what each design started from (an obs name of the start AnnData, or ``random_<i>``), the method
-#: (``evolve``/``implant``), the steps taken, and the objective (logit units) at the start and at the end.
+#: (``evolve``/``implant``), the steps taken, and the objective (logit, or regression value/log-rate) at the start
+#: and at the end.
 DESIGN_SOURCE = "source"
 DESIGN_METHOD = "method"
 DESIGN_STEPS = "n_steps"

@@ -12,9 +12,10 @@ import pandas as pd
 from . import _keys as K
 from ._intervals import verdict
 from ._io_utils import atomic_path
+from ._report_regression import regression_lines
 from ._report_verdicts import verdict_lines
 from ._settings import logger
-from .store import MATCH_QVAL
+from .store import MATCH_QVAL, regression_meta
 
 #: Patterns per cell type in the report's motif table, and in its figure (logos of the patterns with most seqlets).
 _MOTIF_ROWS = 12
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test") -> Path:
     """Write figures and ``report.md`` for an evaluated AnnData.
 
+    Classification models get the AUROC table, verdicts and ROC curves; regression models (predictions
+    with ``task='regression'``) a section of their own: predicted vs observed per cell type, the
+    Pearson/Spearman/MSE table and verdicts on Pearson r with paired block-bootstrap intervals.
+
     Parameters
     ----------
     adata
@@ -39,7 +44,7 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     out
         Output folder; figures go to ``out/figures``.
     split
-        Split whose metrics, ROC curves and logos are shown.
+        Split whose metrics, ROC curves, scatter plots and logos are shown.
 
     Returns
     -------
@@ -58,17 +63,19 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
     out = Path(out)
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
-    metrics = uns[K.UNS_METRICS]
+    metrics = pd.DataFrame(uns[K.UNS_METRICS])
+    classification = _metrics_summary(metrics, split)
     lines = ["# chromseq report", ""]
     lines += _provenance_lines(adata)
     lines += _dataset_lines(adata)
-    lines += [
-        "## Held-out performance",
-        "",
-        f"AUROC and AUPRC on the `{split}` split, beside composition baselines.",
-        "",
-    ]
-    lines += [_markdown_table(_metrics_summary(metrics, split)), ""]
+    if len(classification) or not regression_meta(adata):
+        lines += [
+            "## Held-out performance",
+            "",
+            f"AUROC and AUPRC on the `{split}` split, beside composition baselines.",
+            "",
+        ]
+        lines += [_markdown_table(classification), ""]
 
     def figure(name: str, draw) -> list[str]:
         """Draw one figure into ``figures/``; return its markdown lines (none if the AnnData lacks a piece)."""
@@ -81,9 +88,11 @@ def write_report(adata: AnnData, out: str | os.PathLike, *, split: str = "test")
             plt.close("all")
         return [f"![{name}](figures/{name}.png)", ""]
 
-    lines += verdict_lines(adata, split)
-    lines += figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
-    lines += figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
+    if len(classification) or not regression_meta(adata):
+        lines += verdict_lines(adata, split)
+        lines += figure("metrics_auroc", lambda save: pl.metrics(adata, "auroc", split=split, show=False, save=save))
+        lines += figure("roc", lambda save: pl.roc(adata, split=split, show=False, save=save))
+    lines += regression_lines(adata, split, metrics, figure=figure, markdown=_markdown_table)
     lines += figure("history", lambda save: pl.history(adata, show=False, save=save))
     if K.UNS_TRANSFER in uns:
         lines += ["## Transfer learning vs training from scratch", ""]
@@ -122,7 +131,7 @@ def _cross_validated_lines(intervals: pd.DataFrame, params: dict) -> list[str]:
     table.index.name = "fraction"
     lines = [
         f"Cross-validated ({params.get('cv', '?')} folds of {params.get('unit', 'unit')}s, seeds "
-        f"{params.get('seeds', '?')}): AUROC of the pooled out-of-fold scores, mean over cell types "
+        f"{params.get('seeds', '?')}): {_estimate(params)[1]} of the pooled out-of-fold scores, mean over cell types "
         f"[{100 * float(params.get('level', 0.95)):g}% block-bootstrap interval]. Every region is scored by "
         "models that never saw its fold, pretraining included.",
         "",
@@ -138,10 +147,11 @@ def _cross_validated_lines(intervals: pd.DataFrame, params: dict) -> list[str]:
 
 
 def _transfer_curve_lines(table: pd.DataFrame, params: dict) -> list[str]:
-    """Text of a single-split transfer benchmark: test AUROC per fraction and kind, mean and range over runs."""
-    if table is None or len(table) == 0 or "auroc" not in table:
+    """Text of a single-split transfer benchmark: test AUROC (Pearson r) per fraction and kind, mean and range over runs."""
+    column, name = _estimate(params)
+    if table is None or len(table) == 0 or column not in table:
         return []
-    runs = table.groupby(["fraction", "kind"], sort=False)["auroc"]
+    runs = table.groupby(["fraction", "kind"], sort=False)[column]
     summary = runs.agg(["mean", "min", "max", "count"]).reset_index()
     summary["cell"] = [
         f"{m:.3f}" if n == 1 else f"{m:.3f} ({lo:.3f}-{hi:.3f})"
@@ -155,7 +165,7 @@ def _transfer_curve_lines(table: pd.DataFrame, params: dict) -> list[str]:
     split = params.get("split", table["split"].iloc[0] if "split" in table else "test")
     return [
         f"Fine-tuning the pretrained body vs training the same network from scratch on a fraction of each cell "
-        f"type's training regions ({', '.join(celltypes)}), scored on the `{split}` split: AUROC, mean over cell "
+        f"type's training regions ({', '.join(celltypes)}), scored on the `{split}` split: {name}, mean over cell "
         "types and seeds (in parentheses, the range over runs where there are several). One split gives no intervals: "
         "`chromseq.tl.transfer_benchmark(..., cv=5)` adds block-bootstrap intervals (see the cross-validated "
         "reference below, where there is one).",
@@ -163,6 +173,11 @@ def _transfer_curve_lines(table: pd.DataFrame, params: dict) -> list[str]:
         _markdown_table(wide.reset_index()),
         "",
     ]
+
+
+def _estimate(params: dict) -> tuple[str, str]:
+    """Metric column and name of a transfer benchmark: Pearson r for a regression benchmark, else AUROC."""
+    return ("pearson", "Pearson r") if str(params.get("task", "")) == K.TASKS[1] else ("auroc", "AUROC")
 
 
 def _reference_lines(adata: AnnData) -> list[str]:
@@ -220,7 +235,7 @@ def _options(options: dict) -> str:
 
 
 def _model_line(name: str, record: ModelRecord) -> str:
-    """One line per model: kind, preset, threads, epochs, and the validation AUROC of the epoch it kept."""
+    """One line per model: kind, task, preset, threads, epochs, and the validation AUROC (Pearson r) of the epoch it kept."""
     from ._metrics import kept_index
 
     history = record.history
@@ -229,14 +244,16 @@ def _model_line(name: str, record: ModelRecord) -> str:
     kept = ""
     if epochs and len(history.get(monitor, [])) == epochs:
         i = kept_index(history, record.params)
-        auroc = history.get("val_auroc", [])
-        value = float(auroc[i]) if i < len(auroc) and auroc[i] is not None else float("nan")
-        shown = f"val AUROC {value:.3f}" if np.isfinite(value) else f"{monitor} {float(history[monitor][i]):.4f}"
+        key, label = ("val_pearson", "val Pearson r") if record.task == K.TASKS[1] else ("val_auroc", "val AUROC")
+        metric = history.get(key, [])
+        value = float(metric[i]) if i < len(metric) and metric[i] is not None else float("nan")
+        shown = f"{label} {value:.3f}" if np.isfinite(value) else f"{monitor} {float(history[monitor][i]):.4f}"
         kept = f", kept epoch {history['epoch'][i]} (best {monitor}): {shown}"
     threads = record.params.get("torch_threads")
     threads = f", {threads} torch thread{'' if threads == 1 else 's'}" if threads else ""
+    task = f", regression ({record.loss or 'mse'} loss)" if record.task == K.TASKS[1] else ""
     return (
-        f"- `{name}` ({record.kind}, preset `{record.preset or '?'}`{threads}): "
+        f"- `{name}` ({record.kind}{task}, preset `{record.preset or '?'}`{threads}): "
         f"{epochs} epoch{'' if epochs == 1 else 's'}{kept}"
     )
 
@@ -250,7 +267,10 @@ def _dataset_lines(adata: AnnData) -> list[str]:
 
 
 def _metrics_summary(metrics: pd.DataFrame, split: str) -> pd.DataFrame:
+    """Classification rows of ``split`` (regression rows have their own section)."""
     table = metrics[metrics["split"] == split]
+    if "task" in table:
+        table = table[table["task"].astype(str) != K.TASKS[1]]
     columns = [c for c in ("target", "model", "kind", "n", "n_pos", "auroc", "auprc", "f1_best") if c in table]
     return table[columns].sort_values(["target", "model"]).reset_index(drop=True)
 
@@ -291,7 +311,8 @@ def _interpretation_lines(adata: AnnData, figure) -> list[str]:
 
 
 _LOGO_NOTE = (
-    "Letter heights are the contribution of each observed base to the model's logit (the window drawn in rows "
+    "Letter heights are the contribution of each observed base to the model's output (its logit; for a regression "
+    "model the predicted value, or its log for the Poisson loss; the window drawn in rows "
     f"of {_LOGO_ROW} bp). Seqlets (stretches of significant contribution) are marked in a lane under the "
     "letters, coloured by the sign of their contribution (legend), with the name of their best JASPAR match; "
     "`?` marks a seqlet whose best match is not significant (Bonferroni-adjusted p > 0.01 over the database). "

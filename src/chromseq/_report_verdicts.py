@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _keys as K
 from ._intervals import auroc_replicates, block_weights, interval_table, verdict, weighted_auroc
-from .store import baseline_sources, labels, prediction_meta, prediction_sources
+from .store import baseline_sources, labels, prediction_sources, task_predictions
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -58,11 +58,11 @@ def verdict_lines(adata: AnnData, split: str, *, random_state: int = 0) -> list[
     if K.SPLIT not in adata.obs or K.PRED not in adata.obsm:
         return []
     in_split = adata.obs[K.SPLIT].astype(str).to_numpy() == split
-    blocks = _blocks(adata)
+    blocks = genome_blocks(adata)
     unit = f"{BLOCK_SIZE // 1000}-kb genome blocks"
     if np.unique(blocks[in_split]).size < MIN_BLOCKS:
         blocks, unit = np.arange(adata.n_obs).astype(str), "regions (too few genome blocks)"
-    meta = prediction_meta(adata)
+    meta = task_predictions(adata, None, "classification")  # regression: see _report_regression
     lines = []
     for target in list(dict.fromkeys(m["target"] for m in meta.values())):
         line = _target_line(adata, target, meta, in_split, blocks, split, random_state)
@@ -153,7 +153,7 @@ def _interval(row) -> str:
     return f"{row['estimate']:.3f} [{row['lower']:.3f}, {row['upper']:.3f}]"
 
 
-def _blocks(adata: AnnData) -> np.ndarray:
+def genome_blocks(adata: AnnData) -> np.ndarray:
     """``(n_obs,)`` block label ``chrom:index`` of every region (``BLOCK_SIZE`` bp blocks)."""
     if K.CHROM in adata.obs and K.START in adata.obs:
         chrom = adata.obs[K.CHROM].astype(str).to_numpy()

@@ -22,7 +22,7 @@ from chromseq._docs import RETURNS_PATH, fill_docs
 from chromseq._io_utils import atomic_path, disk_errors, incomplete_write, verify_lines
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
-from chromseq.store import get_contributions, motif_result, stored_seqlets
+from chromseq.store import get_contributions, motif_result, prediction_units, stored_seqlets
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -43,8 +43,11 @@ def write_predictions(
 ) -> Path:
     """Write the predictions of :func:`~chromseq.tl.predict` as a bigWig or bedGraph track.
 
-    Every base of a region's window gets the region's probability; overlapping windows are resolved
-    by the nearest-centre rule (see :mod:`chromseq.io`). Regions without a prediction (NaN) are left out.
+    Every base of a region's window gets the region's prediction, as stored: a probability (0-1) for a
+    classification model, a value in the target's units for a regression model (any real number; a
+    rate for a Poisson model), see ``uns['chromseq']['predictions'][column]['task']``. Values are
+    written as they are, never rescaled or thresholded. Overlapping windows are resolved by the
+    nearest-centre rule (see :mod:`chromseq.io`). Regions without a prediction (NaN) are left out.
 
     Parameters
     ----------
@@ -78,6 +81,7 @@ def write_predictions(
     chrom, start, end = _windows(adata, keep)
     segments = _segments(chrom, start, end)
     rows = [(c, a, b, values[keep[i]]) for c, i, a, b in segments]
+    logger.info("writing predictions %r (%s) to %s", column, prediction_units(adata, column).label, path)
     return _write(Path(path), rows, _sizes(adata, genome, chrom), per_base=None)
 
 
@@ -92,7 +96,9 @@ def write_contributions(
     """Write the contribution scores of :func:`~chromseq.tl.contributions` as a per-base bigWig/bedGraph.
 
     The value of a base is the contribution of the observed base (hypothetical scores times the one-hot
-    sequence; logit units). Overlapping windows: the nearest-centre rule (see :mod:`chromseq.io`).
+    sequence), in the units of the model's raw output: logit for classification, the value (or the
+    Poisson log-rate) for regression, as ``uns['chromseq']['contributions'][celltype]['target']`` says.
+    Overlapping windows: the nearest-centre rule (see :mod:`chromseq.io`).
 
     Parameters
     ----------

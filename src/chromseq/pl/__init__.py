@@ -9,6 +9,8 @@ from ._history import history
 from ._intervals import transfer_intervals
 from ._metrics import metrics
 from ._motifs import motifs
+from ._scatter import predicted_vs_observed
+from ._specificity import specificity
 from ._transfer import transfer_curve
 from ._variants import variant_effect, variant_ranking
 
@@ -17,6 +19,8 @@ __all__ = [
     "roc",
     "pr",
     "metrics",
+    "predicted_vs_observed",
+    "specificity",
     "transfer_curve",
     "transfer_intervals",
     "contributions",

@@ -38,8 +38,10 @@ def contributions(
 ) -> Axes | list[Axes]:
     """Plot the contribution scores of one region as sequence logos, one track per cell type, stacked.
 
-    Letters are drawn by :func:`tangermeme.plot.plot_logo` with heights equal to the scores
-    (logit units); all tracks share the y axis so that cell types can be compared. Seqlets found
+    Letters are drawn by :func:`tangermeme.plot.plot_logo` with heights equal to the scores, in
+    the units of the model's raw output (logit; a regression model's value, or the log-rate of a
+    Poisson model), named on each track's axis; tracks share the y axis (by default when computed
+    with the same method and units) so that cell types can be compared. Seqlets found
     by :func:`chromseq.tl.motifs` are marked in a lane under the letters (never over them): a bar
     coloured by the sign of the seqlet's contribution (legend) and the name of its best database
     motif, ``'?'`` where no match is significant. A track without seqlets says why.
@@ -67,7 +69,8 @@ def contributions(
         Draw each track in rows of at most this many bp, one Axes per row (a 600-bp window in rows
         of 200 keeps letters readable); ``None``: one row.
     sharey
-        One y scale for all tracks; ``None``: when all were computed with the same method.
+        One y scale for all tracks; ``None``: when all were computed with the same method and
+        explain outputs in the same units.
     ax
         One Axes per cell type (per row of each cell type with ``wrap``) to draw in; ``None``
         makes a figure.
@@ -103,12 +106,17 @@ def contributions(
             axis = axes[i * len(spans) + j]
             plot_logo(tracks[ct][:, a - start : b - start], ax=axis, ylim=ylims[ct], show_score=False)
             axis.xaxis.set_major_formatter(FuncFormatter(lambda x, _, s=a: f"{round(x) + s}"))
-            axis.set_ylabel(f"{ct}\ncontribution" if j == 0 else "", fontsize=9)
+            axis.set_ylabel(f"{ct}\ncontribution ({_units(adata, ct)})" if j == 0 else "", fontsize=9)
             if seqlets:
                 _draw_seqlets(axis, table, a, b, ylims[ct], match_padj, why=why if j == 0 else "", legend=j == 0)
     axes[0].set_title(f"{adata.obs_names[row]}  ({'hypothetical' if hypothetical else 'observed bases'})")
     axes[-1].set_xlabel("position in window (bp)")
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _units(adata: AnnData, name: str) -> str:
+    """Return what the stored contributions of ``name`` explain: ``'logit'`` (also when unrecorded), ``'value'``..."""
+    return str(adata.uns.get(K.UNS, {}).get(K.UNS_CONTRIB, {}).get(name, {}).get("target", "logit"))
 
 
 def _rows_of(start: int, end: int, wrap: int | None) -> list[tuple[int, int]]:
@@ -126,7 +134,7 @@ def _ylims(adata: AnnData, tracks: dict[str, np.ndarray], sharey: bool | None) -
     top = {ct: float(np.abs(t).max()) or 1.0 for ct, t in tracks.items()}
     if sharey is None:
         params = adata.uns.get(K.UNS, {}).get(K.UNS_CONTRIB, {})
-        sharey = len({str(params.get(ct, {}).get("method")) for ct in tracks}) == 1
+        sharey = len({(str(params.get(ct, {}).get("method")), _units(adata, ct)) for ct in tracks}) == 1
     if sharey:
         top = dict.fromkeys(top, max(top.values()))
     return {ct: (-v, v) for ct, v in top.items()}

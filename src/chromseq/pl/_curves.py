@@ -20,8 +20,8 @@ from chromseq.store import (
     labels,
     prediction_sources,
     resolve_targets,
-    select_predictions,
     targets_of,
+    task_predictions,
 )
 
 from ._utils import StylePicker, finish, panels, series_label
@@ -123,7 +123,7 @@ def _curves(
     show: bool | None,
     save,
 ):
-    meta = select_predictions(adata, models)
+    meta = _classification(adata, models)
     names = _panel_targets(adata, meta, celltype, baselines)
     mask = _split_mask(adata, split)
     fig, axes, created = panels(len(names), ax=ax, ncols=ncols, size=(3.8, 5.0))  # room for the legend below
@@ -136,6 +136,17 @@ def _curves(
             _draw(panel, curve, y, source.scores[mask], source, style)
         _decorate(panel, curve, y, target, split)
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _classification(adata: AnnData, models) -> dict[str, dict]:
+    """Classification prediction columns (regression ones are drawn by ``pl.predicted_vs_observed``)."""
+    meta = task_predictions(adata, models, "classification")
+    if models is not None and not meta:
+        raise ValueError(
+            f"model(s) {models!r} are regression models: ROC and precision-recall curves need probabilities; "
+            "draw them with chromseq.pl.predicted_vs_observed(adata, models=...)."
+        )
+    return meta
 
 
 def _panel_targets(adata: AnnData, meta: dict, celltype, baselines: bool) -> list[str]:

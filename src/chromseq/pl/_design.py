@@ -91,7 +91,7 @@ def design(
         if individual:
             a.plot(steps, values.T, color=line.get_color(), lw=0.5, alpha=0.5)
     a.set_xlabel("step" if info["method"] == "evolve" else "start (0) / motif implanted (1)")
-    a.set_ylabel("predicted " + ("probability" if info.get("scores") == "probability" else "value"))
+    a.set_ylabel("predicted " + str(info.get("scores") or "probability"))
     a.set_title(f"{info['method']}: {info['objective_text']}  ({len(rows)} sequences)", fontsize=10)
     a.legend(fontsize=8, frameon=False)
     return finish(fig, axes, created=created, show=show, save=save)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: Line style of each history key; keys not listed are drawn solid.
 _KEY_STYLES = {"train_loss": {"ls": "--", "color": "#1f77b4"}, "val_loss": {"ls": "-", "color": "#d62728"}}
+#: The validation metric of each task: a key asked for and missing from a history is drawn as its counterpart.
+_COUNTERPART = {"val_auroc": "val_pearson", "val_pearson": "val_auroc"}
 
 
 @fill_docs(show_save=SHOW_SAVE)
@@ -49,8 +51,10 @@ def history(
     models
         Model name(s); ``None``: every model with a history.
     keys
-        History columns to draw: ``'train_loss'``, ``'val_loss'``, ``'val_auroc'``, ``'lr'`` (any list
-        in the history).
+        History columns to draw: ``'train_loss'``, ``'val_loss'``, ``'val_auroc'`` (classification),
+        ``'val_pearson'`` (regression), ``'lr'`` (any list in the history). A regression model's
+        history has ``val_pearson`` where a classification history has ``val_auroc``: asking for one
+        draws the other for models that lack it, so one call covers both kinds of models.
     ncols
         Panels per row.
     ax
@@ -69,15 +73,22 @@ def history(
     """
     keys = [keys] if isinstance(keys, str) else list(keys)
     tables = _histories(adata, models)
-    missing = {name: [k for k in keys if k not in t.columns] for name, t in tables.items()}
+    drawn = {name: [_key_in(k, t) for k in keys] for name, t in tables.items()}
+    missing = {name: [k for k in drawn[name] if k not in t.columns] for name, t in tables.items()}
     missing = {name: ks for name, ks in missing.items() if ks}
     if missing:
         some = next(iter(tables.values()))
         raise KeyError(f"history key(s) missing: {missing}; a history has {list(some.columns)}.")
     fig, axes, created = panels(len(tables), ax=ax, ncols=ncols)
     for (name, table), panel in zip(tables.items(), axes, strict=True):
-        _draw(panel, name, table, keys)
+        _draw(panel, name, table, drawn[name])
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _key_in(key: str, table: pd.DataFrame) -> str:
+    """``key``, or its other task's counterpart (``val_auroc`` / ``val_pearson``) when only that is in ``table``."""
+    other = _COUNTERPART.get(key)
+    return other if key not in table.columns and other in table.columns else key
 
 
 def _histories(adata: AnnData, models: str | Sequence[str] | None) -> dict[str, pd.DataFrame]:

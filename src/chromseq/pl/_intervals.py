@@ -30,6 +30,7 @@ def transfer_intervals(
     differences: bool = False,
     kinds: Sequence[str] | None = None,
     celltype: str | Sequence[str] | None = None,
+    metric: str | None = None,
     ncols: int = 4,
     ax: Axes | Sequence[Axes] | None = None,
     show: bool | None = None,
@@ -38,7 +39,8 @@ def transfer_intervals(
     """Plot cross-validated AUROC (or paired differences) against the training fraction, with intervals.
 
     One panel per cell type and one for ``'mean'`` (the mean over cell types); every point is the
-    AUROC of the pooled out-of-fold scores (mean over seeds) with its block-bootstrap interval.
+    AUROC of the pooled out-of-fold scores (mean over seeds) with its block-bootstrap interval; for a
+    regression benchmark (``task='regression'``), Pearson's r of the pooled out-of-fold predictions.
 
     Parameters
     ----------
@@ -54,6 +56,9 @@ def transfer_intervals(
         Kinds to draw; ``None``: all methods (or all differences).
     celltype
         Panels to draw (cell types or ``'mean'``); ``None``: all.
+    metric
+        Name of the estimate on the y axis; ``None``: ``'Pearson r'`` when the AnnData's benchmark was a
+        regression (``uns['chromseq']['params']['transfer']['task']``), else ``'AUROC'``.
     {ncols_ax}
     {show_save}
 
@@ -65,6 +70,7 @@ def transfer_intervals(
     >>> chromseq.pl.transfer_intervals(adata, differences=True)  # doctest: +SKIP
     """
     table = _interval_table(adata)
+    metric = metric or interval_metric(adata)
     is_diff = table["kind"].str.contains("-", regex=False)
     table = table[is_diff if differences else ~is_diff]
     table = select_rows(select_rows(table, "kind", kinds, "interval table"), "celltype", celltype, "interval table")
@@ -77,10 +83,18 @@ def transfer_intervals(
         _draw(panel, table[table["celltype"] == name], picker)
         if differences:
             panel.axhline(0.0, color="0.5", lw=0.8, ls="--")
-        what = "AUROC difference" if differences else "AUROC"
+        what = f"{metric} difference" if differences else metric
         panel.set(title=name, xlabel="fraction of training data", ylabel=f"{what} (out of fold)")
         panel.set_ylim(low - pad, high + pad)
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def interval_metric(data: AnnData | pd.DataFrame) -> str:
+    """Return the name of a transfer benchmark's estimate: ``'Pearson r'`` for regression, else ``'AUROC'``."""
+    if isinstance(data, pd.DataFrame):
+        return "AUROC"
+    params = data.uns.get(K.UNS, {}).get(K.UNS_PARAMS, {}).get(K.UNS_TRANSFER, {})
+    return "Pearson r" if str(params.get("task", "")) == K.TASKS[1] else "AUROC"
 
 
 def _interval_table(data: AnnData | pd.DataFrame) -> pd.DataFrame:

@@ -31,7 +31,8 @@ def motifs(
 ) -> Axes | list[Axes]:
     """Plot each discovered pattern's contribution-weight matrix beside the logo of its best database match.
 
-    One row per pattern: on the left the CWM logo (logit units; trimmed to the span matched by
+    One row per pattern: on the left the CWM logo (units of the contributions: logit, or a
+    regression model's value or log-rate; trimmed to the span matched by
     TOMTOM), titled with the pattern name, its sign and seqlet count; on the right the
     information-content logo of the best match (reverse-complemented when it matched on the
     minus strand), titled with its id, name and TOMTOM q-value, and marked "no better than

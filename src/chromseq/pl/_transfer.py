@@ -26,7 +26,7 @@ TRANSFER_COLUMNS = ("celltype", "fraction", "kind")
 @fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE, returns_panels=RETURNS_PANELS)
 def transfer_curve(
     adata: AnnData | pd.DataFrame,
-    metric: str = "auroc",
+    metric: str | None = None,
     *,
     celltype: str | Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
@@ -51,7 +51,8 @@ def transfer_curve(
     ``kind`` (str)
         ``'finetune'`` or ``'scratch'`` (other kinds, e.g. ``'baseline'``, are drawn too).
     a metric column (float)
-        ``auroc``, ``auprc``, ... on the test split, as :func:`chromseq.tl.evaluate` names them.
+        ``auroc``, ``auprc``, ... on the test split, as :func:`chromseq.tl.evaluate` names them;
+        ``pearson``, ``spearman``, ``mse`` for a regression benchmark.
     ``seed`` (int, optional)
         Replicate runs; several rows for one celltype x fraction x kind are drawn as their mean with
         the standard deviation as error bars.
@@ -63,7 +64,8 @@ def transfer_curve(
     adata
         AnnData holding the table in ``uns['chromseq']['transfer']``, or the table itself.
     metric
-        Metric column to draw.
+        Metric column to draw; ``None``: ``'auroc'``, or ``'pearson'`` for a table without AUROC (a
+        regression benchmark).
     celltype
         Cell type(s) to draw; ``None``: all, in table order.
     kinds
@@ -80,7 +82,10 @@ def transfer_curve(
     >>> table = pd.read_csv("benchmarks/results/transfer.csv")  # doctest: +SKIP
     >>> chromseq.pl.transfer_curve(table, "auroc", save="transfer.png")  # doctest: +SKIP
     """
-    table = _check(_table(adata), metric)
+    table = _table(adata)
+    if metric is None:
+        metric = "pearson" if "auroc" not in table.columns and "pearson" in table.columns else "auroc"
+    table = _check(table, metric)
     table = select_rows(select_rows(table, "celltype", celltype, "transfer table"), "kind", kinds, "transfer table")
     summary = _summarise(table, metric)
     names = list(dict.fromkeys(table["celltype"]))

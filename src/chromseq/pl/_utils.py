@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 #: Colour of each model kind (baselines are grey, told apart by line style).
 KIND_COLORS = {"finetune": "#1f77b4", "scratch": "#ff7f0e", "pretrain": "#2ca02c", "baseline": "#7f7f7f"}
 #: Line style of each baseline model.
-BASELINE_STYLES = {"baseline_kmer": "--", "baseline_gc": ":"}
+BASELINE_STYLES = {"baseline_kmer": "--", "baseline_ridge": "--", "baseline_gc": ":"}
 _EXTRA_COLORS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 _NON_INTERACTIVE = {"agg", "pdf", "ps", "svg", "pgf", "cairo", "template"}
 

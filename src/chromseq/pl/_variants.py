@@ -32,8 +32,10 @@ def variant_effect(
 ) -> list[Axes]:
     """Plot the contributions of a variant's reference and alternative windows, one logo above the other.
 
-    The letters are the observed bases' contributions (logit units, one y scale for both); the variant's
-    bases are shaded, and the title gives ``delta`` (``logit(alt) - logit(ref)``) and both probabilities.
+    The letters are the observed bases' contributions (one y scale for both; in the units of the model's
+    raw output: logit, or a regression model's value or log-rate); the variant's bases are shaded, and
+    the title gives ``delta`` (``logit(alt) - logit(ref)`` and both probabilities for a classification
+    model; ``alt - ref`` and both predicted values, in the target's units, for a regression model).
 
     Parameters
     ----------
@@ -93,7 +95,12 @@ def variant_effect(
         a.set_xlim(-0.5, end - start - 0.5)
     j = vdata.var_names.get_loc(celltype)
     delta, p_ref, p_alt = (float(vdata.layers[k][row, j]) for k in (K.VARIANT_DELTA, K.VARIANT_REF, K.VARIANT_ALT))
-    axes[0].set_title(f"{name}  {celltype}: delta {delta:+.3f} logit (p {p_ref:.3f} -> {p_alt:.3f})", fontsize=10)
+    units = _delta_units(vdata, celltype)
+    if units == "logit":
+        effect = f"delta {delta:+.3f} logit (p {p_ref:.3f} -> {p_alt:.3f})"
+    else:
+        effect = f"delta {delta:+.3g} {units} ({p_ref:.3g} -> {p_alt:.3g})"
+    axes[0].set_title(f"{name}  {celltype}: {effect}", fontsize=10)
     axes[-1].set_xlabel("bp from the variant's first REF base")
     return finish(fig, axes, created=created, show=show, save=save)
 
@@ -109,6 +116,9 @@ def variant_ranking(
     save: str | os.PathLike | None = None,
 ) -> Axes | list[Axes]:
     """Bar plot of the variants with the strongest effect (largest ``|delta|``), one panel per output.
+
+    ``delta`` is in logit units for a classification model and in the target's units (``alt - ref``)
+    for a regression model; each panel's axis says which.
 
     Parameters
     ----------
@@ -149,8 +159,20 @@ def variant_ranking(
         a.set_yticks(np.arange(len(order)), labels[order], fontsize=8)
         a.axvline(0, color="black", lw=0.8)
         a.set_title(ct, fontsize=10)
-        a.set_xlabel("delta (logit, alt - ref)")
+        a.set_xlabel(f"delta ({_delta_units(vdata, ct)}, alt - ref)")
     return finish(fig, axes, created=created, show=show, save=save)
+
+
+def _delta_units(vdata: AnnData, output: str) -> str:
+    """Return the units of ``delta`` of ``output``.
+
+    ``'logit'`` for classification (and variant files without ``var['task']``), else those of the
+    regression predictions (``var['units']``: ``'value'``, ``'rate'``).
+    """
+    var = vdata.var.loc[output]
+    if str(var.get("task", "classification")) != "regression":
+        return "logit"
+    return str(var.get("units", "value"))
 
 
 def _require_variants(vdata: AnnData) -> None:

@@ -9,8 +9,10 @@ depends on a verb's module.
 - ``_targets``: evaluation targets, their labels, and the prediction columns of ``obsm['chromseq_pred']``.
 - ``_contributions``: contribution scores in ``obsm``/``uns['chromseq']['contributions']``.
 - ``_transforms``: how the targets of ``X`` or a layer were normalized (``uns['chromseq']['transforms']``).
-- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']``.
+- ``_baselines``: composition-baseline scores in ``obsm['chromseq_baseline']`` (classification and ridge).
+- ``_values``: the prediction columns of one task, and the groups scored for cell-type specificity.
 - ``_motifs``: motif patterns, matches and seqlets in ``uns['chromseq']['motifs']``.
+- ``_units``: what a model's numbers mean (:class:`Units`: logits/probabilities, values, rates).
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from ._baselines import (
     BASELINE_GC,
     BASELINE_KIND,
     BASELINE_KMER,
+    BASELINE_RIDGE,
     baseline_sources,
     gc_scores,
     kmer_column,
+    regression_baseline_sources,
+    ridge_column,
     write_baselines,
 )
 from ._contributions import get_contributions, stored_contributions, write_contributions
@@ -42,6 +47,7 @@ from ._record import ModelRecord
 from ._targets import (
     KIND_ORDER,
     ScoreSource,
+    has_labels,
     kind_rank,
     labels,
     prediction_meta,
@@ -52,13 +58,19 @@ from ._targets import (
     write_predictions,
 )
 from ._transforms import X_SOURCE, applied_steps, source_name, target_transform, transform_record, write_transform
+from ._units import Units, prediction_units, units_of
+from ._values import PER_CELLTYPE, regression_meta, specificity_groups, task_predictions
 
 __all__ = [
     "MATCH_QVAL",
     "BASELINE_GC",
     "BASELINE_KIND",
     "BASELINE_KMER",
+    "BASELINE_RIDGE",
     "baseline_sources",
+    "has_labels",
+    "regression_baseline_sources",
+    "ridge_column",
     "gc_scores",
     "information_content",
     "kmer_column",
@@ -91,10 +103,17 @@ __all__ = [
     "stored_contributions",
     "targets_of",
     "write_contributions",
+    "Units",
+    "prediction_units",
+    "units_of",
     "X_SOURCE",
     "applied_steps",
     "source_name",
     "target_transform",
     "transform_record",
     "write_transform",
+    "PER_CELLTYPE",
+    "regression_meta",
+    "specificity_groups",
+    "task_predictions",
 ]

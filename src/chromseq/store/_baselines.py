@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 BASELINE_GC = "baseline_gc"
 BASELINE_KMER = "baseline_kmer"
+BASELINE_RIDGE = "baseline_ridge"
 BASELINE_KIND = "baseline"
 
 
@@ -33,9 +34,14 @@ def gc_scores(adata: AnnData) -> np.ndarray:
     return gc_fraction(np.asarray(sequence_codes(adata))).astype(np.float64)
 
 
-def kmer_column(target: str) -> str:
-    """Column of ``obsm['chromseq_baseline']`` holding the k-mer baseline's probability for ``target``."""
-    return f"{BASELINE_KMER}_{target}"
+def kmer_column(target: str, layer: str = "") -> str:
+    """Column of ``obsm['chromseq_baseline']`` holding the k-mer baseline's probability for ``target`` (of ``layer``)."""
+    return f"{BASELINE_KMER}_{layer}_{target}" if layer else f"{BASELINE_KMER}_{target}"
+
+
+def ridge_column(target: str, layer: str = "") -> str:
+    """Column of ``obsm['chromseq_baseline']`` holding the k-mer ridge baseline's value for ``target`` (of ``layer``)."""
+    return f"{BASELINE_RIDGE}_{layer}_{target}" if layer else f"{BASELINE_RIDGE}_{target}"
 
 
 def write_baselines(adata: AnnData, scores: dict, meta: dict) -> None:
@@ -50,12 +56,25 @@ def write_baselines(adata: AnnData, scores: dict, meta: dict) -> None:
     logger.info("added obsm[%r] columns %s and uns[%r][%r]", K.BASELINE, sorted(scores), K.UNS, K.UNS_BASELINES)
 
 
-def baseline_sources(adata: AnnData, target: str) -> list[ScoreSource]:
-    """Return the GC baseline and, when fitted, the k-mer baseline of ``target``."""
+def baseline_sources(adata: AnnData, target: str, layer: str = "") -> list[ScoreSource]:
+    """Return the GC baseline and, when fitted, the k-mer baseline of ``target`` (labels in ``layer``, ``''``: X)."""
     out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
     frame = adata.obsm.get(K.BASELINE)
-    if frame is not None and kmer_column(target) in frame.columns:
-        out.append(ScoreSource(BASELINE_KMER, BASELINE_KIND, target, frame[kmer_column(target)].to_numpy(np.float64)))
+    column = kmer_column(target, layer)
+    if frame is not None and column in frame.columns:
+        out.append(ScoreSource(BASELINE_KMER, BASELINE_KIND, target, frame[column].to_numpy(np.float64)))
     else:
         logger.debug("no k-mer baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
+    return out
+
+
+def regression_baseline_sources(adata: AnnData, target: str, layer: str = "") -> list[ScoreSource]:
+    """Return the GC baseline and, when fitted, the k-mer ridge baseline of ``target``'s values in ``layer``."""
+    out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
+    frame = adata.obsm.get(K.BASELINE)
+    column = ridge_column(target, layer)
+    if frame is not None and column in frame.columns:
+        out.append(ScoreSource(BASELINE_RIDGE, BASELINE_KIND, target, frame[column].to_numpy(np.float64)))
+    else:
+        logger.debug("no k-mer ridge baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
     return out

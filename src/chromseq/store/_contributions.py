@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 #: Fields that must agree for new rows to be added to stored ones (otherwise they replace them).
-_SAME_RUN = ("method", "model", "output", "n_shuffles", "fingerprint", "width")
+_SAME_RUN = ("method", "model", "output", "target", "n_shuffles", "fingerprint", "width")
+#: What a field missing from an entry meant (entries written before regression models explained ``'logit'``).
+_MISSING = {"target": "logit"}
 
 
 def stored_contributions(adata: AnnData) -> list[str]:
@@ -64,7 +66,9 @@ def get_contributions(
     Returns
     -------
     scores
-        float32 (n, 4, width): hypothetical contributions (ACGT, logit units per base).
+        float32 (n, 4, width): hypothetical contributions (ACGT, per base, in the units of the model's
+        raw output: logit for classification, the value or the Poisson log-rate for regression; the
+        entry's ``target`` says which).
     obs_names
         :class:`pandas.Index` (n) of the regions, aligned with ``scores``.
 
@@ -114,13 +118,17 @@ def write_contributions(
 ) -> None:
     """Store ``scores`` of regions ``names`` under ``uns['chromseq']['contributions'][key]`` of ``root``.
 
-    Rows stored earlier with the same method, model and width are kept (new rows win); otherwise the
+    Rows stored earlier with the same method, model, output, units and width are kept (new rows win); otherwise the
     entry is replaced. A legacy dense ``obsm['contrib_<key>']`` is folded in and removed.
     """
     store = uns_chromseq(root).setdefault(K.UNS_CONTRIB, {})
     old = store.get(key)
     legacy = K.contrib_key(key)
-    same = old is not None and key in stored_contributions(root) and all(old.get(f) == params.get(f) for f in _SAME_RUN)
+    same = (
+        old is not None
+        and key in stored_contributions(root)
+        and all(old.get(f, _MISSING.get(f)) == params.get(f, _MISSING.get(f)) for f in _SAME_RUN)
+    )
     names = np.asarray(names).astype(str)
     if same:
         old_names, old_scores = _stored(root, key)
@@ -139,11 +147,12 @@ def write_contributions(
     params["n_computed"] = len(order)
     store[key] = params
     logger.info(
-        "contributions: %s uns[%r][%r][%r] (%s; %d regions computed in all)",
+        "contributions: %s uns[%r][%r][%r] (%s of the %s; %d regions computed in all)",
         action,
         K.UNS,
         K.UNS_CONTRIB,
         key,
         params["method"],
+        params.get("target", _MISSING["target"]),
         params["n_computed"],
     )

@@ -4,13 +4,15 @@ On the ChromTransfer data, positives are GC-richer than negatives, so a model
 can score well by learning composition only. Two baselines show how much:
 
 - ``baseline_gc``: the GC fraction of the input window (``obs['gc']``) used directly as the score;
-- ``baseline_kmer``: a logistic regression on standardised k-mer frequencies, fitted on the train split.
+- ``baseline_kmer``: a logistic regression on standardised k-mer frequencies, fitted on the train split;
+- ``baseline_ridge``: for quantitative (regression) targets, a ridge regression on the same features
+  (:mod:`chromseq.tl._baselines_ridge`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._codes import reverse_complement_codes
 from chromseq._settings import logger
+from chromseq._tasks import detect_task
 from chromseq._validate import require_obs, require_obsm, sequence_codes
 from chromseq.store import (
     BASELINE_KIND,
@@ -25,8 +28,11 @@ from chromseq.store import (
     kmer_column,
     labels,
     resolve_targets,
+    ridge_column,
     write_baselines,
 )
+
+from ._baselines_ridge import RIDGE_ALPHAS, check_alphas, fit_ridge_target
 
 if TYPE_CHECKING:
     from anndata import AnnData
@@ -141,10 +147,17 @@ def composition_baseline(
     k: int | Sequence[int] = (1, 2, 3, 4),
     rc_collapse: bool = True,
     C: float = 1e-3,
+    task: Literal["classification", "regression"] | None = None,
+    layer: str | None = None,
+    alphas: float | Sequence[float] = RIDGE_ALPHAS,
     train_split: str = "train",
+    val_split: str = "val",
     copy: bool = False,
 ) -> AnnData | None:
     """Fit the k-mer composition baseline for each target on the train split and score every region.
+
+    Binary targets (classification) get the logistic baseline described below; quantitative targets
+    (regression) get a ridge regression on the same features, its penalty chosen on ``val_split``.
 
     A logistic regression (class-balanced, L2 with inverse strength ``C``) on standardised k-mer
     frequencies, fitted only on regions of ``obs['split'] == train_split`` with a known label, then
@@ -168,8 +181,18 @@ def composition_baseline(
         ``||w||^2 / (2 C)`` against the summed log-loss, so it weakens as regions are added). The default
         is strong: 5-fold cross-validation on the chr20 train split chose 1e-4 to 1e-3 for all six cell
         types, and weaker penalties overfit (train AUROC 0.8, held-out 0.55-0.75) and fit slowly.
+    task
+        ``'classification'`` (logistic baseline) or ``'regression'`` (ridge baseline) for every target;
+        ``None``: detected per target (only 0, 1 and NaN values: classification; else regression).
+    layer
+        Layer holding the targets' values (``None`` or ``''``: ``X``).
+    alphas
+        Ridge penalties (regression): the one with the lowest mean squared error on ``val_split`` is kept
+        (with fewer than 10 validation regions, or a single value, 1e3 or that value is used).
     train_split
         The ``obs['split']`` category the model is fitted on.
+    val_split
+        The ``obs['split']`` category the ridge penalty is chosen on (regression only).
     copy
         Return a modified copy instead of writing to ``adata``.
 
@@ -178,12 +201,15 @@ def composition_baseline(
     ``None``, or the copy if ``copy=True``. Sets the following fields:
 
     ``adata.obsm['chromseq_baseline']``
-        DataFrame, one float32 column ``baseline_kmer_<target>`` per target (probability; NaN if no fit was possible).
-        Columns of other targets already there are kept.
+        DataFrame, one float32 column ``baseline_kmer_<target>`` per classification target (probability; NaN if
+        no fit was possible) and ``baseline_ridge_<target>`` per regression target (value in the target's units;
+        ``baseline_<kmer|ridge>_<layer>_<target>`` for a layer's values). Columns already there are kept.
     ``adata.uns['chromseq']['baselines'][column]``
         ``model`` (``'baseline_kmer'``), ``kind`` (``'baseline'``), ``target``, ``n_train``, the parameters
         (``k``, ``rc_collapse``, ``C``, ``train_split``), ``features`` (k-mer names) and ``coef``
-        (coefficients on standardised frequencies).
+        (coefficients on standardised frequencies). Ridge records: ``model`` ``'baseline_ridge'``, ``task``
+        ``'regression'``, ``layer``, ``n_train``, ``n_val``, ``alpha`` (kept), ``alphas``, ``val_mse`` (per alpha),
+        ``val_pearson``, ``coef``, ``intercept`` and the parameters.
 
     Examples
     --------
@@ -193,22 +219,47 @@ def composition_baseline(
     """
     names = resolve_targets(adata, targets)
     ks = normalise_ks(k)
+    alphas = check_alphas(alphas)
+    layer = layer or ""
     require_obsm(adata, K.SEQUENCE)
     require_obs(adata, K.SPLIT)
-    label_sets = {t: labels(adata, t) for t in names}  # validates every target before any fit or write
+    label_sets = {t: labels(adata, t, layer) for t in names}  # validates every target before any fit or write
+    tasks = _tasks(label_sets, task)
     adata = writable(adata, copy, "composition_baseline")
-    train = adata.obs[K.SPLIT].to_numpy() == train_split
+    split = adata.obs[K.SPLIT].to_numpy()
+    train, val = split == train_split, split == val_split
     features, feature_names = kmer_features(np.asarray(sequence_codes(adata)), ks, rc_collapse=rc_collapse)
     params = {"k": ks, "rc_collapse": rc_collapse, "C": C, "train_split": train_split}
     scores, meta = {}, {}
     for target in names:
-        column = kmer_column(target)
-        scores[column], meta[column] = _fit_one(features, label_sets[target], train, target, C=C)
-        meta[column].update(params)
+        y = label_sets[target]
+        if tasks[target] == "regression":
+            column = ridge_column(target, layer)
+            scores[column], meta[column] = fit_ridge_target(features, y, train, val, target, layer, alphas=alphas)
+            meta[column].update({p: v for p, v in params.items() if p != "C"}, val_split=val_split)
+        else:
+            column = kmer_column(target, layer)
+            scores[column], meta[column] = _fit_one(features, y, train, target, C=C)
+            meta[column].update(params)
         if np.isfinite(scores[column]).any():
             meta[column]["features"] = feature_names
     write_baselines(adata, scores, meta)
     return adata if copy else None
+
+
+def _tasks(label_sets: dict[str, np.ndarray], task: str | None) -> dict[str, str]:
+    """Return the task of every target: ``task`` when given (binary labels checked), else detected from its values."""
+    if task is not None and task not in K.TASKS:
+        raise ValueError(f"task must be one of {list(K.TASKS)} or None (detect), got {task!r}.")
+    out = {t: task or detect_task(y[:, None], [t]) for t, y in label_sets.items()}
+    for t, y in label_sets.items():
+        if out[t] == "classification" and not np.isin(y[~np.isnan(y)], (0.0, 1.0)).all():
+            raise ValueError(
+                f"target {t!r} holds values other than 0, 1 and NaN but task='classification': pass "
+                "task='regression' (k-mer ridge baseline), or binarise the values first."
+            )
+    logger.info("composition baselines: %s", {t: out[t] for t in label_sets})
+    return out
 
 
 def _fit_one(

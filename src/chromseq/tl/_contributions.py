@@ -1,4 +1,4 @@
-"""Contribution scores of a model's logit: DeepLIFT/SHAP, in-silico mutagenesis, gradient x input (tangermeme)."""
+"""Contribution scores of a model's raw output (logit, or regression value): DeepLIFT/SHAP, ISM, gradient x input."""
 
 from __future__ import annotations
 
@@ -42,23 +42,25 @@ def contributions(
     random_state: int | None = None,
     copy: bool = False,
 ) -> AnnData | None:
-    """Compute hypothetical contribution scores of each base to a model's logit, with tangermeme.
+    """Compute hypothetical contribution scores of each base to a model's raw output, with tangermeme.
 
     ``deep_lift_shap`` runs :func:`tangermeme.deep_lift_shap.deep_lift_shap` against
     ``n_shuffles`` dinucleotide-shuffled references per region (reference ``k`` of every region
     is seeded with ``random_state + k``, so results do not depend on batching); ``ism`` runs
-    :func:`tangermeme.saturation_mutagenesis.saturation_mutagenesis` (change of the logit for
+    :func:`tangermeme.saturation_mutagenesis.saturation_mutagenesis` (change of the output for
     each single-base substitution, centred over the four bases); ``grad_x_input`` runs
     :func:`tangermeme.saliency.saliency` (the gradient, centred over the four bases; times the
-    one-hot input it is gradient x input). All three explain the logit (before the sigmoid) of
-    the forward strand.
+    one-hot input it is gradient x input). All three explain the raw output of the forward
+    strand: for a classification model the logit (before the sigmoid); for a regression model
+    the predicted value in the target's units (``mse``, ``mse_cosine``) or the log-rate of a
+    Poisson model (before the ``exp``), see :class:`chromseq.store.Units`.
 
     The ChromTransfer network only has layers for which DeepLIFT's rules are exact: its one
     non-linearity is :class:`torch.nn.ReLU` (modules, handled by tangermeme's rescale rule),
     while convolutions, batch normalisation and dropout in eval mode, residual additions,
     concatenation, global average pooling and dense layers are linear. So DeepLIFT/SHAP scores
     satisfy summation-to-delta: for each region, the contributions of the observed bases sum to
-    the logit minus the mean logit of its references (up to float rounding); tangermeme warns
+    the output minus the mean output of its references (up to float rounding); tangermeme warns
     if a model breaks this.
 
     Parameters
@@ -79,7 +81,8 @@ def contributions(
         ``None``: the fine-tuned model of ``celltype`` (``finetuned_<celltype>``, or the
         multi-head ``finetuned`` model with that output). A name in ``uns['chromseq']['models']``
         (e.g. ``'pretrained'``), or a :class:`torch.nn.Module` mapping one-hot (N, 4, L) to logits
-        (N, n_outputs); for several outputs, the one named ``celltype`` in ``model.outputs``.
+        (N, n_outputs); for several outputs, the one named ``celltype`` in ``model.outputs``. A bare
+        module is recorded as explaining logits: pass a regression model by its name.
     n_shuffles
         References per region for ``deep_lift_shap`` (ignored otherwise).
     batch_size
@@ -99,10 +102,12 @@ def contributions(
     ``None``, or the copy if ``copy=True``. Sets the following fields:
 
     ``uns['chromseq']['contributions'][<celltype>]``
-        dict of the method and its parameters, the model, the number of regions computed
-        (``n_computed``), and only the rows computed: ``obs_names`` (str, n_computed) and
-        ``scores``, float (n_computed, 4, L) hypothetical contributions (ACGT, logit units per
-        base; multiply by the one-hot sequence for the actual contributions). Rows computed
+        dict of the method and its parameters, the model, what was explained (``target``:
+        ``'logit'``, ``'value'`` or ``'log_rate'``; ``task`` for a regression model), the number of
+        regions computed (``n_computed``), and only the rows computed: ``obs_names`` (str,
+        n_computed) and ``scores``, float (n_computed, 4, L) hypothetical contributions (ACGT, in
+        the units of ``target`` per base; multiply by the one-hot sequence for the actual
+        contributions). Rows computed
         earlier with the same method and model are kept (recomputed ones replaced); otherwise
         the entry is replaced. Read them with :func:`chromseq.tl.get_contributions`, which
         follows the regions through subsetting (``adata[mask]``) and ``write_h5ad``/``read_h5ad``.
@@ -135,7 +140,7 @@ def contributions(
     kw = {"method": method, "target": target, "n_shuffles": n_shuffles, "batch_size": batch_size}
     scores = attribute(net, codes[ok], device=dev, random_state=seed, **kw)
 
-    params = {**kw, **model_info, "output": int(target), "target": "logit", "hypothetical": True}
+    params = {**kw, **model_info, "output": int(target), "hypothetical": True}
     params.update(width=int(codes.shape[1]), random_state=seed, dtype=dtype, device=str(dev))
     if method == "deep_lift_shap":
         params["references"] = "dinucleotide_shuffle"
@@ -193,7 +198,8 @@ def attribute(
     Parameters
     ----------
     model
-        Maps one-hot (N, 4, L) float to logits (N, n_outputs); left on its device and mode.
+        Maps one-hot (N, 4, L) float to raw outputs (N, n_outputs): logits, or a regression model's
+        values or log-rates; left on its device and mode.
     codes
         uint8 codes (N, L), A0 C1 G2 T3 N4 (no N for ``deep_lift_shap``).
     method, target, n_shuffles, batch_size, device, random_state

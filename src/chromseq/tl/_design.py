@@ -50,10 +50,13 @@ def design(
     position of each sequence is kept.
 
     Sequences are scored as :func:`~chromseq.tl.predict` scores regions: forward and reverse
-    complement averaged. The objective works on logits (the logit of that average probability),
-    so that it keeps improving near probability 1: ``'raise'`` maximises the cell type's logit,
-    ``'specific'`` its logit minus the highest other output's (or minus a weighted sum of the
-    others, ``weights``), ``'lower'`` minimises it (silencing).
+    complement averaged. The objective works on the scale of the model's raw output: for a
+    classification model on logits (the logit of that average probability), so that it keeps
+    improving near probability 1; for a regression model on the predicted value in the target's
+    units (``mse``, ``mse_cosine`` losses) or, for a Poisson model, on the log of the predicted
+    rate. ``'raise'`` maximises the cell type's score, ``'specific'`` its score minus the highest
+    other output's (or minus a weighted sum of the others, ``weights``; for a Poisson model a log
+    fold change), ``'lower'`` minimises it (silencing).
 
     Parameters
     ----------
@@ -78,15 +81,16 @@ def design(
     beam
         Sequences kept per start at each step (``'evolve'``; 1 is greedy).
     min_gain
-        Smallest gain of the objective (logit units) that counts as an improvement (``'evolve'``).
+        Smallest gain of the objective (its units: logit, value or log-rate) that counts as an
+        improvement (``'evolve'``).
     motif
         For ``'implant'``: a JASPAR matrix ID (``'MA0035'``) or TF name (``'GATA1'``) of the bundled
         JASPAR (CORE vertebrates), or a consensus of A/C/G/T (``'AGATAA'``).
     positions
         For ``'implant'``: first positions (0-based bp) to try; ``None``: every position.
     weights
-        For ``'specific'``: other output -> weight; the objective is the target's logit minus the
-        weighted sum of theirs. ``None``: minus the highest other output's logit.
+        For ``'specific'``: other output -> weight; the objective is the target's score minus the
+        weighted sum of theirs. ``None``: minus the highest other output's score.
     gc
         GC fraction of random starts; ``None``: the mean GC of ``adata``'s (training) regions.
     rc_average
@@ -108,9 +112,10 @@ def design(
         :func:`~chromseq.pl.contributions` and ``write_h5ad``:
 
         - ``obs``: ``source`` (the start's obs name, or ``random_<i>``), ``method``, ``n_steps``
-          (substitutions made; 1 for an implanted motif), ``score_start`` and ``score`` (objective,
-          logit units), ``pred_<output>`` (final prediction of each output: probability, or value
-          for regression), and for ``'implant'`` ``motif_position`` and ``motif_strand`` (``+``/``-``).
+          (substitutions made; 1 for an implanted motif), ``score_start`` and ``score`` (objective:
+          logit, value or log-rate units), ``pred_<output>`` (final prediction of each output:
+          probability; for regression the value in the target's units, or the rate of a Poisson
+          model), and for ``'implant'`` ``motif_position`` and ``motif_strand`` (``+``/``-``).
         - ``X``: NaN (no labels: these sequences were never measured); ``var``: ``target`` (bool).
         - ``obsm['sequence']``: uint8 codes ``(n, L)`` of the designs; ``obsm['design_start']``:
           the starts' codes.
@@ -120,7 +125,9 @@ def design(
         - ``obsm['design_position_scores']`` (``'implant'``): float32 ``(n, n_positions)`` objective
           with the motif at each position tried (better strand).
         - ``uns['chromseq']['models']``: the model's record; ``uns['chromseq']['design']``: the
-          parameters, the objective in words, the model name and its weights' sha256.
+          parameters, the objective in words, the model name and its weights' sha256, the task,
+          what predictions are (``scores``: ``probability``, ``value`` or ``rate``) and the
+          objective's units (``objective_units``: ``logit``, ``value`` or ``log_rate``).
 
     Examples
     --------

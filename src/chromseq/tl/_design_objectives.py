@@ -1,8 +1,12 @@
 """Objectives of :func:`chromseq.tl.design`: one number per sequence, to maximise, from a model's scores.
 
-Scores are logits for classification models (the logit of the forward/reverse-complement averaged
-probability) and values for regression models; an objective never looks at probabilities, so that a
-sequence already at 0.999 can still improve.
+Scores are on the scale of the model's raw output: logits for classification models (the logit of the
+forward/reverse-complement averaged probability), values in the target's units for regression models
+(``mse``, ``mse_cosine``) and log-rates for Poisson models (the log of the averaged rate). An objective
+never looks at probabilities, so that a sequence already at 0.999 can still improve; every objective
+applies to both tasks ('raise' maximises the predicted value of a regression model, 'lower' minimises
+it, 'specific' maximises its difference to the other cell types' values; for a Poisson model that
+difference of log-rates is a log fold change).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class DesignObjective:
     weights: tuple[float, ...] | None = None
 
     def __call__(self, scores: torch.Tensor) -> torch.Tensor:
-        """Return the objective ``(n,)`` of scores ``(n, n_outputs)`` (logits or regression values)."""
+        """Return the objective ``(n,)`` of scores ``(n, n_outputs)`` (logits, regression values or log-rates)."""
         target = scores[:, self.target]
         if self.kind == "raise":
             return target

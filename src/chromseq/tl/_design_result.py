@@ -12,7 +12,7 @@ import pandas as pd
 from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._validate import FIX
-from chromseq.store import ModelRecord, get_record, load_recorded, records_of
+from chromseq.store import ModelRecord, Units, get_record, load_recorded, records_of, units_of
 from chromseq.tl._design_motifs import Motif, resolve_motif
 from chromseq.tl._design_objectives import DesignObjective
 
@@ -76,16 +76,16 @@ class Run:
     device: torch.device
 
     @property
-    def regression(self) -> bool:
-        """Whether the model predicts values rather than logits."""
-        return str(getattr(self.record, "task", "") or self.record.params.get("task", "")) == "regression"
+    def units(self) -> Units:
+        """What the model's scores are: logits and probabilities, or a regression model's values (or rates)."""
+        return units_of(self.record)
 
     def _scorer(self, model):
         from chromseq.tl._design_search import Scorer
         from chromseq.train import resolve_precision
 
         dtype = resolve_precision("auto", self.device)
-        return Scorer(model, self.objective, self.batch_size, self.rc_average, self.regression, dtype)
+        return Scorer(model, self.objective, self.batch_size, self.rc_average, self.units.link, dtype)
 
     def _run(self, codes: np.ndarray, call) -> Any:
         import torch
@@ -142,7 +142,7 @@ def assemble(
     arrays = {k: _numpy(v) for k, v in found.items()}
     outputs = list(run.record.outputs)
     scores = arrays["scores"].astype(np.float64)
-    preds = scores if run.regression else 1.0 / (1.0 + np.exp(-scores))
+    preds = run.units.predict(scores)
     n = len(start)
     obs = pd.DataFrame(
         {
@@ -172,7 +172,9 @@ def assemble(
         "model_kind": run.record.kind,
         "weights_sha256": run.record.weights_sha256,
         "outputs": outputs,
-        "scores": "value" if run.regression else "probability",
+        "task": run.units.task,
+        "scores": run.units.prediction,
+        "objective_units": run.units.output,
         "device": str(run.device),
     }
     if motif is not None:
@@ -181,11 +183,12 @@ def assemble(
     ddata.uns[K.UNS] = {K.UNS_MODELS: {run.name: run.record.to_dict()}, K.UNS_DESIGN: info}
     gain = obs[K.DESIGN_SCORE] - obs[K.DESIGN_SCORE_START]
     logger.info(
-        "design: %d sequence(s), objective %.3g -> %.3g (mean, logit units; mean gain %.3g, %.1f steps); "
+        "design: %d sequence(s), objective %.3g -> %.3g (mean, %s units; mean gain %.3g, %.1f steps); "
         "new AnnData with obs %s, obsm %s, uns['chromseq'][%r]",
         n,
         float(obs[K.DESIGN_SCORE_START].mean()),
         float(obs[K.DESIGN_SCORE].mean()),
+        run.units.output,
         float(gain.mean()),
         float(obs[K.DESIGN_STEPS].mean()),
         list(obs.columns),

@@ -10,6 +10,7 @@ knows about AnnData.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -31,16 +32,18 @@ class Scorer:
     Attributes
     ----------
     model
-        Maps one-hot ``(N, 4, L)`` to ``(N, n_outputs)`` logits (or values, for regression).
+        Maps one-hot ``(N, 4, L)`` to ``(N, n_outputs)`` raw outputs: logits, or a regression
+        model's values (log-rates for a Poisson model).
     objective
         Scores ``(N, n_outputs)`` -> objective ``(N,)`` to maximise.
     batch_size
         Rows per forward pass; with ``rc_average`` a sequence and its reverse complement are two rows.
     rc_average
-        Average the forward and reverse-complement predictions (probabilities for
-        classification, reported as the logit of the mean; values for regression).
-    regression
-        The model predicts values, not logits.
+        Average the forward and reverse-complement predictions, as :func:`chromseq.tl.predict` does,
+        and report the average on the scale of the raw output (see :func:`rc_mean`).
+    link
+        How raw outputs map to predictions (:attr:`chromseq.store.ModelRecord.link`): ``'logit'``,
+        ``'identity'`` or ``'log'``.
     dtype
         Autocast dtype (``torch.float32``: none).
     """
@@ -49,7 +52,7 @@ class Scorer:
     objective: Objective
     batch_size: int
     rc_average: bool = True
-    regression: bool = False
+    link: str = "logit"
     dtype: torch.dtype = torch.float32
 
     @torch.inference_mode()
@@ -59,11 +62,7 @@ class Scorer:
         The step of the training core's inference loop (:func:`chromseq.train.forward_codes`).
         """
         forward, reverse = forward_codes(self.model, codes, rc=self.rc_average, dtype=self.dtype)
-        if reverse is None:
-            return forward
-        if self.regression:
-            return (forward + reverse) / 2
-        return mean_probability_logit(forward, reverse)
+        return forward if reverse is None else rc_mean(forward, reverse, self.link)
 
     def batched(self, n: int, make: Callable[[torch.Tensor], torch.Tensor], device) -> tuple[torch.Tensor, ...]:
         """Scores ``(n, n_outputs)`` and objective ``(n,)`` of ``n`` candidates built by ``make(index)``."""
@@ -74,6 +73,19 @@ class Scorer:
             out.append(s)
             obj.append(self.objective(s))
         return torch.cat(out), torch.cat(obj)
+
+
+def rc_mean(forward: torch.Tensor, reverse: torch.Tensor, link: str) -> torch.Tensor:
+    """Mean of the forward and reverse-complement predictions, on the scale of the raw output.
+
+    ``'logit'``: the logit of the mean probability; ``'identity'``: the mean value; ``'log'``: the
+    log of the mean rate. Mapped through the link, it is what :func:`chromseq.tl.predict` reports.
+    """
+    if link == "logit":
+        return mean_probability_logit(forward, reverse)
+    if link == "log":
+        return torch.logaddexp(forward, reverse) - math.log(2.0)
+    return (forward + reverse) / 2
 
 
 def _chunks(n: int, size: int, device) -> Iterator[torch.Tensor]:

@@ -114,7 +114,8 @@ def motifs(
         (``control_pval``) and ``beyond_composition``.
     ``cwm``, ``hypothetical_cwm``, ``ppm``
         dicts pattern -> (4, length) float32 arrays (ACGT): contribution-weight matrix,
-        hypothetical CWM and position probability matrix.
+        hypothetical CWM (both in the units of the contributions: logit, or a regression model's
+        value or log-rate) and position probability matrix.
     ``match_ppm``
         dict pattern -> (4, width) float32 probabilities of the best match, on the matching strand.
     ``seqlets``
@@ -122,7 +123,8 @@ def motifs(
         0-based half-open), sign, summed attribution, seqlet p-value (a ranking score), best
         motif, its TOMTOM p-value and that p-value Bonferroni-adjusted for the database size.
     ``params``
-        dict of the parameters, the motif database and the contributions used.
+        dict of the parameters, the motif database and the contributions used (method, model,
+        ``target``: what they explain, ``'logit'``, ``'value'`` or ``'log_rate'``).
 
     Examples
     --------
@@ -160,7 +162,9 @@ def motifs(
         "control_factor": float(control_factor),
         "seqlet_threshold": float(seqlet_threshold),
         "qval": "benjamini-hochberg over the database, per pattern",
-        "contributions": {k: v for k, v in contrib.items() if k in ("method", "model", "n_shuffles", "random_state")},
+        "contributions": {
+            k: v for k, v in contrib.items() if k in ("method", "model", "target", "task", "n_shuffles", "random_state")
+        },
         "modisco": {k: v for k, v in kw.items() if isinstance(v, int | float | str | bool)},
     }
     action = write_motifs(adata, celltype, result)

@@ -70,8 +70,9 @@ def predict(
     model (``<model>_<celltype>`` for multi-head models, or ``<model>:<celltype>`` where
     another model has the name ``<model>_<celltype>``: every model is predicted, and a
     model's name is always its own column); existing columns of the same name are replaced. Sets ``adata.uns['chromseq']['predictions'][column]`` = ``{'model',
-    'kind', 'target', 'task', 'layer'}`` (``task``: ``'classification'`` or ``'regression'``; ``layer``:
-    the layer the model's targets came from, ``''`` for ``X``); models from elsewhere are also recorded in
+    'kind', 'target'}``, plus ``'task': 'regression'`` and ``'layer'`` (the layer the model's targets came
+    from, ``''`` for ``X``) for a regression model (no ``task``: classification); models from elsewhere are
+    also recorded in
     ``adata.uns['chromseq']['models']``.
 
     Examples
@@ -114,8 +115,9 @@ def predict(
         _check_finite(name, record, values)
         for j, (col, target) in enumerate(model_columns(name, record, taken)):
             preds[col] = values[:, j] if rows is None else _scatter(values[:, j], rows, adata.n_obs)
-            meta[col] = {"model": name, "kind": record.kind, "target": target, "task": record.task}
-            meta[col]["layer"] = record.target_layer
+            meta[col] = {"model": name, "kind": record.kind, "target": target}
+            if record.task != "classification":  # a classification column is as it always was: no task is one
+                meta[col] |= {"task": record.task, "layer": record.target_layer}
     adata = writable(adata, copy, "predict")
     _write(adata, key_added, preds, meta, [(n, r) for n, r, ext in resolved if ext])
     return adata if copy else None

@@ -19,7 +19,16 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._validate import FIX
-from chromseq.store import ModelRecord, get_model, get_record, model_name, models_of, output_index, records_of
+from chromseq.store import (
+    ModelRecord,
+    get_model,
+    get_record,
+    model_name,
+    models_of,
+    output_index,
+    records_of,
+    units_of,
+)
 from chromseq.tl._add_model import is_keras_file, model_record, record_from_folder
 
 if TYPE_CHECKING:
@@ -70,8 +79,8 @@ def model_columns(
     column is ``<name>:<output>`` instead (``:`` is never in a model name), so both are predicted.
     """
     outputs = list(record.outputs)
-    if record.kind == "pretrain" and len(outputs) == 1:
-        return [(name, "open")]
+    if record.kind == "pretrain" and len(outputs) == 1 and record.task != "regression":
+        return [(name, "open")]  # a regression-pretrained body's one output is 'signal' (the pooled values)
     if len(outputs) == 1:
         return [(name, outputs[0])]
     return [(f"{name}:{o}" if f"{name}_{o}" in taken else f"{name}_{o}", o) for o in outputs]
@@ -108,7 +117,11 @@ def masked_rows(adata: AnnData, mask: np.ndarray | pd.Series | str | None) -> np
 def resolve_network(
     adata: AnnData, celltype: str | None, model: str | torch.nn.Module | None
 ) -> tuple[torch.nn.Module, dict[str, Any], int]:
-    """Return the network, a description for uns, and the output column to explain."""
+    """Return the network, a description for uns, and the output column to explain.
+
+    The description names the model and what its output is (``target``: ``'logit'``, ``'value'`` or
+    ``'log_rate'``, see :class:`chromseq.store.Units`); a bare :class:`torch.nn.Module` is taken to output logits.
+    """
     import torch
 
     if isinstance(model, torch.nn.Module):
@@ -119,7 +132,7 @@ def resolve_network(
                 raise ValueError(f"the model has outputs {outputs}; pass celltype= one of them.")
             target = outputs.index(celltype)
         name = type(model).__name__
-        return model, {"model": name, "model_kind": "module"}, target
+        return model, {"model": name, "model_kind": "module", "target": units_of(None).output}, target
     if model is not None and not isinstance(model, str):
         raise TypeError(f"model must be None, a model name or a torch.nn.Module, got {type(model).__name__}.")
     if model is None and celltype is None:
@@ -135,7 +148,9 @@ def resolve_network(
     kind = info.kind
     target = 0 if kind == "pretrain" or celltype is None else int(output_index(adata, name, celltype))
     net = get_model(adata, name)
-    desc = {"model": name, "model_kind": kind, "fingerprint": info.fingerprint}
+    desc = {"model": name, "model_kind": kind, "fingerprint": info.fingerprint, "target": units_of(info).output}
+    if info.task != "classification":
+        desc["task"] = info.task
     return net, desc, target
 
 

@@ -22,14 +22,22 @@ from chromseq import _keys as K
 from chromseq._anndata import writable
 from chromseq._metrics import METRIC_COLUMNS
 from chromseq._settings import logger, settings
-from chromseq._validate import check_labels, check_name, check_seed, require_celltypes, uns_chromseq
+from chromseq._validate import check_seed, require_celltypes, uns_chromseq
 from chromseq.models import ModelConfig, get_config, resolve_preset
-from chromseq.store import BASELINE_GC, BASELINE_KMER, get_record, models_of
+from chromseq.store import BASELINE_GC, BASELINE_KMER, BASELINE_RIDGE, get_record, models_of
 
 from ._baselines import normalise_ks
-from ._fit_glue import celltype_labels, check_regions
+from ._fit_glue import check_regions
 from ._options import TrainingOptions, resolve_options
-from ._pretrain import PRETRAIN_OUTPUT, pretrain
+from ._pretrain import PRETRAIN_OUTPUT, SIGNAL_OUTPUT, pretrain
+from ._transfer_checks import (
+    REGRESSION_TABLE_METRICS,
+    benchmark_targets,
+    check_fractions,
+    check_names,
+    check_split,
+    pretraining_options,
+)
 from ._transfer_runs import MODEL_KINDS, Runs, _baseline_rows, _run_all, pretraining_plan
 
 if TYPE_CHECKING:
@@ -52,6 +60,8 @@ TABLE_COLUMNS = (
     "best_epoch",
     "seconds",
 )
+#: Columns of the transfer table of regression runs: Pearson, Spearman and MSE replace the classification metrics.
+REGRESSION_TABLE_COLUMNS = (*TABLE_COLUMNS[:8], *REGRESSION_TABLE_METRICS, *TABLE_COLUMNS[-3:])
 
 
 def transfer_benchmark(
@@ -65,11 +75,14 @@ def transfer_benchmark(
     options: TrainingOptions | None = None,
     pretrain_options: TrainingOptions | None = None,
     pretrain_celltypes: Literal["none", "all", "others"] = "none",
+    pretrain_task: Literal["classification", "regression"] = "classification",
     max_epochs: int | None = None,
     batch_size: int | None = None,
     split: str = "test",
     baselines: bool = True,
     kmer_k: int | Sequence[int] = (1, 2, 3, 4),
+    task: Literal["classification", "regression"] | None = None,
+    layer: str | None = None,
     save_dir: str | Path | None = None,
     keep_models: bool = False,
     key_added: str = K.UNS_TRANSFER,
@@ -89,6 +102,12 @@ def transfer_benchmark(
     (cell-type agnostic ``obs['open']`` target): in the paper it comes from a separate, much larger
     set than any one cell type's data. With ``baselines``, the GC fraction of each region and a
     k-mer logistic regression fitted on the same subsampled regions are scored beside them.
+
+    Quantitative targets (``task='regression'``, or detected: values other than 0, 1 and NaN in ``X``
+    or ``layers[layer]``) are fine-tuned into regression heads and trained from scratch on the same
+    rows, and scored by Pearson r (with Spearman rho and MSE) instead of AUROC; the k-mer baseline is
+    then a ridge regression (its penalty chosen on the ``'val'`` rows) and the GC fraction is scored by
+    its correlation. The body is pretrained on ``obs['open']`` (open/closed) as for classification.
 
     Parameters
     ----------
@@ -115,7 +134,8 @@ def transfer_benchmark(
         batch size, early stopping and augmentation; ``train_fraction`` and ``random_state``
         are set per run from ``fractions`` and ``seeds``.
     pretrain_options
-        How the pretrained model is trained when it is trained here (default: ``options``).
+        How the pretrained model is trained when it is trained here (default: ``options``, with a loss or
+        monitor of the other task set to ``'auto'`` / ``'val_loss'``).
     pretrain_celltypes
         What a body pretrained here learns beside ``open`` (:func:`chromseq.tl.pretrain`'s
         ``celltypes``): ``'none'`` (the paper), ``'all'`` (every cell type of ``var_names`` as an
@@ -123,6 +143,10 @@ def transfer_benchmark(
         too) or ``'others'`` (one body per benchmarked cell type, ``<base>_without_<cell type>``,
         pretrained on every other cell type: the honest transfer estimate of multi-task
         pretraining). With ``cv``, per fold as well.
+    pretrain_task
+        What a body pretrained here learns: ``'classification'`` (``obs['open']``, the paper) or
+        ``'regression'`` (the pooled signal: the mean over cell types of ``layer`` or ``X``, see
+        :func:`chromseq.tl.pretrain`); either is fine-tuned into heads of ``task``.
     max_epochs, batch_size
         Shortcuts for the fields of ``options`` (and of ``pretrain_options`` when it is not
         given) of the same names.
@@ -132,6 +156,11 @@ def transfer_benchmark(
         Add the composition baselines (kinds ``'baseline_gc'``, ``'baseline_kmer'``).
     kmer_k
         k-mer length(s) of the k-mer baseline.
+    task
+        ``'classification'`` (labels in ``X``), ``'regression'`` (quantities in ``X`` or ``layer``), or
+        ``None``: detected from the benchmarked cell types' values (only 0, 1 and NaN: classification).
+    layer
+        Layer holding the regression targets (``None``: ``X``).
     save_dir
         Folder for models: the pretrained model (if trained here) and, with ``keep_models``, every
         run's model (``<kind>_<celltype>_f<fraction>_s<seed>``). ``None``:
@@ -170,11 +199,15 @@ def transfer_benchmark(
         ``best_epoch`` (kept weights) and training ``seconds``. Drawn by
         :func:`chromseq.pl.transfer_curve`.
         With ``cv``, one row per fold as well (column ``fold``), each scored on that fold only.
+        Regression: kinds ``'baseline_gc'`` and ``'baseline_ridge'``, and the metric columns are ``n``,
+        ``n_pos`` (scored regions with a value > 0; ``n_train_pos`` likewise), ``pearson``, ``spearman``,
+        ``mse`` (NaN for ``baseline_gc``).
     ``adata.uns['chromseq'][key_added + '_intervals']``
         Only with ``cv``: DataFrame with ``celltype`` (and ``'mean'``, the mean over cell types),
         ``fraction``, ``kind`` (a method, or ``'finetune-scratch'``, ``'finetune-best_baseline'``,
         ``'scratch-best_baseline'``: the paired difference with the better of GC and k-mer in each
-        replicate), ``estimate`` (AUROC of the pooled out-of-fold scores, mean over seeds),
+        replicate; regression: of GC and k-mer ridge), ``estimate`` (AUROC, regression: Pearson r, of the
+        pooled out-of-fold scores, mean over seeds),
         ``lower``, ``upper`` (percentile block-bootstrap interval) and ``n_boot``. Drawn by
         :func:`chromseq.pl.transfer_intervals`.
     ``adata.uns['chromseq']['params'][key_added]``
@@ -192,28 +225,32 @@ def transfer_benchmark(
     """
     names = None if celltype is None else [str(c) for c in np.atleast_1d(celltype)]
     celltypes = require_celltypes(adata, names)
-    fractions = _check_fractions(fractions)
+    fractions = check_fractions(fractions)
     seeds = [check_seed(int(s), "seeds") for s in np.atleast_1d(seeds)]
-    _check_names(key_added, base, celltypes, fractions, seeds)
+    check_names(key_added, base, celltypes, fractions, seeds)
     ks = normalise_ks(kmer_k)
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size)
-    pretrain_options = options if pretrain_options is None else resolve_options(pretrain_options)
+    if pretrain_options is None:
+        pretrain_options = pretraining_options(options, pretrain_task)
+    else:
+        pretrain_options = resolve_options(pretrain_options)
     get_config(resolve_preset(preset, pretrain_options.device))  # an unknown preset fails before any work
     bases, extras = pretraining_plan(list(adata.var_names), base, celltypes, pretrain_celltypes)
     codes, rows = check_regions(adata)
-    labels = celltype_labels(adata, celltypes)
-    check_labels(labels, celltypes)
+    layer = layer or ""
+    labels, task = benchmark_targets(adata, celltypes, task, layer, options.loss, rows if cv is None else None)
     if cv is None:
-        _check_split(labels, celltypes, rows, split)
+        check_split(labels, celltypes, rows, split, task)
     elif base in models_of(adata):
         raise ValueError(
             f"cv={cv} pretrains one body per fold, but adata already has a model {base!r}: it has seen every "
             "fold. Pass another base= name, or remove the model from adata.uns['chromseq']['models']."
         )
     adata = writable(adata, copy, "transfer_benchmark")
-    work = _workspace(adata)
+    work = _workspace(adata, layer)
     root = Path(save_dir) if save_dir is not None else settings.model_dir
     pretrained_here = []
+    how = {"task": "regression", "layer": layer or None} if pretrain_task == "regression" else {}
     if cv is None:
         pretrained_here = [
             name
@@ -226,6 +263,7 @@ def transfer_benchmark(
                 pretrain_options.replace(random_state=seeds[0]),
                 extra,
                 strict=pretrain_celltypes != "none",
+                how=how,
             )
         ]
     runs_dir = root if keep_models else Path(tempfile.mkdtemp(prefix="chromseq_transfer_"))
@@ -233,18 +271,19 @@ def transfer_benchmark(
     try:
         network = get_config(resolve_preset(preset, pretrain_options.device)) if cv is not None else None
         network = network or get_record(work, next(iter(extras))).network
-        runs = Runs(celltypes, fractions, seeds, options, network, runs_dir)
+        runs = Runs(celltypes, fractions, seeds, options, network, runs_dir, task, layer)
         if cv is None:
             table = _run_all(work, runs, labels, codes, rows, split, bases)
             if baselines:
-                baseline = _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks)
+                baseline = _baseline_rows(adata, runs, labels, rows, split, ks)
                 table = pd.concat([table, baseline], ignore_index=True)
         else:
             from ._transfer_cv import cross_validate
 
             table, intervals, layout = cross_validate(
                 adata, work, runs, labels, cv=cv, block_size=block_size, base=base,
-                pretrain_options=pretrain_options, pretrain_celltypes=pretrain_celltypes, baselines=baselines,
+                pretrain_options=pretrain_options, pretrain_celltypes=pretrain_celltypes, pretrain_how=how,
+                baselines=baselines,
                 ks=ks, root=root, n_boot=n_boot, level=level,
             )  # fmt: skip
     finally:
@@ -261,47 +300,25 @@ def transfer_benchmark(
         "options": options.to_dict(),
         "pretrain_options": pretrain_options.to_dict(),
         "pretrain_celltypes": pretrain_celltypes,
+        "pretrain_task": pretrain_task,
         "split": split,
         "baselines": baselines,
         "kmer_k": ks,
+        "task": task,
+        "layer": layer,
         "pretrained_here": bool(pretrained_here),
         **layout,
         **({"n_boot": n_boot, "level": level} if cv is not None else {}),
     }
-    _write(adata, _order(table, celltypes), key_added, params)
+    _write(adata, _order(table, celltypes, task), key_added, params)
     if intervals is not None:
         uns_chromseq(adata)[f"{key_added}_intervals"] = intervals
         logger.info("added uns[%r][%r] (block-bootstrap intervals)", K.UNS, f"{key_added}_intervals")
     return adata if copy else None
 
 
-def _check_fractions(fractions: Sequence[float]) -> list[float]:
-    values = [float(f) for f in np.atleast_1d(fractions)]
-    bad = [f for f in values if not 0 < f <= 1]
-    if bad or not values:
-        raise ValueError(f"fractions must be a non-empty list of numbers in (0, 1], got {list(fractions)!r}.")
-    if len(set(values)) != len(values):
-        raise ValueError(f"fractions has duplicates: {values}.")
-    return sorted(values, reverse=True)
-
-
-def _check_split(labels: np.ndarray, celltypes: list[str], rows: dict[str, np.ndarray], split: str) -> None:
-    """Raise if ``split`` is not a split, or a cell type lacks a class among its labelled regions there."""
-    if split not in rows:
-        raise ValueError(f"split={split!r} is not an obs[{K.SPLIT!r}] category; choose one of {list(rows)}.")
-    for j, name in enumerate(celltypes):
-        y = labels[rows[split], j]
-        y = y[~np.isnan(y)]
-        if not (y > 0.5).any() or not (y <= 0.5).any():
-            raise ValueError(
-                f"{name!r} has {int((y > 0.5).sum())} positive and {int((y <= 0.5).sum())} negative labelled "
-                f"regions in the {split!r} split: both are needed to score it (choose other chromosomes for "
-                "it with chromseq.pp.split_by_chromosome, or leave the cell type out)."
-            )
-
-
-def _workspace(adata: AnnData) -> AnnData:
-    """Return a light AnnData sharing ``adata``'s arrays, to record the runs' models in (not in ``adata``)."""
+def _workspace(adata: AnnData, layer: str = "") -> AnnData:
+    """Return a light AnnData sharing ``adata``'s arrays (and ``layer``), to record the runs' models in (not in ``adata``)."""
     from anndata import AnnData
 
     columns = [c for c in (K.SPLIT, K.OPEN, K.BACKGROUND) if c in adata.obs.columns]
@@ -310,6 +327,7 @@ def _workspace(adata: AnnData) -> AnnData:
         obs=adata.obs[columns].copy(),
         var=pd.DataFrame(index=adata.var_names.copy()),
         obsm={K.SEQUENCE: adata.obsm[K.SEQUENCE]},
+        layers={layer: adata.layers[layer]} if layer else None,
     )
     work.uns[K.UNS] = {K.UNS_MODELS: dict(models_of(adata))}
     return work
@@ -323,13 +341,15 @@ def _ensure_base(
     options: TrainingOptions,
     extra: list[str],
     strict: bool,
+    how: dict | None = None,
 ) -> bool:
     """Pretrain ``base`` (with ``extra`` cell-type outputs) in ``work`` unless it is there; return whether it was.
 
     With ``strict``, a ``base`` already there must have exactly those extra outputs; else it is used as it is.
+    ``how`` holds :func:`~chromseq.tl.pretrain`'s ``task``/``layer`` for regression pre-training.
     """
     if base in models_of(work):
-        have = [o for o in get_record(work, base).outputs if o != PRETRAIN_OUTPUT]
+        have = [o for o in get_record(work, base).outputs if o not in (PRETRAIN_OUTPUT, SIGNAL_OUTPUT)]
         if strict and sorted(have) != sorted(extra):
             raise ValueError(
                 f"the pretrained model {base!r} in adata has the extra outputs {have}, but pretrain_celltypes asks "
@@ -338,12 +358,15 @@ def _ensure_base(
         logger.info("transfer benchmark: fine-tuning from the pretrained model %r", base)
         return False
     logger.info("transfer benchmark: no model %r in adata, pre-training it (preset %r)", base, preset)
-    pretrain(work, preset=preset, options=options, save_dir=root, key_added=base, celltypes=extra or None)
+    pretrain(
+        work, preset=preset, options=options, save_dir=root, key_added=base, celltypes=extra or None, **(how or {})
+    )
     return True
 
 
-def _order(table: pd.DataFrame, celltypes: list[str]) -> pd.DataFrame:
-    kinds = {k: i for i, k in enumerate((*MODEL_KINDS, BASELINE_GC, BASELINE_KMER))}
+def _order(table: pd.DataFrame, celltypes: list[str], task: str = "classification") -> pd.DataFrame:
+    kinds = {k: i for i, k in enumerate((*MODEL_KINDS, BASELINE_GC, BASELINE_KMER, BASELINE_RIDGE))}
+    columns = REGRESSION_TABLE_COLUMNS if task == "regression" else TABLE_COLUMNS
     key = pd.DataFrame(
         {
             "celltype": table["celltype"].map({c: i for i, c in enumerate(celltypes)}),
@@ -354,19 +377,10 @@ def _order(table: pd.DataFrame, celltypes: list[str]) -> pd.DataFrame:
         }
     )
     table = table.loc[key.sort_values(list(key.columns), kind="stable").index].reset_index(drop=True)
-    table = table.reindex(columns=[*TABLE_COLUMNS, *(["fold"] if "fold" in table else [])])
+    table = table.reindex(columns=[*columns, *(["fold"] if "fold" in table else [])])
     for col in ("celltype", "kind", "model", "split"):
         table[col] = table[col].astype(str)
     return table.astype({"seed": np.int64, "n_train": np.int64, "n_train_pos": np.int64, "n": np.int64})
-
-
-def _check_names(key_added: str, base: str, celltypes: list[str], fractions: list[float], seeds: list[int]) -> None:
-    """Check, before any training, that the table key, the base and every run's model name are plain names."""
-    check_name(key_added)
-    check_name(base, "base")
-    for ct in celltypes:
-        run = f"finetune_{ct}_f{min(fractions):g}_s{max(seeds, key=abs)}"
-        check_name(run, f"the run models' name (made from cell type {ct!r})", "rename that cell type (var_names)")
 
 
 def _write(adata: AnnData, table: pd.DataFrame, key_added: str, params: dict) -> None:

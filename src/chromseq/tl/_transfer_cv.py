@@ -3,8 +3,9 @@
 For each fold of contiguous chromosome units (:mod:`chromseq.tl._crossval`), the pretrained body is
 trained on the other folds only (validation units carved from them), then every run of
 :func:`chromseq.tl.transfer_benchmark` is fitted on the other folds and scored on the fold. The
-out-of-fold scores of all folds are pooled per cell type, fraction, seed and kind; the AUROC of the
-pooled scores (mean over seeds) gets a 95% block-bootstrap interval, as do the paired differences.
+out-of-fold scores of all folds are pooled per cell type, fraction, seed and kind; the AUROC (regression:
+Pearson r) of the pooled scores (mean over seeds) gets a 95% block-bootstrap interval, as do the paired
+differences.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import numpy as np
 import pandas as pd
 
 from chromseq import _keys as K
-from chromseq._intervals import auroc_replicates, block_weights, interval_table
+from chromseq._intervals import auroc_replicates, block_weights, interval_table, pearson_replicates
 from chromseq._settings import logger
-from chromseq.store import BASELINE_GC, BASELINE_KMER
+from chromseq.store import BASELINE_GC, BASELINE_KMER, BASELINE_RIDGE
 
 from ._crossval import assign_folds, fold_split, fold_units
 from ._fit_glue import check_regions
 from ._options import TrainingOptions
 from ._pretrain import pretrain
+from ._transfer_checks import check_scorable
 from ._transfer_runs import Runs, _baseline_rows, _run_all, pretraining_plan
 
 if TYPE_CHECKING:
@@ -35,6 +37,12 @@ DIFFERENCES = (
     ("finetune-scratch", "finetune", ("scratch",)),
     ("finetune-best_baseline", "finetune", (BASELINE_GC, BASELINE_KMER)),
     ("scratch-best_baseline", "scratch", (BASELINE_GC, BASELINE_KMER)),
+)
+#: The same for regression runs, whose k-mer baseline is the ridge regression.
+REGRESSION_DIFFERENCES = (
+    ("finetune-scratch", "finetune", ("scratch",)),
+    ("finetune-best_baseline", "finetune", (BASELINE_GC, BASELINE_RIDGE)),
+    ("scratch-best_baseline", "scratch", (BASELINE_GC, BASELINE_RIDGE)),
 )
 
 
@@ -49,6 +57,7 @@ def cross_validate(
     base: str,
     pretrain_options: TrainingOptions,
     pretrain_celltypes: str,
+    pretrain_how: dict,
     baselines: bool,
     ks: list[int],
     root: Path,
@@ -60,12 +69,13 @@ def cross_validate(
     ``work`` is the light workspace AnnData of :func:`chromseq.tl._transfer._workspace`; its
     ``obs['split']`` is rewritten for every fold (``adata``'s is left alone). Each fold pretrains
     the bodies of :func:`chromseq.tl._transfer_runs.pretraining_plan` (``<base>_fold<k>``, or one
-    per cell type with ``pretrain_celltypes='others'``).
+    per cell type with ``pretrain_celltypes='others'``), with ``pretrain_how`` (``task``/``layer`` of
+    regression pre-training, or nothing).
     """
     celltypes, fractions, seeds = runs.celltypes, runs.fractions, runs.seeds
     units, unit_kind = fold_units(adata, cv, block_size)
     folds = assign_folds(units, cv, seeds[0])
-    _check_folds(labels, celltypes, folds, cv)
+    _check_folds(labels, celltypes, folds, cv, runs.task)
     scores: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     oof: dict[tuple, np.ndarray] = {}
     tables = []
@@ -80,34 +90,32 @@ def cross_validate(
         )
         for model_name, extra in extras.items():
             pretrain(
-                work, preset=runs.network, options=options, save_dir=root, key_added=model_name, celltypes=extra or None
-            )
+                work, preset=runs.network, options=options, save_dir=root, key_added=model_name,
+                celltypes=extra or None, **pretrain_how,
+            )  # fmt: skip
         scores.clear()
         fold_runs = dataclasses.replace(runs, folder=runs.folder / f"fold{fold}")  # run names repeat per fold
         parts = [_run_all(work, fold_runs, labels, codes, rows, "test", bases, scores)]
         if baselines:
-            parts.append(_baseline_rows(work, celltypes, fractions, seeds, labels, rows, "test", ks, scores))
+            parts.append(_baseline_rows(work, runs, labels, rows, "test", ks, scores))
         table = pd.concat(parts, ignore_index=True)
         table["fold"] = fold
         tables.append(table)
         _collect(oof, scores, seeds, adata.n_obs)
-    intervals = _intervals(oof, labels, celltypes, fractions, units, n_boot, level, seeds[0])
+    intervals = _intervals(oof, labels, celltypes, fractions, units, n_boot, level, seeds[0], runs.task)
     layout = {"cv": cv, "unit": unit_kind, "block_size": int(block_size), "n_units": int(len(np.unique(units)))}
     layout["fold_sizes"] = np.bincount(folds, minlength=cv).tolist()
     return pd.concat(tables, ignore_index=True), intervals, layout
 
 
-def _check_folds(labels: np.ndarray, celltypes: list[str], folds: np.ndarray, cv: int) -> None:
-    """Raise if a fold has no positive or no negative labelled region of a cell type."""
+def _check_folds(labels: np.ndarray, celltypes: list[str], folds: np.ndarray, cv: int, task: str) -> None:
+    """Raise if a fold cannot score a cell type (no positive or no negative label; regression: constant values)."""
     for j, ct in enumerate(celltypes):
         for fold in range(cv):
             y = labels[folds == fold, j]
-            y = y[~np.isnan(y)]
-            if not (y > 0.5).any() or not (y <= 0.5).any():
-                raise ValueError(
-                    f"{ct!r} has {int((y > 0.5).sum())} positive and {int((y <= 0.5).sum())} negative labelled "
-                    f"regions in fold {fold}: use fewer folds (cv=) or leave the cell type out."
-                )
+            check_scorable(
+                y[~np.isnan(y)], ct, f"fold {fold}", task, "use fewer folds (cv=) or leave the cell type out."
+            )
 
 
 def _collect(oof: dict, scores: dict, seeds: list[int], n_obs: int) -> None:
@@ -119,11 +127,17 @@ def _collect(oof: dict, scores: dict, seeds: list[int], n_obs: int) -> None:
         oof[key][seeds.index(seed), rows] = values
 
 
-def _intervals(oof, labels, celltypes, fractions, units, n_boot, level, seed) -> pd.DataFrame:
-    """Interval table for every fraction: methods and :data:`DIFFERENCES`, per cell type and their mean."""
+def _intervals(oof, labels, celltypes, fractions, units, n_boot, level, seed, task="classification") -> pd.DataFrame:
+    """Interval table for every fraction: methods and :data:`DIFFERENCES`, per cell type and their mean.
+
+    The metric is AUROC (classification) or Pearson r (regression, with :data:`REGRESSION_DIFFERENCES`).
+    """
     weights = block_weights(units, n_boot, seed).astype(np.float32)
     kinds = list(dict.fromkeys(kind for _, _, kind in oof))
-    differences = [d for d in DIFFERENCES if d[1] in kinds and all(o in kinds for o in d[2])]
+    regression = task == "regression"
+    replicates = pearson_replicates if regression else auroc_replicates
+    pairs = REGRESSION_DIFFERENCES if regression else DIFFERENCES
+    differences = [d for d in pairs if d[1] in kinds and all(o in kinds for o in d[2])]
     out = []
     for fraction in fractions:
         estimates = {}
@@ -133,7 +147,7 @@ def _intervals(oof, labels, celltypes, fractions, units, n_boot, level, seed) ->
                 values = oof[ct, fraction, kind][:, rows]
                 if np.isnan(values).any():
                     raise RuntimeError(f"{ct} {kind} f={fraction}: a labelled region was not scored out of fold.")
-                estimates[ct, kind] = auroc_replicates(labels[rows, j], values, weights[:, rows])
+                estimates[ct, kind] = replicates(labels[rows, j], values, weights[:, rows])
         table = interval_table(estimates, differences, level=level)
         table.insert(1, "fraction", fraction)
         out.append(table)

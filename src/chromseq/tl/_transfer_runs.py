@@ -11,18 +11,21 @@ import numpy as np
 import pandas as pd
 
 from chromseq._metrics import binary_metrics, kept_index
+from chromseq._metrics_regression import regression_metrics
 from chromseq._settings import logger
 from chromseq._validate import sequence_codes
 from chromseq.data import SequenceDataset
 from chromseq.models import ModelConfig
-from chromseq.store import BASELINE_GC, BASELINE_KMER, ModelRecord, gc_scores, get_model, models_of
-from chromseq.train import predict_proba, progress_disabled
+from chromseq.store import BASELINE_GC, BASELINE_KMER, BASELINE_RIDGE, ModelRecord, gc_scores, get_model, models_of
+from chromseq.train import predict_proba, predict_values, progress_disabled
 
 from ._baselines import fit_kmer_model, kmer_features
+from ._baselines_ridge import fit_ridge_model
 from ._finetune import finetune
 from ._fit_glue import subsample
 from ._options import TrainingOptions
 from ._train import train
+from ._transfer_checks import INTERVAL_METRIC, REGRESSION_TABLE_METRICS
 
 #: Kinds of model runs, in table order.
 MODEL_KINDS = ("finetune", "scratch")
@@ -41,6 +44,10 @@ class Runs:
     network: ModelConfig
     #: Folder of the runs' model folders.
     folder: Path
+    #: What the runs learn: ``'classification'`` (labels in X, AUROC) or ``'regression'`` (values, Pearson r).
+    task: str = "classification"
+    #: Layer of the regression targets (``''``: X).
+    layer: str = ""
 
 
 #: What the pretrained bodies of ``transfer_benchmark`` learn beside ``open``: nothing (the paper),
@@ -83,6 +90,8 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
         test_rows = rows[split][~np.isnan(labels[rows[split], j])]
         name = f"{kind}_{ct}_f{fraction:g}_s{seed}"
         run = {"options": runs.options.replace(train_fraction=fraction, random_state=seed), "key_added": name}
+        if runs.task == "regression":  # classification calls stay as they were
+            run |= {"task": runs.task, "layer": runs.layer or None}
         start = time.perf_counter()
         if kind == "finetune":
             finetune(work, ct, base=bases[ct], save_dir=runs.folder, **run)
@@ -90,16 +99,32 @@ def _run_all(work, runs: Runs, labels, codes, rows, split, bases: dict[str, str]
             train(work, ct, preset=runs.network, save_dir=runs.folder, **run)
         seconds = time.perf_counter() - start
         model = get_model(work, name)
-        pred = predict_proba(model, SequenceDataset(codes, None, test_rows), device=runs.options.device)
         record = ModelRecord.from_dict(models_of(work).pop(name), name)
+        data = SequenceDataset(codes, None, test_rows)
+        if runs.task == "regression":
+            pred = predict_values(model, data, link=record.link, device=runs.options.device)
+        else:
+            pred = predict_proba(model, data, device=runs.options.device)
         row = {"celltype": ct, "fraction": fraction, "kind": kind, "model": name, "seed": seed, "split": split}
-        row |= {"n_train": int(record.params["n_train"]), "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed)}
-        row |= binary_metrics(labels[test_rows, j], pred[:, 0]) | _history_fields(record, seconds)
+        row |= {
+            "n_train": int(record.params["n_train"]),
+            "n_train_pos": _n_pos(labels[:, j], rows, fraction, seed, runs.task),
+        }
+        row |= score(labels[test_rows, j], pred[:, 0], runs.task) | _history_fields(record, seconds)
         out.append(row)
         if scores is not None:
             scores[ct, fraction, seed, kind] = (test_rows, pred[:, 0])
-        logger.info("transfer %s: %s auroc %.3f (%.0f s)", name, split, row["auroc"], seconds)
+        metric = INTERVAL_METRIC[runs.task]
+        logger.info("transfer %s: %s %s %.3f (%.0f s)", name, split, metric, row[metric], seconds)
     return pd.DataFrame(out)
+
+
+def score(y: np.ndarray, values: np.ndarray, task: str, *, mse: bool = True) -> dict[str, Any]:
+    """Return the metric columns of a transfer row: :func:`binary_metrics`, or Pearson, Spearman and MSE for regression."""
+    if task == "classification":
+        return binary_metrics(y, values)
+    metrics = regression_metrics(y, values, mse=mse)
+    return {c: metrics[c] for c in REGRESSION_TABLE_METRICS}
 
 
 def _history_fields(record: ModelRecord, seconds: float) -> dict[str, Any]:
@@ -115,36 +140,53 @@ def _train_subset(y: np.ndarray, train_rows: np.ndarray, fraction: float, seed: 
     return subsample(labelled, y[:, None], fraction, seed)
 
 
-def _n_pos(y: np.ndarray, rows: dict[str, np.ndarray], fraction: float, seed: int) -> int:
-    return int((y[_train_subset(y, rows["train"], fraction, seed)] > 0.5).sum())
+def _n_pos(y: np.ndarray, rows: dict[str, np.ndarray], fraction: float, seed: int, task: str) -> int:
+    return n_positive(y[_train_subset(y, rows["train"], fraction, seed)], task)
 
 
-def _baseline_rows(adata, celltypes, fractions, seeds, labels, rows, split, ks, scores=None) -> pd.DataFrame:
+def n_positive(y: np.ndarray, task: str) -> int:
+    """``n_train_pos`` of a transfer row: labels 1 (classification), values > 0 (regression, as ``n_pos``)."""
+    return int((y > (0.5 if task == "classification" else 0.0)).sum())
+
+
+def _baseline_rows(adata, runs: Runs, labels, rows, split, ks, scores=None) -> pd.DataFrame:
     """GC and k-mer baseline rows; the k-mer model is fitted on each run's subsampled training rows.
 
-    With ``scores`` (a dict), keep each baseline's ``(scored rows, scores)`` as :func:`_run_all` does.
+    Classification: the k-mer logistic baseline. Regression: the k-mer ridge baseline (penalty chosen
+    on the labelled ``'val'`` rows) and the GC fraction (correlations only; its MSE is NaN). With
+    ``scores`` (a dict), keep each baseline's ``(scored rows, scores)`` as :func:`_run_all` does.
     """
-    needed = np.union1d(rows["train"], rows[split])
+    regression = runs.task == "regression"
+    needed = np.union1d(np.union1d(rows["train"], rows[split]), rows["val"] if regression else [])
+    needed = needed.astype(np.int64)
     features, _ = kmer_features(sequence_codes(adata, needed), ks)
     position = np.full(adata.n_obs, -1, dtype=np.int64)
     position[needed] = np.arange(len(needed))
     gc = gc_scores(adata)
     out = []
-    for j, ct in enumerate(celltypes):
+    for j, ct in enumerate(runs.celltypes):
         y = labels[:, j].astype(np.float64)
         test_rows = rows[split][~np.isnan(y[rows[split]])]
-        for seed in seeds:
-            for fraction in fractions:
+        val_rows = rows["val"][~np.isnan(y[rows["val"]])]
+        for seed in runs.seeds:
+            for fraction in runs.fractions:
                 sub = _train_subset(labels[:, j], rows["train"], fraction, seed)
                 common = {"celltype": ct, "fraction": fraction, "seed": seed, "split": split}
-                common |= {"n_train": len(sub), "n_train_pos": int((y[sub] > 0.5).sum())}
-                kmer = fit_kmer_model(features[position[sub]], y[sub].astype(np.int8))
-                scored = {
-                    BASELINE_GC: gc[test_rows],
-                    BASELINE_KMER: kmer.predict_proba(features[position[test_rows]])[:, 1],
-                }
+                common |= {"n_train": len(sub), "n_train_pos": n_positive(y[sub], runs.task)}
+                scored = {BASELINE_GC: gc[test_rows]}
+                if regression:
+                    ridge, _ = fit_ridge_model(features, y[needed], position[sub], position[val_rows])
+                    scored[BASELINE_RIDGE] = ridge.predict(features[position[test_rows]])
+                else:
+                    kmer = fit_kmer_model(features[position[sub]], y[sub].astype(np.int8))
+                    scored[BASELINE_KMER] = kmer.predict_proba(features[position[test_rows]])[:, 1]
                 out += [
-                    {**common, "kind": name, "model": name, **binary_metrics(y[test_rows], s)}
+                    {
+                        **common,
+                        "kind": name,
+                        "model": name,
+                        **score(y[test_rows], s, runs.task, mse=name != BASELINE_GC),
+                    }
                     for name, s in scored.items()
                 ]
                 if scores is not None:

@@ -10,17 +10,22 @@ Window rule (SNVs, MNVs, insertions, deletions alike), for model width ``L`` and
   ``L - L // 2`` is itself trimmed on the right.
 
 A variant whose windows (or REF) would run outside its chromosome is skipped (flag ``chrom_end``).
+:func:`window_scores` scores the windows with a model.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from chromseq._codes import encode
 from chromseq.genome import Genome
+
+if TYPE_CHECKING:
+    import torch
 
 #: Flags in ``obs['flag']`` of :func:`chromseq.tl.score_variants`; all but ``ok`` and a flagged
 #: ``ref_mismatch`` (``ref_mismatch='flag'``) mean the variant was not scored.
@@ -108,3 +113,31 @@ def _alt_window(genome: Genome, chrom: str, start: int, ref: str, alt: str, widt
     right = ext[off + r : off + r + max(0, width - off - a)]
     seq = np.concatenate([ext[:off], encode(alt), right])[:width]
     return seq, match
+
+
+def window_scores(
+    model: torch.nn.Module,
+    codes: np.ndarray,
+    *,
+    link: str,
+    rc_average: bool,
+    batch_size: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Return the scores ``(n, n_outputs)`` float64 of windows (uint8 codes ``(n, L)``) whose difference is ``delta``.
+
+    The one inference loop of :mod:`chromseq.train`, in fp32. Classification (``link='logit'``): the
+    logits (with ``rc_average``, the logit of the mean of the forward and reverse-complement
+    probabilities, what :func:`~chromseq.tl.predict` reports, computed without overflow; else the
+    forward logit), by :func:`chromseq.train.predict_logits`. Regression: predictions in the target's
+    units (:func:`chromseq.train.predict_values` with the model's ``link``; with ``rc_average`` the
+    mean of both strands in those units).
+    """
+    from chromseq.data import SequenceDataset
+    from chromseq.train import predict_logits, predict_values
+
+    data = SequenceDataset(np.ascontiguousarray(codes, dtype=np.uint8))
+    kw = {"rc_average": rc_average, "batch_size": batch_size, "device": device, "precision": "fp32", "desc": "variants"}
+    if link == "logit":
+        return predict_logits(model, data, **kw)
+    return predict_values(model, data, link=link, **kw).astype(np.float64)

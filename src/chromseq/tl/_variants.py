@@ -15,7 +15,6 @@ from chromseq.store import ModelRecord
 from chromseq.tl import _variant_windows as vw
 
 if TYPE_CHECKING:
-    import torch
     from anndata import AnnData
 
     from chromseq.genome import Genome
@@ -39,7 +38,7 @@ def score_variants(
     batch_size: int = 512,
     device: str | None = None,
 ) -> AnnData:
-    """Score genetic variants: predicted accessibility of the reference and alternative sequence.
+    """Score genetic variants: predicted accessibility (or signal) of the reference and alternative sequence.
 
     Each variant gets a reference and an alternative window of the models' width, centred on it
     (rule below); both windows are predicted (forward and reverse complement, as
@@ -71,10 +70,12 @@ def score_variants(
         A REF that differs from the genome: ``'error'`` (a :class:`ValueError` naming them), ``'flag'``
         (score them, ``obs['flag'] = 'ref_mismatch'``) or ``'skip'`` (flag, do not score).
     rc_average
-        Average forward and reverse-complement probabilities (as :func:`~chromseq.tl.predict`).
+        Average forward and reverse-complement predictions (probabilities, or a regression model's
+        values), as :func:`~chromseq.tl.predict` does.
     contributions
-        Also compute the ref and alt windows' hypothetical contributions (logit, forward strand) for
-        every output, in ``obsm['contrib_ref_<output>']``/``obsm['contrib_alt_<output>']``.
+        Also compute the ref and alt windows' hypothetical contributions (of the raw output: the
+        logit, or a regression model's value or Poisson log-rate; forward strand) for every output,
+        in ``obsm['contrib_ref_<output>']``/``obsm['contrib_alt_<output>']``.
     contrib_method, n_shuffles
         Method (and DeepLIFT/SHAP references) of the contributions, see :func:`~chromseq.tl.contributions`.
     store_sequences
@@ -92,9 +93,14 @@ def score_variants(
         ``kind`` (snv/mnv/insertion/deletion/other), ``flag`` (``ok``; ``ref_mismatch``; skipped as
         ``symbolic`` (``<DEL>``, breakends), ``star`` (``*``), ``invalid_allele``, ``not_in_genome`` or
         ``chrom_end``), ``scored``, ``ref_match``, ``window_start``/``window_end``. ``var``: ``model``,
-        ``output``, ``kind``. ``layers['ref']``/``layers['alt']``: float32 probabilities;
-        ``layers['delta']``: float32 ``logit(alt) - logit(ref)`` (NaN where not scored); ``X`` is
-        ``delta``. ``uns['chromseq']``: ``variants`` (parameters), ``models``, ``genome``.
+        ``output``, ``kind``, ``task`` (``classification``/``regression``), ``units`` (of ``ref``/``alt``:
+        ``probability``, ``value`` or ``rate``) and ``delta`` (how it is computed).
+        ``layers['ref']``/``layers['alt']``: float32 predictions, probabilities for a classification
+        model, values in the target's units for a regression model (a rate for a Poisson model);
+        ``layers['delta']``: float32, ``logit(alt) - logit(ref)`` for classification, ``alt - ref`` in
+        the target's units for regression (NaN where not scored); ``X`` is ``delta``.
+        ``uns['chromseq']``: ``variants`` (parameters; ``delta`` in words), ``models`` (with ``task``,
+        ``loss`` and ``target_transform`` for regression models), ``genome``.
 
     Examples
     --------
@@ -120,15 +126,14 @@ def score_variants(
     genome = genome_of(adata, genome)
     obs, ref_codes, alt_codes = _prepare(table, genome, width, ref_mismatch)
     scored = obs[K.VARIANT_SCORED].to_numpy()
-    ref_logit, alt_logit = _score(outputs, ref_codes, alt_codes, obs[scored], rc_average, batch_size, device)
-    vdata = _assemble(obs, outputs, ref_logit, alt_logit)
+    vdata = _assemble(obs, outputs, *_score(outputs, ref_codes, alt_codes, obs[scored], rc_average, batch_size, device))
     vdata.uns[K.UNS] = {
         K.UNS_VARIANTS: {
             "width": width,
             "centre_index": width // 2,
             "rc_average": rc_average,
             "ref_mismatch": ref_mismatch,
-            "delta": "logit(alt) - logit(ref)",
+            "delta": _delta_text(vdata.var),
             "source": str(variants) if not isinstance(variants, pd.DataFrame) else "DataFrame",
             "flag_counts": {str(k): int(v) for k, v in obs[K.VARIANT_FLAG].value_counts().items() if v},
         },
@@ -184,8 +189,17 @@ def _model_width(outputs: list[Output]) -> int:
 
 def _plain(record: ModelRecord) -> dict[str, Any]:
     keep = ("kind", "outputs", "celltypes", "path", "preset", "fingerprint", "base", "config", "weights_sha256")
+    task = ("task", "loss", "target_layer", "target_transform") if record.task != "classification" else ()
     stored = record.to_dict()
-    return {k: stored[k] for k in keep}
+    return {k: stored[k] for k in keep + task if k in stored}
+
+
+def _delta_text(var: pd.DataFrame) -> str:
+    """``uns['chromseq']['variants']['delta']``: how ``delta`` was computed, per task when they differ."""
+    found = dict(zip(var["task"], var["delta"], strict=True))
+    if len(found) == 1:
+        return str(var["delta"].iloc[0]) + ("" if "classification" in found else " (the target's units)")
+    return f"{found['classification']} (classification outputs); {found['regression']} (regression outputs, the target's units)"
 
 
 # -- variants ---------------------------------------------------------------------------------------
@@ -268,65 +282,46 @@ def _kinds(obs: pd.DataFrame) -> str:
 
 
 # -- scoring ----------------------------------------------------------------------------------------
-def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -> tuple[np.ndarray, np.ndarray]:
-    """Logits (float64, ``(n_scored, n_outputs)``) of the reference and alternative windows."""
-    from chromseq.store import load_recorded
+def _score(outputs, ref_codes, alt_codes, obs, rc_average, batch_size, device) -> tuple[np.ndarray, ...]:
+    """``ref``, ``alt`` and ``delta`` (float64, ``(n_scored, n_outputs)``) of every output, in its model's units."""
+    from chromseq.store import load_recorded, units_of
 
     key = obs[K.CHROM].astype(str).to_numpy() + ":" + obs[K.WINDOW_START].astype(str).to_numpy()
     first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
     unique_ref = ref_codes[first]  # multi-allelic records share their reference window
     ref = np.empty((len(obs), len(outputs)))
-    alt = np.empty_like(ref)
-    dev = settings.resolve_device(device)
+    alt, delta = np.empty_like(ref), np.empty_like(ref)
+    kw = {"rc_average": rc_average, "batch_size": batch_size, "device": settings.resolve_device(device)}
     for name in dict.fromkeys(o[1] for o in outputs):
         cols = [i for i, o in enumerate(outputs) if o[1] == name]
-        heads = [outputs[i][3] for i in cols]
+        heads, units = [outputs[i][3] for i in cols], units_of(outputs[cols[0]][2])
         model = load_recorded(name, outputs[cols[0]][2])  # the folder checked against the record, as in predict
-        ref[:, cols] = window_logits(model, unique_ref, rc_average=rc_average, batch_size=batch_size, device=dev)[
-            inverse.ravel()
-        ][:, heads]
-        alt[:, cols] = window_logits(model, alt_codes, rc_average=rc_average, batch_size=batch_size, device=dev)[
-            :, heads
-        ]
-    return ref, alt
+        r = vw.window_scores(model, unique_ref, link=units.link, **kw)[inverse.ravel()][:, heads]
+        a = vw.window_scores(model, alt_codes, link=units.link, **kw)[:, heads]
+        ref[:, cols], alt[:, cols], delta[:, cols] = units.effect(r, a)
+    return ref, alt, delta
 
 
-def window_logits(
-    model: torch.nn.Module, codes: np.ndarray, *, rc_average: bool, batch_size: int, device: torch.device
-) -> np.ndarray:
-    """Return the logits ``(n, n_outputs)`` float64 of windows (uint8 codes ``(n, L)``), in fp32.
-
-    With ``rc_average``, the logit of the mean of the forward and reverse-complement probabilities (what
-    :func:`~chromseq.tl.predict` reports), computed without overflow; else the forward logit.
-    The one inference loop of :func:`chromseq.train.predict_logits`.
-    """
-    from chromseq.data import SequenceDataset
-    from chromseq.train import predict_logits
-
-    data = SequenceDataset(np.ascontiguousarray(codes, dtype=np.uint8))
-    return predict_logits(
-        model, data, rc_average=rc_average, batch_size=batch_size, device=device, precision="fp32", desc="variants"
-    )
-
-
-def _assemble(obs: pd.DataFrame, outputs: list[Output], ref_logit: np.ndarray, alt_logit: np.ndarray) -> AnnData:
+def _assemble(obs: pd.DataFrame, outputs: list[Output], ref: np.ndarray, alt: np.ndarray, delta: np.ndarray) -> AnnData:
     from anndata import AnnData
+
+    from chromseq.store import units_of
 
     scored = obs[K.VARIANT_SCORED].to_numpy()
     layers = {}
-    for key, values in (
-        (K.VARIANT_REF, 1 / (1 + np.exp(-ref_logit))),
-        (K.VARIANT_ALT, 1 / (1 + np.exp(-alt_logit))),
-        (K.VARIANT_DELTA, alt_logit - ref_logit),
-    ):
+    for key, values in ((K.VARIANT_REF, ref), (K.VARIANT_ALT, alt), (K.VARIANT_DELTA, delta)):
         full = np.full((len(obs), len(outputs)), np.nan, dtype=np.float32)
         full[scored] = values
         layers[key] = full
+    units = [units_of(o[2]) for o in outputs]
     var = pd.DataFrame(
         {
             "model": [o[1] for o in outputs],
             "output": [o[4] for o in outputs],
             "kind": [o[2].kind for o in outputs],
+            "task": [u.task for u in units],
+            "units": [u.prediction for u in units],
+            "delta": [u.delta for u in units],
         },
         index=pd.Index([o[0] for o in outputs], dtype=object),
     )
@@ -341,7 +336,7 @@ def _store_sequences(vdata: AnnData, scored: np.ndarray, ref_codes: np.ndarray, 
 
 
 def _contributions(vdata, outputs, scored, ref_codes, alt_codes, method, n_shuffles, device) -> None:
-    from chromseq.store import load_recorded
+    from chromseq.store import load_recorded, units_of
     from chromseq.tl._contributions import attribute
     from chromseq.tl._resolve import explainable
 
@@ -366,5 +361,6 @@ def _contributions(vdata, outputs, scored, ref_codes, alt_codes, method, n_shuff
         "method": method,
         "n_shuffles": n_shuffles,
         "hypothetical": True,
+        "target": {o[0]: units_of(o[2]).output for o in outputs},
     }
     logger.info("score_variants: added ref/alt contributions (%s) for %s", method, [o[0] for o in outputs])
