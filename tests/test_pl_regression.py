@@ -417,3 +417,11 @@ def test_metrics_legend_lists_every_series_once_in_its_colour(adata):
     gc = legend.legend_handles[labels.index("baseline_gc")]
     assert matplotlib.colors.to_hex(gc.get_facecolor()) == "#7f7f7f"
     assert "baseline_gc" not in [c.get_label() for c in axes[-1].containers]
+
+
+def test_report_of_regression_models_alone_has_no_auroc_section(tmp_path):
+    from chromseq._report import write_report
+
+    text = write_report(regression_adata(n=60), tmp_path).read_text()
+    assert "## Held-out performance" not in text and "AUROC and AUPRC" not in text
+    assert "## Regression: predicted vs observed" in text and not (tmp_path / "figures" / "roc.png").exists()
