@@ -29,8 +29,9 @@ from chromseq.data import SequenceDataset
 from chromseq.models import PRESETS, ChromTransfer
 from chromseq.train._acceleration import make_optimizer
 from chromseq.train._batches import Batches
-from chromseq.train._engine import _train_epoch, class_weights
+from chromseq.train._engine import _train_epoch
 from chromseq.train._inference import resolve_precision
+from chromseq.train._objective import make_objective
 from chromseq.train._spec import TrainSpec
 
 WIDTH = 600
@@ -48,14 +49,14 @@ def runner(preset: str, batch_size: int):
     model = ChromTransfer(PRESETS[preset].replace(dropout=0.0))
     spec = TrainSpec(batch_size=batch_size, seed=0, learning_rate=3e-3)
     precision = resolve_precision(spec.precision, device)
-    weights = tuple(torch.as_tensor(w, dtype=torch.float32) for w in class_weights(_data(64).labels))
+    objective = make_objective(spec, _data(64).labels, device)
     opt = make_optimizer(model, spec, device)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
 
     def run(n_steps: int) -> float:
         batches = Batches(model, _data(n_steps * batch_size), spec, device, cache=False, train=True)
         t0 = time.perf_counter()
-        _train_epoch(model, batches, opt, scaler, weights, spec, precision, 0, "bench")
+        _train_epoch(model, batches, opt, scaler, objective, spec, precision, 0, "bench")
         return time.perf_counter() - t0
 
     return run

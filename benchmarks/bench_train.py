@@ -37,8 +37,9 @@ from chromseq.data import SequenceDataset
 from chromseq.models import PRESETS, build, count_flops, count_parameters
 from chromseq.train._acceleration import cuda_tuning, make_optimizer, training_step
 from chromseq.train._batches import Batches
-from chromseq.train._engine import _train_epoch, class_weights
+from chromseq.train._engine import _train_epoch
 from chromseq.train._inference import predict_proba, resolve_precision
+from chromseq.train._objective import make_objective
 from chromseq.train._spec import TrainSpec
 
 WIDTH = 600
@@ -96,7 +97,7 @@ def engine_runner(preset: str, device: torch.device, batch_size: int, variant: V
     model = build(PRESETS[preset]).to(device)
     spec = TrainSpec(batch_size=batch_size, seed=0, precision=variant.precision)
     precision = resolve_precision(spec.precision, device)
-    weights = tuple(torch.as_tensor(w, dtype=torch.float32, device=device) for w in class_weights(data(64).labels))
+    objective = make_objective(spec, data(64).labels, device)
     opt = make_optimizer(model, spec, device, fused=variant.fused)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == torch.float16)
     net = training_step(model, device, variant.compile)
@@ -106,7 +107,7 @@ def engine_runner(preset: str, device: torch.device, batch_size: int, variant: V
         with cuda_tuning(device, cudnn_benchmark=variant.cudnn_benchmark):
             _sync(device)
             t0 = time.perf_counter()
-            _train_epoch(model, batches, opt, scaler, weights, spec, precision, 0, "bench", net=net)
+            _train_epoch(model, batches, opt, scaler, objective, spec, precision, 0, "bench", net=net)
             _sync(device)
         return time.perf_counter() - t0
 

@@ -1,7 +1,9 @@
 """Run by tests/test_ddp.py under ``torch.distributed.run`` (and in-process for the single-process reference).
 
 ``python _ddp_worker.py OUT REGIONS`` trains a batch-norm-free toy model with the engine (written
-to OUT/engine_rank<r>.json), then runs ``chromseq pretrain`` and ``chromseq finetune`` on REGIONS.
+to OUT/engine_rank<r>.json), then runs ``chromseq pretrain`` and ``chromseq finetune`` on REGIONS, with the
+``tiny`` preset (OUT/pretrained.h5ad, OUT/finetuned.h5ad) and with another family's CPU preset,
+:data:`FAMILY_PRESET` (OUT/<preset>_pretrained.h5ad, OUT/<preset>_finetuned.h5ad, models in OUT/<preset>_models).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from torch import nn
 
 WIDTH = 60
 MOTIF = np.array([2, 0, 3, 0, 0, 2, 2, 1], np.uint8)
+#: A model family beside ChromTransfer, trained through the same CLI under torchrun.
+FAMILY_PRESET = "topic_fast"
 
 
 class Toy(nn.Module):
@@ -71,10 +75,12 @@ def main(out: Path, regions: Path) -> None:
     result = train_toy()
     rank, world = dist_info()
     (out / f"engine_rank{rank}.json").write_text(json.dumps({**result, "world": world}))
-    common = ["--max-epochs", "2", "--batch-size", "64", "--save-dir", str(out / "models"), "--device", "cpu"]
-    cli.main(["pretrain", str(regions), "-o", str(out / "pretrained.h5ad"), "--preset", "tiny", *common])
-    args = ["finetune", str(out / "pretrained.h5ad"), "-o", str(out / "finetuned.h5ad"), "--celltype", "K562"]
-    cli.main([*args, *common])
+    for preset, prefix in (("tiny", ""), (FAMILY_PRESET, f"{FAMILY_PRESET}_")):
+        models = out / f"{prefix}models"
+        common = ["--max-epochs", "2", "--batch-size", "64", "--save-dir", str(models), "--device", "cpu"]
+        pretrained, finetuned = out / f"{prefix}pretrained.h5ad", out / f"{prefix}finetuned.h5ad"
+        cli.main(["pretrain", str(regions), "-o", str(pretrained), "--preset", preset, *common])
+        cli.main(["finetune", str(pretrained), "-o", str(finetuned), "--celltype", "K562", *common])
 
 
 if __name__ == "__main__":

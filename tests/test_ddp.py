@@ -18,6 +18,7 @@ import torch
 import chromseq as cs
 from chromseq import _keys as K
 from chromseq.data import BatchSampler, augment_codes
+from chromseq.store import get_record
 from chromseq.train._distributed import init_distributed
 
 WORKER = Path(__file__).with_name("_ddp_worker.py")
@@ -63,6 +64,17 @@ def single(torchrun, tmp_path_factory):
     cs.tl.pretrain(adata, preset="tiny", save_dir=save_dir, **CLI_KW)
     cs.tl.finetune(adata, celltype=["K562"], save_dir=save_dir, **CLI_KW)
     return engine, adata
+
+
+@pytest.fixture(scope="module")
+def single_family(torchrun, tmp_path_factory):
+    """tl.pretrain and tl.finetune of the other family's preset (the worker's FAMILY_PRESET) in this one process."""
+    folder, _ = torchrun
+    adata = ad.read_h5ad(folder / "regions.h5ad")
+    save_dir = tmp_path_factory.mktemp("single_family_models")
+    cs.tl.pretrain(adata, preset=_worker_module().FAMILY_PRESET, save_dir=save_dir, **CLI_KW)
+    cs.tl.finetune(adata, celltype=["K562"], save_dir=save_dir, **CLI_KW)
+    return adata
 
 
 def test_global_batch_is_split_across_ranks():
@@ -115,7 +127,7 @@ def test_torchrun_cli_writes_outputs_once_from_rank_zero(torchrun):
     assert set(adata.uns[K.UNS][K.UNS_MODELS]) == {"pretrained", "finetuned_K562"}
     assert (folder / "models" / "finetuned_K562").is_dir()
     assert not list((folder / "models").glob(".*.ckpt"))  # checkpoints removed after saving
-    assert log.count("INFO wrote ") == 2  # one log line per step: rank 1 neither writes nor logs
+    assert log.count("INFO wrote ") == 4  # one log line per step (2 tiny, 2 family): rank 1 neither writes nor logs
 
 
 def test_torchrun_cli_final_val_loss_is_close_to_one_process(torchrun, single):
@@ -128,3 +140,18 @@ def test_torchrun_cli_final_val_loss_is_close_to_one_process(torchrun, single):
         a, b = ddp[name]["history"]["val_loss"], one[name]["history"]["val_loss"]
         assert len(a) == len(b)
         assert abs(a[-1] - b[-1]) < 0.15 * b[-1], (name, a, b)
+
+
+def test_torchrun_trains_another_family_like_one_process(torchrun, single_family):
+    # the same CLI steps with a topic CNN preset: rank 0 writes its models once, of the family, and the
+    # data-parallel run ends close to the one-process run (batch norm sees half batches, as above)
+    folder, _ = torchrun
+    preset = _worker_module().FAMILY_PRESET
+    ddp = ad.read_h5ad(folder / f"{preset}_finetuned.h5ad")
+    assert sorted(p.name for p in (folder / f"{preset}_models").iterdir()) == ["finetuned_K562", "pretrained"]
+    for name in ("pretrained", "finetuned_K562"):
+        record = get_record(ddp, name)
+        assert record.preset == preset and record.config["arch"] == cs.models.PRESETS[preset].arch, name
+        a = ddp.uns[K.UNS][K.UNS_MODELS][name]["history"]["val_loss"]
+        b = single_family.uns[K.UNS][K.UNS_MODELS][name]["history"]["val_loss"]
+        assert len(a) == len(b) and abs(a[-1] - b[-1]) < 0.15 * b[-1], (name, a, b)

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import anndata
 import numpy as np
+import pandas as pd
+import pyBigWig
 import pytest
 import torch
 
 import chromseq as cs
 from chromseq import _keys as K
-from chromseq._codes import one_hot
+from chromseq._codes import CODE_TO_ASCII, decode, one_hot
 from chromseq._metrics import binary_metrics
 from chromseq.models import (
     PRESETS,
@@ -115,6 +117,92 @@ def test_reverse_complement_averaging_and_evaluate_run(trained):
     assert metrics.loc[("finetuned_K562", "test"), "auroc"] >= 0.85
 
 
+def _genome_fasta(adata: anndata.AnnData, path: Path) -> Path:
+    """A FASTA of the synthetic chromosomes: each region's sequence at its coordinates, random bases between."""
+    rng = np.random.default_rng(0)
+    with path.open("w") as fh:
+        for chrom, obs in adata.obs.groupby("chrom", observed=True):
+            codes = rng.integers(0, 4, int(obs["end"].max()) + 500).astype(np.uint8)
+            rows = adata.obs_names.get_indexer(obs.index)
+            for row, start, end in zip(rows, obs["start"], obs["end"], strict=True):
+                codes[start:end] = adata.obsm[K.SEQUENCE][row]
+            fh.write(f">{chrom}\n{CODE_TO_ASCII[codes].tobytes().decode()}\n")
+    return path
+
+
+def _test_rows(adata: anndata.AnnData, n: int) -> anndata.AnnData:
+    return adata[(adata.obs[K.SPLIT] == "test").to_numpy()][:n].copy()
+
+
+def test_variants_are_scored_with_the_familys_model(trained, tmp_path):
+    _, adata = trained
+    cs.tl.predict(adata, "finetuned_K562")
+    regions = _test_rows(adata, 12)
+    width = regions.obsm[K.SEQUENCE].shape[1]
+    ref = regions.obsm[K.SEQUENCE][:, width // 2]  # the variant window of an SNV here is the region's window
+    variants = pd.DataFrame(
+        {
+            "chrom": regions.obs["chrom"].astype(str).to_numpy(),
+            "pos": regions.obs["start"].to_numpy() + width // 2 + 1,
+            "ref": list(decode(ref)),
+            "alt": list(decode((ref + 2) % 4)),
+        }
+    )
+    vdata = cs.tl.score_variants(adata, variants, genome=_genome_fasta(adata, tmp_path / "g.fa"), celltype="K562")
+    delta = vdata.layers["delta"][:, 0]
+    assert vdata.n_obs == 12 and np.all(np.isfinite(delta)) and np.abs(delta).max() > 1e-4
+    expected = regions.obsm[K.PRED]["finetuned_K562"].to_numpy()
+    np.testing.assert_allclose(vdata.layers["ref"][:, 0], expected, rtol=1e-5)  # same windows as tl.predict
+
+
+def test_predictions_and_contributions_become_tracks(trained, tmp_path):
+    _, adata = trained
+    regions = _test_rows(adata, 6)
+    cs.tl.predict(regions, "finetuned_K562")
+    cs.tl.contributions(regions, "K562", n_shuffles=2, random_state=0)
+    genome = _genome_fasta(adata, tmp_path / "g.fa")
+    pred_bw = cs.io.write_predictions(regions, tmp_path / "p.bw", "finetuned_K562", genome=genome)
+    contrib_bw = cs.io.write_contributions(regions, tmp_path / "c.bw", "K562", genome=genome)
+    hyp, names = cs.tl.get_contributions(regions, "K562")
+    observed = (hyp * one_hot(regions[names].obsm[K.SEQUENCE]).numpy()).sum(axis=1)  # (n, width)
+    with pyBigWig.open(str(pred_bw)) as pred, pyBigWig.open(str(contrib_bw)) as contrib:
+        for i, (chrom, start, end) in enumerate(regions[names].obs[["chrom", "start", "end"]].itertuples(index=False)):
+            centre = (start + end) // 2
+            value = regions.obsm[K.PRED]["finetuned_K562"].loc[names[i]]
+            assert pred.values(str(chrom), centre, centre + 1)[0] == pytest.approx(value, rel=1e-6)
+            np.testing.assert_allclose(contrib.values(str(chrom), start, end), observed[i], rtol=1e-5, atol=1e-6)
+
+
+def test_transfer_benchmark_runs_from_the_familys_pretrained_model(trained, tmp_path):
+    arch, adata = trained
+    cs.tl.transfer_benchmark(
+        adata,
+        "K562",
+        fractions=[0.5],
+        baselines=False,
+        max_epochs=1,
+        batch_size=64,
+        save_dir=tmp_path,
+        keep_models=True,
+    )
+    table = adata.uns[K.UNS][K.UNS_TRANSFER]
+    assert sorted(table["kind"]) == ["finetune", "scratch"] and table["auroc"].between(0, 1).all()
+    for name in table["model"]:
+        assert load_model(tmp_path / name).config.arch == arch, name  # scratch too: the base's network
+
+
+def test_report_lists_the_familys_preset(trained, tmp_path):
+    from chromseq.cli import main
+
+    arch, adata = trained
+    cs.tl.predict(adata, "finetuned_K562")
+    cs.tl.evaluate(adata, "finetuned_K562", baselines=False)
+    adata.write_h5ad(tmp_path / "e.h5ad")
+    main(["report", str(tmp_path / "e.h5ad"), "-o", str(tmp_path / "report")])
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert f"`finetuned_K562` (finetune, preset `{smallest_preset(arch)}`" in text
+
+
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_every_preset_saves_and_loads_through_the_registry(preset, tmp_path):
     config = PRESETS[preset].replace(head="finetune", outputs=("A", "B"))
@@ -178,6 +266,34 @@ def test_a_body_is_fine_tuned_only_into_its_own_family():
         load_body(wider, dilated)
 
 
+@pytest.mark.parametrize(
+    "change, rule",
+    [
+        ({"seq_len": 0}, "seq_len must be a positive int, got 0."),
+        ({"dropout": 1.5}, "dropout must be in [0, 1), got 1.5."),
+        ({"l2": -1e-4}, "l2 must be >= 0 (an L2 penalty), got -0.0001."),
+        ({"composition_k": (2, 2)}, "composition_k must hold distinct k-mer lengths 1..6, got (2, 2)."),
+        ({"head": "x"}, "head must be 'pretrain' or 'finetune', got 'x'."),
+        ({"outputs": ("a", "a")}, "outputs must be non-empty and unique, got ('a', 'a')."),
+        ({"finetune_hidden": (64, 0)}, "finetune_hidden must hold positive ints, got (64, 0)."),
+    ],
+)
+@pytest.mark.parametrize("arch", FAMILY_NAMES)
+def test_every_familys_config_refuses_a_bad_shared_field_with_one_message(arch, change, rule):
+    config = PRESETS[smallest_preset(arch)]
+    with pytest.raises(ValueError) as error:
+        config.replace(**change)
+    assert str(error.value) == f"{type(config).__name__}.{rule}"
+
+
+def test_stored_sizes_come_back_as_tuples_of_python_ints():
+    stored = PRESETS["topic_fast"].to_dict() | {"conv_filters": np.array([32, 32, 32]), "finetune_hidden": [64, 16]}
+    config = config_from_dict(stored)
+    assert config == PRESETS["topic_fast"] and type(config.conv_filters[0]) is int
+    with pytest.raises(ValueError, match=r"TopicConfig.conv_kernels must hold positive ints, got \(15, 9.5, 5\)"):
+        config_from_dict(stored | {"conv_kernels": [15, 9.5, 5]})
+
+
 def test_topic_network_names_the_width_it_was_built_for():
     model = build(PRESETS["topic_fast"]).eval()
     with pytest.raises(ValueError, match="built for 600-bp input.*got 500 bp"):
@@ -196,15 +312,19 @@ def test_dilated_receptive_field_covers_the_window(preset):
     assert seen[0] == 0 and seen[-1] == config.seq_len - 1  # the centre position sees the whole window
 
 
-@pytest.mark.parametrize("preset", ["dilated_fast", "topic_fast"])
-def test_cli_pretrain_takes_a_family_preset(preset, tmp_path):
+@pytest.mark.parametrize("arch", FAMILY_NAMES)
+def test_cli_pretrains_and_fine_tunes_a_familys_preset(arch, tmp_path):
     from chromseq.cli import main
 
+    preset = smallest_preset(arch)
     cs.datasets.synthetic(n_regions=120, width=200, celltypes=["K562"], random_state=2).write_h5ad(tmp_path / "r.h5ad")
-    args = ["pretrain", str(tmp_path / "r.h5ad"), "-o", str(tmp_path / "p.h5ad"), "--preset", preset]
-    main([*args, "--max-epochs", "1", "--batch-size", "32", "--save-dir", str(tmp_path / "models"), "--threads", "1"])
-    record = get_record(anndata.read_h5ad(tmp_path / "p.h5ad"), "pretrained")
-    assert record.preset == preset and load_recorded("pretrained", record).config.arch == PRESETS[preset].arch
+    common = ["--max-epochs", "1", "--batch-size", "32", "--save-dir", str(tmp_path / "models"), "--threads", "1"]
+    main(["pretrain", str(tmp_path / "r.h5ad"), "-o", str(tmp_path / "p.h5ad"), "--preset", preset, *common])
+    main(["finetune", str(tmp_path / "p.h5ad"), "-o", str(tmp_path / "f.h5ad"), "--celltype", "K562", *common])
+    tuned = anndata.read_h5ad(tmp_path / "f.h5ad")
+    for name in ("pretrained", "finetuned_K562"):
+        record = get_record(tuned, name)
+        assert record.preset == preset and load_recorded(name, record).config.arch == arch, name
 
 
 def test_a_crafted_config_of_any_family_is_refused_before_allocating():

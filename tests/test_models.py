@@ -104,6 +104,16 @@ def test_model_folder_holds_safetensors_config_and_card(tmp_path):
     assert "inner filters F = 16" in (path / "README.md").read_text()
 
 
+def test_card_of_a_regression_model_says_task_loss_and_targets(tmp_path):
+    card = {"kind": "finetune", "task": "regression", "loss": "poisson", "target_layer": "counts"}
+    path = save_model(_seeded(PRESETS["tiny"]), tmp_path / "m", card=card)
+    readme = (path / "README.md").read_text()
+    assert "- task: regression; loss: poisson; predictions: rates (exp of the output)" in readme
+    assert "- targets: layers['counts']; transform: as read" in readme
+    plain = (save_model(_seeded(PRESETS["tiny"]), tmp_path / "c", card={"kind": "pretrain"}) / "README.md").read_text()
+    assert "task" not in plain and "loss" not in plain
+
+
 def test_save_replaces_existing_folder_without_leftovers(tmp_path):
     save_model(_seeded(PRESETS["tiny"], 0), tmp_path / "m")
     second = _seeded(PRESETS["tiny"], 1)

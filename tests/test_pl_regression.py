@@ -32,8 +32,11 @@ def _history(n: int, regression: bool) -> dict:
     }
 
 
-def regression_adata(n: int = 300, width: int = 40) -> ad.AnnData:
-    """Regions with a signal layer per cell type, fine-tuned and from-scratch regression predictions of it, evaluated."""
+def regression_adata(n: int = 300, width: int = 40, *, pretrained: bool = False) -> ad.AnnData:
+    """Regions with a signal layer per cell type, fine-tuned and from-scratch regression predictions of it, evaluated.
+
+    ``pretrained``: also a classification model of ``obs['open']`` (a body pretrained on open/closed).
+    """
     rng = np.random.default_rng(0)
     signal = rng.gamma(2.0, 1.0, (n, len(CELLTYPES))).astype(np.float32)
     signal[rng.random(signal.shape) < 0.05] = np.nan
@@ -61,6 +64,12 @@ def regression_adata(n: int = 300, width: int = 40) -> ad.AnnData:
                 "target_layer": K.SIGNAL,
                 "target_transform": "log1p CPM",
             }
+    if pretrained:
+        is_open = np.nan_to_num(signal, nan=0.0).max(axis=1) > 3
+        adata.obs[K.OPEN] = is_open
+        columns["pretrained"] = 1 / (1 + np.exp(-(3 * (is_open - 0.5) + rng.normal(0, 1.0, n))))
+        meta["pretrained"] = {"model": "pretrained", "kind": "pretrain", "target": K.OPEN}
+        models["pretrained"] = {"kind": "pretrain", "history": _history(4, False)}
     adata.obsm[K.PRED] = pd.DataFrame(columns, index=adata.obs_names).astype(np.float32)
     adata.uns[K.UNS] = {K.UNS_PREDICTIONS: meta, K.UNS_MODELS: models}
     cs.tl.evaluate(adata)  # Pearson/Spearman/MSE rows, GC and k-mer ridge baselines, specificity rows
@@ -222,18 +231,22 @@ def test_weighted_pearson_equals_scipy_on_the_data_repeated_by_the_weights():
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    """A report of the regression AnnData, written once: its folder, its text and the AnnData."""
+    """A report of regression models on a body pretrained on open/closed, written once: folder, text, AnnData."""
     from chromseq._report import write_report
 
-    data = regression_adata()
+    data = regression_adata(pretrained=True)
     out = tmp_path_factory.mktemp("regression") / "report"
     return out, write_report(data, out).read_text(), data
 
 
 def test_report_has_a_regression_section_with_table_scatter_and_verdicts(report):
     out, text, adata = report
-    section = text.split("## Regression: predicted vs observed", 1)[1]
-    assert "## Held-out performance" not in text  # no classification rows, no AUROC table
+    classification, section = text.split("## Regression: predicted vs observed", 1)
+    # the pretrained open/closed model keeps its AUROC table and verdict; no regression target appears there
+    assert "## Held-out performance" in classification and "| open | pretrained | pretrain |" in classification
+    assert [v.split(" (")[0] for v in classification.splitlines() if v.startswith("- open")] == ["- open"]
+    assert not any(ct in line for line in classification.splitlines() if line.startswith("|") for ct in CELLTYPES)
+    assert "val AUROC 0.800" in classification  # the pretrained model's line
     table = adata.uns[K.UNS][K.UNS_METRICS].query("split == 'test'").set_index(["model", "target"])
     row = table.loc[("finetuned_K562", "K562")]
     assert (
@@ -249,7 +262,7 @@ def test_report_has_a_regression_section_with_table_scatter_and_verdicts(report)
     )
     assert "vs from scratch:" in verdicts[0]
     assert re.search(r"best composition baseline \(baseline_(gc|ridge)\) -?\d\.\d{3}\.", verdicts[0])
-    for name in ("predicted_vs_observed", "metrics_regression", "specificity", "history"):
+    for name in ("predicted_vs_observed", "metrics_regression", "history_validation", "specificity", "history"):
         assert f"![{name}](figures/{name}.png)" in section
         assert (out / "figures" / f"{name}.png").stat().st_size > 0
     assert "val Pearson r 0.800" in text and "(finetune, regression (mse loss)" in text
@@ -384,3 +397,21 @@ def test_specificity_needs_two_cell_types_of_one_kind_or_model(adata):
         ValueError, match=r"two or more cell types: .* found \(model, cell type\) \[\('finetuned_K562', 'K562'\)\]"
     ):
         cs.pl.specificity(adata, "finetuned_K562", show=False)
+
+
+def test_metrics_legend_lists_every_series_once_in_its_colour(adata):
+    axes = cs.pl.metrics(adata, ["pearson", "mse"], show=False)
+    legend = axes[-1].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["finetuned", "scratch", "baseline_gc", "baseline_ridge"]  # the GC baseline has no MSE bar
+    gc = legend.legend_handles[labels.index("baseline_gc")]
+    assert matplotlib.colors.to_hex(gc.get_facecolor()) == "#7f7f7f"
+    assert "baseline_gc" not in [c.get_label() for c in axes[-1].containers]
+
+
+def test_report_of_regression_models_alone_has_no_auroc_section(tmp_path):
+    from chromseq._report import write_report
+
+    text = write_report(regression_adata(n=60), tmp_path).read_text()
+    assert "## Held-out performance" not in text and "AUROC and AUPRC" not in text
+    assert "## Regression: predicted vs observed" in text and not (tmp_path / "figures" / "roc.png").exists()

@@ -2,6 +2,7 @@
 
 import copy
 import logging
+from pathlib import Path
 
 import anndata
 import numpy as np
@@ -77,6 +78,8 @@ def test_regression_record_history_and_predictions_meta(tuned):
     assert adata.obsm[K.PRED]["finetuned_K562"].max() > 1.5
     card = cs.models.read_model_card(record.path)["card"]
     assert (card["task"], card["loss"]) == ("regression", "mse")
+    readme = (Path(record.path) / "README.md").read_text()
+    assert "- task: regression; loss: mse;" in readme and "- targets: X; transform: as read" in readme
 
 
 def test_add_model_of_a_regression_folder_keeps_task_and_loss(tuned):
@@ -324,3 +327,10 @@ def test_regression_subsampling_is_plain_random():
     np.testing.assert_array_equal(picked, subsample(rows, values, 0.25, seed=0, stratify=False))
     stratified = subsample(rows, values, 0.25, seed=0)
     assert not np.array_equal(picked, stratified)
+
+
+def test_pretraining_logs_why_it_is_classification(small, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="chromseq"):
+        cs.tl.pretrain(small, **QUICK, save_dir=tmp_path)
+    assert "task: classification (pretraining default: obs['open']" in caplog.text
+    assert get_record(small, "pretrained").outputs == ("open",)

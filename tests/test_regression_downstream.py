@@ -180,6 +180,8 @@ def test_variant_plots_name_the_regression_units(models, chr20_genome):
 # -- design -------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["reg_mse", "reg_poisson"])
 def test_design_raises_the_predicted_value_of_a_regression_model(models, name):
+    import matplotlib.pyplot as plt
+
     designs = cs.tl.design(models, "K562", model=name, start=2, steps=2, batch_size=512, device="cpu")
     pred = _values(models, name, designs.obsm[K.SEQUENCE])
     np.testing.assert_allclose(designs.obs[["pred_K562", "pred_HepG2"]].to_numpy(), pred, rtol=1e-4, atol=1e-6)
@@ -192,6 +194,9 @@ def test_design_raises_the_predicted_value_of_a_regression_model(models, name):
     assert (info["scores"], info["objective_units"]) == (
         ("rate", "log_rate") if name == "reg_poisson" else ("value", "value")
     )
+    ax = cs.pl.design(designs, show=False)
+    assert ax.get_ylabel() == f"predicted {info['scores']}"
+    plt.close("all")
 
 
 # -- tracks and plots ---------------------------------------------------------------------------------------------

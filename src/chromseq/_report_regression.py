@@ -86,6 +86,10 @@ def regression_lines(
             "metrics_regression",
             lambda save: pl.metrics(adata, ["pearson", "spearman", "mse"], split=split, show=False, save=save),
         )
+    curves = figure("history_validation", lambda save: pl.history(adata, keys="val_pearson", show=False, save=save))
+    if curves:
+        lines += ["Validation Pearson r per epoch of each model (validation AUROC for a classification model):", ""]
+        lines += curves
     if len({m["target"] for m in meta.values()}) >= 2:
         lines += [_SPECIFICITY, ""]
         lines += figure("specificity", lambda save: pl.specificity(adata, split=split, show=False, save=save))

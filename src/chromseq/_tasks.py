@@ -23,12 +23,15 @@ def _is_binary(values: np.ndarray) -> np.ndarray:
     return np.isnan(values) | (values == 0) | (values == 1)
 
 
-def detect_task(values: np.ndarray, names: list[str], task: str | None = None, *, source: str = "X") -> str:
+def detect_task(
+    values: np.ndarray, names: list[str], task: str | None = None, *, source: str = "X", why: str = "as passed"
+) -> str:
     """Return the task of targets ``values`` ``(n, k)`` (columns ``names``): ``task`` if given, else detected.
 
     Only 0, 1 and NaN -> ``'classification'``; anything else -> ``'regression'``. A column whose
     values are 0/1 but for a few strays (under 5 % of its known values) is refused rather than
-    trained as a quantity: it is most likely binary labels with errors. The result is logged.
+    trained as a quantity: it is most likely binary labels with errors. The result is logged (a
+    given ``task`` with ``why``).
 
     Raises
     ------
@@ -38,7 +41,7 @@ def detect_task(values: np.ndarray, names: list[str], task: str | None = None, *
     if task is not None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {list(TASKS)} or None (detected), got {task!r}.")
-        logger.info("task: %s (as passed) on targets from %s", task, source)
+        logger.info("task: %s (%s) on targets from %s", task, why, source)
         return task
     binary = _is_binary(values)
     if binary.all():

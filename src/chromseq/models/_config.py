@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-import numpy as np
-
 from chromseq._settings import logger, settings
+
+from ._checks import check_config, config_kwargs, plain
 
 HeadKind = Literal["pretrain", "finetune"]
 
@@ -109,33 +109,17 @@ class ChromTransferConfig:
     outputs: tuple[str, ...] = field(default=("open",))
 
     def __post_init__(self) -> None:
-        for name in (
-            "seq_len",
-            "stem_filters",
-            "stem_kernel",
-            "stem_pool",
-            "inner_filters",
-            "n_blocks",
-            "tail_filters",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"ChromTransferConfig.{name} must be a positive int, got {value!r}.")
+        check_config(
+            self,
+            ints=("stem_filters", "stem_kernel", "stem_pool", "inner_filters", "n_blocks", "tail_filters"),
+            int_tuples=("block_kernels", "tail_kernels"),
+        )
         if self.inner_filters % 2:
             raise ValueError(f"inner_filters (F) must be even (blocks use F/2 channels), got {self.inner_filters}.")
         if len(self.block_kernels) != 4 or len(self.tail_kernels) != 2:
             raise ValueError("block_kernels needs 4 kernel sizes and tail_kernels 2.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
         if self.stem_init not in ("he", "jaspar"):
             raise ValueError(f"stem_init must be 'he' or 'jaspar', got {self.stem_init!r}.")
-        object.__setattr__(self, "composition_k", tuple(int(k) for k in self.composition_k))
-        if any(k < 1 or k > 6 for k in self.composition_k) or len(set(self.composition_k)) != len(self.composition_k):
-            raise ValueError(f"composition_k must hold distinct k-mer lengths 1..6, got {self.composition_k!r}.")
-        if self.head not in ("pretrain", "finetune"):
-            raise ValueError(f"head must be 'pretrain' or 'finetune', got {self.head!r}.")
-        if not self.outputs or len(set(self.outputs)) != len(self.outputs):
-            raise ValueError(f"outputs must be non-empty and unique, got {self.outputs!r}.")
 
     @property
     def embed_dim(self) -> int:
@@ -162,7 +146,7 @@ class ChromTransferConfig:
 
     def body_key(self) -> dict[str, Any]:
         """Return the fields that define the body (equal keys mean interchangeable body weights)."""
-        return {f: _plain(getattr(self, f)) for f in BODY_FIELDS}
+        return {f: plain(getattr(self, f)) for f in BODY_FIELDS}
 
     def replace(self, **changes: Any) -> ChromTransferConfig:
         """Return a copy with ``changes`` applied (validated again)."""
@@ -170,36 +154,12 @@ class ChromTransferConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON/h5ad-safe dict (tuples become lists), ``arch`` first."""
-        return {"arch": self.arch} | {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {"arch": self.arch} | {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChromTransferConfig:
         """Build a config from :meth:`to_dict` output (unknown keys raise; no ``arch`` is ChromTransfer's)."""
-        d = dict(d)
-        if d.pop("arch", cls.arch) != cls.arch:
-            raise ValueError(f"a ChromTransferConfig holds arch {cls.arch!r}; this config is another family's.")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown ChromTransferConfig field(s) {unknown}; known fields are {sorted(names)}.")
-        kw = {k: _python(v) for k, v in d.items()}
-        kw["outputs"] = tuple(str(x) for x in np.atleast_1d(kw.get("outputs", ("open",))))
-        return cls(**kw)
-
-
-def _plain(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
-
-
-def _python(v: Any) -> Any:
-    """Numpy arrays/scalars (as read back from h5ad) and lists -> Python scalars and tuples."""
-    if isinstance(v, np.ndarray):
-        v = v.tolist()
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, list | tuple):
-        return tuple(_python(x) for x in v)
-    return v
+        return cls(**config_kwargs(cls, d))
 
 
 _TINY = ChromTransferConfig(

@@ -14,6 +14,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ._checks import check_config
 from ._family import FamilyBody, FamilyConfig, FamilyNetwork, conv_bn_relu
 
 
@@ -71,13 +72,9 @@ class DilatedConfig(FamilyConfig):
     outputs: tuple[str, ...] = field(default=("open",))
 
     def __post_init__(self) -> None:
-        for name in ("filters", "stem_kernel", "stem_pool", "kernel", "n_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"DilatedConfig.{name} must be a positive int, got {value!r}.")
+        check_config(self, ints=("filters", "stem_kernel", "stem_pool", "kernel", "n_layers"))
         if self.kernel % 2 == 0:
             raise ValueError(f"DilatedConfig.kernel must be odd (centred dilated convolutions), got {self.kernel}.")
-        self._check_common()
 
     @property
     def conv_embed_dim(self) -> int:

@@ -10,38 +10,26 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
+from ._checks import config_kwargs, plain
 from ._network import Head, KmerFrequencies, SameConv1d
 
 
 class FamilyConfig:
-    """Methods of a family's frozen dataclass config: validation of common fields, dict round trip.
+    """Methods of a family's frozen dataclass config: embedding size, body key, dict round trip.
 
     Subclasses are ``@dataclass(frozen=True)`` with the fields ``preset``, ``seq_len``, their body's
     fields, ``composition_k``, ``dropout``, ``l2``, ``bn_momentum``, ``bn_eps``,
     ``pretrain_hidden``, ``finetune_hidden``, ``head`` and ``outputs``; they set the class
-    attributes ``arch`` (registry name) and ``BODY_FIELDS`` (fields that define body weights).
+    attributes ``arch`` (registry name) and ``BODY_FIELDS`` (fields that define body weights), and
+    validate in ``__post_init__`` with :func:`chromseq.models._checks.check_config` (the rule every
+    family's config shares) plus their own structural rules.
     """
 
     arch: ClassVar[str]
     BODY_FIELDS: ClassVar[tuple[str, ...]]
-
-    def _check_common(self) -> None:
-        name = type(self).__name__
-        if not isinstance(self.seq_len, int) or self.seq_len < 1:
-            raise ValueError(f"{name}.seq_len must be a positive int, got {self.seq_len!r}.")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"{name}.dropout must be in [0, 1), got {self.dropout}.")
-        object.__setattr__(self, "composition_k", tuple(int(k) for k in self.composition_k))
-        if any(k < 1 or k > 6 for k in self.composition_k) or len(set(self.composition_k)) != len(self.composition_k):
-            raise ValueError(f"composition_k must hold distinct k-mer lengths 1..6, got {self.composition_k!r}.")
-        if self.head not in ("pretrain", "finetune"):
-            raise ValueError(f"head must be 'pretrain' or 'finetune', got {self.head!r}.")
-        if not self.outputs or len(set(self.outputs)) != len(self.outputs):
-            raise ValueError(f"outputs must be non-empty and unique, got {self.outputs!r}.")
 
     @property
     def embed_dim(self) -> int:
@@ -60,7 +48,7 @@ class FamilyConfig:
 
     def body_key(self) -> dict[str, Any]:
         """Return the fields that define the body (equal keys mean interchangeable body weights)."""
-        return {"arch": self.arch} | {f: _plain(getattr(self, f)) for f in self.BODY_FIELDS}
+        return {"arch": self.arch} | {f: plain(getattr(self, f)) for f in self.BODY_FIELDS}
 
     def replace(self, **changes: Any) -> Any:
         """Return a copy with ``changes`` applied (validated again)."""
@@ -68,42 +56,12 @@ class FamilyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON/h5ad-safe dict (tuples become lists), ``arch`` first."""
-        return {"arch": self.arch} | {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {"arch": self.arch} | {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Any:
         """Build a config from :meth:`to_dict` output (unknown keys raise)."""
         return cls(**config_kwargs(cls, d))
-
-
-def config_kwargs(cls: type, d: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of dataclass ``cls`` from a stored dict (h5ad arrays made tuples); checks ``arch``."""
-    d = dict(d)
-    arch = d.pop("arch", cls.arch)
-    if arch != cls.arch:
-        raise ValueError(f"a {cls.__name__} holds arch {cls.arch!r}, but the config says {arch!r}.")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; known fields are {sorted(names)}.")
-    kw = {k: _python(v) for k, v in d.items()}
-    kw["outputs"] = tuple(str(x) for x in np.atleast_1d(kw.get("outputs", ("open",))))
-    return kw
-
-
-def _plain(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
-
-
-def _python(v: Any) -> Any:
-    """Numpy arrays/scalars (as read back from h5ad) and lists -> Python scalars and tuples."""
-    if isinstance(v, np.ndarray):
-        v = v.tolist()
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, list | tuple):
-        return tuple(_python(x) for x in v)
-    return v
 
 
 def conv_bn_relu(c_in: int, c_out: int, kernel: int, cfg: Any, *, dilation: int = 1) -> nn.Sequential:

@@ -341,6 +341,7 @@ def _render_card(meta: dict[str, Any]) -> str:
     for key in ("kind", "target", "base", "fingerprint", "chromseq_version"):
         if key in card:
             lines.append(f"- {key}: {card[key]}")
+    lines += _regression_lines(card)
     if meta.get("weights_sha256"):
         lines.append(f"- weights ({WEIGHTS_FILE}): {meta['weights_sha256']}")
     hist = card.get("history") or {}
@@ -351,6 +352,20 @@ def _render_card(meta: dict[str, Any]) -> str:
         lines.append(f"- epochs trained: {len(hist['epoch'])}; best {monitor} (kept): {best:.4g}")
     lines += ["", "Load with `chromseq.models.load_model(path)` (safetensors; nothing is unpickled).", ""]
     return "\n".join(lines)
+
+
+def _regression_lines(card: dict[str, Any]) -> list[str]:
+    """Return the card's lines on a regression model's task, loss and targets (none for classification)."""
+    if card.get("task") != "regression":
+        return []
+    loss = card.get("loss") or "mse"
+    units = "rates (exp of the output)" if loss == "poisson" else "values (the output)"
+    layer = card.get("target_layer")
+    lines = [f"- task: regression; loss: {loss}; predictions: {units} in the target's units"]
+    lines.append(
+        f"- targets: {f'layers[{layer!r}]' if layer else 'X'}; transform: {card.get('target_transform') or 'as read'}"
+    )
+    return lines
 
 
 def _widths(cfg: dict[str, Any]) -> str:

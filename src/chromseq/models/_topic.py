@@ -15,6 +15,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ._checks import check_config
 from ._family import FamilyBody, FamilyConfig, FamilyNetwork, conv_bn_relu
 
 
@@ -63,17 +64,13 @@ class TopicConfig(FamilyConfig):
     outputs: tuple[str, ...] = field(default=("open",))
 
     def __post_init__(self) -> None:
-        for name in ("conv_filters", "conv_kernels", "pool_sizes"):
-            object.__setattr__(self, name, tuple(int(v) for v in getattr(self, name)))
+        check_config(self, ints=("dense_dim",), int_tuples=("conv_filters", "conv_kernels", "pool_sizes"))
         n = len(self.conv_filters)
         if not n or len(self.conv_kernels) != n or len(self.pool_sizes) != n:
             raise ValueError(
                 f"TopicConfig needs as many conv_filters, conv_kernels and pool_sizes (one per block), got "
                 f"{len(self.conv_filters)}, {len(self.conv_kernels)} and {len(self.pool_sizes)}."
             )
-        if min(self.conv_filters + self.conv_kernels + self.pool_sizes) < 1 or self.dense_dim < 1:
-            raise ValueError("TopicConfig sizes (filters, kernels, pools, dense_dim) must be positive.")
-        self._check_common()
 
     @property
     def conv_embed_dim(self) -> int:

@@ -102,7 +102,13 @@ def metrics(
         _draw(panel, wide, kinds, style, errors)
         _scale(panel, name, wide, errors)
         panel.set(ylabel=f"{name} ({split})")
-    axes[-1].legend(fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    handles = {}  # one legend for all panels: a series without values in the last panel is still listed
+    for panel in axes:
+        for handle, label in zip(*panel.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    axes[-1].legend(
+        handles.values(), handles.keys(), fontsize="small", frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0)
+    )
     return finish(fig, axes, created=created, show=show, save=save)
 
 
@@ -202,6 +208,8 @@ def _draw(panel: Axes, wide: pd.DataFrame, kinds: dict[str, str], style: str, er
     for i, series in enumerate(wide.columns):
         values = wide[series].to_numpy(float)
         ok = np.isfinite(values)
+        if not ok.any():
+            continue  # e.g. the MSE of the GC baseline: not in the targets' units
         pos = x[ok] - 0.4 + width * (i + 0.5)
         look = picker(series, kinds[series], series)
         if style == "bar":

@@ -147,11 +147,12 @@ def write_contributions(
     params["n_computed"] = len(order)
     store[key] = params
     logger.info(
-        "contributions: %s uns[%r][%r][%r] (%s; %d regions computed in all)",
+        "contributions: %s uns[%r][%r][%r] (%s of the %s; %d regions computed in all)",
         action,
         K.UNS,
         K.UNS_CONTRIB,
         key,
         params["method"],
+        params.get("target", _MISSING["target"]),
         params["n_computed"],
     )

@@ -66,16 +66,21 @@ def resolve_targets(
     task: str | None,
     layer: str | None,
     options: TrainingOptions,
+    why: str = "as passed",
+    source: str | None = None,
 ) -> Targets:
     """Return the :class:`Targets` of ``labels`` ``(n, k)`` (columns ``names``): task detected unless given, loss resolved.
+
+    ``why`` says in the log why a given ``task`` was chosen, ``source`` where the targets are
+    (default: ``X`` or the layer).
 
     Raises
     ------
     ValueError
         An unknown task, a loss or monitor of the other task, or labels that look binary but for a few values.
     """
-    source = "X" if layer is None else f"layers[{layer!r}]"
-    task = detect_task(labels, names, task, source=source)
+    source = source or ("X" if layer is None else f"layers[{layer!r}]")
+    task = detect_task(labels, names, task, source=source, why=why)
     loss = resolve_loss(options.loss, task, DEFAULT_REGRESSION_LOSS)
     check_monitor(options.monitor, loss, "TrainingOptions")
     if task == "regression":

@@ -78,8 +78,10 @@ class TrainingOptions:
         ``'mse'`` for regression. Regression also takes ``'poisson'`` (counts, >= 0: the network
         predicts the log-rate, predictions are its ``exp``) and ``'mse_cosine'`` (MSE plus a cosine
         term over the cell types of one region, which rewards getting the specificity right; with
-        one output it is MSE). ``'mse'`` is the default because on planted-motif dosage data it
-        gave the best test Pearson of the three (see the changelog of issue 22).
+        one output it is MSE). ``'mse'`` is the default because on planted-motif dosage data
+        (``chromseq.datasets.synthetic(target='dosage')``, two seeds, two cell types) its fine-tuned
+        models had the best mean test Pearson of the three (0.947 and 0.905; ``'mse_cosine'`` 0.934
+        and 0.897; ``'poisson'`` 0.931 and 0.886).
 
     Examples
     --------

@@ -191,15 +191,24 @@ def pretrain(
         check_name(key_added)  # a plain name, before any work
     options = resolve_options(options, max_epochs=max_epochs, batch_size=batch_size, learning_rate=learning_rate)
     check_layer(adata, layer)
+    why = (
+        "as passed"
+        if task is not None
+        else "pretraining default: a layer holds quantities"
+        if layer
+        else ("pretraining default: obs['open']; task='regression' pre-trains on the mean of X")
+    )
     task = pretraining_task(task, layer)
     regions = check_regions(adata)
     codes = regions[0]
     if task == "regression":
         outputs, labels = regression_pretraining_targets(adata, celltypes, layer)
-        target = resolve_targets(adata, labels, outputs, task=task, layer=layer, options=options)
+        target = resolve_targets(adata, labels, outputs, task=task, layer=layer, options=options, why=why)
     else:
         outputs, labels = pretraining_targets(adata, celltypes)
-        target = resolve_targets(adata, labels, outputs, task=task, layer=None, options=options)
+        target = resolve_targets(
+            adata, labels, outputs, task=task, layer=None, options=options, why=why, source=f"obs[{K.OPEN!r}]"
+        )
         target = Targets(target.task, target.loss)  # obs['open']: no layer, no transform
     config = get_config(resolve_preset(preset, options.device))
     if config.seq_len != codes.shape[1]:

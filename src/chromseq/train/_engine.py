@@ -205,9 +205,10 @@ def fit(
     model
         A network of any registered family (:class:`~chromseq.models.SequenceModel`: ``body``, ``heads``, ``head_logits``).
     train, val
-        Datasets of codes (n, L) and labels (n, n_outputs), NaN = unknown.
+        Datasets of codes (n, L) and targets (n, n_outputs), NaN = unknown: 0/1 labels for
+        ``spec.loss='bce'``, quantities for the regression losses.
     spec
-        Stage settings.
+        Stage settings (``spec.loss`` picks the loss and the validation metric).
     device
         Torch device (``None``: :attr:`chromseq.settings.device`).
     checkpoint
