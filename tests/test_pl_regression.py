@@ -113,6 +113,16 @@ def test_scatter_draws_observed_against_predicted_with_scipy_correlations_in_the
     assert "layers['signal'], log1p CPM" in axes[3].get_xlabel()
 
 
+def test_scatter_wraps_a_long_transform_description_to_the_panel(adata):
+    description = "z-score within the cell type: (value - mean) / standard deviation over regions"
+    for name in ("finetuned_K562", "scratch_K562"):
+        adata.uns[K.UNS][K.UNS_MODELS][name]["target_transform"] = description
+    label = cs.pl.predicted_vs_observed(adata, "K562", show=False)[0].get_xlabel()
+    assert label.startswith("observed (layers['signal'], z-score") and len(label.splitlines()) > 1
+    assert max(len(line) for line in label.splitlines()) <= 50
+    assert " ".join(label.split()) == f"observed (layers['signal'], {description})"
+
+
 def test_scatter_correlations_match_the_metrics_table(adata):
     panel = cs.pl.predicted_vs_observed(adata, "K562", models="finetuned_K562", show=False)
     row = adata.uns[K.UNS][K.UNS_METRICS].query("model == 'finetuned_K562' and split == 'test'").iloc[0]
@@ -407,3 +417,11 @@ def test_metrics_legend_lists_every_series_once_in_its_colour(adata):
     gc = legend.legend_handles[labels.index("baseline_gc")]
     assert matplotlib.colors.to_hex(gc.get_facecolor()) == "#7f7f7f"
     assert "baseline_gc" not in [c.get_label() for c in axes[-1].containers]
+
+
+def test_report_of_regression_models_alone_has_no_auroc_section(tmp_path):
+    from chromseq._report import write_report
+
+    text = write_report(regression_adata(n=60), tmp_path).read_text()
+    assert "## Held-out performance" not in text and "AUROC and AUPRC" not in text
+    assert "## Regression: predicted vs observed" in text and not (tmp_path / "figures" / "roc.png").exists()

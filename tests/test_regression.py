@@ -79,7 +79,7 @@ def test_regression_record_history_and_predictions_meta(tuned):
     card = cs.models.read_model_card(record.path)["card"]
     assert (card["task"], card["loss"]) == ("regression", "mse")
     readme = (Path(record.path) / "README.md").read_text()
-    assert "- task: regression; loss: mse" in readme and "- targets: X; transform: as read" in readme
+    assert "- task: regression; loss: mse;" in readme and "- targets: X; transform: as read" in readme
 
 
 def test_add_model_of_a_regression_folder_keeps_task_and_loss(tuned):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 #: ``style='auto'`` draws single points up to this many regions per panel, a hexbin above it.
 AUTO_POINTS = 3000
 _STYLES = ("auto", "scatter", "hexbin", "density")
+
+#: Characters per line of a panel's x label (a transform's description is wrapped to the panel's width).
+LABEL_WIDTH = 50
 
 
 @fill_docs(ncols_ax=NCOLS_AX, show_save=SHOW_SAVE)
@@ -100,7 +104,8 @@ def predicted_vs_observed(
         )
         where = f"layers[{m['layer']!r}]" if m["layer"] else "X"
         where += " mean over cell types" if m["target"] not in adata.var_names else ""  # regression pretraining
-        panel.set(xlabel=f"observed ({where}{units.get(m['model'], '')})", ylabel="predicted")
+        label = f"observed ({where}{units.get(m['model'], '')})"
+        panel.set(xlabel=textwrap.fill(label, LABEL_WIDTH, break_long_words=False), ylabel="predicted")
     return finish(fig, axes, created=created, show=show, save=save)
 
 

@@ -66,11 +66,6 @@ class Units:
         return "logit(alt) - logit(ref)" if self.link == "logit" else "alt - ref"
 
     @property
-    def delta_units(self) -> str:
-        """Units of a variant's ``delta``: ``'logit'``, ``'value'`` or ``'rate'``."""
-        return "logit" if self.link == "logit" else self.prediction
-
-    @property
     def label(self) -> str:
         """A prediction's units for axis labels: ``'probability'``, ``'value (log1p CPM)'``, ``'rate'``."""
         return f"{self.prediction} ({self.transform})" if self.transform and self.link != "logit" else self.prediction
