@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from . import _keys as K
-from ._intervals import block_weights, interval_table, pearson_replicates, verdict, weighted_pearson
-from ._report_verdicts import BLOCK_SIZE, LEVEL, MIN_BLOCKS, N_BOOT, genome_blocks
+from ._intervals import block_weights, interval_table, pearson_replicates, weighted_pearson
+from ._report_verdicts import BLOCK_SIZE, LEVEL, MIN_BLOCKS, N_BOOT, genome_blocks, verdict_text
 from .store import ScoreSource, kind_rank, labels, prediction_sources, regression_baseline_sources, regression_meta
 
 if TYPE_CHECKING:
@@ -178,24 +178,8 @@ def _best(sources: list[ScoreSource], y: np.ndarray, rows: np.ndarray) -> ScoreS
 
 
 def _format(target, label, table, differences, counted, split) -> str:
-    parts = [f"{label} {_interval(table.loc[(target, label)])}"]
-    if (target, "from scratch") in table.index:
-        parts.append(f"from scratch {_interval(table.loc[(target, 'from scratch')])}")
-    baseline_rows = [k for t, k in table.index if t == target and k.startswith("baseline")]
-    best = max(baseline_rows, key=lambda k: table.loc[(target, k), "estimate"])
-    parts.append(f"{_COMPARE} ({best}) {table.loc[(target, best), 'estimate']:.3f}")
-    verdicts = []
-    for diff, *_ in differences:
-        row = table.loc[(target, diff)]
-        verdicts.append(
-            f"{diff}: {row['estimate']:+.3f} [{row['lower']:+.3f}, {row['upper']:+.3f}], "
-            f"**{verdict(row['lower'], row['upper'])}**"
-        )
-    return f"- {target} ({counted}): {split} Pearson r {', '.join(parts)}. " + "; ".join(verdicts) + "."
-
-
-def _interval(row) -> str:
-    return f"{row['estimate']:.3f} [{row['lower']:.3f}, {row['upper']:.3f}]"
+    estimates, verdicts = verdict_text(target, label, table, differences)
+    return f"- {target} ({counted}): {split} Pearson r {estimates}. {verdicts}."
 
 
 def _targets_text(adata: AnnData, meta: dict[str, dict]) -> str:

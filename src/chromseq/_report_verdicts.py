@@ -19,6 +19,7 @@ from ._intervals import auroc_replicates, block_weights, interval_table, verdict
 from .store import baseline_sources, labels, prediction_sources, task_predictions
 
 if TYPE_CHECKING:
+    import pandas as pd
     from anndata import AnnData
 
     from .store import ScoreSource
@@ -129,6 +130,16 @@ def _best(sources: list[ScoreSource], kind: str, y: np.ndarray, rows: np.ndarray
 
 def _format(target, label, table, differences, split, n_pos, n) -> str:
     name = f"{target} (pretraining target: open in any cell type)" if target == K.OPEN else target
+    estimates, verdicts = verdict_text(target, label, table, differences)
+    return f"- {name} ({n_pos} positives of {n} {split} regions): {split} AUROC {estimates}. {verdicts}."
+
+
+def verdict_text(target: str, label: str, table: pd.DataFrame, differences) -> tuple[str, str]:
+    """Return a verdict line's two halves: the estimates with intervals, and the verdicts of ``differences``.
+
+    ``table`` is indexed by ``(target, row)`` with ``estimate``, ``lower`` and ``upper``; ``label`` names the
+    fine-tuned row, ``differences`` the difference rows (first item of each); the best baseline is named.
+    """
     parts = [f"{label} {_interval(table.loc[(target, label)])}"]
     if (target, "from scratch") in table.index:
         parts.append(f"from scratch {_interval(table.loc[(target, 'from scratch')])}")
@@ -142,11 +153,7 @@ def _format(target, label, table, differences, split, n_pos, n) -> str:
             f"{diff}: {row['estimate']:+.3f} [{row['lower']:+.3f}, {row['upper']:+.3f}], "
             f"**{verdict(row['lower'], row['upper'])}**"
         )
-    return (
-        f"- {name} ({n_pos} positives of {n} {split} regions): {split} AUROC {', '.join(parts)}. "
-        + "; ".join(verdicts)
-        + "."
-    )
+    return ", ".join(parts), "; ".join(verdicts)
 
 
 def _interval(row) -> str:

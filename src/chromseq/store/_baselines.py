@@ -58,23 +58,20 @@ def write_baselines(adata: AnnData, scores: dict, meta: dict) -> None:
 
 def baseline_sources(adata: AnnData, target: str, layer: str = "") -> list[ScoreSource]:
     """Return the GC baseline and, when fitted, the k-mer baseline of ``target`` (labels in ``layer``, ``''``: X)."""
-    out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
-    frame = adata.obsm.get(K.BASELINE)
-    column = kmer_column(target, layer)
-    if frame is not None and column in frame.columns:
-        out.append(ScoreSource(BASELINE_KMER, BASELINE_KIND, target, frame[column].to_numpy(np.float64)))
-    else:
-        logger.debug("no k-mer baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
-    return out
+    return _sources(adata, target, BASELINE_KMER, kmer_column(target, layer), "k-mer")
 
 
 def regression_baseline_sources(adata: AnnData, target: str, layer: str = "") -> list[ScoreSource]:
     """Return the GC baseline and, when fitted, the k-mer ridge baseline of ``target``'s values in ``layer``."""
+    return _sources(adata, target, BASELINE_RIDGE, ridge_column(target, layer), "k-mer ridge")
+
+
+def _sources(adata: AnnData, target: str, name: str, column: str, what: str) -> list[ScoreSource]:
+    """Return the GC baseline, and the fitted baseline ``name`` (``obsm`` column ``column``) if there is one."""
     out = [ScoreSource(BASELINE_GC, BASELINE_KIND, target, gc_scores(adata))]
     frame = adata.obsm.get(K.BASELINE)
-    column = ridge_column(target, layer)
     if frame is not None and column in frame.columns:
-        out.append(ScoreSource(BASELINE_RIDGE, BASELINE_KIND, target, frame[column].to_numpy(np.float64)))
+        out.append(ScoreSource(name, BASELINE_KIND, target, frame[column].to_numpy(np.float64)))
     else:
-        logger.debug("no k-mer ridge baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", target)
+        logger.debug("no %s baseline for %r; run chromseq.tl.evaluate(adata) to fit it.", what, target)
     return out

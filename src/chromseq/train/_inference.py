@@ -205,15 +205,9 @@ def predict_proba(
     precision
         See :func:`resolve_precision`.
     """
-    out = []
-    batches = _forward(model, data, batch_size=batch_size, device=device, rc=rc_average, precision=precision, desc=None)
-    for forward, reverse in batches:
-        p = torch.sigmoid(forward)
-        if reverse is not None:
-            p = (p + torch.sigmoid(reverse)) / 2
-        out.append(p.cpu().numpy())
-    n_out = len(getattr(model, "outputs", [])) or 1
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, n_out), np.float32)
+    return predict_values(
+        model, data, link="logit", batch_size=batch_size, device=device, rc_average=rc_average, precision=precision
+    )
 
 
 def predict_logits(
