@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import _keys as K
 from ._intervals import block_weights, interval_table, pearson_replicates, weighted_pearson
-from ._report_verdicts import BLOCK_SIZE, LEVEL, MIN_BLOCKS, N_BOOT, genome_blocks, verdict_text
+from ._report_verdicts import LEVEL, N_BOOT, resampling_units, verdict_text
 from .store import ScoreSource, kind_rank, labels, prediction_sources, regression_baseline_sources, regression_meta
 
 if TYPE_CHECKING:
@@ -110,11 +110,7 @@ def regression_verdicts(adata: AnnData, split: str, meta: dict[str, dict], *, ra
     """One line per regression target: the main model's Pearson r and its paired differences with intervals."""
     if K.SPLIT not in adata.obs:
         return []
-    in_split = adata.obs[K.SPLIT].astype(str).to_numpy() == split
-    blocks = genome_blocks(adata)
-    unit = f"{BLOCK_SIZE // 1000}-kb genome blocks"
-    if np.unique(blocks[in_split]).size < MIN_BLOCKS:
-        blocks, unit = np.arange(adata.n_obs).astype(str), "regions (too few genome blocks)"
+    in_split, blocks, unit = resampling_units(adata, split)
     lines = []
     for target, layer in dict.fromkeys((m["target"], m["layer"]) for m in meta.values()):
         line = _target_line(adata, target, layer, meta, in_split, blocks, split, random_state)

@@ -58,11 +58,7 @@ def verdict_lines(adata: AnnData, split: str, *, random_state: int = 0) -> list[
     """
     if K.SPLIT not in adata.obs or K.PRED not in adata.obsm:
         return []
-    in_split = adata.obs[K.SPLIT].astype(str).to_numpy() == split
-    blocks = genome_blocks(adata)
-    unit = f"{BLOCK_SIZE // 1000}-kb genome blocks"
-    if np.unique(blocks[in_split]).size < MIN_BLOCKS:
-        blocks, unit = np.arange(adata.n_obs).astype(str), "regions (too few genome blocks)"
+    in_split, blocks, unit = resampling_units(adata, split)
     meta = task_predictions(adata, None, "classification")  # regression: see _report_regression
     lines = []
     for target in list(dict.fromkeys(m["target"] for m in meta.values())):
@@ -158,6 +154,19 @@ def verdict_text(target: str, label: str, table: pd.DataFrame, differences) -> t
 
 def _interval(row) -> str:
     return f"{row['estimate']:.3f} [{row['lower']:.3f}, {row['upper']:.3f}]"
+
+
+def resampling_units(adata: AnnData, split: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Return ``(rows of split (n_obs,) bool, bootstrap unit of every region (n_obs,), the unit in words)``.
+
+    The units are genome blocks (:func:`genome_blocks`), or single regions when ``split`` spans fewer
+    than ``MIN_BLOCKS`` blocks.
+    """
+    in_split = adata.obs[K.SPLIT].astype(str).to_numpy() == split
+    blocks = genome_blocks(adata)
+    if np.unique(blocks[in_split]).size < MIN_BLOCKS:
+        return in_split, np.arange(adata.n_obs).astype(str), "regions (too few genome blocks)"
+    return in_split, blocks, f"{BLOCK_SIZE // 1000}-kb genome blocks"
 
 
 def genome_blocks(adata: AnnData) -> np.ndarray:

@@ -33,7 +33,8 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         with disk_errors(path):
-            torch.save(payload, tmp)
+            with open(tmp, "wb") as handle:  # closed on a failed write too (torch's writer would wait for the GC)
+                torch.save(payload, handle)
             os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
