@@ -88,7 +88,7 @@ def _regions_with_model(folder, n: int = 40, seed: int = 0) -> ad.AnnData:
 def test_predict_refuses_non_finite_predictions_and_leaves_adata_unchanged(folder, monkeypatch):
     adata = _regions_with_model(folder)
     monkeypatch.setattr(
-        "chromseq.tl._predict.predict_proba", lambda model, data, **kw: np.full((len(data), 1), np.nan, np.float32)
+        "chromseq.tl._predict.predict_values", lambda model, data, **kw: np.full((len(data), 1), np.nan, np.float32)
     )
     with pytest.raises(ValueError, match=r"model 'pretrained' .* predicted NaN or infinity for 40 of 40 values"):
         cs.tl.predict(adata)

@@ -53,7 +53,7 @@ def contributions(
     one-hot input it is gradient x input). All three explain the raw output of the forward
     strand: for a classification model the logit (before the sigmoid); for a regression model
     the predicted value in the target's units (``mse``, ``mse_cosine``) or the log-rate of a
-    Poisson model (before the ``exp``), see :class:`chromseq.store.Units`.
+    Poisson model (before the ``exp``), see ``chromseq.store.Units``.
 
     The ChromTransfer network only has layers for which DeepLIFT's rules are exact: its one
     non-linearity is :class:`torch.nn.ReLU` (modules, handled by tangermeme's rescale rule),

@@ -42,7 +42,7 @@ class Scorer:
         Average the forward and reverse-complement predictions, as :func:`chromseq.tl.predict` does,
         and report the average on the scale of the raw output (see :func:`rc_mean`).
     link
-        How raw outputs map to predictions (:attr:`chromseq.store.ModelRecord.link`): ``'logit'``,
+        How raw outputs map to predictions (the model record's ``link``): ``'logit'``,
         ``'identity'`` or ``'log'``.
     dtype
         Autocast dtype (``torch.float32``: none).

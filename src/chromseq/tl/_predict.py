@@ -37,7 +37,7 @@ def predict(
 
     A classification model writes probabilities; a regression model (record ``task``
     ``'regression'``) writes values in its target's units (its outputs, or their ``exp`` for a
-    Poisson model: :attr:`~chromseq.store.ModelRecord.link`).
+    Poisson model: the model record's ``link``).
 
     Parameters
     ----------

@@ -120,7 +120,7 @@ def resolve_network(
     """Return the network, a description for uns, and the output column to explain.
 
     The description names the model and what its output is (``target``: ``'logit'``, ``'value'`` or
-    ``'log_rate'``, see :class:`chromseq.store.Units`); a bare :class:`torch.nn.Module` is taken to output logits.
+    ``'log_rate'``, see ``chromseq.store.Units``); a bare :class:`torch.nn.Module` is taken to output logits.
     """
     import torch
 
