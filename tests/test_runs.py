@@ -176,9 +176,25 @@ def _cli(regions: Path, out: Path, save_dir: Path) -> list[str]:
     return [sys.executable, "-m", "chromseq.cli", "pretrain", str(regions), "-o", str(out), "--save-dir", str(save_dir)]
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_outlives_its_test():
+    """A failed assertion must not leave a run going (or its pipe open for the garbage collector)."""
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=60)
+
+
 def _start(argv: list[str], *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(cs.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([*argv, *CLI_TRAIN, *extra], env=env, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*argv, *CLI_TRAIN, *extra], env=env, stderr=subprocess.PIPE, text=True)
+    _STARTED.append(proc)
+    return proc
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -193,9 +209,13 @@ def test_two_processes_pretraining_in_one_folder_the_second_fails_at_once(region
     models = tmp_path / "models"
     first = _start(_cli(regions, tmp_path / "first.h5ad", models))
     _wait_for(models / ".pretrained.ckpt" / LOCK_FILE, first)
-    second = _start(_cli(regions, tmp_path / "second.h5ad", models))
-    _, err = second.communicate(timeout=120)
-    assert first.poll() is None, "the second run must fail while the first is still training"
+    first.send_signal(signal.SIGSTOP)  # holds its lock, alive, for as long as the second one needs to start
+    try:
+        second = _start(_cli(regions, tmp_path / "second.h5ad", models))
+        _, err = second.communicate(timeout=120)
+        assert first.poll() is None, "the second run must fail while the first is still training"
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert second.returncode == 1
     assert str(models / ".pretrained.ckpt") in err and "--save-dir" in err and "key_added=" in err
     _, err = first.communicate(timeout=120)
