@@ -380,3 +380,18 @@ def test_a_huge_exponent_is_an_error_not_a_crash(tmp_path):
     cells.var = pd.DataFrame(coords, index=["p0", "p1"])
     with pytest.raises(ValueError, match=r"\['start'\] must hold whole numbers"):
         cs.pp.aggregate_celltypes(cells, "ct", min_cells=1)
+
+
+def test_a_huge_exponent_in_a_variant_table_or_a_plotted_table_is_an_error_not_a_crash():
+    from chromseq.io._vcf import as_variant_table
+
+    table = pd.DataFrame(
+        {"chrom": ["chr20", "chr20"], "pos": [5, "1e4002269400"], "ref": ["A", "C"], "alt": ["G", "T"]}
+    )
+    with pytest.raises(ValueError, match=r"'pos' must be whole numbers >= 1"):
+        as_variant_table(table)
+    transfer = pd.DataFrame(
+        {"celltype": ["K562"], "kind": ["finetune"], "fraction": ["1e4002269400"], "seed": [0], "auroc": [0.7]}
+    )
+    with pytest.raises(ValueError, match=r"'fraction' must be in \(0, 1\]"):
+        cs.pl.transfer_curve(transfer, show=False)

@@ -20,8 +20,10 @@ _HUGE_EXPONENT = re.compile(r"\d[eE][+-]?\d{5,}")
 
 def to_numbers(col: pd.Series) -> np.ndarray:
     """``pd.to_numeric(col, errors='coerce')`` as float64, NaN for text that is no number (or out of range)."""
-    if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) in ("string", "mixed"):
-        col = col.mask(col.str.contains(_HUGE_EXPONENT, na=False), np.nan)
+    if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+        huge = [isinstance(v, str) and _HUGE_EXPONENT.search(v) is not None for v in col]
+        if any(huge):
+            col = col.astype(object).mask(np.asarray(huge), np.nan)
     return pd.Series(pd.to_numeric(col, errors="coerce")).to_numpy(dtype=float, na_value=np.nan)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from chromseq._regions import to_numbers
 from chromseq._settings import logger
 
 #: Columns of a variants table, in order.
@@ -155,7 +156,7 @@ def as_variant_table(variants: str | os.PathLike | pd.DataFrame) -> pd.DataFrame
         table["id"] = ""
     if table[["chrom", "pos", "ref", "alt"]].isna().any().any():
         raise ValueError("the variants table has missing chrom/pos/ref/alt values; drop or fill those rows.")
-    pos = pd.to_numeric(table["pos"], errors="coerce")
+    pos = pd.Series(to_numbers(table["pos"].astype(object)), index=table.index)
     if pos.isna().any() or (pos % 1 != 0).any() or (pos < 1).any():
         raise ValueError("variants 'pos' must be whole numbers >= 1 (1-based VCF positions).")
     table["pos"] = pos.astype(np.int64)

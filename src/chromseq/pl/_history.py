@@ -11,6 +11,7 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._docs import SHOW_SAVE, fill_docs
+from chromseq._regions import to_numbers
 from chromseq._validate import FIX
 
 from ._utils import finish, panels
@@ -115,7 +116,7 @@ def _as_table(hist) -> pd.DataFrame:
     table = pd.DataFrame({k: list(np.ravel(v)) for k, v in hist.items()})
     for column in table.columns:
         if column != "stage":
-            table[column] = pd.to_numeric(table[column], errors="coerce")
+            table[column] = to_numbers(table[column].astype(object))
     return table
 
 

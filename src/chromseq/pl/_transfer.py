@@ -11,6 +11,7 @@ import pandas as pd
 
 from chromseq import _keys as K
 from chromseq._docs import NCOLS_AX, RETURNS_PANELS, SHOW_SAVE, fill_docs
+from chromseq._regions import to_numbers
 from chromseq.store import kind_rank
 
 from ._utils import StylePicker, finish, panels, select_rows
@@ -117,7 +118,7 @@ def _check(table: pd.DataFrame, metric: str) -> pd.DataFrame:
         raise KeyError(f"transfer table lacks column(s) {missing}; it has {list(table.columns)}.")
     if table.empty:
         raise ValueError("the transfer table is empty.")
-    fraction = pd.to_numeric(table["fraction"], errors="coerce")
+    fraction = pd.Series(to_numbers(table["fraction"].astype(object)), index=table.index)
     if not ((fraction > 0) & (fraction <= 1)).all():
         raise ValueError(f"transfer table 'fraction' must be in (0, 1]; found {sorted(table['fraction'].unique())}.")
     return table.assign(fraction=fraction, celltype=table["celltype"].astype(str), kind=table["kind"].astype(str))

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chromseq import _keys as K
 from chromseq._settings import logger
 from chromseq._tasks import check_targets, detect_task, resolve_loss
 from chromseq.data import read_columns
+from chromseq.store import target_transform as store_target_transform
 from chromseq.tl._options import DEFAULT_REGRESSION_LOSS, TrainingOptions
 from chromseq.train import check_monitor
 
@@ -51,13 +51,6 @@ def celltype_labels(adata: AnnData, celltypes: list[str], layer: str | None = No
     return read_columns(adata.X if layer is None else adata.layers[layer], cols)
 
 
-def target_transform(adata: AnnData, layer: str | None) -> str:
-    """How ``pp.normalize_targets`` transformed ``layer`` (or ``X``), in words; ``''`` if it did not."""
-    transforms = adata.uns.get(K.UNS, {}).get(K.UNS_TRANSFORMS, {})
-    entry = transforms.get(layer or "X", {}) if hasattr(transforms, "get") else {}
-    return str(entry.get("description", "")) if hasattr(entry, "get") else ""
-
-
 def resolve_targets(
     adata: AnnData,
     labels: np.ndarray,
@@ -85,7 +78,7 @@ def resolve_targets(
     check_monitor(options.monitor, loss, "TrainingOptions")
     if task == "regression":
         logger.info("regression on %s with loss %r", source, loss)
-    return Targets(task, loss, layer or "", target_transform(adata, layer))
+    return Targets(task, loss, layer or "", store_target_transform(adata, layer))
 
 
 def check_fit_targets(
