@@ -134,12 +134,30 @@ def test_to_crested_layer_puts_signal_in_x_and_keeps_labels():
     assert_same(cs.io.from_crested(crested), adata)
 
 
-def test_from_crested_refuses_continuous_x_without_threshold():
+def test_from_crested_keeps_continuous_x_as_quantitative_targets():
     signal = np.array(
-        [[0.1, 5.0, 2.5, 0.0, 7.0], [3.0, 0.2, 0.0, 0.1, 1.0], [0.0, 0.0, 9.0, 0.0, 0.5]], dtype=np.float32
+        [[0.1, 5.0, 2.5, 0.0, 7.0], [3.0, 0.2, np.nan, 0.1, 1.0], [0.0, 0.0, 9.0, 0.0, 0.5]], dtype=np.float32
     )
-    with pytest.raises(ValueError, match="threshold="):
-        cs.io.from_crested(crested_like(signal))
+    crested = crested_like(signal)
+    adata = cs.io.from_crested(crested)
+    np.testing.assert_array_equal(adata.X, signal.T)
+    assert K.OPEN not in adata.obs and K.SIGNAL not in adata.layers  # no region is open or closed
+    assert_same(cs.io.to_crested(adata), crested)
+    inf = signal.copy()
+    inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinite values"):
+        cs.io.from_crested(crested_like(inf))
+
+
+def test_a_crested_peak_regression_object_trains_a_regression_model():
+    """CREsted's import_bigwigs layout (continuous X) -> from_crested -> tl.train detects regression."""
+    data = cs.datasets.synthetic(n_regions=240, width=100, celltypes=["K562", "HepG2"], target="dosage", random_state=0)
+    crested = cs.io.to_crested(data)
+    del crested.uns[K.UNS]  # as CREsted made it, without chromseq's conversion record
+    adata = cs.io.from_crested(crested)
+    cs.tl.train(adata, "K562", preset="tiny", max_epochs=1, batch_size=32, save_dir=None)
+    record = adata.uns[K.UNS][K.UNS_MODELS]["scratch_K562"]
+    assert record["task"] == "regression" and record["loss"] == "mse"
 
 
 def test_from_crested_threshold_labels_signal_and_keeps_nan():

@@ -43,17 +43,20 @@ def from_crested(adata: AnnData, *, threshold: float | None = None) -> AnnData:
         from ``var['chr']``/``var['start']``/``var['end']`` (0-based, half-open, bp), else are parsed
         from ``var_names``. Not modified.
     threshold
-        ``None``: ``X`` must be binary (0/1, NaN for unknown, as from ``crested.import_beds``) and
-        becomes the labels. A number: ``X`` is continuous (peak heights from
-        ``crested.import_bigwigs``); it is kept in ``layers['signal']`` and the labels are
+        ``None``: ``X`` is taken as it is, as float32. Binary (0/1, NaN for unknown, as from
+        ``crested.import_beds``): the labels. Anything else (peak heights from
+        ``crested.import_bigwigs``, CREsted's peak regression): quantitative targets, which the
+        training verbs detect as regression (``tl.pretrain(task='regression')`` pre-trains on their
+        mean over cell types); ``obs['open']`` is then not added, as no region is open or closed.
+        A number: ``X`` is continuous; it is kept in ``layers['signal']`` and the labels are
         ``signal >= threshold`` (1 open, 0 closed, NaN where the signal is NaN).
 
     Returns
     -------
-    A new regions x cell types AnnData with ``X`` float32 labels, ``obs['chrom']``, ``obs['start']``,
-    ``obs['end']``, ``obs['open']`` (open in some cell type) and ``obs['background']`` (all False) added
-    unless present, ``layers['signal']`` when ``threshold`` is given, and
-    ``uns['chromseq']['crested']`` (the conversion record).
+    A new regions x cell types AnnData with ``X`` float32 labels (or quantitative targets),
+    ``obs['chrom']``, ``obs['start']``, ``obs['end']``, ``obs['open']`` (open in some cell type; labels
+    only) and ``obs['background']`` (all False) added unless present, ``layers['signal']`` when
+    ``threshold`` is given, and ``uns['chromseq']['crested']`` (the conversion record).
 
     Examples
     --------
@@ -162,9 +165,14 @@ def _labels_from_crested(out: AnnData, threshold: float | None) -> dict[str, Any
     if threshold is None:
         known = values[~np.isnan(values)] if np.issubdtype(values.dtype, np.floating) else values
         if not np.isin(known, (0, 1)).all():
-            raise ValueError(
-                "adata.X is not binary (0/1): it looks like continuous signal (e.g. crested.import_bigwigs); "
-                "pass threshold=<value> to keep it in layers['signal'] and label signal >= threshold as open."
+            if not np.isfinite(known).all():
+                raise ValueError(
+                    "adata.X has infinite values; replace them (NaN marks an unknown value) before converting."
+                )
+            record["quantitative"] = True
+            logger.info(
+                "from_crested: adata.X is not 0/1 but quantities (e.g. crested.import_bigwigs): kept in X as "
+                "regression targets, without obs['open']; pass threshold=<value> for open/closed labels instead"
             )
         out.X = values.astype(np.float32)
         record["x"] = X_NAME
@@ -196,6 +204,8 @@ def _obs_from_crested(out: AnnData, coords: pd.DataFrame, chrom_col: str | None,
         new[K.SPLIT] = split_categorical(new[K.SPLIT], what="adata.var")
     labels = np.asarray(out.X)
     for key, value in ((K.OPEN, (labels == 1).any(axis=1)), (K.BACKGROUND, np.zeros(out.n_obs, dtype=bool))):
+        if key == K.OPEN and record.get("quantitative"):
+            continue  # quantities: no region is open or closed
         if key not in new:
             new[key] = value
             added.append(key)
