@@ -149,13 +149,13 @@ def test_from_crested_keeps_continuous_x_as_quantitative_targets():
         cs.io.from_crested(crested_like(inf))
 
 
-def test_a_crested_peak_regression_object_trains_a_regression_model():
+def test_a_crested_peak_regression_object_trains_a_regression_model(tmp_path):
     """CREsted's import_bigwigs layout (continuous X) -> from_crested -> tl.train detects regression."""
     data = cs.datasets.synthetic(n_regions=240, width=100, celltypes=["K562", "HepG2"], target="dosage", random_state=0)
     crested = cs.io.to_crested(data)
     del crested.uns[K.UNS]  # as CREsted made it, without chromseq's conversion record
     adata = cs.io.from_crested(crested)
-    cs.tl.train(adata, "K562", preset="tiny", max_epochs=1, batch_size=32, save_dir=None)
+    cs.tl.train(adata, "K562", preset="tiny", max_epochs=1, batch_size=32, save_dir=tmp_path)
     record = adata.uns[K.UNS][K.UNS_MODELS]["scratch_K562"]
     assert record["task"] == "regression" and record["loss"] == "mse"
 
