@@ -156,7 +156,7 @@ def as_variant_table(variants: str | os.PathLike | pd.DataFrame) -> pd.DataFrame
         table["id"] = ""
     if table[["chrom", "pos", "ref", "alt"]].isna().any().any():
         raise ValueError("the variants table has missing chrom/pos/ref/alt values; drop or fill those rows.")
-    pos = pd.Series(to_numbers(table["pos"].astype(object)), index=table.index)
+    pos = pd.Series(to_numbers(table["pos"]), index=table.index)
     if pos.isna().any() or (pos % 1 != 0).any() or (pos < 1).any():
         raise ValueError("variants 'pos' must be whole numbers >= 1 (1-based VCF positions).")
     table["pos"] = pos.astype(np.int64)

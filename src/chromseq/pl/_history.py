@@ -116,7 +116,7 @@ def _as_table(hist) -> pd.DataFrame:
     table = pd.DataFrame({k: list(np.ravel(v)) for k, v in hist.items()})
     for column in table.columns:
         if column != "stage":
-            table[column] = to_numbers(table[column].astype(object))
+            table[column] = to_numbers(table[column])
     return table
 
 

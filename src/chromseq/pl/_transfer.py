@@ -118,7 +118,7 @@ def _check(table: pd.DataFrame, metric: str) -> pd.DataFrame:
         raise KeyError(f"transfer table lacks column(s) {missing}; it has {list(table.columns)}.")
     if table.empty:
         raise ValueError("the transfer table is empty.")
-    fraction = pd.Series(to_numbers(table["fraction"].astype(object)), index=table.index)
+    fraction = pd.Series(to_numbers(table["fraction"]), index=table.index)
     if not ((fraction > 0) & (fraction <= 1)).all():
         raise ValueError(f"transfer table 'fraction' must be in (0, 1]; found {sorted(table['fraction'].unique())}.")
     return table.assign(fraction=fraction, celltype=table["celltype"].astype(str), kind=table["kind"].astype(str))
